@@ -1,0 +1,54 @@
+// The HTTP application, built from its dependencies; it does not listen (src/main.ts does).
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import type { AppDeps } from "./http/deps.ts";
+import { ApiError, errorResponse } from "./http/errors.ts";
+import { healthRoutes } from "./http/health.ts";
+import { syncRoutes } from "./http/sync.ts";
+
+export type { AppDeps } from "./http/deps.ts";
+
+function fieldOf(path: string | undefined, fallback: string): string {
+  const field = (path ?? "").replace(/^\//, "").replace(/\//g, ".");
+  return field || fallback;
+}
+
+export function createApp(deps: AppDeps) {
+  return new Elysia()
+    .onError(({ code, error, request }) => {
+      if (error instanceof ApiError) return Response.json(error.toJSON(), { status: error.status });
+      switch (code) {
+        case "VALIDATION": {
+          const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
+          const field = fieldOf(first?.path, error.type);
+          return errorResponse("invalid_request", `${field}: ${first?.summary ?? first?.message ?? "invalid value"}`, { field });
+        }
+        case "NOT_FOUND":
+          return errorResponse("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`);
+        case "PARSE":
+          return errorResponse("bad_request", "the request body could not be parsed (expected JSON)");
+        default:
+          deps.logger.error("request failed", { method: request.method, url: request.url, error: String((error as Error)?.message ?? error) });
+          return errorResponse("internal_error", "internal error; see the service log");
+      }
+    })
+    .use(
+      openapi({
+        path: "/swagger",
+        specPath: "/swagger/json",
+        provider: "swagger-ui",
+        documentation: {
+          info: {
+            title: "search-sync",
+            version: deps.version,
+            description: "Keeps a Redis search index of the catalog in step with MongoDB and serves autocomplete search over it.",
+          },
+        },
+      }),
+    )
+    .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
+    .use(healthRoutes(deps))
+    .use(syncRoutes(deps));
+}
+
+export type App = ReturnType<typeof createApp>;

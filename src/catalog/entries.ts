@@ -1,0 +1,162 @@
+// Mongo documents → search entries (SPEC §1). Pure: no I/O.
+import type { Entry, SkipReason } from "./types.ts";
+
+const MAX_EXAMPLES = 20;
+const OBJECT_ID_HEX = /^[0-9a-f]{24}$/i;
+
+export type SkippedSummary = Partial<Record<SkipReason, { count: number; examples: string[] }>>;
+
+/** Counts skipped documents per reason, keeping up to 20 example `_id`s each. */
+export class SkipTally {
+  readonly byReason: SkippedSummary = {};
+  add(reason: SkipReason, docId: string): void {
+    const slot = (this.byReason[reason] ??= { count: 0, examples: [] });
+    slot.count++;
+    if (slot.examples.length < MAX_EXAMPLES && !slot.examples.includes(docId)) slot.examples.push(docId);
+  }
+  total(): number {
+    return Object.values(this.byReason).reduce((sum, s) => sum + (s?.count ?? 0), 0);
+  }
+}
+
+export interface DisplayName {
+  iso: string;
+  display_name: string;
+}
+
+/**
+ * An item as stored in the index: the origin's name and slug, its first display name per
+ * iso (for `origin_name`), and its entries as [iso, display_name, origin_name]. A removed
+ * entry leaves `null` so the positions (part of each entry's id) stay stable.
+ */
+export interface ItemRecord {
+  n: string;
+  s: string;
+  o: Record<string, string>;
+  e: ([string, string, string] | null)[];
+}
+
+/** Hex string of an ObjectId-like value (driver ObjectId or 24-hex string), else null. */
+export function objectIdHex(value: unknown): string | null {
+  if (typeof value === "string") return OBJECT_ID_HEX.test(value) ? value.toLowerCase() : null;
+  if (value && typeof value === "object" && (value as { _bsontype?: string })._bsontype === "ObjectId") {
+    return (value as { toHexString(): string }).toHexString();
+  }
+  return null;
+}
+
+export function docIdText(doc: { _id?: unknown }): string {
+  const hex = objectIdHex(doc._id);
+  if (hex) return hex;
+  try {
+    return JSON.stringify(doc._id) ?? "undefined";
+  } catch {
+    return String(doc._id);
+  }
+}
+
+/** The valid display names of a document; every invalid one is counted. */
+export function validDisplayNames(value: unknown, docId: string, tally: SkipTally): DisplayName[] {
+  if (value === undefined || value === null) {
+    tally.add("display_name_missing", docId);
+    return [];
+  }
+  if (!Array.isArray(value)) {
+    tally.add("display_name_not_array", docId);
+    return [];
+  }
+  const out: DisplayName[] = [];
+  for (const element of value) {
+    if (!element || typeof element !== "object" || Array.isArray(element)) {
+      tally.add("display_name_element_not_object", docId);
+      continue;
+    }
+    const { iso, display_name } = element as { iso?: unknown; display_name?: unknown };
+    if (typeof display_name !== "string") {
+      tally.add(display_name === undefined || display_name === null ? "display_name_empty" : "display_name_not_string", docId);
+      continue;
+    }
+    if (display_name.trim() === "") {
+      tally.add("display_name_empty", docId);
+      continue;
+    }
+    out.push({ iso: typeof iso === "string" && iso.trim() !== "" ? iso : "en", display_name });
+  }
+  return out;
+}
+
+function textField(doc: Record<string, unknown>, field: "name" | "slug", docId: string, tally: SkipTally): string {
+  const value = doc[field];
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  tally.add(field === "name" ? "name_missing" : "slug_missing", docId);
+  return "";
+}
+
+/** Adds display names as entries of `record`, skipping (iso, display_name) pairs it has. Returns the new positions. */
+export function addDisplayNames(record: ItemRecord, names: DisplayName[], originName?: string): number[] {
+  const have = new Set<string>();
+  for (const e of record.e) if (e) have.add(`${e[0]}\u0000${e[1]}`);
+  const added: number[] = [];
+  for (const { iso, display_name } of names) {
+    const key = `${iso}\u0000${display_name}`;
+    if (have.has(key)) continue;
+    have.add(key);
+    record.e.push([iso, display_name, originName ?? record.o[iso] ?? display_name]);
+    added.push(record.e.length - 1);
+  }
+  return added;
+}
+
+/** An origin document → its sku and item record, or null when it cannot be indexed. */
+export function originRecord(doc: Record<string, unknown>, tally: SkipTally): { sku: string; record: ItemRecord } | null {
+  const docId = docIdText(doc);
+  const sku = objectIdHex(doc._id);
+  if (!sku) {
+    tally.add("id_not_object_id", docId);
+    return null;
+  }
+  const names = validDisplayNames(doc.display_name, docId, tally);
+  const record: ItemRecord = { n: textField(doc, "name", docId, tally), s: textField(doc, "slug", docId, tally), o: {}, e: [] };
+  for (const { iso, display_name } of names) record.o[iso] ??= display_name;
+  addDisplayNames(record, names);
+  return { sku, record };
+}
+
+/** The origin sku a supplier document links to, or null (counted) when `linked` is unusable. */
+export function supplierLink(doc: Record<string, unknown>, tally: SkipTally): string | null {
+  const linked = doc.linked;
+  if (linked === undefined || linked === null || linked === "") {
+    tally.add("linked_missing", docIdText(doc));
+    return null;
+  }
+  const hex = objectIdHex(linked);
+  if (!hex) tally.add("linked_invalid", docIdText(doc));
+  return hex;
+}
+
+export function entryId(sku: string, position: number): string {
+  return `${sku}.${position.toString(36)}`;
+}
+
+export function parseEntryId(id: string): { sku: string; position: number } | null {
+  const dot = id.lastIndexOf(".");
+  if (dot < 0) return null;
+  const position = parseInt(id.slice(dot + 1), 36);
+  return Number.isNaN(position) ? null : { sku: id.slice(0, dot), position };
+}
+
+export function toEntry(sku: string, record: ItemRecord, position: number): Entry | null {
+  const e = record.e[position];
+  if (!e) return null;
+  return { sku, linked: sku, name: record.n, display_name: e[1], iso: e[0], origin_name: e[2], slug: record.s };
+}
+
+export function entriesOf(sku: string, record: ItemRecord): Entry[] {
+  const out: Entry[] = [];
+  record.e.forEach((_, i) => {
+    const entry = toEntry(sku, record, i);
+    if (entry) out.push(entry);
+  });
+  return out;
+}

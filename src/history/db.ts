@@ -1,0 +1,40 @@
+import { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { embeddedMigrations } from "./migrations.ts";
+import * as schema from "./schema.ts";
+
+export type HistoryDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+export class HistoryDbError extends Error {
+  override name = "HistoryDbError";
+}
+
+/** Opens (creating if needed) and migrates the history database. Relative paths are against the working directory. */
+export function openHistoryDb(path: string): HistoryDb {
+  const file = path === ":memory:" ? path : resolve(process.cwd(), path);
+  let sqlite: Database;
+  try {
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    sqlite = new Database(file, { create: true, strict: true });
+    sqlite.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;");
+  } catch (err) {
+    throw new HistoryDbError(`cannot open history database ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const check = sqlite.query("PRAGMA quick_check").get() as { quick_check?: string } | null;
+    if (check && check.quick_check !== "ok") throw new Error(`integrity check failed: ${check.quick_check}`);
+    const db = drizzle({ client: sqlite, schema });
+    // drizzle's public migrate() reads a folder; the dialect's migrate takes the embedded list.
+    (db as unknown as { dialect: { migrate(m: unknown, s: unknown, c: unknown): void }; session: unknown }).dialect.migrate(
+      embeddedMigrations(),
+      (db as unknown as { session: unknown }).session,
+      {},
+    );
+    return db as HistoryDb;
+  } catch (err) {
+    sqlite.close();
+    throw new HistoryDbError(`history database ${file} is not usable: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,24 @@
+// Migration SQL embedded in the bundle: drizzle's own migrate() reads a folder at run time,
+// which does not exist next to the compiled binary. Every file of drizzle/ must be listed here
+// (a test checks it).
+import { createHash } from "node:crypto";
+import type { MigrationMeta } from "drizzle-orm/migrator";
+import journal from "../../drizzle/meta/_journal.json";
+import m0000 from "../../drizzle/0000_init.sql" with { type: "text" };
+
+export const MIGRATION_SQL: Record<string, string> = {
+  "0000_init": m0000,
+};
+
+export function embeddedMigrations(): MigrationMeta[] {
+  return journal.entries.map((entry) => {
+    const query = MIGRATION_SQL[entry.tag];
+    if (query === undefined) throw new Error(`migration ${entry.tag} is not embedded in src/history/migrations.ts`);
+    return {
+      sql: query.split("--> statement-breakpoint"),
+      bps: entry.breakpoints,
+      folderMillis: entry.when,
+      hash: createHash("sha256").update(query).digest("hex"),
+    };
+  });
+}

@@ -1,0 +1,104 @@
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { RunResult } from "../sync/types.ts";
+import type { HistoryDb } from "./db.ts";
+import { settings, syncRuns } from "./schema.ts";
+
+type Row = typeof syncRuns.$inferSelect;
+
+function toRow(r: RunResult): typeof syncRuns.$inferInsert {
+  return {
+    id: r.run_id,
+    trigger: r.trigger,
+    scope: r.scope,
+    status: r.status,
+    dryRun: r.dry_run,
+    force: r.force,
+    startedAt: new Date(r.started_at),
+    finishedAt: r.finished_at ? new Date(r.finished_at) : null,
+    durationMs: r.duration_ms,
+    types: r.types as Record<string, unknown>,
+    reason: r.reason ?? (r.active_run_id ? `in_progress:${r.active_run_id}` : null),
+    error: r.error ?? null,
+  };
+}
+
+function fromRow(row: Row): RunResult {
+  const [reason, activeRunId] = (row.reason ?? "").split(":");
+  return {
+    status: row.status as RunResult["status"],
+    run_id: row.id,
+    trigger: row.trigger as RunResult["trigger"],
+    scope: row.scope as RunResult["scope"],
+    dry_run: row.dryRun,
+    force: row.force,
+    published: row.status === "success" && !row.dryRun,
+    started_at: row.startedAt.toISOString(),
+    finished_at: row.finishedAt?.toISOString() ?? null,
+    duration_ms: row.durationMs,
+    types: (row.types ?? {}) as RunResult["types"],
+    ...(reason ? { reason } : {}),
+    ...(activeRunId ? { active_run_id: activeRunId } : {}),
+    ...(row.error ? { error: row.error } : {}),
+  };
+}
+
+export class HistoryRepo {
+  constructor(
+    readonly db: HistoryDb,
+    readonly path: string,
+  ) {}
+
+  /** Inserts or replaces the row of a run (called at its start and at its end). */
+  save(run: RunResult): void {
+    const row = toRow(run);
+    this.db.insert(syncRuns).values(row).onConflictDoUpdate({ target: syncRuns.id, set: row }).run();
+  }
+
+  get(runId: string): RunResult | null {
+    const row = this.db.select().from(syncRuns).where(eq(syncRuns.id, runId)).get();
+    return row ? fromRow(row) : null;
+  }
+
+  /** Newest first. */
+  list(limit: number): RunResult[] {
+    return this.db.select().from(syncRuns).orderBy(desc(syncRuns.startedAt)).limit(limit).all().map(fromRow);
+  }
+
+  lastSuccess(scope?: RunResult["scope"]): RunResult | null {
+    const where = and(eq(syncRuns.status, "success"), eq(syncRuns.dryRun, false), scope ? eq(syncRuns.scope, scope) : undefined);
+    const row = this.db.select().from(syncRuns).where(where).orderBy(desc(syncRuns.finishedAt)).limit(1).get();
+    return row ? fromRow(row) : null;
+  }
+
+  /** Marks runs left `running` by a process that died as failed; returns how many. */
+  markInterrupted(activeRunId: string | null, now = new Date()): number {
+    const stale = this.db
+      .select()
+      .from(syncRuns)
+      .where(eq(syncRuns.status, "running"))
+      .all()
+      .filter((row) => row.id !== activeRunId);
+    for (const row of stale) {
+      this.db
+        .update(syncRuns)
+        .set({
+          status: "failed",
+          finishedAt: now,
+          durationMs: now.getTime() - row.startedAt.getTime(),
+          error: "interrupted: the process running it stopped before it finished",
+        })
+        .where(and(eq(syncRuns.id, row.id), inArray(syncRuns.status, ["running"])))
+        .run();
+    }
+    return stale.length;
+  }
+
+  getSetting(key: string): string | null {
+    return this.db.select().from(settings).where(eq(settings.key, key)).get()?.value ?? null;
+  }
+
+  setSetting(key: string, value: string): void {
+    const row = { key, value, updatedAt: new Date() };
+    this.db.insert(settings).values(row).onConflictDoUpdate({ target: settings.key, set: row }).run();
+  }
+}

@@ -1,0 +1,19 @@
+import type { Config } from "../config.ts";
+import type { HistoryRepo } from "../history/repo.ts";
+import type { IndexStore } from "../index/store.ts";
+import type { StatusStore } from "../index/status.ts";
+import type { Logger } from "../log.ts";
+import type { CatalogSource } from "../source/mongo.ts";
+import type { SyncEngine } from "../sync/engine.ts";
+
+export interface AppDeps {
+  config: Config;
+  version: string;
+  startedAt: Date;
+  engine: SyncEngine;
+  store: IndexStore;
+  status: StatusStore;
+  history: HistoryRepo;
+  source: CatalogSource;
+  logger: Logger;
+}

@@ -1,0 +1,38 @@
+// One error shape for every error: { error, message, ...details }, with a status per code.
+export const ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  sync_in_progress: 409,
+  sync_rejected: 409,
+  payload_too_large: 413,
+  uri_too_long: 414,
+  invalid_request: 422,
+  internal_error: 500,
+  sync_failed: 503,
+  index_unavailable: 503,
+  not_ready: 503,
+  service_unavailable: 503,
+} as const;
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+  toJSON(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...this.details };
+  }
+}
+
+export function errorResponse(code: ErrorCode, message: string, details: Record<string, unknown> = {}): Response {
+  return Response.json({ error: code, message, ...details }, { status: ERROR_STATUS[code] });
+}

@@ -1,0 +1,99 @@
+// Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
+import { Elysia } from "elysia";
+import { ITEM_TYPES } from "../catalog/types.ts";
+import type { AppDeps } from "./deps.ts";
+import { errorResponse } from "./errors.ts";
+
+const CHECK_TIMEOUT_MS = 1_500;
+
+function withTimeout<T>(promise: Promise<T>, ms = CHECK_TIMEOUT_MS): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
+  ]);
+}
+
+async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  try {
+    return { ok: true, value: await withTimeout(promise) };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** Serving generation and entry count per type. */
+async function indexState(deps: AppDeps) {
+  const out: Record<string, { serving: boolean; entries: number }> = {};
+  for (const type of ITEM_TYPES) {
+    const gen = await deps.store.currentGen(type);
+    out[type] = { serving: gen !== null, entries: await deps.store.entryCount(type, gen) };
+  }
+  return out;
+}
+
+async function countKeys(deps: AppDeps): Promise<number> {
+  const redis = deps.store.redis;
+  const nodes = "nodes" in redis ? redis.nodes("master") : [redis];
+  let count = 0;
+  for (const node of nodes) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await node.scan(cursor, "MATCH", deps.store.keys.all, "COUNT", 1000);
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== "0");
+  }
+  return count;
+}
+
+export function healthRoutes(deps: AppDeps) {
+  return new Elysia({ name: "health-routes" })
+    .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["health"] } })
+    .get(
+      "/healthz-startup",
+      async () => {
+        const state = await settle(indexState(deps));
+        if (!state.ok) return errorResponse("not_ready", `Redis is unreachable: ${state.error}`);
+        const missing = ITEM_TYPES.filter((type) => !state.value[type]!.serving);
+        if (missing.length) return errorResponse("not_ready", `no index is serving yet for: ${missing.join(", ")}; run a sync`, { missing });
+        return { status: "ready", index: state.value };
+      },
+      { detail: { summary: "Startup probe: 503 until every type has a serving index", tags: ["health"] } },
+    )
+    .get(
+      "/info",
+      async ({ set }) => {
+        const redis = deps.store.redis;
+        const [ping, memory, keys, index, mongo] = await Promise.all([
+          settle(redis.ping()),
+          settle(redis.info("memory")),
+          settle(countKeys(deps)),
+          settle(indexState(deps)),
+          settle(deps.source.ping()),
+        ]);
+        const usedMemory = memory.ok ? Number(/used_memory:(\d+)/.exec(memory.value)?.[1] ?? NaN) : null;
+        const runs = deps.history.list(1);
+        const body = {
+          name: "search-sync",
+          version: deps.version,
+          uptime_seconds: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+          status: ping.ok && mongo.ok ? "ok" : "degraded",
+          redis: {
+            reachable: ping.ok,
+            mode: deps.config.redis.mode,
+            key_prefix: deps.config.keyPrefix,
+            used_memory_bytes: usedMemory,
+            keys_under_prefix: keys.ok ? keys.value : null,
+            ...(ping.ok ? {} : { error: ping.error }),
+          },
+          index: index.ok ? index.value : null,
+          mongodb: { reachable: mongo.ok, database: deps.config.dbName, ...(mongo.ok ? {} : { error: mongo.error }) },
+          history: { path: deps.history.path, last_run_id: runs[0]?.run_id ?? null },
+          active_run_id: deps.engine.activeRunId,
+        };
+        if (!ping.ok || !mongo.ok) set.status = 503;
+        return body;
+      },
+      { detail: { summary: "Health: version, uptime, Redis, MongoDB, history database", tags: ["health"] } },
+    );
+}

@@ -1,0 +1,77 @@
+// Run triggers (the old service's endpoints) and GET /sync-status.
+import { Elysia, t } from "elysia";
+import type { AppDeps } from "./deps.ts";
+import { adminGuard } from "./admin.ts";
+import { ApiError } from "./errors.ts";
+import { computeTrends } from "../sync/trends.ts";
+import type { RunResult, Scope } from "../sync/types.ts";
+
+const RunQuery = t.Object({
+  wait: t.Optional(t.BooleanString({ description: "false: answer 202 with the run id at once" })),
+  force: t.Optional(t.BooleanString({ description: "publish even if the index would shrink more than SYNC_MAX_SHRINK_PERCENT" })),
+  dry_run: t.Optional(t.BooleanString({ description: "build and report differences, publish nothing" })),
+});
+
+/** HTTP answer for a finished run: 200 success, 409 rejected, 503 failed; always the whole result. */
+export function runResponse(result: RunResult): Response {
+  if (result.status === "success") return Response.json(result);
+  if (result.status === "skipped")
+    return Response.json({ error: "sync_in_progress", message: `a run is already in progress (${result.active_run_id})`, ...result, run_id: result.active_run_id, skipped_run_id: result.run_id }, { status: 409 });
+  const code = result.status === "rejected" ? "sync_rejected" : "sync_failed";
+  return Response.json({ error: code, message: result.error ?? result.status, ...result }, { status: code === "sync_rejected" ? 409 : 503 });
+}
+
+export function syncRoutes(deps: AppDeps) {
+  const admin = adminGuard(deps.config);
+  const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }) => {
+    const outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
+    if (!outcome.started) return runResponse(outcome.result);
+    if (query.wait === false) return Response.json({ run_id: outcome.runId, status: "running", scope }, { status: 202 });
+    return runResponse(await outcome.done);
+  };
+  const detail = (summary: string) => ({ summary, tags: ["sync"] });
+  const app = new Elysia({ name: "sync-routes" })
+    .post("/re-sync-all", ({ query }) => start("all", query), { query: RunQuery, beforeHandle: admin, detail: detail("Re-sync categories, boxes and options") });
+  for (const [path, scope, label] of [
+    ["/generate-data-set", "categories", "categories"],
+    ["/generate-box-data", "boxes", "boxes"],
+    ["/generate-option-data", "options", "options"],
+  ] as const) {
+    app
+      .get(path, ({ query }) => start(scope, query), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) })
+      .post(path, ({ query }) => start(scope, query), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) });
+  }
+  return app.get(
+    "/sync-status",
+    async ({ query }) => {
+      let status;
+      try {
+        status = await deps.status.get();
+      } catch {
+        throw new ApiError("service_unavailable", "Redis is unreachable: the sync status cannot be read");
+      }
+      const last = status.last_run;
+      const body: Record<string, unknown> = {
+        status: status.active ? "running" : (last?.status ?? "never_run"),
+        last_sync: last?.finished_at ?? null,
+        duration_seconds: last?.duration_ms != null ? last.duration_ms / 1000 : null,
+        items_synced: last ? Object.fromEntries(Object.entries(last.types).map(([type, r]) => [type, r?.entries ?? 0])) : {},
+        last_run: last,
+        active: status.active,
+      };
+      if (query.history) {
+        const runs = deps.history.list(query.limit ?? 20);
+        body.history = runs;
+        body.trends = computeTrends(runs);
+      }
+      return body;
+    },
+    {
+      query: t.Object({
+        history: t.Optional(t.BooleanString()),
+        limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, description: "how many past runs (default 20)" })),
+      }),
+      detail: { summary: "Last run, the active run's progress, and (history=true) past runs with trends", tags: ["status"] },
+    },
+  );
+}

@@ -1,0 +1,42 @@
+// The run lock: one run at a time across every replica sharing this Redis.
+import { randomBytes } from "node:crypto";
+import type { RedisClient } from "./redis.ts";
+
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+export interface HeldLock {
+  runId: string;
+  token: string;
+}
+
+export class RunLock {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly key: string,
+    readonly ttlMs: number,
+  ) {}
+
+  /** Takes the lock for `runId`, or returns the run id that holds it. */
+  async acquire(runId: string): Promise<{ lock: HeldLock } | { heldBy: string }> {
+    const token = randomBytes(16).toString("hex");
+    const ok = await this.redis.set(this.key, `${runId} ${token}`, "PX", this.ttlMs, "NX");
+    if (ok === "OK") return { lock: { runId, token } };
+    return { heldBy: (await this.holder()) ?? "unknown" };
+  }
+
+  /** Extends the expiry; false when the lock is no longer ours. */
+  async renew(lock: HeldLock): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 1, this.key, `${lock.runId} ${lock.token}`, this.ttlMs)) === 1;
+  }
+
+  async release(lock: HeldLock): Promise<boolean> {
+    return (await this.redis.eval(RELEASE, 1, this.key, `${lock.runId} ${lock.token}`)) === 1;
+  }
+
+  /** The run id holding the lock, or null. */
+  async holder(): Promise<string | null> {
+    const value = await this.redis.get(this.key);
+    return value ? value.split(" ")[0]! : null;
+  }
+}

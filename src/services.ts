@@ -1,0 +1,83 @@
+// Builds the long-lived dependencies from the config; the service and the CLI share this.
+import type { MongoClient } from "mongodb";
+import type { Config } from "./config.ts";
+import { openHistoryDb } from "./history/db.ts";
+import { HistoryRepo } from "./history/repo.ts";
+import { Keys } from "./index/keys.ts";
+import { RunLock } from "./index/lock.ts";
+import { createRedis, type RedisClient } from "./index/redis.ts";
+import { StatusStore } from "./index/status.ts";
+import { IndexStore } from "./index/store.ts";
+import type { Logger } from "./log.ts";
+import { CatalogSource, createMongoClient } from "./source/mongo.ts";
+import { SyncEngine, type EngineDeps } from "./sync/engine.ts";
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  redis: RedisClient;
+  mongo: MongoClient;
+  source: CatalogSource;
+  store: IndexStore;
+  lock: RunLock;
+  status: StatusStore;
+  history: HistoryRepo;
+  engine: SyncEngine;
+  close(): Promise<void>;
+}
+
+export function createServices(config: Config, logger: Logger, onFinished?: EngineDeps["onFinished"]): Services {
+  const history = new HistoryRepo(openHistoryDb(config.historyDbPath), config.historyDbPath);
+  let redisDownLogged = false;
+  const redis = createRedis(config.redis, {
+    failFast: true,
+    onError: (err) => {
+      if (!redisDownLogged) logger.warn("Redis connection problem; retrying", { error: err.message });
+      redisDownLogged = true;
+    },
+  });
+  redis.on("ready", () => {
+    if (redisDownLogged) logger.info("Redis connection restored");
+    redisDownLogged = false;
+  });
+  const mongo = createMongoClient(config.mongoUri);
+  const keys = new Keys(config.keyPrefix);
+  const source = new CatalogSource(mongo, config.dbName);
+  const store = new IndexStore(redis, keys);
+  const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
+  const status = new StatusStore(redis, keys.status);
+  const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished });
+  return {
+    config,
+    logger,
+    redis,
+    mongo,
+    source,
+    store,
+    lock,
+    status,
+    history,
+    engine,
+    async close() {
+      redis.disconnect();
+      await mongo.close().catch(() => {});
+      history.db.$client.close();
+    },
+  };
+}
+
+/** Waits up to `ms` for Redis to be ready (it keeps reconnecting in the background either way). */
+export async function waitForRedis(redis: RedisClient, ms: number): Promise<boolean> {
+  if (redis.status === "ready") return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off("ready", onReady);
+      resolve(false);
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once("ready", onReady);
+  });
+}

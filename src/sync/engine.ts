@@ -1,0 +1,393 @@
+// A run: rebuild the index of one type or all three from MongoDB, then publish atomically.
+// The HTTP endpoints, the scheduler and the CLI all go through SyncEngine.trigger().
+import type { Document } from "mongodb";
+import {
+  SkipTally,
+  addDisplayNames,
+  docIdText,
+  originRecord,
+  supplierLink,
+  toEntry,
+  validDisplayNames,
+  type ItemRecord,
+} from "../catalog/entries.ts";
+import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import { redactUri, type Config } from "../config.ts";
+import type { HistoryRepo } from "../history/repo.ts";
+import type { HeldLock, RunLock } from "../index/lock.ts";
+import { applyPush, type PushOp } from "../index/push.ts";
+import type { ActiveRun, StatusStore, TypeProgress } from "../index/status.ts";
+import type { IndexStore, ItemWrite } from "../index/store.ts";
+import type { Logger } from "../log.ts";
+import { ORIGIN_PROJECTION, SUPPLIER_PROJECTION, type CatalogSource } from "../source/mongo.ts";
+import { DatasetWriter, datasetPath } from "./dataset.ts";
+import { diffGenerations } from "./diff.ts";
+import type { RunOptions, RunResult, Scope, Trigger, TypeResult } from "./types.ts";
+
+export interface EngineDeps {
+  config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize" | "syncMaxShrinkPercent" | "lockTtlMs">;
+  store: IndexStore;
+  lock: RunLock;
+  source: CatalogSource;
+  history: HistoryRepo;
+  status: StatusStore;
+  logger: Logger;
+  /** Called with every finished run (metrics, alerts). Errors are logged, never thrown. */
+  onFinished?: (run: RunResult) => void | Promise<void>;
+}
+
+export type TriggerOutcome = { started: true; runId: string; done: Promise<RunResult> } | { started: false; result: RunResult };
+
+const PROGRESS_EVERY_MS = 1_000;
+const TYPE_LABEL: Record<ItemType, string> = { categories: "Categories", boxes: "Boxes", options: "Options" };
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export function scopeTypes(scope: Scope): ItemType[] {
+  return scope === "all" ? [...ITEM_TYPES] : [scope];
+}
+
+class RunAborted extends Error {}
+
+interface Built {
+  gen: string;
+  result: TypeResult;
+  dataset: DatasetWriter;
+}
+
+export class SyncEngine {
+  private current: { runId: string; abort: AbortController; done: Promise<RunResult> } | null = null;
+
+  constructor(private readonly deps: EngineDeps) {}
+
+  /** The run this process is executing, if any. */
+  get activeRunId(): string | null {
+    return this.current?.runId ?? null;
+  }
+
+  /**
+   * Starts a run unless one is active anywhere (this process or another replica); a refused
+   * trigger is recorded as `skipped` with reason `in_progress`.
+   */
+  async trigger(scope: Scope, trigger: Trigger, opts: RunOptions = {}): Promise<TriggerOutcome> {
+    const runId = newRunId();
+    const startedAt = new Date();
+    const acquired = await this.deps.lock.acquire(runId);
+    if ("heldBy" in acquired) {
+      const result = this.baseResult(runId, scope, trigger, opts, startedAt);
+      Object.assign(result, finishTimes(startedAt), { status: "skipped", reason: "in_progress", active_run_id: acquired.heldBy });
+      this.deps.history.save(result);
+      await this.notify(result);
+      return { started: false, result };
+    }
+    const abort = new AbortController();
+    const done = this.execute(acquired.lock, this.baseResult(runId, scope, trigger, opts, startedAt), abort.signal);
+    this.current = { runId, abort, done };
+    done.finally(() => {
+      if (this.current?.runId === runId) this.current = null;
+    });
+    return { started: true, runId, done };
+  }
+
+  /** Runs and waits for the result (a skipped result when another run is active). */
+  async run(scope: Scope, trigger: Trigger, opts: RunOptions = {}): Promise<RunResult> {
+    const outcome = await this.trigger(scope, trigger, opts);
+    return outcome.started ? outcome.done : outcome.result;
+  }
+
+  /** Asks the active run to stop; it cleans up and records itself as failed. */
+  abortActive(reason: string): Promise<RunResult> | null {
+    if (!this.current) return null;
+    this.current.abort.abort(reason);
+    return this.current.done;
+  }
+
+  private baseResult(runId: string, scope: Scope, trigger: Trigger, opts: RunOptions, startedAt: Date): RunResult {
+    return {
+      status: "running",
+      run_id: runId,
+      trigger,
+      scope,
+      dry_run: opts.dryRun ?? false,
+      force: opts.force ?? false,
+      published: false,
+      started_at: startedAt.toISOString(),
+      finished_at: null,
+      duration_ms: null,
+      types: {},
+    };
+  }
+
+  private async execute(lock: HeldLock, result: RunResult, signal: AbortSignal): Promise<RunResult> {
+    const { store, logger, history, config } = this.deps;
+    const types = scopeTypes(result.scope);
+    const built = new Map<ItemType, Built>();
+    const active: ActiveRun = {
+      run_id: result.run_id,
+      scope: result.scope,
+      trigger: result.trigger,
+      started_at: result.started_at,
+      stage: "starting",
+      progress: {},
+      updated_at: result.started_at,
+    };
+    let lockLost = false;
+    const renewal = setInterval(async () => {
+      try {
+        if (!(await this.deps.lock.renew(lock))) lockLost = true;
+        for (const type of built.keys()) await store.touchBuilding(type, config.lockTtlMs);
+      } catch {
+        // Redis unreachable: the lock may expire; publish checks the fence.
+      }
+    }, Math.max(500, Math.floor(config.lockTtlMs / 3)));
+    const check = () => {
+      if (lockLost) throw new Error("lost the run lock (another run took over); nothing was published");
+      if (signal.aborted) throw new RunAborted(`aborted: ${String(signal.reason ?? "shutdown")}`);
+    };
+
+    try {
+      history.save(result);
+      await this.writeStatus(active);
+      for (const type of types) await store.removeStale(type);
+      for (const type of types) {
+        active.progress[type] = await this.estimate(type);
+      }
+      for (const type of types) {
+        check();
+        const b = await this.buildType(type, lock, active, check);
+        built.set(type, b);
+        result.types[type] = b.result;
+      }
+      check();
+
+      const shrinking = types.filter((type) => {
+        const { entries, previous_entries } = result.types[type]!;
+        return previous_entries > 0 && ((previous_entries - entries) / previous_entries) * 100 > config.syncMaxShrinkPercent;
+      });
+
+      if (result.dry_run) {
+        active.stage = "comparing";
+        await this.writeStatus(active);
+        for (const type of types) {
+          result.types[type]!.diff = await diffGenerations(store, type, built.get(type)!.gen, await store.currentGen(type));
+        }
+        result.status = "success";
+      } else if (shrinking.length && !result.force) {
+        result.status = "rejected";
+        result.reason = "shrink";
+        result.error = shrinking
+          .map((type) => {
+            const t = result.types[type]!;
+            const pct = (((t.previous_entries - t.entries) / t.previous_entries) * 100).toFixed(1);
+            return `${type}: ${t.previous_entries} → ${t.entries} entries (-${pct}%)`;
+          })
+          .join("; ")
+          .concat(`; more than SYNC_MAX_SHRINK_PERCENT=${config.syncMaxShrinkPercent}%, nothing published (use force=true to publish anyway)`);
+      } else {
+        active.stage = "publishing";
+        await this.writeStatus(active);
+        for (const type of types) {
+          check();
+          const b = built.get(type)!;
+          const outcome = await store.publish(type, b.gen, lock.token, (ops) => this.replay(type, b.gen, ops));
+          if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
+          built.delete(type);
+          await b.dataset.commit();
+          await store.removeStale(type);
+        }
+        result.status = "success";
+        result.published = true;
+      }
+    } catch (err) {
+      result.status = "failed";
+      result.error = errorText(err);
+    } finally {
+      clearInterval(renewal);
+    }
+
+    for (const [type, b] of built) {
+      await b.dataset.discard();
+      await store.abandon(type, b.gen).catch(() => {});
+    }
+    Object.assign(result, finishTimes(new Date(result.started_at)));
+    try {
+      history.save(result);
+    } catch (err) {
+      logger.error("Failed to record the run in the history database", { run_id: result.run_id, error: errorText(err) });
+    }
+    await this.deps.lock.release(lock).catch(() => {});
+    await this.writeFinalStatus(result);
+    this.logResult(result);
+    await this.notify(result);
+    return result;
+  }
+
+  private async estimate(type: ItemType): Promise<TypeProgress> {
+    const names = this.deps.config.collections[type];
+    const [origins, suppliers] = await Promise.all([this.deps.source.estimate(names.origin), this.deps.source.estimate(names.supplier)]);
+    return { documents_read: 0, documents_total: origins + suppliers, entries_written: 0 };
+  }
+
+  private async buildType(type: ItemType, lock: HeldLock, active: ActiveRun, check: () => void): Promise<Built> {
+    const { store, source, config } = this.deps;
+    const gen = lock.runId;
+    const names = config.collections[type];
+    const tally = new SkipTally();
+    const result: TypeResult = {
+      documents: 0,
+      entries: 0,
+      previous_entries: await store.entryCount(type, await store.currentGen(type)),
+      skipped: tally.byReason,
+    };
+    const progress = active.progress[type]!;
+    const dataset = new DatasetWriter(datasetPath(config.dataSetFile, type), lock.runId);
+    const built: Built = { gen, result, dataset };
+    let lastProgress = 0;
+    const report = async (force = false) => {
+      progress.documents_read = result.documents;
+      progress.entries_written = result.entries;
+      if (force || Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = Date.now();
+        await this.writeStatus(active);
+      }
+    };
+
+    try {
+      await store.begin(type, gen, lock.runId, lock.token, config.lockTtlMs);
+      active.stage = `${type}: origins`;
+      await report(true);
+      for await (const docs of prefetched(source.batches(names.origin, ORIGIN_PROJECTION, config.syncBatchSize))) {
+        check();
+        const writes: ItemWrite[] = [];
+        for (const doc of docs) {
+          const origin = originRecord(doc, tally);
+          if (origin) writes.push({ ...origin, added: origin.record.e.map((_, i) => i) });
+        }
+        result.documents += docs.length;
+        await this.write(type, gen, writes, writes.length, result, dataset);
+        await report();
+      }
+
+      active.stage = `${type}: suppliers`;
+      await report(true);
+      for await (const docs of prefetched(source.batches(names.supplier, SUPPLIER_PROJECTION, config.syncBatchSize))) {
+        check();
+        const links = docs.map((doc) => supplierLink(doc, tally));
+        const skus = [...new Set(links.filter((l): l is string => l !== null))];
+        const records = new Map<string, ItemRecord | null>();
+        (await store.readItems(type, gen, skus)).forEach((r, i) => records.set(skus[i]!, r));
+        const touched = new Map<string, ItemWrite>();
+        docs.forEach((doc: Document, i) => {
+          const sku = links[i];
+          if (!sku) return;
+          const record = records.get(sku);
+          if (!record) {
+            tally.add("linked_unknown_origin", docIdText(doc));
+            return;
+          }
+          const added = addDisplayNames(record, validDisplayNames(doc.display_name, docIdText(doc), tally));
+          if (!added.length) return;
+          const write = touched.get(sku) ?? { sku, record, added: [] };
+          write.added.push(...added);
+          touched.set(sku, write);
+        });
+        result.documents += docs.length;
+        await this.write(type, gen, [...touched.values()], 0, result, dataset);
+        await report();
+      }
+      await dataset.close();
+      await report(true);
+      return built;
+    } catch (err) {
+      await dataset.discard();
+      await store.abandon(type, gen).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async write(type: ItemType, gen: string, writes: ItemWrite[], newItems: number, result: TypeResult, dataset: DatasetWriter) {
+    if (!writes.length) return;
+    const pipe = this.deps.store.redis.pipeline();
+    result.entries += this.deps.store.queueItemWrites(pipe, type, gen, writes, newItems);
+    const replies = await pipe.exec();
+    const failed = replies?.find(([err]) => err);
+    if (failed) throw failed[0];
+    for (const w of writes) dataset.write(w.added.map((p) => toEntry(w.sku, w.record, p)!));
+  }
+
+  /** Applies pushes journaled during the build to the new generation before it is published. */
+  private async replay(type: ItemType, gen: string, ops: string[]): Promise<void> {
+    for (const raw of ops) await applyPush(this.deps.store, type, JSON.parse(raw) as PushOp, { building: gen });
+  }
+
+  private async writeStatus(active: ActiveRun): Promise<void> {
+    active.updated_at = new Date().toISOString();
+    const last = (await this.deps.status.get()).last_run;
+    await this.deps.status.set({ active, last_run: last });
+  }
+
+  /** The end of a run must reach the status key even if Redis is down right now: retry until it does. */
+  private async writeFinalStatus(result: RunResult, attempt = 0): Promise<void> {
+    try {
+      await this.deps.status.set({ active: null, last_run: result });
+    } catch (err) {
+      if (attempt === 0) this.deps.logger.warn("Could not write the sync status to Redis; retrying in the background", { run_id: result.run_id, error: errorText(err) });
+      if (attempt < 120) setTimeout(() => void this.writeFinalStatus(result, attempt + 1).catch(() => {}), 5_000).unref?.();
+    }
+  }
+
+  private logResult(result: RunResult): void {
+    const { logger } = this.deps;
+    const fields = { run_id: result.run_id, status: result.status, scope: result.scope, trigger: result.trigger };
+    if (result.status === "success") {
+      logger.info(result.dry_run ? "Dry run completed successfully! (nothing published)" : "Re-sync completed successfully!", fields);
+      logger.info(`Duration: ${((result.duration_ms ?? 0) / 1000).toFixed(1)} seconds`, fields);
+      for (const type of scopeTypes(result.scope)) {
+        const t = result.types[type];
+        if (t) logger.info(`${TYPE_LABEL[type]}: ${t.entries}`, { ...fields, type, entries: t.entries, documents: t.documents });
+      }
+    } else if (result.status === "rejected") {
+      logger.warn(`Re-sync rejected: ${result.error}`, fields);
+    } else if (result.status === "failed") {
+      logger.error(`Re-sync failed: ${result.error}`, fields);
+    }
+  }
+
+  private async notify(result: RunResult): Promise<void> {
+    try {
+      await this.deps.onFinished?.(result);
+    } catch (err) {
+      this.deps.logger.warn("run listener failed", { run_id: result.run_id, error: errorText(err) });
+    }
+  }
+}
+
+function finishTimes(startedAt: Date): Pick<RunResult, "finished_at" | "duration_ms"> {
+  const now = new Date();
+  return { finished_at: now.toISOString(), duration_ms: now.getTime() - startedAt.getTime() };
+}
+
+/** An error's message with any URI password removed. */
+export function errorText(err: unknown): string {
+  return redactUri(err instanceof Error ? err.message : String(err));
+}
+
+/** Yields the items of `source`, already asking for the next one while the caller works on the current. */
+async function* prefetched<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  try {
+    for (;;) {
+      const item = await next;
+      if (item.done) return;
+      next = source.next();
+      yield item.value;
+    }
+  } finally {
+    await next.catch(() => {});
+    await source.return(undefined as never).catch(() => {});
+  }
+}
+
