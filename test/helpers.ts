@@ -1,0 +1,90 @@
+// Per-test isolation on the real services: own key prefix, own Mongo database, own temp dir.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { MongoClient, type Db } from "mongodb";
+import { parseConfig, type Config } from "../src/config.ts";
+import { silentLogger, type Logger } from "../src/log.ts";
+import { createServices, waitForRedis, type Services } from "../src/services.ts";
+import { MONGODB_URI, REDIS_URL } from "./env.ts";
+
+export { MONGODB_URI, REDIS_URL };
+
+export interface TestContext {
+  name: string;
+  prefix: string;
+  dbName: string;
+  dir: string;
+  env: Record<string, string>;
+  config: Config;
+  db: Db;
+  mongo: MongoClient;
+  /** A plain Redis client for inspecting keys. */
+  redis: Redis;
+  /** Builds the product's services with this context's config (closed by cleanup). */
+  services(overrides?: Record<string, string>, logger?: Logger): Promise<Services>;
+  /** Keys under this context's prefix. */
+  keys(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+const rand = () => Math.random().toString(36).slice(2, 8);
+
+export async function createContext(name: string, extraEnv: Record<string, string> = {}): Promise<TestContext> {
+  const id = `${name.replace(/[^a-z0-9]/gi, "").slice(0, 20)}${rand()}`;
+  const prefix = `t:${id}:`;
+  const dbName = `t_${id}`;
+  const dir = mkdtempSync(join(tmpdir(), `ss-${name}-`));
+  const env: Record<string, string> = {
+    REDIS_URL,
+    MONGODB_URI,
+    DB_NAME: dbName,
+    REDIS_KEY_PREFIX: prefix,
+    HISTORY_DB_PATH: join(dir, "history.db"),
+    DATA_SET_FILE: join(dir, "data_set.json"),
+    ENABLE_SCHEDULER: "false",
+    SYNC_BATCH_SIZE: "100",
+    ...extraEnv,
+  };
+  const mongo = new MongoClient(MONGODB_URI);
+  const redis = new Redis(REDIS_URL);
+  const opened: Services[] = [];
+  const keys = async () => {
+    const out: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      out.push(...batch);
+    } while (cursor !== "0");
+    return [...new Set(out)].sort();
+  };
+  return {
+    name,
+    prefix,
+    dbName,
+    dir,
+    env,
+    config: parseConfig(env),
+    db: mongo.db(dbName),
+    mongo,
+    redis,
+    async services(overrides = {}, logger = silentLogger) {
+      const s = createServices(parseConfig({ ...env, ...overrides }), logger);
+      opened.push(s);
+      await waitForRedis(s.redis, 5_000);
+      return s;
+    },
+    keys,
+    async cleanup() {
+      for (const s of opened) await s.close().catch(() => {});
+      const all = await keys();
+      for (let i = 0; i < all.length; i += 500) await redis.unlink(...all.slice(i, i + 500));
+      await mongo.db(dbName).dropDatabase().catch(() => {});
+      await mongo.close();
+      redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
