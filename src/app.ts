@@ -4,6 +4,8 @@ import { Elysia } from "elysia";
 import type { AppDeps } from "./http/deps.ts";
 import { ApiError, errorResponse } from "./http/errors.ts";
 import { healthRoutes } from "./http/health.ts";
+import { itemRoutes } from "./http/items.ts";
+import { searchRoutes } from "./http/search.ts";
 import { syncRoutes } from "./http/sync.ts";
 
 export type { AppDeps } from "./http/deps.ts";
@@ -19,6 +21,9 @@ export function createApp(deps: AppDeps) {
       if (error instanceof ApiError) return Response.json(error.toJSON(), { status: error.status });
       switch (code) {
         case "VALIDATION": {
+          // Schemas carry `error: "<field>: <what is expected>"`; other failures name the path.
+          const custom = typeof error.customError === "string" ? /^([\w.]+): (.+)$/.exec(error.customError) : null;
+          if (custom) return errorResponse("invalid_request", error.customError as string, { field: custom[1] });
           const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
           const field = fieldOf(first?.path, error.type);
           return errorResponse("invalid_request", `${field}: ${first?.summary ?? first?.message ?? "invalid value"}`, { field });
@@ -48,7 +53,9 @@ export function createApp(deps: AppDeps) {
     )
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
     .use(healthRoutes(deps))
-    .use(syncRoutes(deps));
+    .use(syncRoutes(deps))
+    .use(searchRoutes(deps.search))
+    .use(itemRoutes(deps.store, deps.config));
 }
 
 export type App = ReturnType<typeof createApp>;

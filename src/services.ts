@@ -9,6 +9,7 @@ import { createRedis, type RedisClient } from "./index/redis.ts";
 import { StatusStore } from "./index/status.ts";
 import { IndexStore } from "./index/store.ts";
 import type { Logger } from "./log.ts";
+import { SearchService } from "./search/search.ts";
 import { CatalogSource, createMongoClient } from "./source/mongo.ts";
 import { SyncEngine, type EngineDeps } from "./sync/engine.ts";
 
@@ -23,6 +24,7 @@ export interface Services {
   status: StatusStore;
   history: HistoryRepo;
   engine: SyncEngine;
+  search: SearchService;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     status,
     history,
     engine,
+    search: new SearchService(store),
     async close() {
       redis.disconnect();
       await mongo.close().catch(() => {});

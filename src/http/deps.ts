@@ -3,6 +3,7 @@ import type { HistoryRepo } from "../history/repo.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { StatusStore } from "../index/status.ts";
 import type { Logger } from "../log.ts";
+import type { SearchService } from "../search/search.ts";
 import type { CatalogSource } from "../source/mongo.ts";
 import type { SyncEngine } from "../sync/engine.ts";
 
@@ -16,4 +17,5 @@ export interface AppDeps {
   history: HistoryRepo;
   source: CatalogSource;
   logger: Logger;
+  search: SearchService;
 }

@@ -7,9 +7,11 @@ import { computeTrends } from "../sync/trends.ts";
 import type { RunResult, Scope } from "../sync/types.ts";
 
 const RunQuery = t.Object({
-  wait: t.Optional(t.BooleanString({ description: "false: answer 202 with the run id at once" })),
-  force: t.Optional(t.BooleanString({ description: "publish even if the index would shrink more than SYNC_MAX_SHRINK_PERCENT" })),
-  dry_run: t.Optional(t.BooleanString({ description: "build and report differences, publish nothing" })),
+  wait: t.Optional(t.BooleanString({ description: "false: answer 202 with the run id at once", error: "wait: must be true or false" })),
+  force: t.Optional(
+    t.BooleanString({ description: "publish even if the index would shrink more than SYNC_MAX_SHRINK_PERCENT", error: "force: must be true or false" }),
+  ),
+  dry_run: t.Optional(t.BooleanString({ description: "build and report differences, publish nothing", error: "dry_run: must be true or false" })),
 });
 
 /** HTTP answer for a finished run: 200 success, 409 rejected, 503 failed; always the whole result. */
@@ -68,8 +70,10 @@ export function syncRoutes(deps: AppDeps) {
     },
     {
       query: t.Object({
-        history: t.Optional(t.BooleanString()),
-        limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, description: "how many past runs (default 20)" })),
+        history: t.Optional(t.BooleanString({ error: "history: must be true or false" })),
+        limit: t.Optional(
+          t.Integer({ minimum: 1, maximum: 1000, description: "how many past runs (default 20)", error: "limit: must be an integer from 1 to 1000" }),
+        ),
       }),
       detail: { summary: "Last run, the active run's progress, and (history=true) past runs with trends", tags: ["status"] },
     },

@@ -3,6 +3,7 @@ import { entryId, type ItemRecord } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 
 export interface EntryMembers {
+  /** The language as it names the entry's sorted sets: lower-cased, so `iso` filters ignore case. */
   iso: string;
   phrase: string;
   words: string[];
@@ -16,7 +17,7 @@ export function entryMembers(sku: string, record: ItemRecord, position: number):
   const id = entryId(sku, position);
   const tokens = new Set([...words(displayName), ...words(record.n), ...words(originName)]);
   return {
-    iso,
+    iso: iso.toLowerCase(),
     phrase: `${phrase(displayName)}\u0000${id}`,
     words: [...tokens].map((w) => `${w}\u0000${id}`),
   };

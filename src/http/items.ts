@@ -1,0 +1,85 @@
+// Push updates: add, replace or remove one item's entries in the serving index between runs.
+import { Elysia, t } from "elysia";
+import type { ItemType } from "../catalog/types.ts";
+import { applyPush, type PushOp } from "../index/push.ts";
+import type { IndexStore } from "../index/store.ts";
+import type { Config } from "../config.ts";
+import { adminGuard } from "./admin.ts";
+import { ApiError } from "./errors.ts";
+
+const ObjectIdHex = (field: string) =>
+  t.String({ pattern: "^[0-9a-fA-F]{24}$", description: "the origin item's _id (24 hex characters)", error: `${field}: must be an ObjectId as 24 hex characters` });
+const DisplayNames = (field: string) =>
+  t.Array(
+    t.Object(
+      {
+        iso: t.String({ pattern: "^[A-Za-z-]{2,8}$", error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
+        display_name: t.String({ minLength: 1, maxLength: 1000, error: `${field}.display_name: must be a non-empty string of at most 1000 characters` }),
+      },
+      { error: `${field}: must be an array of {iso, display_name} objects` },
+    ),
+    { minItems: 1, maxItems: 500, error: `${field}: must be an array of 1-500 {iso, display_name} objects` },
+  );
+const Text = (field: string, description: string) => t.String({ maxLength: 1000, description, error: `${field}: must be a string of at most 1000 characters` });
+
+const addBody = (at = "") =>
+  t.Object(
+    {
+      linked: ObjectIdHex(`${at}linked`),
+      slug: Text(`${at}slug`, "the item's slug"),
+      origin_name: Text(`${at}origin_name`, "the origin's display name, shown with every added entry"),
+      display_names: DisplayNames(`${at}display_names`),
+      name: t.Optional(Text(`${at}name`, "the origin's name")),
+      created_at: t.Optional(t.String({ error: `${at}created_at: must be a string` })),
+      updated_at: t.Optional(t.String({ error: `${at}updated_at: must be a string` })),
+    },
+    { error: `${at || "body"}: must be an object with linked, slug, origin_name and display_names` },
+  );
+const removeBody = (at = "") =>
+  t.Object(
+    { linked: ObjectIdHex(`${at}linked`), display_names: t.Optional(DisplayNames(`${at}display_names`)) },
+    { error: `${at || "body"}: must be an object with linked and optional display_names` },
+  );
+const AddBody = addBody();
+const RemoveBody = removeBody();
+const ReplaceBody = t.Object({ source: removeBody("source."), target: addBody("target.") }, { error: "body: must be an object with source and target" });
+
+type AddInput = typeof AddBody.static;
+type RemoveInput = typeof RemoveBody.static;
+
+const lower = (hex: string) => hex.toLowerCase();
+const addItem = (b: AddInput) => ({ linked: lower(b.linked), slug: b.slug, name: b.name, origin_name: b.origin_name, display_names: b.display_names });
+const removeItem = (b: RemoveInput) => ({ linked: lower(b.linked), display_names: b.display_names });
+
+const PATHS: Record<ItemType, string> = { categories: "/categories", boxes: "/boxes", options: "/options" };
+
+export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey">) {
+  const admin = adminGuard(config);
+  const apply = async (type: ItemType, op: PushOp) => {
+    let outcome;
+    try {
+      outcome = await applyPush(store, type, op, "serving");
+    } catch (err) {
+      throw new ApiError("index_unavailable", `the index cannot be updated right now: ${(err as Error).message}`);
+    }
+    if (!outcome.applied) throw new ApiError("not_ready", `no ${type} index has been published yet; run a sync first`);
+    return { status: "ok", type, added: outcome.added, removed: outcome.removed };
+  };
+  const app = new Elysia({ name: "item-routes" });
+  for (const [type, path] of Object.entries(PATHS) as [ItemType, string][]) {
+    const detail = (summary: string) => ({ summary, tags: ["push updates"] });
+    app
+      .post(path, ({ body }) => apply(type, { op: "add", item: addItem(body) }), { body: AddBody, beforeHandle: admin, detail: detail(`Add entries of one item to the ${type} index`) })
+      .put(path, ({ body }) => apply(type, { op: "replace", source: removeItem(body.source), target: addItem(body.target) }), {
+        body: ReplaceBody,
+        beforeHandle: admin,
+        detail: detail(`Replace one item's ${type} entries by another's, atomically`),
+      })
+      .delete(path, ({ body }) => apply(type, { op: "remove", item: removeItem(body) }), {
+        body: RemoveBody,
+        beforeHandle: admin,
+        detail: detail(`Remove entries (or all entries) of one item from the ${type} index`),
+      });
+  }
+  return app;
+}

@@ -1,0 +1,56 @@
+// Autocomplete endpoints of the service this one replaces.
+import { Elysia, t } from "elysia";
+import type { ItemType } from "../catalog/types.ts";
+import type { SearchService } from "../search/search.ts";
+import { ApiError } from "./errors.ts";
+
+export const SearchQuery = t.Object({
+  query: t.Optional(
+    t.String({ maxLength: 200, description: "start of a word of the name (empty: list alphabetically)", error: "query: must be at most 200 characters" }),
+  ),
+  iso: t.Optional(
+    t.String({ pattern: "^[A-Za-z-]{2,8}$", description: "language filter, e.g. en, nl, pt-br", error: "iso: must be 2-8 letters or hyphens, e.g. en or pt-br" }),
+  ),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: "1-100, default 30", error: "limit: must be an integer from 1 to 100" })),
+});
+
+const EntrySchema = t.Object({
+  sku: t.String(),
+  name: t.String(),
+  display_name: t.String(),
+  origin_name: t.String(),
+  iso: t.String(),
+  slug: t.String(),
+  linked: t.String(),
+});
+
+export const ROUTES: { path: string; type: ItemType }[] = [
+  { path: "/category-search", type: "categories" },
+  { path: "/categories-search", type: "categories" },
+  { path: "/boxes-search", type: "boxes" },
+  { path: "/options-search", type: "options" },
+];
+
+export function searchRoutes(search: SearchService) {
+  const app = new Elysia({ name: "search-routes" });
+  for (const { path, type } of ROUTES) {
+    app.get(
+      path,
+      async ({ query }) => {
+        try {
+          const suggestions = await search.search(type, { query: query.query ?? "", iso: query.iso, limit: query.limit ?? 30 });
+          return { suggestions };
+        } catch (err) {
+          if (err instanceof ApiError) throw err;
+          throw new ApiError("index_unavailable", `the search index cannot be read right now: ${(err as Error).message}`);
+        }
+      },
+      {
+        query: SearchQuery,
+        response: { 200: t.Object({ suggestions: t.Array(EntrySchema) }) },
+        detail: { summary: `Autocomplete over ${type}`, tags: ["search"] },
+      },
+    );
+  }
+  return app;
+}

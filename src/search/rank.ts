@@ -1,0 +1,86 @@
+// Ranking of search candidates. Pure.
+import type { Entry } from "../catalog/types.ts";
+import { phrase, words } from "../catalog/normalize.ts";
+
+/** Match classes, best first. */
+export const MATCH = { exact: 0, phrasePrefix: 1, wordPrefix: 2, infix: 3, typo: 4 } as const;
+export type MatchClass = (typeof MATCH)[keyof typeof MATCH];
+
+export interface Candidate {
+  entry: Entry;
+  match: MatchClass;
+  /** Normalised display name: the alphabetical tie-break. */
+  sortKey: string;
+}
+
+/** The normalised words an entry can be found by: its display name, name and origin name. */
+export function entryWords(entry: Entry): string[] {
+  return [...new Set([...words(entry.display_name), ...words(entry.name), ...words(entry.origin_name)])];
+}
+
+/**
+ * The best class an entry reaches for a query by the exact, phrase and word rules, or null.
+ * Multi-word queries need every query word to start some word of the entry.
+ */
+export function prefixClass(entry: Entry, queryWords: string[]): MatchClass | null {
+  const q = queryWords.join(" ");
+  const display = phrase(entry.display_name);
+  if (display === q) return MATCH.exact;
+  if (display.startsWith(q)) return MATCH.phrasePrefix;
+  const have = entryWords(entry);
+  return queryWords.every((qw) => have.some((w) => w.startsWith(qw))) ? MATCH.wordPrefix : null;
+}
+
+/** True when `a` and `b` differ by at most one insertion, deletion, substitution or swap of neighbours. */
+export function withinOneEdit(a: string, b: string): boolean {
+  if (a === b) return true;
+  const la = a.length;
+  const lb = b.length;
+  if (Math.abs(la - lb) > 1) return false;
+  let i = 0;
+  while (i < la && i < lb && a[i] === b[i]) i++;
+  if (la === lb) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true; // substitution
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2); // swap
+  }
+  return la > lb ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
+
+export const TYPO_MIN_LENGTH = 4;
+
+/** A vocabulary word that a query word with one typo could be the start of. */
+export function typoMatches(query: string, word: string): boolean {
+  if (query.length < TYPO_MIN_LENGTH || word.startsWith(query)) return false;
+  const n = query.length;
+  return withinOneEdit(query, word.slice(0, n)) || withinOneEdit(query, word.slice(0, n - 1)) || (word.length > n && withinOneEdit(query, word.slice(0, n + 1)));
+}
+
+/** A vocabulary word containing the query word other than at its start. */
+export function infixMatches(query: string, word: string): boolean {
+  return word.indexOf(query, 1) > 0;
+}
+
+export function compareCandidates(a: Candidate, b: Candidate): number {
+  return (
+    a.match - b.match ||
+    cmp(a.sortKey, b.sortKey) ||
+    cmp(a.entry.display_name, b.entry.display_name) ||
+    cmp(a.entry.sku, b.entry.sku) ||
+    cmp(a.entry.iso, b.entry.iso)
+  );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Best candidate per (linked, display_name), sorted, at most `limit`. */
+export function rankAndDedupe(candidates: Candidate[], limit: number): Entry[] {
+  const best = new Map<string, Candidate>();
+  for (const c of candidates) {
+    const key = `${c.entry.linked}\u0000${c.entry.display_name}`;
+    const have = best.get(key);
+    if (!have || compareCandidates(c, have) < 0) best.set(key, c);
+  }
+  return [...best.values()].sort(compareCandidates).slice(0, limit).map((c) => c.entry);
+}
