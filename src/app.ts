@@ -10,23 +10,33 @@ import { syncRoutes } from "./http/sync.ts";
 
 export type { AppDeps } from "./http/deps.ts";
 
-function fieldOf(path: string | undefined, fallback: string): string {
-  const field = (path ?? "").replace(/^\//, "").replace(/\//g, ".");
-  return field || fallback;
+/** The field a validation error is about: its path, cut where the input stops being an object. */
+function fieldOf(value: unknown, path: string | undefined, fallback: string): string {
+  const named: string[] = [];
+  let current = value;
+  for (const part of (path ?? "").split("/").filter(Boolean)) {
+    if (current === null || typeof current !== "object") break;
+    current = (current as Record<string, unknown>)[part];
+    if (!/^\d+$/.test(part)) named.push(part);
+  }
+  return named.join(".") || fallback;
 }
 
+// normalize: false everywhere: Elysia's normalisation turns a string where an array is expected
+// into an array of empty objects, so the 422 would name the wrong field.
 export function createApp(deps: AppDeps) {
-  return new Elysia()
+  return new Elysia({ normalize: false })
     .onError(({ code, error, request }) => {
       if (error instanceof ApiError) return Response.json(error.toJSON(), { status: error.status });
       switch (code) {
         case "VALIDATION": {
-          // Schemas carry `error: "<field>: <what is expected>"`; other failures name the path.
-          const custom = typeof error.customError === "string" ? /^([\w.]+): (.+)$/.exec(error.customError) : null;
-          if (custom) return errorResponse("invalid_request", error.customError as string, { field: custom[1] });
+          // Schemas carry `error: "<field>: <what is expected>"`. The failing path names the field
+          // (array indexes dropped); a coerced query value has no path, so its own message does.
           const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
-          const field = fieldOf(first?.path, error.type);
-          return errorResponse("invalid_request", `${field}: ${first?.summary ?? first?.message ?? "invalid value"}`, { field });
+          const custom = typeof error.customError === "string" ? /^([\w.]+): (.+)$/.exec(error.customError) : null;
+          const field = fieldOf(error.value, first?.path, custom?.[1] ?? error.type);
+          const message = custom && custom[1] === field ? custom[0] : `${field}: ${first?.summary ?? first?.message ?? "invalid value"}`;
+          return errorResponse("invalid_request", message, { field });
         }
         case "NOT_FOUND":
           return errorResponse("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`);

@@ -63,7 +63,7 @@ export function parseDotEnv(text: string): Record<string, string> {
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!m) continue;
     let value = m[2]!;
-    const quoted = /^(['"])(.*)\1$/.exec(value);
+    const quoted = /^(['"])(.*?)\1\s*(?:#.*)?$/.exec(value);
     if (quoted) value = quoted[2]!;
     else value = value.replace(/\s+#.*$/, "").trim();
     out[m[1]!] = value;
@@ -78,9 +78,40 @@ export function loadEnv(cwd = process.cwd(), processEnv: Env = process.env): Env
   return { ...fromFile, ...processEnv };
 }
 
-/** Replaces the password of any URI in `text` with `***`. */
+/** Replaces the password of any URI in `text` with `***` (also of a `user:password@host` without a scheme). */
 export function redactUri(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@");
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@")
+    .replace(/(^|[\s"'=(,])([^:@\s"'=(,]+:)(?!\/\/)[^@\s"']*@/g, "$1$2***@");
+}
+
+// A host name, IPv4 or IPv6 address (bare or in brackets), without port or scheme.
+const HOST_RE = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[?[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?)$/;
+
+/**
+ * Checks a MongoDB connection string's shape. Not through `new URL()`: a replica-set seed list
+ * (`mongodb://h1:27017,h2:27017/?replicaSet=rs0`) is a valid MongoDB URI but not a valid URL.
+ */
+function validMongoUri(value: string): boolean {
+  const m = /^mongodb(\+srv)?:\/\/(?:[^@/?#\s]*@)?([^@/?#\s]+)(?:\/[^?#\s]*)?(?:\?[^#\s]*)?$/.exec(value);
+  if (!m) return false;
+  const hosts = m[2]!.split(",");
+  if (m[1] && hosts.length !== 1) return false;
+  return hosts.every((part) => {
+    const hp = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(part);
+    if (!hp || !HOST_RE.test(hp[1]!)) return false;
+    if (hp[2] === undefined) return true;
+    return !m[1] && Number(hp[2]) >= 1 && Number(hp[2]) <= 65535;
+  });
+}
+
+/** Freezes an object and everything in it. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 export function parseConfig(env: Env): Config {
@@ -134,11 +165,20 @@ export function parseConfig(env: Env): Config {
     if (v === undefined) return undefined;
     if (!schemes.some((s) => v.startsWith(`${s}://`)))
       throw new ConfigError(name, v, `a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}`);
+    if (schemes.includes("mongodb")) {
+      if (!validMongoUri(v)) throw new ConfigError(name, v, "a valid URL");
+      return v;
+    }
     try {
       new URL(v);
     } catch {
       throw new ConfigError(name, v, "a valid URL");
     }
+    return v;
+  };
+  const host = (name: string, fallback: string): string => {
+    const v = str(name, fallback);
+    if (!HOST_RE.test(v)) throw new ConfigError(name, v, "a host name or IP address");
     return v;
   };
 
@@ -192,13 +232,13 @@ export function parseConfig(env: Env): Config {
   if (adminApiKey !== null && adminApiKey.length < 16)
     throw new ConfigError("ADMIN_API_KEY", "(hidden)", "at least 16 characters");
 
-  return Object.freeze({
+  return deepFreeze({
     mongoUri,
     dbName,
     redis: {
       mode,
       url: redisUrl,
-      host: str("REDIS_HOST", "localhost"),
+      host: host("REDIS_HOST", "localhost"),
       port: int("REDIS_PORT", 6379, 1, 65535),
       db: int("REDIS_DB", 0, 0, 15),
       sentinels,
@@ -209,7 +249,7 @@ export function parseConfig(env: Env): Config {
     baseUrl: url("BASE_URL", ["http", "https"]) ?? "http://localhost:8000",
     dataSetFile: str("DATA_SET_FILE", "data_set.json"),
     historyDbPath: str("HISTORY_DB_PATH", "search-sync-history.db"),
-    listenHost: str("LISTEN_HOST", "0.0.0.0"),
+    listenHost: host("LISTEN_HOST", "0.0.0.0"),
     port: int("PORT", 8000, 0, 65535),
     enableScheduler: bool("ENABLE_SCHEDULER", true),
     syncIntervalHours: num("SYNC_INTERVAL_HOURS", 24, 1, 168),

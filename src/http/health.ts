@@ -47,7 +47,7 @@ async function countKeys(deps: AppDeps): Promise<number> {
 }
 
 export function healthRoutes(deps: AppDeps) {
-  return new Elysia({ name: "health-routes" })
+  return new Elysia({ name: "health-routes", normalize: false })
     .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["health"] } })
     .get(
       "/healthz-startup",

@@ -65,7 +65,7 @@ export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey"
     if (!outcome.applied) throw new ApiError("not_ready", `no ${type} index has been published yet; run a sync first`);
     return { status: "ok", type, added: outcome.added, removed: outcome.removed };
   };
-  const app = new Elysia({ name: "item-routes" });
+  const app = new Elysia({ name: "item-routes", normalize: false });
   for (const [type, path] of Object.entries(PATHS) as [ItemType, string][]) {
     const detail = (summary: string) => ({ summary, tags: ["push updates"] });
     app

@@ -32,7 +32,7 @@ export const ROUTES: { path: string; type: ItemType }[] = [
 ];
 
 export function searchRoutes(search: SearchService) {
-  const app = new Elysia({ name: "search-routes" });
+  const app = new Elysia({ name: "search-routes", normalize: false });
   for (const { path, type } of ROUTES) {
     app.get(
       path,

@@ -32,7 +32,7 @@ export function syncRoutes(deps: AppDeps) {
     return runResponse(await outcome.done);
   };
   const detail = (summary: string) => ({ summary, tags: ["sync"] });
-  const app = new Elysia({ name: "sync-routes" })
+  const app = new Elysia({ name: "sync-routes", normalize: false })
     .post("/re-sync-all", ({ query }) => start("all", query), { query: RunQuery, beforeHandle: admin, detail: detail("Re-sync categories, boxes and options") });
   for (const [path, scope, label] of [
     ["/generate-data-set", "categories", "categories"],

@@ -1,0 +1,156 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { ObjectId } from "mongodb";
+import { createApp, type App } from "../src/app.ts";
+import type { Services } from "../src/services.ts";
+import { createContext, type TestContext } from "./helpers.ts";
+
+let ctx: TestContext;
+let services: Services;
+let app: App;
+
+const flyer = new ObjectId("64e000000000000000000001").toHexString();
+const poster = new ObjectId("64e000000000000000000002").toHexString();
+const pushed = new ObjectId("64e0000000000000000000aa").toHexString();
+
+beforeEach(async () => {
+  ctx = await createContext("items");
+  await ctx.db.collection("categories").insertMany([
+    { _id: new ObjectId(flyer), name: "Flyer", slug: "flyer", display_name: [{ iso: "en", display_name: "Flyer" }] },
+    { _id: new ObjectId(poster), name: "Poster", slug: "poster", display_name: [{ iso: "en", display_name: "Poster" }] },
+  ]);
+  services = await ctx.services();
+  app = createApp({ ...services, version: "test", startedAt: new Date() });
+});
+afterEach(async () => {
+  await ctx.cleanup();
+});
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await app.handle(
+    new Request(`http://localhost${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    }),
+  );
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+async function found(query: string, path = "/category-search") {
+  const { body } = await call("GET", `${path}?query=${encodeURIComponent(query)}`);
+  return (body.suggestions as { display_name: string; linked: string; origin_name: string; slug: string }[]).map((s) => `${s.linked.slice(-2)} ${s.display_name}`);
+}
+
+const addBody = (linked: string, ...names: [string, string][]) => ({
+  linked,
+  slug: "pushed-item",
+  name: "Pushed item",
+  origin_name: "Pushed origin",
+  display_names: names.map(([iso, display_name]) => ({ iso, display_name })),
+});
+
+describe("push updates", () => {
+  test("before any index is published they answer 503 not_ready", async () => {
+    const res = await call("POST", "/categories", addBody(pushed, ["en", "Banner"]));
+    expect(res.status).toBe(503);
+    expect(res.body.error).toBe("not_ready");
+  });
+
+  test("add, delete some, delete all: visible to the next search at once", async () => {
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+    expect(await call("POST", "/categories", addBody(pushed, ["en", "Banner"], ["nl", "Spandoek"]))).toEqual({
+      status: 200,
+      body: { status: "ok", type: "categories", added: 2, removed: 0 },
+    });
+    expect(await found("banner")).toEqual(["aa Banner"]);
+    expect(await found("spand")).toEqual(["aa Spandoek"]);
+    const { body } = await call("GET", "/category-search?query=banner");
+    expect(body.suggestions).toEqual([
+      { sku: pushed, name: "Pushed item", display_name: "Banner", origin_name: "Pushed origin", iso: "en", slug: "pushed-item", linked: pushed },
+    ]);
+    // The same add again changes nothing.
+    expect((await call("POST", "/categories", addBody(pushed, ["en", "Banner"]))).body.added).toBe(0);
+
+    expect((await call("DELETE", "/categories", { linked: pushed, display_names: [{ iso: "nl", display_name: "Spandoek" }] })).body).toEqual({
+      status: "ok",
+      type: "categories",
+      added: 0,
+      removed: 1,
+    });
+    expect(await found("spand")).toEqual([]);
+    expect(await found("banner")).toEqual(["aa Banner"]);
+    expect((await call("DELETE", "/categories", { linked: flyer })).body.removed).toBe(1);
+    expect(await found("flyer")).toEqual([]);
+    expect(await services.store.entryCount("categories", await services.store.currentGen("categories"))).toBe(2);
+  });
+
+  test("PUT replaces the source's entries by the target's atomically", async () => {
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+    const res = await call("PUT", "/categories", { source: { linked: flyer }, target: addBody(pushed, ["en", "Folder"]) });
+    expect(res).toEqual({ status: 200, body: { status: "ok", type: "categories", added: 1, removed: 1 } });
+    expect(await found("flyer")).toEqual([]);
+    expect(await found("folder")).toEqual(["aa Folder"]);
+    expect(await found("poster")).toEqual(["02 Poster"]);
+  });
+
+  test("push updates touch only their own type", async () => {
+    expect((await services.engine.run("all", "api")).status).toBe("success");
+    await call("POST", "/boxes", addBody(pushed, ["en", "Shipping box"]));
+    expect(await found("shipping", "/boxes-search")).toEqual(["aa Shipping box"]);
+    expect(await found("shipping")).toEqual([]);
+  });
+
+  test("a push made while a full run builds survives that run's publish", async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => ({
+      _id: new ObjectId((0x64f00000n * 0x10000000000000000n + BigInt(i)).toString(16).padStart(24, "0")),
+      name: `Item ${i}`,
+      slug: `item-${i}`,
+      display_name: [{ iso: "en", display_name: `Item ${i}` }],
+    }));
+    await ctx.db.collection("categories").insertMany(many);
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+
+    const outcome = await services.engine.trigger("categories", "api");
+    if (!outcome.started) throw new Error("run did not start");
+    // Wait until the build has started writing its new generation, then push.
+    for (let i = 0; i < 200 && !(await ctx.redis.exists(`${ctx.prefix}{category}:building`)); i++) await Bun.sleep(5);
+    expect(await ctx.redis.exists(`${ctx.prefix}{category}:building`)).toBe(1);
+    const add = await call("POST", "/categories", addBody(pushed, ["en", "Banner"]));
+    const remove = await call("DELETE", "/categories", { linked: poster });
+    expect([add.status, remove.status]).toEqual([200, 200]);
+    const result = await outcome.done;
+    expect(result.status).toBe("success");
+    expect(await services.store.currentGen("categories")).toBe(result.run_id);
+    expect(await found("banner")).toEqual(["aa Banner"]);
+    expect(await found("poster")).toEqual([]);
+    expect(await ctx.redis.exists(`${ctx.prefix}{category}:journal`)).toBe(0);
+  });
+});
+
+describe("push update validation → 422 naming the field", () => {
+  const cases: [string, unknown, string][] = [
+    ["POST", { slug: "x", origin_name: "x", display_names: [{ iso: "en", display_name: "x" }] }, "linked"],
+    ["POST", { ...addBody("not-an-object-id", ["en", "x"]) }, "linked"],
+    ["POST", { ...addBody(pushed), display_names: "Banner" }, "display_names"],
+    ["POST", { ...addBody(pushed), display_names: [] }, "display_names"],
+    ["POST", { ...addBody(pushed), display_names: [{ iso: "en" }] }, "display_names.display_name"],
+    ["POST", { ...addBody(pushed), display_names: [{ iso: "english!", display_name: "x" }] }, "display_names.iso"],
+    ["DELETE", { display_names: [] }, "linked"],
+    ["PUT", { source: { linked: "zz" }, target: addBody(pushed, ["en", "x"]) }, "source.linked"],
+    ["PUT", { source: { linked: flyer }, target: { linked: pushed } }, "target.slug"],
+  ];
+  for (const [method, body, field] of cases) {
+    test(`${method} ${JSON.stringify(body).slice(0, 60)} → ${field}`, async () => {
+      expect((await services.engine.run("categories", "api")).status).toBe("success");
+      const res = await call(method, "/categories", body);
+      expect(res.status).toBe(422);
+      expect(res.body.error).toBe("invalid_request");
+      expect(res.body.field).toBe(field);
+    });
+  }
+
+  test("a body that is not JSON → 400", async () => {
+    const res = await call("POST", "/categories", "{not json");
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe("bad_request");
+  });
+});
