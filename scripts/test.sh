@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what is missing, starts Redis and the
+# MongoDB-compatible server, builds the binary, runs every test, prints "N passed, N failed".
+# Extra arguments go to `bun test` (e.g. a file filter).
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+scripts/bootstrap.sh || exit 1
+scripts/services.sh start || exit 1
+eval "$(scripts/services.sh env)"
+bun run build >&2 || { echo "test: the build failed" >&2; exit 1; }
+
+mkdir -p .local
+log=.local/test-output.log
+bun test "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+if [[ "$status" -ne 0 && "$failed" -eq 0 ]]; then failed=1; fi
+echo "${passed} passed, ${failed} failed"
+exit "$status"
