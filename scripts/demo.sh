@@ -34,8 +34,11 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   exit 1
 fi
 cp dist/search-sync "$DEMO_DIR/search-sync"
-(cd "$DEMO_DIR" && PORT="$PORT" LISTEN_HOST=127.0.0.1 REDIS_KEY_PREFIX="search-sync-demo:" \
-  nohup ./search-sync serve >search-sync.log 2>&1 & echo $! >search-sync.pid)
+(
+  cd "$DEMO_DIR"
+  PORT="$PORT" LISTEN_HOST=127.0.0.1 REDIS_KEY_PREFIX="search-sync-demo:" nohup ./search-sync serve >search-sync.log 2>&1 &
+  echo $! >search-sync.pid
+)
 for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
 curl -fs "$URL/healthz" >/dev/null || { tail -n 20 "$DEMO_DIR/search-sync.log" >&2; exit 1; }
 
@@ -53,6 +56,8 @@ curl -s -X POST "$URL/re-sync-all" | bun -e '
   }'
 step "GET /category-search?query=flyer&limit=5"
 curl -s "$URL/category-search?query=flyer&limit=5" | pretty
-step "GET /sync-status"
-curl -s "$URL/sync-status" | pretty
+step "GET /sync-status (summary; the full body also has last_run with every skipped example)"
+curl -s "$URL/sync-status" | bun -e '
+  const { status, last_sync, duration_seconds, items_synced, active } = JSON.parse(await Bun.stdin.text());
+  console.log(JSON.stringify({ status, last_sync, duration_seconds, items_synced, active }, null, 2));'
 printf '\nThe service is still running on %s (Swagger UI: %s/swagger). Stop it with: kill %s\n' "$URL" "$URL" "$(cat "$DEMO_DIR/search-sync.pid")"
