@@ -17,13 +17,16 @@ function toRow(r: RunResult): typeof syncRuns.$inferInsert {
     finishedAt: r.finished_at ? new Date(r.finished_at) : null,
     durationMs: r.duration_ms,
     types: r.types as Record<string, unknown>,
-    reason: r.reason ?? (r.active_run_id ? `in_progress:${r.active_run_id}` : null),
+    // "<reason>:<active run id>" for a skipped run, so the holder's id survives.
+    reason: r.active_run_id ? `${r.reason ?? "in_progress"}:${r.active_run_id}` : (r.reason ?? null),
     error: r.error ?? null,
   };
 }
 
 function fromRow(row: Row): RunResult {
-  const [reason, activeRunId] = (row.reason ?? "").split(":");
+  const colon = (row.reason ?? "").indexOf(":");
+  const reason = colon < 0 ? row.reason : row.reason!.slice(0, colon);
+  const activeRunId = colon < 0 ? null : row.reason!.slice(colon + 1);
   return {
     status: row.status as RunResult["status"],
     run_id: row.id,

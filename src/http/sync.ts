@@ -3,6 +3,7 @@ import { Elysia, t } from "elysia";
 import type { AppDeps } from "./deps.ts";
 import { adminGuard } from "./admin.ts";
 import { ApiError } from "./errors.ts";
+import { errorText } from "../sync/engine.ts";
 import { computeTrends } from "../sync/trends.ts";
 import type { RunResult, Scope } from "../sync/types.ts";
 
@@ -18,15 +19,22 @@ const RunQuery = t.Object({
 export function runResponse(result: RunResult): Response {
   if (result.status === "success") return Response.json(result);
   if (result.status === "skipped")
-    return Response.json({ error: "sync_in_progress", message: `a run is already in progress (${result.active_run_id})`, ...result, run_id: result.active_run_id, skipped_run_id: result.run_id }, { status: 409 });
+    return Response.json({ ...result, error: "sync_in_progress", message: `a run is already in progress (${result.active_run_id})`, run_id: result.active_run_id, skipped_run_id: result.run_id }, { status: 409 });
+  // The result goes first: its `error` (the text) must not replace the error code; the text is the message.
   const code = result.status === "rejected" ? "sync_rejected" : "sync_failed";
-  return Response.json({ error: code, message: result.error ?? result.status, ...result }, { status: code === "sync_rejected" ? 409 : 503 });
+  return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: code === "sync_rejected" ? 409 : 503 });
 }
 
 export function syncRoutes(deps: AppDeps) {
   const admin = adminGuard(deps.config);
   const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }) => {
-    const outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
+    let outcome;
+    try {
+      outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
+    } catch (err) {
+      // Taking the run lock needs Redis: unreachable is a 503 with the reason, not a 500.
+      throw new ApiError("service_unavailable", `could not start a run (is Redis reachable?): ${errorText(err)}`);
+    }
     if (!outcome.started) return runResponse(outcome.result);
     if (query.wait === false) return Response.json({ run_id: outcome.runId, status: "running", scope }, { status: 202 });
     return runResponse(await outcome.done);

@@ -16,6 +16,13 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 return {1, previous or ''}`;
 
+// Drops the build markers of a type only if they are still this run's: a run that lost its lock
+// must not remove the fence, marker and journal of the run that took over.
+const ABANDON = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[3]) end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
 const UNLINK_BATCH = 100;
 
 export interface ItemWrite {
@@ -130,9 +137,9 @@ export class IndexStore {
     }
   }
 
-  /** Drops a generation that will not be published, and the markers of its build. */
-  async abandon(type: ItemType, gen: string): Promise<void> {
-    await this.redis.del(this.keys.building(type), this.keys.journal(type), this.keys.owner(type));
+  /** Drops a generation that will not be published, and the markers of its build (if still ours). */
+  async abandon(type: ItemType, gen: string, token: string): Promise<void> {
+    await this.redis.eval(ABANDON, 3, this.keys.owner(type), this.keys.building(type), this.keys.journal(type), token, gen);
     await this.unlinkGeneration(type, gen);
   }
 

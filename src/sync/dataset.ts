@@ -1,6 +1,7 @@
 // Dataset files: the synced entries of each type as a JSON array, written to a temp file and
 // renamed into place only when the run publishes, so a reader never sees half a file.
 import type { FileSink } from "bun";
+import { mkdirSync } from "node:fs";
 import { rename, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import type { Entry, ItemType } from "../catalog/types.ts";
@@ -23,6 +24,8 @@ export class DatasetWriter {
     runId: string,
   ) {
     this.tmpPath = `${path}.${runId}.tmp`;
+    // Like the history database: a missing directory is created, not a reason for every run to fail.
+    mkdirSync(dirname(path), { recursive: true });
     this.sink = Bun.file(this.tmpPath).writer();
     this.sink.write("[");
   }

@@ -18,7 +18,7 @@ import type { HeldLock, RunLock } from "../index/lock.ts";
 import { applyPush, type PushOp } from "../index/push.ts";
 import type { ActiveRun, StatusStore, TypeProgress } from "../index/status.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
-import type { Logger } from "../log.ts";
+import { timestamp, type Logger } from "../log.ts";
 import { ORIGIN_PROJECTION, SUPPLIER_PROJECTION, type CatalogSource } from "../source/mongo.ts";
 import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
@@ -77,14 +77,14 @@ export class SyncEngine {
     const startedAt = new Date();
     const acquired = await this.deps.lock.acquire(runId);
     if ("heldBy" in acquired) {
-      const result = this.baseResult(runId, scope, trigger, opts, startedAt);
+      const result = baseResult(runId, scope, trigger, opts, startedAt);
       Object.assign(result, finishTimes(startedAt), { status: "skipped", reason: "in_progress", active_run_id: acquired.heldBy });
       this.deps.history.save(result);
       await this.notify(result);
       return { started: false, result };
     }
     const abort = new AbortController();
-    const done = this.execute(acquired.lock, this.baseResult(runId, scope, trigger, opts, startedAt), abort.signal);
+    const done = this.execute(acquired.lock, baseResult(runId, scope, trigger, opts, startedAt), abort.signal);
     this.current = { runId, abort, done };
     done.finally(() => {
       if (this.current?.runId === runId) this.current = null;
@@ -105,22 +105,6 @@ export class SyncEngine {
     return this.current.done;
   }
 
-  private baseResult(runId: string, scope: Scope, trigger: Trigger, opts: RunOptions, startedAt: Date): RunResult {
-    return {
-      status: "running",
-      run_id: runId,
-      trigger,
-      scope,
-      dry_run: opts.dryRun ?? false,
-      force: opts.force ?? false,
-      published: false,
-      started_at: startedAt.toISOString(),
-      finished_at: null,
-      duration_ms: null,
-      types: {},
-    };
-  }
-
   private async execute(lock: HeldLock, result: RunResult, signal: AbortSignal): Promise<RunResult> {
     const { store, logger, history, config } = this.deps;
     const types = scopeTypes(result.scope);
@@ -135,10 +119,14 @@ export class SyncEngine {
       updated_at: result.started_at,
     };
     let lockLost = false;
+    // The type being built needs its marker kept alive too, or pushes made during a long build
+    // stop being journaled once the marker expires, and are lost when the new index is published.
+    let buildingNow: ItemType | null = null;
     const renewal = setInterval(async () => {
       try {
         if (!(await this.deps.lock.renew(lock))) lockLost = true;
         for (const type of built.keys()) await store.touchBuilding(type, config.lockTtlMs);
+        if (buildingNow) await store.touchBuilding(buildingNow, config.lockTtlMs);
       } catch {
         // Redis unreachable: the lock may expire; publish checks the fence.
       }
@@ -157,7 +145,9 @@ export class SyncEngine {
       }
       for (const type of types) {
         check();
+        buildingNow = type;
         const b = await this.buildType(type, lock, active, check);
+        buildingNow = null;
         built.set(type, b);
         result.types[type] = b.result;
       }
@@ -210,7 +200,7 @@ export class SyncEngine {
 
     for (const [type, b] of built) {
       await b.dataset.discard();
-      await store.abandon(type, b.gen).catch(() => {});
+      await store.abandon(type, b.gen, lock.token).catch(() => {});
     }
     Object.assign(result, finishTimes(new Date(result.started_at)));
     try {
@@ -227,7 +217,10 @@ export class SyncEngine {
 
   private async estimate(type: ItemType): Promise<TypeProgress> {
     const names = this.deps.config.collections[type];
-    const [origins, suppliers] = await Promise.all([this.deps.source.estimate(names.origin), this.deps.source.estimate(names.supplier)]);
+    // One after the other: when MongoDB is down, two parallel first calls race and the run would
+    // report the loser's "Topology is closed" instead of the cause (e.g. connect ECONNREFUSED).
+    const origins = await this.deps.source.estimate(names.origin);
+    const suppliers = await this.deps.source.estimate(names.supplier);
     return { documents_read: 0, documents_total: origins + suppliers, entries_written: 0 };
   }
 
@@ -303,7 +296,7 @@ export class SyncEngine {
       return built;
     } catch (err) {
       await dataset.discard();
-      await store.abandon(type, gen).catch(() => {});
+      await store.abandon(type, gen, lock.token).catch(() => {});
       throw err;
     }
   }
@@ -343,7 +336,7 @@ export class SyncEngine {
     const { logger } = this.deps;
     const fields = { run_id: result.run_id, status: result.status, scope: result.scope, trigger: result.trigger };
     if (result.status === "success") {
-      logger.info(result.dry_run ? "Dry run completed successfully! (nothing published)" : "Re-sync completed successfully!", fields);
+      logger.info(result.dry_run ? "Dry run completed successfully! (nothing published)" : `[${timestamp()}] Re-sync completed successfully!`, fields);
       logger.info(`Duration: ${((result.duration_ms ?? 0) / 1000).toFixed(1)} seconds`, fields);
       for (const type of scopeTypes(result.scope)) {
         const t = result.types[type];
@@ -363,6 +356,28 @@ export class SyncEngine {
       this.deps.logger.warn("run listener failed", { run_id: result.run_id, error: errorText(err) });
     }
   }
+}
+
+function baseResult(runId: string, scope: Scope, trigger: Trigger, opts: RunOptions, startedAt: Date): RunResult {
+  return {
+    status: "running",
+    run_id: runId,
+    trigger,
+    scope,
+    dry_run: opts.dryRun ?? false,
+    force: opts.force ?? false,
+    published: false,
+    started_at: startedAt.toISOString(),
+    finished_at: null,
+    duration_ms: null,
+    types: {},
+  };
+}
+
+/** A trigger that started no run, as recorded in the history (the scheduler's `recent_success` ticks). */
+export function skippedResult(scope: Scope, trigger: Trigger, reason: string, extra: Pick<RunResult, "active_run_id"> = {}): RunResult {
+  const now = new Date();
+  return { ...baseResult(newRunId(now), scope, trigger, {}, now), ...finishTimes(now), status: "skipped", reason, ...extra };
 }
 
 function finishTimes(startedAt: Date): Pick<RunResult, "finished_at" | "duration_ms"> {

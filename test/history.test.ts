@@ -1,0 +1,266 @@
+// The history database (SPEC §2 "History"): embedded migrations, the repository, trends.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { HistoryDbError, openHistoryDb } from "../src/history/db.ts";
+import { MIGRATION_SQL, embeddedMigrations } from "../src/history/migrations.ts";
+import { HistoryRepo } from "../src/history/repo.ts";
+import { computeTrends, percentile } from "../src/sync/trends.ts";
+import type { RunResult } from "../src/sync/types.ts";
+
+const drizzleDir = resolve(import.meta.dir, "../drizzle");
+
+describe("migrations", () => {
+  test("every .sql file of drizzle/ is embedded, byte for byte, and listed in the journal", () => {
+    const files = readdirSync(drizzleDir).filter((f) => f.endsWith(".sql")).sort();
+    expect(files.length).toBeGreaterThan(0);
+    const tags = files.map((f) => f.replace(/\.sql$/, ""));
+    expect(Object.keys(MIGRATION_SQL).sort()).toEqual(tags);
+    for (const tag of tags) expect(MIGRATION_SQL[tag]).toBe(readFileSync(join(drizzleDir, `${tag}.sql`), "utf8"));
+    const journal = JSON.parse(readFileSync(join(drizzleDir, "meta/_journal.json"), "utf8")) as { entries: { tag: string; when: number }[] };
+    expect(journal.entries.map((e) => e.tag).sort()).toEqual(tags);
+    // Drizzle skips a migration older than the newest applied one: timestamps must increase.
+    const whens = journal.entries.map((e) => e.when);
+    expect(whens).toEqual([...whens].sort((a, b) => a - b));
+    expect(embeddedMigrations().map((m) => m.folderMillis)).toEqual(whens);
+  });
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "ss-history-"));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const opened: HistoryRepo[] = [];
+function open(path = join(dir, "history.db")): HistoryRepo {
+  const repo = new HistoryRepo(openHistoryDb(path), path);
+  opened.push(repo);
+  return repo;
+}
+afterEach(() => {
+  for (const r of opened.splice(0)) r.db.$client.close();
+});
+
+function run(over: Partial<RunResult> & { run_id: string; started_at: string }): RunResult {
+  return {
+    status: "success",
+    trigger: "api",
+    scope: "all",
+    dry_run: false,
+    force: false,
+    published: (over.status ?? "success") === "success" && !over.dry_run,
+    finished_at: null,
+    duration_ms: null,
+    types: {},
+    ...over,
+  };
+}
+
+describe("opening", () => {
+  test("creates the file and its directory, migrates, and re-opens the same data", () => {
+    const path = join(dir, "nested/deeper/history.db");
+    const first = open(path);
+    const r = run({ run_id: "r1", started_at: "2024-01-15T02:00:00.000Z", finished_at: "2024-01-15T02:00:45.200Z", duration_ms: 45_200 });
+    first.save(r);
+    first.setSetting("scheduler.interval_hours", "12");
+    first.db.$client.close();
+    opened.splice(opened.indexOf(first), 1);
+    const again = open(path);
+    expect(again.list(10)).toEqual([r]);
+    expect(again.getSetting("scheduler.interval_hours")).toBe("12");
+    const tables = again.db.$client.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+    expect(tables).toEqual([{ name: "__drizzle_migrations" }, { name: "settings" }, { name: "sync_runs" }]);
+    const applied = again.db.$client.query("SELECT COUNT(*) AS n FROM __drizzle_migrations").get() as { n: number };
+    expect(applied.n).toBe(Object.keys(MIGRATION_SQL).length);
+  });
+
+  test("a relative path is against the working directory", () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const repo = open("rel/history.db");
+      repo.save(run({ run_id: "r1", started_at: "2024-01-15T02:00:00.000Z" }));
+      expect(readdirSync(join(dir, "rel"))).toContain("history.db");
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  test("a file that is not a database gives a HistoryDbError naming the path", async () => {
+    const path = join(dir, "garbage.db");
+    await Bun.write(path, "this is not sqlite ".repeat(500));
+    expect(() => openHistoryDb(path)).toThrow(HistoryDbError);
+    expect(() => openHistoryDb(path)).toThrow(path);
+  });
+});
+
+describe("repository", () => {
+  test("save inserts, then replaces the same run; get and list return it as saved", () => {
+    const repo = open();
+    const running = run({ run_id: "r1", status: "running", published: false, started_at: "2024-01-15T02:00:00.000Z" });
+    repo.save(running);
+    expect(repo.get("r1")).toEqual(running);
+    const done: RunResult = {
+      ...running,
+      status: "success",
+      published: true,
+      finished_at: "2024-01-15T02:00:45.200Z",
+      duration_ms: 45_200,
+      types: {
+        categories: {
+          documents: 3,
+          entries: 5,
+          previous_entries: 4,
+          skipped: { linked_invalid: { count: 1, examples: ["64c000000000000000000003"] } },
+        },
+      },
+    };
+    repo.save(done);
+    expect(repo.get("r1")).toEqual(done);
+    expect(repo.list(10)).toEqual([done]);
+    expect(repo.get("nope")).toBeNull();
+  });
+
+  test("every status round-trips: failed with error, rejected with reason, skipped with the active run id, dry runs", () => {
+    const repo = open();
+    const runs: RunResult[] = [
+      run({ run_id: "ok", started_at: "2024-01-15T02:00:00.000Z", finished_at: "2024-01-15T02:00:01.000Z", duration_ms: 1000 }),
+      run({ run_id: "bad", status: "failed", published: false, started_at: "2024-01-15T03:00:00.000Z", finished_at: "2024-01-15T03:00:02.000Z", duration_ms: 2000, error: "MongoDB unreachable" }),
+      run({ run_id: "shrunk", status: "rejected", published: false, reason: "shrink", started_at: "2024-01-15T04:00:00.000Z", finished_at: "2024-01-15T04:00:03.000Z", duration_ms: 3000, error: "categories: 100 → 10 entries (-90.0%)" }),
+      run({ run_id: "skip", status: "skipped", published: false, trigger: "cron", reason: "in_progress", active_run_id: "20240115T050000Z-abcd1234", started_at: "2024-01-15T05:00:00.000Z", finished_at: "2024-01-15T05:00:00.001Z", duration_ms: 1 }),
+      run({ run_id: "recent", status: "skipped", published: false, trigger: "interval", reason: "recent_success", started_at: "2024-01-15T05:30:00.000Z", finished_at: "2024-01-15T05:30:00.000Z", duration_ms: 0 }),
+      run({ run_id: "dry", dry_run: true, published: false, scope: "boxes", trigger: "cli", started_at: "2024-01-15T06:00:00.000Z", finished_at: "2024-01-15T06:00:01.000Z", duration_ms: 1000 }),
+    ];
+    for (const r of runs) repo.save(r);
+    for (const r of runs) expect(repo.get(r.run_id)).toEqual(r);
+    expect(repo.list(100)).toEqual([...runs].reverse());
+    expect(repo.list(2)).toEqual([runs[5]!, runs[4]!]);
+  });
+
+  test("runs started in the same millisecond are listed newest (last saved) first, also after updates", () => {
+    const repo = open();
+    const at = "2024-01-15T02:00:00.000Z";
+    const ids = ["zz-first", "mm-second", "aa-third"]; // ids sort the other way round
+    for (const id of ids) repo.save(run({ run_id: id, status: "running", published: false, started_at: at }));
+    repo.save(run({ run_id: "zz-first", started_at: at, finished_at: "2024-01-15T02:00:01.000Z", duration_ms: 1000 }));
+    expect(repo.list(10).map((r) => r.run_id)).toEqual(["aa-third", "mm-second", "zz-first"]);
+  });
+
+  test("lastSuccess: the newest published success, optionally of one scope (dry runs don't count)", () => {
+    const repo = open();
+    const a = run({ run_id: "a", scope: "all", started_at: "2024-01-15T01:00:00.000Z", finished_at: "2024-01-15T01:00:05.000Z", duration_ms: 5000 });
+    const b = run({ run_id: "b", scope: "boxes", started_at: "2024-01-15T02:00:00.000Z", finished_at: "2024-01-15T02:00:05.000Z", duration_ms: 5000 });
+    const dry = run({ run_id: "c", scope: "all", dry_run: true, started_at: "2024-01-15T03:00:00.000Z", finished_at: "2024-01-15T03:00:05.000Z", duration_ms: 5000 });
+    const failed = run({ run_id: "d", scope: "all", status: "failed", started_at: "2024-01-15T04:00:00.000Z", finished_at: "2024-01-15T04:00:05.000Z", duration_ms: 5000 });
+    expect(repo.lastSuccess()).toBeNull();
+    for (const r of [a, b, dry, failed]) repo.save(r);
+    expect(repo.lastSuccess()?.run_id).toBe("b");
+    expect(repo.lastSuccess("all")?.run_id).toBe("a");
+    expect(repo.lastSuccess("options")).toBeNull();
+  });
+
+  test("markInterrupted fails the runs left running, except the active one", () => {
+    const repo = open();
+    repo.save(run({ run_id: "dead", status: "running", published: false, started_at: "2024-01-15T02:00:00.000Z" }));
+    repo.save(run({ run_id: "alive", status: "running", published: false, started_at: "2024-01-15T02:30:00.000Z" }));
+    const done = run({ run_id: "done", started_at: "2024-01-15T01:00:00.000Z", finished_at: "2024-01-15T01:00:01.000Z", duration_ms: 1000 });
+    repo.save(done);
+    const now = new Date("2024-01-15T03:00:00.000Z");
+    expect(repo.markInterrupted("alive", now)).toBe(1);
+    expect(repo.get("dead")).toEqual(
+      run({
+        run_id: "dead",
+        status: "failed",
+        published: false,
+        started_at: "2024-01-15T02:00:00.000Z",
+        finished_at: "2024-01-15T03:00:00.000Z",
+        duration_ms: 3_600_000,
+        error: "interrupted: the process running it stopped before it finished",
+      }),
+    );
+    expect(repo.get("alive")!.status).toBe("running");
+    expect(repo.get("done")).toEqual(done);
+    expect(repo.markInterrupted(null, now)).toBe(1);
+    expect(repo.get("alive")!.status).toBe("failed");
+    expect(repo.markInterrupted(null, now)).toBe(0);
+  });
+
+  test("settings: absent → null, set, overwrite, survive re-opening", () => {
+    const path = join(dir, "history.db");
+    const repo = open(path);
+    expect(repo.getSetting("scheduler.enabled")).toBeNull();
+    repo.setSetting("scheduler.enabled", "true");
+    repo.setSetting("scheduler.enabled", "false");
+    repo.setSetting("scheduler.interval_hours", "6");
+    expect(open(path).getSetting("scheduler.enabled")).toBe("false");
+    expect(open(path).getSetting("scheduler.interval_hours")).toBe("6");
+  });
+});
+
+describe("trends", () => {
+  test("percentile is nearest-rank", () => {
+    expect(percentile([], 95)).toBeNull();
+    expect(percentile([7], 95)).toBe(7);
+    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
+    expect(percentile(hundred, 95)).toBe(95);
+    expect(percentile(hundred, 50)).toBe(50);
+    expect(percentile(hundred, 100)).toBe(100);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 1000], 95)).toBe(19);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 1000], 95)).toBe(20);
+  });
+
+  test("no runs", () => {
+    expect(computeTrends([])).toEqual({
+      runs: 0,
+      success_rate: null,
+      mean_duration_ms: null,
+      p95_duration_ms: null,
+      entries_over_time: [],
+      change_vs_previous: null,
+    });
+  });
+
+  test("figures over a mixed history match a hand computation", () => {
+    const t = (type: number) => ({ documents: type, entries: type, previous_entries: 0, skipped: {} });
+    // Oldest first here; computeTrends takes them newest first.
+    const oldestFirst: RunResult[] = [
+      run({ run_id: "1", started_at: "2024-01-01T00:00:00.000Z", duration_ms: 1000, types: { categories: t(100), boxes: t(50), options: t(200) } }),
+      run({ run_id: "2", status: "failed", published: false, started_at: "2024-01-02T00:00:00.000Z", duration_ms: 500, error: "x" }),
+      run({ run_id: "3", started_at: "2024-01-03T00:00:00.000Z", duration_ms: 3000, types: { boxes: t(60) } }),
+      run({ run_id: "4", status: "skipped", published: false, reason: "in_progress", started_at: "2024-01-04T00:00:00.000Z", duration_ms: 1 }),
+      run({ run_id: "5", status: "rejected", published: false, reason: "shrink", started_at: "2024-01-05T00:00:00.000Z", duration_ms: 2000, types: { categories: t(10) } }),
+      run({ run_id: "6", dry_run: true, published: false, started_at: "2024-01-06T00:00:00.000Z", duration_ms: 4000, types: { categories: t(1), boxes: t(1), options: t(1) } }),
+      run({ run_id: "7", started_at: "2024-01-07T00:00:00.000Z", duration_ms: 6000, types: { categories: t(110), boxes: t(55), options: t(190) } }),
+      run({ run_id: "8", status: "running", published: false, started_at: "2024-01-08T00:00:00.000Z", duration_ms: null }),
+    ];
+    const trends = computeTrends([...oldestFirst].reverse());
+    // Decided runs (success, failed, rejected): 1, 2, 3, 5, 6, 7 → successes 1, 3, 6, 7 = 4 of 6.
+    // Durations of decided runs: 1000, 500, 3000, 2000, 4000, 6000 → mean 16500 / 6 = 2750;
+    // p95 nearest rank: ceil(0.95 * 6) = 6th of the sorted list = 6000.
+    // Published successes, oldest first: 1, 3, 7. Change: run 7 against the latest earlier run
+    // with that type: categories 110 - 100 (run 1), boxes 55 - 60 (run 3), options 190 - 200 (run 1).
+    expect(trends).toEqual({
+      runs: 8,
+      success_rate: 4 / 6,
+      mean_duration_ms: 2750,
+      p95_duration_ms: 6000,
+      entries_over_time: [
+        { run_id: "1", started_at: "2024-01-01T00:00:00.000Z", categories: 100, boxes: 50, options: 200 },
+        { run_id: "3", started_at: "2024-01-03T00:00:00.000Z", boxes: 60 },
+        { run_id: "7", started_at: "2024-01-07T00:00:00.000Z", categories: 110, boxes: 55, options: 190 },
+      ],
+      change_vs_previous: { categories: 10, boxes: -5, options: -10 },
+    });
+  });
+
+  test("one published run: no change yet; only skipped runs: no rate", () => {
+    const only = run({ run_id: "1", started_at: "2024-01-01T00:00:00.000Z", duration_ms: 10, types: { boxes: { documents: 1, entries: 1, previous_entries: 0, skipped: {} } } });
+    expect(computeTrends([only]).change_vs_previous).toBeNull();
+    const skipped = run({ run_id: "2", status: "skipped", published: false, started_at: "2024-01-01T00:00:00.000Z", duration_ms: 0 });
+    expect(computeTrends([skipped])).toMatchObject({ runs: 1, success_rate: null, mean_duration_ms: null, p95_duration_ms: null });
+  });
+});

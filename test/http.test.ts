@@ -1,0 +1,284 @@
+// The HTTP app in-process (createApp(deps).handle): probes, /info, errors, OpenAPI, bad parameters.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { ObjectId } from "mongodb";
+import { createApp, type App } from "../src/app.ts";
+import { parseConfig } from "../src/config.ts";
+import { silentLogger } from "../src/log.ts";
+import { createServices, type Services } from "../src/services.ts";
+import { createContext, type TestContext } from "./helpers.ts";
+
+let ctx: TestContext;
+beforeEach(async () => {
+  ctx = await createContext("http");
+});
+afterEach(async () => {
+  await ctx.cleanup();
+});
+
+function appOf(services: Services): App {
+  return createApp({ ...services, version: "9.9.9-test", startedAt: new Date(Date.now() - 5_000) });
+}
+
+async function call(app: App, method: string, path: string): Promise<{ status: number; body: any; type: string | null }> {
+  const res = await app.handle(new Request(`http://localhost${path}`, { method }));
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body, type: res.headers.get("content-type")?.split(";")[0] ?? null };
+}
+
+async function seed() {
+  const oid = (n: number) => new ObjectId(`64e${n.toString(16).padStart(21, "0")}`);
+  for (const [i, type] of ["categories", "boxes", "options"].entries()) {
+    await ctx.db.collection(type).insertMany([
+      { _id: oid(i * 10 + 1), name: `${type} one`, slug: `${type}-one`, display_name: [{ iso: "en", display_name: `${type} one` }, { iso: "nl", display_name: `${type} een` }] },
+      { _id: oid(i * 10 + 2), name: `${type} two`, slug: `${type}-two`, display_name: [{ iso: "en", display_name: `${type} two` }] },
+    ]);
+  }
+}
+
+describe("probes", () => {
+  test("GET /healthz is always ok", async () => {
+    const app = appOf(await ctx.services());
+    expect(await call(app, "GET", "/healthz")).toEqual({ status: 200, body: { status: "ok" }, type: "application/json" });
+  });
+
+  test("GET /healthz-startup: 503 before any index serves, 200 once every type serves", async () => {
+    await seed();
+    const services = await ctx.services();
+    const app = appOf(services);
+    const before = await call(app, "GET", "/healthz-startup");
+    expect(before.status).toBe(503);
+    expect(before.body).toEqual({
+      error: "not_ready",
+      message: "no index is serving yet for: categories, boxes, options; run a sync",
+      missing: ["categories", "boxes", "options"],
+    });
+
+    expect((await services.engine.run("boxes", "api")).status).toBe("success");
+    const partly = await call(app, "GET", "/healthz-startup");
+    expect(partly.status).toBe(503);
+    expect(partly.body.missing).toEqual(["categories", "options"]);
+
+    expect((await services.engine.run("all", "api")).status).toBe("success");
+    const after = await call(app, "GET", "/healthz-startup");
+    expect(after).toEqual({
+      status: 200,
+      type: "application/json",
+      body: {
+        status: "ready",
+        index: {
+          categories: { serving: true, entries: 3 },
+          boxes: { serving: true, entries: 3 },
+          options: { serving: true, entries: 3 },
+        },
+      },
+    });
+  });
+});
+
+describe("GET /info", () => {
+  test("version, uptime, Redis with the key count under the prefix, MongoDB, history, index", async () => {
+    await seed();
+    const services = await ctx.services();
+    const app = appOf(services);
+    const result = await services.engine.run("all", "api");
+    // A key outside the prefix is not counted.
+    const outside = `sentinel:${crypto.randomUUID()}`;
+    await ctx.redis.set(outside, "1");
+    try {
+      const info = await call(app, "GET", "/info");
+      const keys = await ctx.keys();
+      expect(info.status).toBe(200);
+      expect(info.body).toEqual({
+        name: "search-sync",
+        version: "9.9.9-test",
+        uptime_seconds: expect.any(Number),
+        status: "ok",
+        redis: {
+          reachable: true,
+          mode: "standalone",
+          key_prefix: ctx.prefix,
+          used_memory_bytes: expect.any(Number),
+          keys_under_prefix: keys.length,
+        },
+        index: {
+          categories: { serving: true, entries: 3 },
+          boxes: { serving: true, entries: 3 },
+          options: { serving: true, entries: 3 },
+        },
+        mongodb: { reachable: true, database: ctx.dbName },
+        history: { path: ctx.env.HISTORY_DB_PATH, last_run_id: result.run_id },
+        active_run_id: null,
+      });
+      expect(info.body.uptime_seconds).toBeGreaterThanOrEqual(5);
+      expect(info.body.redis.used_memory_bytes).toBeGreaterThan(0);
+      expect(keys.length).toBeGreaterThan(10);
+    } finally {
+      await ctx.redis.del(outside);
+    }
+  });
+
+  test("MongoDB unreachable: a run answers 503 sync_failed with the cause; /info 503, degraded", async () => {
+    const app = appOf(await ctx.services({ MONGODB_URI: "mongodb://127.0.0.1:1" }));
+    const run = await call(app, "POST", "/re-sync-all");
+    expect(run.status).toBe(503);
+    expect(run.body).toMatchObject({
+      error: "sync_failed",
+      message: "connect ECONNREFUSED 127.0.0.1:1",
+      status: "failed",
+      run_id: expect.any(String),
+      published: false,
+    });
+    const info = await call(app, "GET", "/info");
+    expect(info.status).toBe(503);
+    expect(info.body).toMatchObject({
+      status: "degraded",
+      redis: { reachable: true, keys_under_prefix: 1 }, // the status key of the failed run
+      mongodb: { reachable: false, database: ctx.dbName, error: expect.any(String) },
+      index: {
+        categories: { serving: false, entries: 0 },
+        boxes: { serving: false, entries: 0 },
+        options: { serving: false, entries: 0 },
+      },
+      history: { last_run_id: run.body.run_id },
+    });
+  });
+});
+
+describe("Redis unreachable", () => {
+  test("run triggers answer 503 with the reason, status and probes 503, liveness 200", async () => {
+    // Built directly: the test helper would wait for Redis to come up.
+    const services = createServices(parseConfig({ ...ctx.env, REDIS_URL: "redis://127.0.0.1:1" }), silentLogger);
+    try {
+      const app = appOf(services);
+      for (const [method, path] of [
+        ["POST", "/re-sync-all"],
+        ["GET", "/generate-data-set"],
+        ["POST", "/generate-box-data?wait=false"],
+      ]) {
+        const res = await call(app, method!, path!);
+        expect({ path, status: res.status, error: res.body.error }).toEqual({ path, status: 503, error: "service_unavailable" });
+        expect(res.body.message).toStartWith("could not start a run (is Redis reachable?): ");
+      }
+      expect((await call(app, "GET", "/sync-status")).body).toEqual({
+        error: "service_unavailable",
+        message: "Redis is unreachable: the sync status cannot be read",
+      });
+      expect((await call(app, "GET", "/healthz-startup")).status).toBe(503);
+      const info = await call(app, "GET", "/info");
+      expect(info.status).toBe(503);
+      expect(info.body).toMatchObject({ status: "degraded", redis: { reachable: false, keys_under_prefix: null, error: expect.any(String) }, index: null });
+      expect(await call(app, "GET", "/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
+    } finally {
+      await services.close();
+    }
+  });
+});
+
+describe("errors", () => {
+  test("an unknown route is a JSON 404", async () => {
+    const app = appOf(await ctx.services());
+    expect(await call(app, "GET", "/no/such/route")).toEqual({
+      status: 404,
+      type: "application/json",
+      body: { error: "not_found", message: "no route for GET /no/such/route" },
+    });
+    expect((await call(app, "DELETE", "/healthz")).body).toEqual({ error: "not_found", message: "no route for DELETE /healthz" });
+  });
+
+  test("a bad boolean query parameter is a 422 naming the field", async () => {
+    const app = appOf(await ctx.services());
+    for (const [method, path, field] of [
+      ["POST", "/re-sync-all?force=maybe", "force"],
+      ["POST", "/re-sync-all?wait=later", "wait"],
+      ["GET", "/generate-data-set?dry_run=perhaps", "dry_run"],
+      ["GET", "/generate-box-data?force=2", "force"],
+      ["POST", "/generate-option-data?force=yes%20please", "force"],
+      ["GET", "/sync-status?history=often", "history"],
+      ["GET", "/sync-status?history=true&limit=abc", "limit"],
+      ["GET", "/sync-status?history=true&limit=0", "limit"],
+      ["GET", "/sync-status?history=true&limit=1001", "limit"],
+      ["GET", "/sync-status?history=true&limit=2.5", "limit"],
+    ] as const) {
+      const res = await call(app, method, path);
+      expect({ path, status: res.status, body: res.body }).toEqual({
+        path,
+        status: 422,
+        body: { error: "invalid_request", field, message: expect.stringMatching(new RegExp(`^${field}: .+`)) },
+      });
+      expect(JSON.stringify(res.body)).not.toMatch(/\n\s+at |\.ts:\d+/);
+    }
+    // Nothing was started by the rejected triggers.
+    expect((await call(app, "GET", "/sync-status")).body.status).toBe("never_run");
+  });
+});
+
+describe("OpenAPI", () => {
+  test("/swagger/json documents every endpoint of the guide", async () => {
+    const app = appOf(await ctx.services());
+    const res = await call(app, "GET", "/swagger/json");
+    expect(res.status).toBe(200);
+    const paths = res.body.paths as Record<string, Record<string, unknown>>;
+    const methods = (p: string) => Object.keys(paths[p] ?? {}).sort();
+    expect(methods("/re-sync-all")).toEqual(["post"]);
+    expect(methods("/generate-data-set")).toEqual(["get", "post"]);
+    expect(methods("/generate-box-data")).toEqual(["get", "post"]);
+    expect(methods("/generate-option-data")).toEqual(["get", "post"]);
+    expect(methods("/sync-status")).toEqual(["get"]);
+    expect(methods("/info")).toEqual(["get"]);
+    expect(methods("/healthz")).toEqual(["get"]);
+    expect(methods("/healthz-startup")).toEqual(["get"]);
+    // The query parameters of the run triggers are documented.
+    const params = (paths["/re-sync-all"]!.post as { parameters?: { name: string; in: string }[] }).parameters ?? [];
+    expect(params.filter((p) => p.in === "query").map((p) => p.name).sort()).toEqual(["dry_run", "force", "wait"]);
+    const ui = await app.handle(new Request("http://localhost/swagger"));
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get("content-type")).toContain("text/html");
+  });
+});
+
+describe("GET /sync-status", () => {
+  test("before any run", async () => {
+    const app = appOf(await ctx.services());
+    expect(await call(app, "GET", "/sync-status")).toEqual({
+      status: 200,
+      type: "application/json",
+      body: { status: "never_run", last_sync: null, duration_seconds: null, items_synced: {}, last_run: null, active: null },
+    });
+    const withHistory = await call(app, "GET", "/sync-status?history=true&limit=5");
+    expect(withHistory.body).toEqual({
+      status: "never_run",
+      last_sync: null,
+      duration_seconds: null,
+      items_synced: {},
+      last_run: null,
+      active: null,
+      history: [],
+      trends: { runs: 0, success_rate: null, mean_duration_ms: null, p95_duration_ms: null, entries_over_time: [], change_vs_previous: null },
+    });
+  });
+
+  test("after a run: its figures", async () => {
+    await seed();
+    const services = await ctx.services();
+    const app = appOf(services);
+    const result = await services.engine.run("all", "api");
+    expect(await call(app, "GET", "/sync-status")).toEqual({
+      status: 200,
+      type: "application/json",
+      body: {
+        status: "success",
+        last_sync: result.finished_at,
+        duration_seconds: result.duration_ms! / 1000,
+        items_synced: { categories: 3, boxes: 3, options: 3 },
+        last_run: result,
+        active: null,
+      },
+    });
+  });
+});

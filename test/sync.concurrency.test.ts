@@ -1,0 +1,205 @@
+// One run at a time (SPEC §2): concurrent triggers, two instances, HTTP 409, the run lock.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { createApp } from "../src/app.ts";
+import { applyPush } from "../src/index/push.ts";
+import type { RunResult } from "../src/sync/types.ts";
+import { createContext, type TestContext } from "./helpers.ts";
+import { gensIn, keyShape, oid, seedLarge, servingEntries, slowEngine, snapshot, until } from "./sync.fixtures.ts";
+
+let ctx: TestContext;
+beforeEach(async () => {
+  ctx = await createContext("concurrency");
+});
+afterEach(async () => {
+  await ctx.cleanup();
+});
+
+function skippedFor(activeRunId: string) {
+  return { status: "skipped", reason: "in_progress", active_run_id: activeRunId, published: false };
+}
+
+describe("concurrent triggers", () => {
+  test("two triggers at once on one engine: exactly one runs, the other is skipped naming it", async () => {
+    await seedLarge(ctx.db, ["categories"], 20);
+    const s = await ctx.services();
+    const [a, b] = await Promise.all([s.engine.trigger("all", "api"), s.engine.trigger("categories", "cron")]);
+    const started = [a, b].filter((o) => o.started);
+    const refused = [a, b].filter((o) => !o.started);
+    expect(started).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    const runId = (started[0] as { runId: string }).runId;
+    const skipped = (refused[0] as { result: RunResult }).result;
+    expect(skipped).toMatchObject(skippedFor(runId));
+    expect(skipped.run_id).not.toBe(runId);
+    expect((await (started[0] as { done: Promise<RunResult> }).done).status).toBe("success");
+    // Both are in the history.
+    expect(s.history.get(skipped.run_id)).toEqual(skipped);
+    expect(s.history.get(runId)!.status).toBe("success");
+  });
+
+  test("over HTTP: 202 for the first, 409 {error: sync_in_progress, run_id} for the next ones", async () => {
+    await seedLarge(ctx.db, ["categories", "boxes", "options"], 20);
+    const s = await ctx.services({ SYNC_BATCH_SIZE: "10" });
+    const engine = slowEngine(s, 30);
+    const app = createApp({ ...s, engine, version: "test", startedAt: new Date() });
+    const call = async (method: string, path: string) => {
+      const res = await app.handle(new Request(`http://localhost${path}`, { method }));
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    const first = await call("POST", "/re-sync-all?wait=false");
+    expect(first).toEqual({ status: 202, body: { run_id: expect.any(String), status: "running", scope: "all" } });
+    const runId = first.body.run_id as string;
+
+    for (const [method, path] of [
+      ["POST", "/re-sync-all"],
+      ["POST", "/re-sync-all?force=true"],
+      ["GET", "/generate-data-set"],
+      ["GET", "/generate-box-data"],
+      ["POST", "/generate-option-data?wait=false"],
+    ]) {
+      const second = await call(method!, path!);
+      expect({ path, status: second.status }).toEqual({ path, status: 409 });
+      expect(second.body).toMatchObject({ error: "sync_in_progress", run_id: runId, message: `a run is already in progress (${runId})` });
+    }
+    const status = await call("GET", "/sync-status");
+    expect(status.body).toMatchObject({ status: "running", active: { run_id: runId, scope: "all", trigger: "api" } });
+
+    await until(() => engine.activeRunId === null, 20_000, "the first run to end");
+    expect((await call("GET", "/sync-status")).body).toMatchObject({ status: "success", active: null, last_run: { run_id: runId } });
+    expect((await call("GET", "/generate-box-data")).status).toBe(200);
+  });
+
+  test("two service instances (own history databases) on one Redis prefix: one run at a time", async () => {
+    await seedLarge(ctx.db, ["categories"], 20);
+    const one = await ctx.services();
+    const two = await ctx.services({ HISTORY_DB_PATH: join(ctx.dir, "replica-2.db") });
+
+    const [a, b] = await Promise.all([one.engine.trigger("all", "api"), two.engine.trigger("all", "cron")]);
+    expect([a.started, b.started].filter(Boolean)).toHaveLength(1);
+    const winner = a.started ? a : b;
+    const loser = a.started ? b : a;
+    if (!winner.started || loser.started) throw new Error("unreachable");
+    expect(loser.result).toMatchObject(skippedFor(winner.runId));
+    await winner.done;
+
+    // A long run on one instance: the other is refused for its whole duration.
+    const slow = slowEngine(one, 40);
+    const outcome = await slow.trigger("categories", "manual");
+    if (!outcome.started) throw new Error("run did not start");
+    const refused = await two.engine.run("categories", "interval");
+    expect(refused).toMatchObject(skippedFor(outcome.runId));
+    expect((await outcome.done).status).toBe("success");
+    expect((await two.engine.run("categories", "api")).status).toBe("success");
+
+    // Each instance recorded its own runs.
+    const rows = (repo: typeof one.history) => repo.list(10).map((r) => [r.trigger, r.status]);
+    expect(two.history.list(10).map((r) => r.run_id)).toContain(refused.run_id);
+    expect(one.history.get(refused.run_id)).toBeNull();
+    expect(rows(two.history)).toContainEqual(["interval", "skipped"]);
+    expect(rows(one.history)).toContainEqual(["manual", "success"]);
+  });
+});
+
+describe("the run lock", () => {
+  test("a lock left by a dead owner blocks only until it expires", async () => {
+    await seedLarge(ctx.db, ["options"], 5);
+    const s = await ctx.services();
+    const app = createApp({ ...s, version: "test", startedAt: new Date() });
+    await ctx.redis.set(`${ctx.prefix}lock`, "20240101T000000Z-deadbeef 0123456789abcdef", "PX", 1_000);
+    const setAt = Date.now();
+
+    expect(await s.engine.run("options", "api")).toMatchObject(skippedFor("20240101T000000Z-deadbeef"));
+    const res = await app.handle(new Request("http://localhost/generate-option-data"));
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: "sync_in_progress", run_id: "20240101T000000Z-deadbeef" });
+
+    await until(async () => (await ctx.redis.exists(`${ctx.prefix}lock`)) === 0, 5_000, "the dead lock to expire");
+    const result = await s.engine.run("options", "api");
+    expect(result.status).toBe("success");
+    expect(Date.now() - setAt).toBeLessThan(3_000);
+    expect(await ctx.redis.exists(`${ctx.prefix}lock`)).toBe(0);
+  });
+
+  test("renewal keeps a long run's lock (and its build marker) alive beyond SYNC_LOCK_TTL_SECONDS=2", async () => {
+    await seedLarge(ctx.db, ["categories"], 60);
+    const s = await ctx.services({ SYNC_LOCK_TTL_SECONDS: "2", SYNC_BATCH_SIZE: "10" });
+    expect((await s.engine.run("categories", "api")).status).toBe("success");
+
+    const slow = slowEngine(s, 350); // 12 batches: about 4 s
+    const started = Date.now();
+    const outcome = await slow.trigger("categories", "api");
+    if (!outcome.started) throw new Error("run did not start");
+    const sku = oid("categories", 0, 3).toHexString();
+
+    for (const at of [2_600, 3_400]) {
+      await Bun.sleep(Math.max(0, started + at - Date.now()));
+      expect(slow.activeRunId).toBe(outcome.runId);
+      expect((await ctx.redis.get(`${ctx.prefix}lock`))?.split(" ")[0]).toBe(outcome.runId);
+      expect(await ctx.redis.pttl(`${ctx.prefix}lock`)).toBeGreaterThan(0);
+      expect(await ctx.redis.get(s.store.keys.building("categories"))).toBe(outcome.runId);
+      expect(await s.engine.run("categories", "cron")).toMatchObject(skippedFor(outcome.runId));
+    }
+    // A push update while the build runs reaches the new index (it is journaled and replayed).
+    const pushed = await applyPush(s.store, "categories", { op: "add", item: { linked: sku, display_names: [{ iso: "fr", display_name: "Ajouté pendant la construction" }] } }, "serving");
+    expect(pushed).toEqual({ added: 1, removed: 0, applied: true });
+
+    const result = await outcome.done;
+    expect(result.status).toBe("success");
+    expect(Date.now() - started).toBeGreaterThan(3_500);
+    expect(await ctx.redis.exists(`${ctx.prefix}lock`)).toBe(0);
+    const entries = await servingEntries(s.store, "categories");
+    expect(entries).toHaveLength(181);
+    expect(entries.filter((e) => e.display_name === "Ajouté pendant la construction")).toEqual([
+      { sku, linked: sku, name: "categories item 3", display_name: "Ajouté pendant la construction", iso: "fr", origin_name: "Ajouté pendant la construction", slug: "categories-item-3" },
+    ]);
+  });
+
+  test("a run that lost its lock does not publish", async () => {
+    await seedLarge(ctx.db, ["boxes"], 30);
+    const s = await ctx.services({ SYNC_LOCK_TTL_SECONDS: "2", SYNC_BATCH_SIZE: "10" });
+    expect((await s.engine.run("boxes", "api")).status).toBe("success");
+    const serving = await snapshot(s.store, "boxes");
+
+    const slow = slowEngine(s, 250); // 6 batches: about 1.5 s
+    const outcome = await slow.trigger("boxes", "api");
+    if (!outcome.started) throw new Error("run did not start");
+    await Bun.sleep(200);
+    // Another replica takes over (as if this one had stalled past the expiry).
+    await ctx.redis.del(`${ctx.prefix}lock`);
+    const thief = await s.lock.acquire("20240101T000000Z-thief000");
+    expect("lock" in thief).toBe(true);
+
+    const result = await outcome.done;
+    expect(result).toMatchObject({ status: "failed", published: false, error: "lost the run lock (another run took over); nothing was published" });
+    expect(await snapshot(s.store, "boxes")).toEqual(serving);
+    // The thief's lock is untouched by the loser's release.
+    expect((await ctx.redis.get(`${ctx.prefix}lock`))?.split(" ")[0]).toBe("20240101T000000Z-thief000");
+    if ("lock" in thief) await s.lock.release(thief.lock);
+  });
+
+  test("a run that lost its lock does not disturb the run that took over", async () => {
+    await seedLarge(ctx.db, ["boxes"], 30);
+    const one = await ctx.services({ SYNC_LOCK_TTL_SECONDS: "2", SYNC_BATCH_SIZE: "10" });
+    const two = await ctx.services({ SYNC_LOCK_TTL_SECONDS: "2", SYNC_BATCH_SIZE: "10", HISTORY_DB_PATH: join(ctx.dir, "replica-2.db") });
+    expect((await one.engine.run("boxes", "api")).status).toBe("success");
+    const clean = await ctx.keys();
+
+    const stalled = slowEngine(one, 250); // 6 batches: about 1.5 s
+    const a = await stalled.trigger("boxes", "api");
+    if (!a.started) throw new Error("run did not start");
+    await Bun.sleep(200);
+    // The lock expires under the stalled run; the other replica starts its own run of the same type.
+    await ctx.redis.del(`${ctx.prefix}lock`);
+    const b = await slowEngine(two, 300).trigger("boxes", "api"); // about 1.8 s
+    if (!b.started) throw new Error("takeover did not start");
+
+    const [lost, won] = await Promise.all([a.done, b.done]);
+    expect(lost).toMatchObject({ status: "failed", published: false });
+    expect(won).toMatchObject({ status: "success", published: true });
+    expect(await snapshot(one.store, "boxes")).toEqual({ gen: b.runId, items: 30, entries: 90, phrases: 90 });
+    expect(gensIn(await ctx.keys())).toEqual([b.runId]);
+    expect(keyShape(await ctx.keys(), [b.runId])).toEqual(keyShape(clean, gensIn(clean)));
+  });
+});

@@ -1,0 +1,157 @@
+// Shared by the sync.*.test.ts files: catalogs, atomic reads of the serving index, key shapes.
+import type { Redis } from "ioredis";
+import { ObjectId, type Db, type Document, type MongoClient } from "mongodb";
+import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
+import { ITEM_TYPES, type Entry, type ItemType } from "../src/catalog/types.ts";
+import type { IndexStore } from "../src/index/store.ts";
+import type { Services } from "../src/services.ts";
+import { CatalogSource } from "../src/source/mongo.ts";
+import { SyncEngine } from "../src/sync/engine.ts";
+
+export const TYPE_CODE: Record<ItemType, number> = { categories: 1, boxes: 2, options: 3 };
+export const SUPPLIER: Record<ItemType, string> = { categories: "supplier_categories", boxes: "supplier_boxes", options: "supplier_options" };
+
+/** A deterministic ObjectId: 0x65 + type code + kind (0 origin, 1 supplier) + index. */
+export function oid(type: ItemType, kind: 0 | 1, index: number): ObjectId {
+  return new ObjectId(`65${TYPE_CODE[type]}${kind}${index.toString(16).padStart(20, "0")}`);
+}
+
+/**
+ * A plain catalog of `origins` origins per type, each with an en and an nl name, plus one supplier
+ * per origin adding a de name. Entries per type: 3 × origins.
+ */
+export async function seedLarge(db: Db, types: readonly ItemType[], origins: number, from = 0): Promise<void> {
+  for (const type of types) {
+    const originDocs = [];
+    const supplierDocs = [];
+    for (let i = from; i < from + origins; i++) {
+      originDocs.push({
+        _id: oid(type, 0, i),
+        name: `${type} item ${i}`,
+        slug: `${type}-item-${i}`,
+        display_name: [
+          { iso: "en", display_name: `${type} item ${i}` },
+          { iso: "nl", display_name: `${type} artikel ${i}` },
+        ],
+      });
+      supplierDocs.push({ _id: oid(type, 1, i), linked: oid(type, 0, i), display_name: [{ iso: "de", display_name: `${type} Artikel ${i}` }] });
+    }
+    for (let i = 0; i < originDocs.length; i += 1000) await db.collection(type).insertMany(originDocs.slice(i, i + 1000));
+    for (let i = 0; i < supplierDocs.length; i += 1000) await db.collection(SUPPLIER[type]).insertMany(supplierDocs.slice(i, i + 1000));
+  }
+}
+
+// Reads, in one atomic step, what search would see: the serving generation, its item count,
+// its entry count, and the members of its sorted sets.
+const SNAPSHOT = `
+local gen = redis.call('GET', KEYS[1])
+if not gen then return {'', 0, 0, 0} end
+local g = ARGV[1] .. 'g:' .. gen .. ':'
+local phrases = 0
+for _, iso in ipairs(redis.call('SMEMBERS', g .. 'isos')) do phrases = phrases + redis.call('ZCARD', g .. 'phrase:' .. iso) end
+return {gen, redis.call('HLEN', g .. 'items'), tonumber(redis.call('HGET', g .. 'meta', 'entries') or '-1'), phrases}`;
+
+export interface Snapshot {
+  gen: string;
+  items: number;
+  entries: number;
+  phrases: number;
+}
+
+export async function snapshot(store: IndexStore, type: ItemType): Promise<Snapshot> {
+  const [gen, items, entries, phrases] = (await store.redis.eval(SNAPSHOT, 1, store.keys.current(type), store.keys.typeBase(type))) as [string, number, number, number];
+  return { gen, items, entries, phrases };
+}
+
+/** Every entry of the serving index of a type, sorted. */
+export async function servingEntries(store: IndexStore, type: ItemType): Promise<Entry[]> {
+  const gen = await store.currentGen(type);
+  if (!gen) return [];
+  const all = await store.redis.hgetall(store.keys.gen(type, gen).items);
+  return sortEntries(Object.entries(all).flatMap(([sku, raw]) => entriesOf(sku, JSON.parse(raw) as ItemRecord)));
+}
+
+export function sortEntries(entries: Entry[]): Entry[] {
+  const key = (e: Entry) => JSON.stringify([e.sku, e.iso, e.display_name, e.origin_name, e.name, e.slug, e.linked]);
+  return [...entries].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** Keys with generation ids replaced by <gen>, so two clean states compare equal. */
+export function keyShape(keys: string[], gens: string[]): string[] {
+  return [
+    ...new Set(
+      keys.map((k) => {
+        let out = k;
+        for (const g of gens) out = out.split(`:g:${g}:`).join(":g:<gen>:");
+        return out;
+      }),
+    ),
+  ].sort();
+}
+
+/** Every generation id mentioned by a key. */
+export function gensIn(keys: string[]): string[] {
+  return [...new Set(keys.map((k) => /:g:([^:]+):/.exec(k)?.[1]).filter((g): g is string => !!g))];
+}
+
+/** Keys and values of one type's keys (everything under `<prefix>{name}:`), for "untouched" checks. */
+export async function dumpType(redis: Redis, store: IndexStore, type: ItemType): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  let cursor = "0";
+  const pattern = `${store.keys.typeBase(type).replace(/[*?[\]\\]/g, "\\$&")}*`;
+  const keys = new Set<string>();
+  do {
+    const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    for (const k of batch) keys.add(k);
+  } while (cursor !== "0");
+  for (const key of [...keys].sort()) {
+    const dump = await redis.dumpBuffer(key);
+    out[key] = dump ? dump.toString("base64") : "";
+  }
+  return out;
+}
+
+export { ITEM_TYPES };
+
+/**
+ * The real MongoDB source, pausing before each batch: makes a run last long enough to act
+ * during it (dependencies are passed in, so no module mocking is needed).
+ */
+export class SlowSource extends CatalogSource {
+  constructor(
+    client: MongoClient,
+    dbName: string,
+    private readonly delayMs: number,
+  ) {
+    super(client, dbName);
+  }
+  override async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
+    for await (const batch of super.batches(collection, projection, batchSize)) {
+      await Bun.sleep(this.delayMs);
+      yield batch;
+    }
+  }
+}
+
+/** An engine over the same services whose source pauses `delayMs` before each batch. */
+export function slowEngine(s: Services, delayMs: number): SyncEngine {
+  return new SyncEngine({
+    config: s.config,
+    store: s.store,
+    lock: s.lock,
+    source: new SlowSource(s.mongo, s.config.dbName, delayMs),
+    history: s.history,
+    status: s.status,
+    logger: s.logger,
+  });
+}
+
+/** Polls `check` every 20 ms until it is true (or fails after `ms`). */
+export async function until(check: () => boolean | Promise<boolean>, ms = 10_000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
