@@ -44,7 +44,7 @@ async function ensureCatalog(db: Db, n: number): Promise<CatalogOptions> {
   if (!values.reseed && meta && JSON.stringify(meta.opts) === JSON.stringify(opts)) return opts;
   const started = performance.now();
   await seedCatalog(db, opts);
-  await db.collection<{ _id: string; opts: CatalogOptions }>("bench_meta").replaceOne({ _id: "catalog" }, { _id: "catalog", opts }, { upsert: true });
+  await db.collection<{ _id: string; opts: CatalogOptions }>("bench_meta").replaceOne({ _id: "catalog" }, { opts }, { upsert: true });
   console.log(`  seeded ${db.databaseName} in ${seconds(performance.now() - started)} s`);
   return opts;
 }

@@ -24,18 +24,27 @@ export class CatalogSource {
     return this.client.db(this.dbName);
   }
 
+  /**
+   * Connects if not connected. The driver does not reconnect by itself after a first connection
+   * failed ("Topology is closed"), so every read starts here; it costs nothing when connected.
+   */
+  private async connected(): Promise<Db> {
+    await this.client.connect();
+    return this.db;
+  }
+
   async ping(): Promise<void> {
-    await this.db.command({ ping: 1 });
+    await (await this.connected()).command({ ping: 1 });
   }
 
   /** Document count from collection metadata; cheap, may be approximate. */
   async estimate(collection: string): Promise<number> {
-    return this.db.collection(collection).estimatedDocumentCount();
+    return (await this.connected()).collection(collection).estimatedDocumentCount();
   }
 
   /** Every document of `collection`, projected, in batches of about `batchSize`. */
   async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
-    const cursor = this.db.collection(collection).find({}, { projection, batchSize });
+    const cursor = (await this.connected()).collection(collection).find({}, { projection, batchSize });
     try {
       while (await cursor.hasNext()) {
         const batch = cursor.readBufferedDocuments();

@@ -44,18 +44,18 @@ test("the binary, copied alone into an empty directory, serves, creates and migr
   expect(Date.now() - started).toBeLessThan(2_000);
   expect(existsSync(join(ctx.dir, "search-sync-history.db"))).toBe(true);
 
-  const info = await (await fetch(`${svc.url}/info`)).json();
+  const info = (await (await fetch(`${svc.url}/info`)).json()) as { redis: { reachable: boolean }; mongodb: { reachable: boolean }; history: { path: string } };
   expect(info.redis.reachable).toBe(true);
   expect(info.mongodb.reachable).toBe(true);
   expect(info.history.path).toBe("search-sync-history.db");
 
-  const doc = await (await fetch(`${svc.url}/swagger/json`)).json();
+  const doc = (await (await fetch(`${svc.url}/swagger/json`)).json()) as { paths: Record<string, unknown> };
   for (const path of SPEC_PATHS) expect({ path, listed: path in doc.paths }).toEqual({ path, listed: true });
   expect((await fetch(`${svc.url}/swagger`)).status).toBe(200);
 
   const run = await fetch(`${svc.url}/re-sync-all`, { method: "POST" });
   expect(run.status).toBe(200);
-  expect((await run.json()).status).toBe("success");
+  expect(((await run.json()) as { status: string }).status).toBe("success");
 
   expect(await svc.stop()).toBe(0);
 });
