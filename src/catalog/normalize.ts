@@ -10,8 +10,23 @@ const FOLD_RE = new RegExp(`[${Object.keys(FOLD).join("")}]`, "g");
 const MARKS_RE = /\p{M}+/gu;
 const SEPARATORS_RE = /[^\p{L}\p{N}]+/gu;
 
-/** Lower-case, accent-free words of `text`. */
+// Catalog text repeats a lot (an item's name appears with each of its entries), so recent
+// results are kept; the map is emptied when full, which bounds its memory.
+const CACHE_LIMIT = 20_000;
+const cache = new Map<string, string[]>();
+
+/** Lower-case, accent-free words of `text`. Callers must not modify the returned array. */
 export function words(text: string): string[] {
+  let out = cache.get(text);
+  if (out === undefined) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    out = splitWords(text);
+    cache.set(text, out);
+  }
+  return out;
+}
+
+function splitWords(text: string): string[] {
   const folded = text.replace(FOLD_RE, (c) => FOLD[c] ?? c).toLowerCase().normalize("NFKD").replace(MARKS_RE, "");
   return folded.split(SEPARATORS_RE).filter(Boolean);
 }

@@ -37,9 +37,19 @@ export class CatalogSource {
     await (await this.connected()).command({ ping: 1 });
   }
 
-  /** Document count from collection metadata; cheap, may be approximate. */
+  /**
+   * Document count from collection statistics; may be approximate. collStats first: FerretDB
+   * answers estimatedDocumentCount by counting every document.
+   */
   async estimate(collection: string): Promise<number> {
-    return (await this.connected()).collection(collection).estimatedDocumentCount();
+    const db = await this.connected();
+    try {
+      const stats = await db.command({ collStats: collection });
+      if (typeof stats.count === "number") return stats.count;
+    } catch {
+      // not supported here: fall back
+    }
+    return db.collection(collection).estimatedDocumentCount();
   }
 
   /** Every document of `collection`, projected, in batches of about `batchSize`. */

@@ -30,10 +30,13 @@ export class DatasetWriter {
     this.sink.write("[");
   }
 
-  write(entries: Entry[]): void {
-    for (const entry of entries) {
-      this.sink.write(`${this.count++ === 0 ? "\n" : ",\n"}${JSON.stringify(entry)}`);
-    }
+  /** Appends one batch; flushed at once so memory does not grow with the file. */
+  async write(entries: Entry[]): Promise<void> {
+    if (!entries.length) return;
+    let chunk = "";
+    for (const entry of entries) chunk += `${this.count++ === 0 ? "\n" : ",\n"}${JSON.stringify(entry)}`;
+    this.sink.write(chunk);
+    await this.sink.flush();
   }
 
   /** Finishes the temp file (does not move it into place). */
