@@ -4,6 +4,7 @@ import { Elysia } from "elysia";
 import type { AppDeps } from "./http/deps.ts";
 import { ApiError, errorResponse } from "./http/errors.ts";
 import { healthRoutes } from "./http/health.ts";
+import { schedulerRoutes } from "./http/scheduler.ts";
 import { itemRoutes } from "./http/items.ts";
 import { searchRoutes } from "./http/search.ts";
 import { syncRoutes } from "./http/sync.ts";
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps) {
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
     .use(healthRoutes(deps))
     .use(syncRoutes(deps))
+    .use(schedulerRoutes(deps))
     .use(searchRoutes(deps.search))
     .use(itemRoutes(deps.store, deps.config));
 }

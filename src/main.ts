@@ -7,6 +7,7 @@ import { ITEM_TYPES, type ItemType } from "./catalog/types.ts";
 import { ConfigError, loadEnv, parseConfig, type Config } from "./config.ts";
 import { HistoryDbError } from "./history/db.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 import { createServices, waitForRedis, type Services } from "./services.ts";
 import type { RunResult } from "./sync/types.ts";
 
@@ -69,9 +70,11 @@ async function serve(config: Config): Promise<void> {
     logger.warn("Redis is not reachable yet; the service starts anyway and keeps retrying");
   }
 
-  const app = createApp({ ...services, version: pkg.version, startedAt });
+  const scheduler = new Scheduler(services);
+  const app = createApp({ ...services, version: pkg.version, startedAt, scheduler });
   app.listen({ hostname: config.listenHost, port: config.port });
   logger.info(`search-sync ${pkg.version} listening on http://${config.listenHost}:${app.server?.port}`);
+  await scheduler.init();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -79,6 +82,8 @@ async function serve(config: Config): Promise<void> {
     stopping = true;
     logger.info(`${signal} received: stopping`);
     await app.stop();
+    // Stops the jobs; a run a tick already started is in activeRunId below.
+    await scheduler.close();
     const running = services.engine.activeRunId;
     if (running) {
       logger.info(`Waiting up to ${config.shutdownTimeoutSeconds} s for run ${running} to finish`);

@@ -3,6 +3,7 @@ import type { HistoryRepo } from "../history/repo.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { StatusStore } from "../index/status.ts";
 import type { Logger } from "../log.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { SearchService } from "../search/search.ts";
 import type { CatalogSource } from "../source/mongo.ts";
 import type { SyncEngine } from "../sync/engine.ts";
@@ -18,4 +19,6 @@ export interface AppDeps {
   source: CatalogSource;
   logger: Logger;
   search: SearchService;
+  /** Absent where no scheduler runs (CLI, some tests): the scheduler endpoints then answer 503. */
+  scheduler?: Scheduler;
 }

@@ -1,0 +1,74 @@
+// The scheduler endpoints of the guide: status, start, stop, trigger-now, interval.
+import { Elysia, t } from "elysia";
+import { parseIntervalHours } from "../scheduler/hours.ts";
+import { SchedulerStartError, type Scheduler } from "../scheduler/scheduler.ts";
+import { adminGuard } from "./admin.ts";
+import type { AppDeps } from "./deps.ts";
+import { ApiError } from "./errors.ts";
+import { runResponse } from "./sync.ts";
+
+export function schedulerRoutes(deps: AppDeps) {
+  const admin = adminGuard(deps.config);
+  const detail = (summary: string) => ({ summary, tags: ["scheduler"] });
+  const scheduler = (): Scheduler => {
+    if (!deps.scheduler) throw new ApiError("service_unavailable", "the scheduler is not available in this process");
+    return deps.scheduler;
+  };
+  const change = async (action: "start" | "stop") => {
+    const s = scheduler();
+    let changed: boolean;
+    try {
+      ({ changed } = await s[action]());
+    } catch (err) {
+      if (err instanceof SchedulerStartError) throw new ApiError("internal_error", err.message);
+      throw err;
+    }
+    const message = changed
+      ? `scheduler ${action === "start" ? "started" : "stopped"}`
+      : `scheduler already ${action === "start" ? "running" : "stopped"}; nothing changed`;
+    return { changed, message, ...s.status() };
+  };
+
+  return new Elysia({ name: "scheduler-routes" })
+    .get("/scheduler/status", () => scheduler().status(), {
+      detail: detail("Scheduler running or not, each job with its schedule, next run and last run"),
+    })
+    .post("/scheduler/start", () => change("start"), {
+      beforeHandle: admin,
+      detail: detail("Start both jobs (idempotent; persisted across restarts)"),
+    })
+    .post("/scheduler/stop", () => change("stop"), {
+      beforeHandle: admin,
+      detail: detail("Stop both jobs (idempotent; persisted across restarts); a run already started finishes"),
+    })
+    .post(
+      "/scheduler/trigger-now",
+      async () => {
+        const outcome = await deps.engine.trigger("all", "manual");
+        if (!outcome.started) return runResponse(outcome.result);
+        return Response.json({ run_id: outcome.runId, status: "running", scope: "all", trigger: "manual" }, { status: 202 });
+      },
+      { beforeHandle: admin, detail: detail("Start a full re-sync now: 202 with the run id, 409 when a run is active") },
+    )
+    .put(
+      "/scheduler/interval",
+      async ({ query }) => {
+        const parsed = parseIntervalHours(query.hours);
+        if (!parsed.ok) throw new ApiError("invalid_request", parsed.message, { field: "hours" });
+        const s = scheduler();
+        const { changed, previous } = await s.setIntervalHours(parsed.hours);
+        return {
+          changed,
+          message: changed ? `interval changed from ${previous} to ${parsed.hours} hours` : `interval already ${parsed.hours} hours; nothing changed`,
+          previous_interval_hours: previous,
+          ...s.status(),
+        };
+      },
+      {
+        // A string, parsed by hand: decimals are allowed, and anything else gets one clear 422.
+        query: t.Object({ hours: t.Optional(t.String({ description: "hours between interval runs, 1 to 168, decimals allowed (e.g. 1.5)" })) }),
+        beforeHandle: admin,
+        detail: detail("Change the interval job's period at once; persisted across restarts"),
+      },
+    );
+}
