@@ -13,7 +13,7 @@ bun run build >&2 || { echo "test: the build failed" >&2; exit 1; }
 
 mkdir -p .local
 log=.local/test-output.log
-bun test "$@" 2>&1 | tee "$log"
+bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)

@@ -114,6 +114,7 @@ describe("GET /info", () => {
         mongodb: { reachable: true, database: ctx.dbName },
         history: { path: ctx.env.HISTORY_DB_PATH, last_run_id: result.run_id },
         active_run_id: null,
+        scheduler: null,
       });
       expect(info.body.uptime_seconds).toBeGreaterThanOrEqual(5);
       expect(info.body.redis.used_memory_bytes).toBeGreaterThan(0);

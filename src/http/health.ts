@@ -90,6 +90,7 @@ export function healthRoutes(deps: AppDeps) {
           mongodb: { reachable: mongo.ok, database: deps.config.dbName, ...(mongo.ok ? {} : { error: mongo.error }) },
           history: { path: deps.history.path, last_run_id: runs[0]?.run_id ?? null },
           active_run_id: deps.engine.activeRunId,
+          scheduler: deps.scheduler?.status() ?? null,
         };
         if (!ping.ok || !mongo.ok) set.status = 503;
         return body;

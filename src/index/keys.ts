@@ -4,6 +4,7 @@
 //
 //   <p>lock                      run lock: "<run_id> <token>", with expiry
 //   <p>status                    JSON of the last/active run (GET /sync-status)
+//   <p>scheduler:tick:<job>:<s>  claim of one scheduler tick by one replica (expires)
 //   <p>{type}:cur                generation id serving search
 //   <p>{type}:gens               set of generation ids that have keys (for cleanup)
 //   <p>{type}:owner              token of the run allowed to publish this type (fence)
@@ -25,6 +26,9 @@ export class Keys {
   }
   get status(): string {
     return `${this.prefix}status`;
+  }
+  schedulerTick(job: string, epochSeconds: number): string {
+    return `${this.prefix}scheduler:tick:${job}:${epochSeconds}`;
   }
   /** Common start of every key of one type; the search and publish scripts derive keys from it. */
   typeBase(type: ItemType): string {

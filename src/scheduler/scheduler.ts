@@ -19,7 +19,7 @@
 import type { Config } from "../config.ts";
 import type { HistoryRepo } from "../history/repo.ts";
 import type { RunLock } from "../index/lock.ts";
-import type { RedisClient } from "../index/redis.ts";
+import type { IndexStore } from "../index/store.ts";
 import type { StatusStore } from "../index/status.ts";
 import { timestamp, type Logger } from "../log.ts";
 import { errorText, skippedResult, type SyncEngine } from "../sync/engine.ts";
@@ -28,12 +28,12 @@ import { scheduleJob, type Job } from "./jobs.ts";
 import { lastRunOf, type LastRun } from "./last-runs.ts";
 
 export interface SchedulerDeps {
-  config: Pick<Config, "enableScheduler" | "syncIntervalHours" | "syncCron" | "syncTimezone" | "keyPrefix">;
+  config: Pick<Config, "enableScheduler" | "syncIntervalHours" | "syncCron" | "syncTimezone">;
   engine: SyncEngine;
   history: HistoryRepo;
   status: StatusStore;
   lock: RunLock;
-  redis: RedisClient;
+  store: IndexStore;
   logger: Logger;
 }
 
@@ -300,7 +300,7 @@ export class Scheduler {
       if (job === "interval") {
         const last = await this.lastSuccessAt();
         if (last !== null && Date.now() - last < this.intervalMs) {
-          history.save(skippedResult("all", "interval", "recent_success"));
+          await engine.recordSkipped(skippedResult("all", "interval", "recent_success"));
           logger.info(
             `[${timestamp()}] Scheduled re-sync skipped: the last successful run finished at ${timestamp(new Date(last))}, less than ${this.hours} hours ago`,
             { job },
@@ -311,7 +311,7 @@ export class Scheduler {
       if (this.closed) return tickAt;
       if (!(await this.claimTick(job, tickAt))) {
         const holder = await this.deps.lock.holder().catch(() => null);
-        history.save(skippedResult("all", job, "in_progress", holder ? { active_run_id: holder } : {}));
+        await engine.recordSkipped(skippedResult("all", job, "in_progress", holder ? { active_run_id: holder } : {}));
         logger.info(`[${timestamp()}] Scheduled re-sync skipped: another replica took this tick${holder ? ` (run ${holder})` : ""}`, { job });
         return tickAt;
       }
@@ -337,8 +337,8 @@ export class Scheduler {
   }
 
   private async claimTick(job: JobName, tickAt: number): Promise<boolean> {
-    const key = `${this.deps.config.keyPrefix}scheduler:tick:${job}:${Math.floor(tickAt / 1000)}`;
-    return (await this.deps.redis.set(key, this.instanceId, "PX", TICK_CLAIM_TTL_MS, "NX")) === "OK";
+    const key = this.deps.store.keys.schedulerTick(job, Math.floor(tickAt / 1000));
+    return (await this.deps.store.redis.set(key, this.instanceId, "PX", TICK_CLAIM_TTL_MS, "NX")) === "OK";
   }
 
   /**

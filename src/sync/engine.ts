@@ -80,8 +80,7 @@ export class SyncEngine {
     if ("heldBy" in acquired) {
       const result = baseResult(runId, scope, trigger, opts, startedAt);
       Object.assign(result, finishTimes(startedAt), { status: "skipped", reason: "in_progress", active_run_id: acquired.heldBy });
-      this.deps.history.save(result);
-      await this.notify(result);
+      await this.recordSkipped(result);
       return { started: false, result };
     }
     const abort = new AbortController();
@@ -91,6 +90,12 @@ export class SyncEngine {
       if (this.current?.runId === runId) this.current = null;
     });
     return { started: true, runId, done };
+  }
+
+  /** Records a trigger that started no run (history, then the run listeners). */
+  async recordSkipped(result: RunResult): Promise<void> {
+    this.deps.history.save(result);
+    await this.notify(result);
   }
 
   /** Runs and waits for the result (a skipped result when another run is active). */
