@@ -1,5 +1,8 @@
-// What one entry adds to a generation's sorted sets. Pure.
-import { entryId, type ItemRecord } from "../catalog/entries.ts";
+// What one entry adds to a generation's sorted sets, and how to read a member back. Pure.
+//   phrase:<iso> member: "<normalised display name>\0<entry id>"
+//   word:<iso>   member: "<normalised word>\0<normalised display name>\0<entry id>"
+// The display name in word members lets search rank candidates without reading item records.
+import { entryId, parseEntryId, type ItemRecord } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 
 export interface EntryMembers {
@@ -15,15 +18,33 @@ export function entryMembers(sku: string, record: ItemRecord, position: number):
   if (!e) return null;
   const [iso, displayName, originName] = e;
   const id = entryId(sku, position);
+  const display = phrase(displayName);
   const tokens = new Set([...words(displayName), ...words(record.n), ...words(originName)]);
   return {
     iso: iso.toLowerCase(),
-    phrase: `${phrase(displayName)}\u0000${id}`,
-    words: [...tokens].map((w) => `${w}\u0000${id}`),
+    phrase: `${display}\u0000${id}`,
+    words: [...tokens].map((w) => `${w}\u0000${display}\u0000${id}`),
   };
 }
 
-/** The word part of a word member. */
-export function memberWord(member: string): string {
-  return member.slice(0, member.indexOf("\u0000"));
+export interface ParsedMember {
+  /** The word (word members) or the display name (phrase members). */
+  key: string;
+  /** The normalised display name. */
+  phrase: string;
+  sku: string;
+  position: number;
+  id: string;
+}
+
+/** Reads a phrase or word member; null if it is not one of ours. */
+export function parseMember(member: string): ParsedMember | null {
+  const first = member.indexOf("\u0000");
+  const last = member.lastIndexOf("\u0000");
+  if (first < 0) return null;
+  const id = member.slice(last + 1);
+  const parsed = parseEntryId(id);
+  if (!parsed) return null;
+  const key = member.slice(0, first);
+  return { key, phrase: first === last ? key : member.slice(first + 1, last), sku: parsed.sku, position: parsed.position, id };
 }

@@ -55,9 +55,12 @@ export function typoMatches(query: string, word: string): boolean {
   return withinOneEdit(query, word.slice(0, n)) || withinOneEdit(query, word.slice(0, n - 1)) || (word.length > n && withinOneEdit(query, word.slice(0, n + 1)));
 }
 
+/** Shortest query word matched inside words: one letter would match nearly everything. */
+export const INFIX_MIN_LENGTH = 2;
+
 /** A vocabulary word containing the query word other than at its start. */
 export function infixMatches(query: string, word: string): boolean {
-  return word.indexOf(query, 1) > 0;
+  return query.length >= INFIX_MIN_LENGTH && word.indexOf(query, 1) > 0;
 }
 
 export function compareCandidates(a: Candidate, b: Candidate): number {

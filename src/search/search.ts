@@ -1,15 +1,17 @@
-// Autocomplete over the serving generation of one type (layout: src/index/keys.ts).
-// Prefix matches come from the sorted sets in one script call; infix and one-typo matches,
-// needed only when those give fewer than `limit`, go through the type's vocabulary.
-import { parseEntryId, toEntry, type ItemRecord } from "../catalog/entries.ts";
-import { phrase, words } from "../catalog/normalize.ts";
+// Autocomplete over the serving generation of one type (layout: src/index/keys.ts, members:
+// src/index/members.ts). Candidates come from the sorted sets and are ranked on what their
+// members carry; only the items of the few best are read. Infix and one-typo matches, needed
+// only when the prefix classes give fewer than `limit`, go through the type's vocabulary.
+import { entryId, toEntry, type ItemRecord } from "../catalog/entries.ts";
+import { words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
+import { parseMember } from "../index/members.ts";
 import type { IndexStore } from "../index/store.ts";
 import { MATCH, infixMatches, prefixClass, rankAndDedupe, typoMatches, type Candidate, type MatchClass } from "./rank.ts";
 
-// Returns {gen, vocab_version, phrase hits, word hits, skus, records}; hits are flat
-// [iso, member, iso, member, …]. Word hits come from the query word with the fewest matches,
-// and only when phrase hits (counted once per item and phrase) are fewer than the limit.
+// Returns {gen, vocab_version, phrase members, word members}. Word members come from the query
+// word with the fewest matches, and only when the phrase members (counted once per item and
+// display name) are fewer than the limit.
 const PREFIX_SEARCH = `
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local gen = redis.call('GET', KEYS[1])
@@ -23,7 +25,6 @@ for _, i in ipairs(isos) do
   if q == '' then members = redis.call('ZRANGEBYLEX', g .. 'phrase:' .. i, '-', '+', 'LIMIT', 0, limit)
   else members = redis.call('ZRANGEBYLEX', g .. 'phrase:' .. i, '[' .. q, '[' .. q .. '\\255', 'LIMIT', 0, limit) end
   for _, m in ipairs(members) do
-    phrase_hits[#phrase_hits + 1] = i
     phrase_hits[#phrase_hits + 1] = m
     local sep = string.find(m, '\\0', 1, true)
     local key = string.sub(m, sep + 1, string.find(m, '.', sep, true)) .. string.sub(m, 1, sep)
@@ -40,57 +41,39 @@ if #ARGV > 5 and distinct < limit then
   if best_count > 0 then
     for _, i in ipairs(isos) do
       local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, cap)
-      for _, m in ipairs(members) do word_hits[#word_hits + 1] = i; word_hits[#word_hits + 1] = m end
+      for _, m in ipairs(members) do word_hits[#word_hits + 1] = m end
     end
   end
 end
-local skus, have = {}, {}
-for _, hits in ipairs({phrase_hits, word_hits}) do
-  for n = 2, #hits, 2 do
-    local m = hits[n]
-    local id = string.sub(m, string.find(m, '\\0', 1, true) + 1)
-    local sku = string.sub(id, 1, string.find(id, '.', 1, true) - 1)
-    if not have[sku] then have[sku] = true; skus[#skus + 1] = sku end
-  end
-end
-local records = {}
-for n = 1, #skus, 500 do
-  local part = redis.call('HMGET', g .. 'items', unpack(skus, n, math.min(n + 499, #skus)))
-  for _, r in ipairs(part) do records[#records + 1] = r end
-end
-return {gen, redis.call('HGET', g .. 'meta', 'vocab_version') or '0', phrase_hits, word_hits, skus, records}`;
+return {gen, redis.call('HGET', g .. 'meta', 'vocab_version') or '0', phrase_hits, word_hits}`;
 
-// Entries having exactly the given words, in generation ARGV[2] if it still serves.
+// Word members having exactly the given words, in generation ARGV[2] if it still serves.
 const WORD_FETCH = `
 local base, gen, iso, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-if redis.call('GET', KEYS[1]) ~= gen then return {} end
+if redis.call('GET', KEYS[1]) ~= gen then return false end
 local g = base .. 'g:' .. gen .. ':'
 local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', g .. 'isos') end
-local hits, skus, have = {}, {}, {}
+local hits = {}
 for t = 5, #ARGV do
   for _, i in ipairs(isos) do
     local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. ARGV[t] .. '\\0', '[' .. ARGV[t] .. '\\0\\255', 'LIMIT', 0, cap)
-    for _, m in ipairs(members) do
-      hits[#hits + 1] = i
-      hits[#hits + 1] = m
-      local id = string.sub(m, string.find(m, '\\0', 1, true) + 1)
-      local sku = string.sub(id, 1, string.find(id, '.', 1, true) - 1)
-      if not have[sku] then have[sku] = true; skus[#skus + 1] = sku end
-    end
+    for _, m in ipairs(members) do hits[#hits + 1] = m end
   end
 end
-local records = {}
-for n = 1, #skus, 500 do
-  local part = redis.call('HMGET', g .. 'items', unpack(skus, n, math.min(n + 499, #skus)))
-  for _, r in ipairs(part) do records[#records + 1] = r end
-end
-return {hits, skus, records}`;
+return hits`;
+
+// Item records of generation ARGV[2] if it still serves.
+const ITEMS_FETCH = `
+if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
+return redis.call('HMGET', ARGV[1] .. 'g:' .. ARGV[2] .. ':items', unpack(ARGV, 3))`;
 
 /** How many word-index members one query may read per language. */
 const WORD_CANDIDATES = 200;
-/** How many vocabulary words infix and typo matching may expand to. */
-const VOCAB_MATCHES = 50;
+/** How many vocabulary words infix and typo matching may each expand to. */
+const VOCAB_MATCHES = 20;
+/** Candidates read beyond `limit`, so de-duplication by display name still fills the page. */
+const SLACK = 10;
 
 export interface SearchQuery {
   query: string;
@@ -104,81 +87,151 @@ interface Vocabulary {
   words: string[];
 }
 
+/** A candidate before its item is read: what ranking needs, from the member alone. */
+interface Hit {
+  sku: string;
+  position: number;
+  phrase: string;
+  match: MatchClass;
+  /** Multi-word queries: the display name alone did not show every query word. */
+  unverified: boolean;
+}
+
+/** The generation changed between two reads of one search. */
+class GenerationChanged extends Error {}
+
 export class SearchService {
   private readonly vocabularies = new Map<ItemType, Vocabulary>();
 
   constructor(private readonly store: IndexStore) {}
 
-  async search(type: ItemType, { query, iso, limit }: SearchQuery): Promise<Entry[]> {
+  async search(type: ItemType, query: SearchQuery): Promise<Entry[]> {
+    try {
+      return await this.searchOnce(type, query);
+    } catch (err) {
+      // A run published between the reads of this search: read again from the new one.
+      if (err instanceof GenerationChanged) return this.searchOnce(type, query);
+      throw err;
+    }
+  }
+
+  private async searchOnce(type: ItemType, { query, iso, limit }: SearchQuery): Promise<Entry[]> {
     const queryWords = words(query);
     if (query.trim() !== "" && queryWords.length === 0) return [];
     const q = queryWords.join(" ");
     const isoKey = iso?.toLowerCase() ?? "";
-    const base = this.store.keys.typeBase(type);
     const reply = (await this.store.redis.eval(
       PREFIX_SEARCH,
       1,
       this.store.keys.current(type),
-      base,
+      this.store.keys.typeBase(type),
       isoKey,
       q,
       limit,
       WORD_CANDIDATES,
       ...queryWords,
-    )) as [string, string, string[], string[], string[], (string | null)[]] | [];
+    )) as [string, string, string[], string[]] | [];
     if (reply.length === 0) return [];
-    const [gen, vocabVersion, phraseHits, wordHits, skus, records] = reply;
-    const items = recordMap(skus, records);
-    const candidates: Candidate[] = [];
-    const consider = (hits: string[], match: MatchClass | null) => {
-      for (let i = 0; i < hits.length; i += 2) {
-        const entry = entryFromMember(hits[i + 1]!, items);
-        if (!entry) continue;
-        const m = queryWords.length === 0 ? MATCH.phrasePrefix : (match ?? prefixClass(entry, queryWords));
-        if (m !== null) candidates.push({ entry, match: m, sortKey: phrase(entry.display_name) });
-      }
-    };
-    consider(phraseHits, null);
-    consider(wordHits, null);
+    const [gen, vocabVersion, phraseMembers, wordMembers] = reply;
 
-    let ranked = rankAndDedupe(candidates, limit);
-    if (ranked.length < limit && queryWords.length === 1) {
-      const more = await this.vocabularyMatches(type, gen, vocabVersion, isoKey, queryWords[0]!);
-      if (more.length) ranked = rankAndDedupe([...candidates, ...more], limit);
+    const hits = new Map<string, Hit>();
+    const consider = (member: string, classify: (phrase: string) => { match: MatchClass; unverified: boolean } | null) => {
+      const m = parseMember(member);
+      if (!m) return;
+      const c = classify(m.phrase);
+      if (!c) return;
+      const have = hits.get(m.id);
+      if (!have || c.match < have.match) hits.set(m.id, { sku: m.sku, position: m.position, phrase: m.phrase, ...c });
+    };
+    for (const member of phraseMembers) consider(member, (p) => ({ match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false }));
+    for (const member of wordMembers)
+      consider(member, (p) => {
+        if (p.startsWith(q)) return { match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false };
+        const display = words(p);
+        return { match: MATCH.wordPrefix, unverified: !queryWords.every((qw) => display.some((w) => w.startsWith(qw))) };
+      });
+
+    let candidates = await this.resolve(type, gen, [...hits.values()], queryWords, limit);
+    if (candidates.length < limit && queryWords.length === 1) {
+      const more = await this.vocabularyHits(type, gen, vocabVersion, isoKey, queryWords[0]!, limit);
+      const fresh = more.filter((h) => !hits.has(entryId(h.sku, h.position)));
+      if (fresh.length) candidates = [...candidates, ...(await this.resolve(type, gen, fresh, queryWords, limit))];
     }
-    return ranked;
+    return rankAndDedupe(candidates, limit);
   }
 
-  /** Infix and one-typo candidates of a one-word query, found through the vocabulary. */
-  private async vocabularyMatches(type: ItemType, gen: string, version: string, iso: string, word: string): Promise<Candidate[]> {
-    const vocabulary = await this.vocabulary(type, gen, version);
-    const infix: string[] = [];
-    const typo: string[] = [];
-    for (const w of vocabulary) {
-      if (infix.length < VOCAB_MATCHES && infixMatches(word, w)) infix.push(w);
-      else if (typo.length < VOCAB_MATCHES && typoMatches(word, w)) typo.push(w);
+  /** Reads the items of the best hits (and of unverified ones) and turns them into ranked candidates. */
+  private async resolve(type: ItemType, gen: string, hits: Hit[], queryWords: string[], limit: number): Promise<Candidate[]> {
+    hits.sort((a, b) => a.match - b.match || (a.phrase < b.phrase ? -1 : a.phrase > b.phrase ? 1 : 0));
+    // The same item and name in several languages counts once, as in the results.
+    const seen = new Set<string>();
+    const verified = hits
+      .filter((h) => {
+        const key = `${h.sku}\u0000${h.phrase}`;
+        if (h.unverified || seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .slice(0, limit + SLACK);
+    const unverified = hits.filter((h) => h.unverified).slice(0, WORD_CANDIDATES);
+    const chosen = [...verified, ...unverified];
+    if (!chosen.length) return [];
+    const items = await this.items(type, gen, [...new Set(chosen.map((h) => h.sku))]);
+    const out: Candidate[] = [];
+    for (const hit of chosen) {
+      const record = items.get(hit.sku);
+      const entry = record ? toEntry(hit.sku, record, hit.position) : null;
+      if (!entry) continue;
+      const match = hit.unverified ? prefixClass(entry, queryWords) : hit.match;
+      if (match !== null) out.push({ entry, match, sortKey: hit.phrase });
     }
-    if (!infix.length && !typo.length) return [];
-    const matchOf = new Map<string, MatchClass>([...typo.map((w) => [w, MATCH.typo] as const), ...infix.map((w) => [w, MATCH.infix] as const)]);
-    const reply = (await this.store.redis.eval(
+    return out;
+  }
+
+  private async items(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord>> {
+    const raw = (await this.store.redis.eval(ITEMS_FETCH, 1, this.store.keys.current(type), this.store.keys.typeBase(type), gen, ...skus)) as
+      | (string | null)[]
+      | null;
+    if (raw === null) throw new GenerationChanged();
+    const out = new Map<string, ItemRecord>();
+    skus.forEach((sku, i) => {
+      if (raw[i]) out.set(sku, JSON.parse(raw[i]!) as ItemRecord);
+    });
+    return out;
+  }
+
+  /** Infix and one-typo hits of a one-word query, found through the vocabulary. */
+  private async vocabularyHits(type: ItemType, gen: string, version: string, iso: string, word: string, limit: number): Promise<Hit[]> {
+    const vocabulary = await this.vocabulary(type, gen, version);
+    const matchOf = new Map<string, MatchClass>();
+    let infix = 0;
+    let typo = 0;
+    for (const w of vocabulary) {
+      if (infix < VOCAB_MATCHES && infixMatches(word, w)) {
+        matchOf.set(w, MATCH.infix);
+        infix++;
+      } else if (typo < VOCAB_MATCHES && typoMatches(word, w)) {
+        matchOf.set(w, MATCH.typo);
+        typo++;
+      }
+    }
+    if (!matchOf.size) return [];
+    const members = (await this.store.redis.eval(
       WORD_FETCH,
       1,
       this.store.keys.current(type),
       this.store.keys.typeBase(type),
       gen,
       iso,
-      WORD_CANDIDATES,
+      limit + SLACK,
       ...matchOf.keys(),
-    )) as [string[], string[], (string | null)[]] | [];
-    if (reply.length === 0) return [];
-    const [hits, skus, records] = reply;
-    const items = recordMap(skus, records);
-    const out: Candidate[] = [];
-    for (let i = 0; i < hits.length; i += 2) {
-      const member = hits[i + 1]!;
-      const entry = entryFromMember(member, items);
-      const match = matchOf.get(memberText(member));
-      if (entry && match !== undefined) out.push({ entry, match, sortKey: phrase(entry.display_name) });
+    )) as string[] | null;
+    if (members === null) throw new GenerationChanged();
+    const out: Hit[] = [];
+    for (const member of members) {
+      const m = parseMember(member);
+      const match = m ? matchOf.get(m.key) : undefined;
+      if (m && match !== undefined) out.push({ sku: m.sku, position: m.position, phrase: m.phrase, match, unverified: false });
     }
     return out;
   }
@@ -190,25 +243,4 @@ export class SearchService {
     this.vocabularies.set(type, { gen, version, words: list });
     return list;
   }
-}
-
-function recordMap(skus: string[], records: (string | null)[]): Map<string, ItemRecord> {
-  const out = new Map<string, ItemRecord>();
-  skus.forEach((sku, i) => {
-    const raw = records[i];
-    if (raw) out.set(sku, JSON.parse(raw) as ItemRecord);
-  });
-  return out;
-}
-
-/** The text part of a member ("<text>\0<entry id>"). */
-function memberText(member: string): string {
-  return member.slice(0, member.indexOf("\u0000"));
-}
-
-function entryFromMember(member: string, items: Map<string, ItemRecord>): Entry | null {
-  const id = parseEntryId(member.slice(member.indexOf("\u0000") + 1));
-  if (!id) return null;
-  const record = items.get(id.sku);
-  return record ? toEntry(id.sku, record, id.position) : null;
 }

@@ -1,0 +1,111 @@
+// Search benchmark: a large catalog synced, then the search endpoints driven over HTTP by wrk
+// (Debian package; installed when missing) with a mix of 1-, 3-, 6-letter and multi-word queries.
+//   bun bench/search.ts [--origins 100000] [--duration 20] [--reseed]
+// Needs the services (scripts/services.sh start) and dist/search-sync (bun run build).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { MongoClient } from "mongodb";
+import { seedCatalog, type CatalogOptions } from "../scripts/catalog.ts";
+import { freePort } from "../test/e2e/binary.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BINARY = join(ROOT, "dist/search-sync");
+const { values } = parseArgs({
+  options: { origins: { type: "string", default: "100000" }, duration: { type: "string", default: "20" }, reseed: { type: "boolean" } },
+});
+const originsPerType = Number(values.origins);
+const duration = Number(values.duration);
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
+const MONGODB_URI = process.env.MONGODB_URI ?? "mongodb://127.0.0.1:27027";
+const DB = `bench_search_${originsPerType}`;
+const PREFIX = `bench-search-${originsPerType}:`;
+
+if (!Bun.which("wrk")) {
+  console.log("installing wrk (Debian package)");
+  Bun.spawnSync(["apt-get", "install", "-y", "-qq", "wrk"], { stdout: "inherit", stderr: "inherit" });
+}
+
+const mongo = new MongoClient(MONGODB_URI);
+const redis = new Redis(REDIS_URL);
+const opts: CatalogOptions = { seed: 42, originsPerType, suppliersPerOrigin: 2 };
+const meta = await mongo.db(DB).collection<{ _id: string; opts: CatalogOptions }>("bench_meta").findOne({ _id: "catalog" });
+if (values.reseed || !meta || JSON.stringify(meta.opts) !== JSON.stringify(opts)) {
+  console.log(`seeding ${DB} with ${originsPerType} origins per type`);
+  await seedCatalog(mongo.db(DB), opts);
+  await mongo.db(DB).collection<{ _id: string; opts: CatalogOptions }>("bench_meta").replaceOne({ _id: "catalog" }, { opts }, { upsert: true });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "bench-search-"));
+const port = freePort();
+const url = `http://127.0.0.1:${port}`;
+const service = Bun.spawn([BINARY, "serve"], {
+  cwd: dir,
+  env: { PATH: process.env.PATH ?? "", REDIS_URL, MONGODB_URI, DB_NAME: DB, REDIS_KEY_PREFIX: PREFIX, PORT: String(port), LISTEN_HOST: "127.0.0.1", ENABLE_SCHEDULER: "false" },
+  stdout: "ignore",
+  stderr: "inherit",
+});
+try {
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+    await Bun.sleep(50);
+  }
+  const info = (await (await fetch(`${url}/info`)).json()) as { index: Record<string, { entries: number }> };
+  if (Object.values(info.index).some((t) => t.entries === 0)) {
+    console.log("syncing…");
+    const run = (await (await fetch(`${url}/re-sync-all?force=true`, { method: "POST" })).json()) as { status: string; duration_ms: number };
+    console.log(`sync ${run.status} in ${(run.duration_ms / 1000).toFixed(1)} s`);
+  }
+  const after = (await (await fetch(`${url}/info`)).json()) as { index: Record<string, { entries: number }> };
+  const entries = Object.values(after.index).reduce((sum, t) => sum + t.entries, 0);
+  let indexBytes = 0;
+  for (const key of await redis.keys(`${PREFIX}*`)) indexBytes += Number(await redis.call("MEMORY", "USAGE", key, "SAMPLES", "0"));
+
+  // Queries from the index's own vocabulary: prefixes of 1, 3 and 6 letters and two-word phrases.
+  const vocab = (await redis.zrange(`${PREFIX}{category}:g:${await redis.get(`${PREFIX}{category}:cur`)}:vocab`, "0", "-1")).filter((w) => /^\p{L}{6,}$/u.test(w));
+  const queries: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const w = vocab[(i * 7919) % vocab.length]!;
+    const v = vocab[(i * 104729) % vocab.length]!;
+    queries.push([w.slice(0, 1), w.slice(0, 3), w.slice(0, 6), `${w} ${v.slice(0, 3)}`][i % 4]!);
+  }
+  const paths = ["/category-search", "/boxes-search", "/options-search"];
+  const requests = queries.map((q, i) => `${paths[i % 3]}?query=${encodeURIComponent(q)}${i % 5 === 0 ? "&iso=nl" : ""}`);
+  const script = join(dir, "mix.lua");
+  writeFileSync(
+    script,
+    `local paths = {${requests.map((p) => JSON.stringify(p)).join(",")}}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`,
+  );
+  const wrk = (connections: number) => {
+    const out = Bun.spawnSync(["wrk", "-t", connections > 1 ? "2" : "1", "-c", String(connections), "-d", `${duration}s`, "--latency", "-s", script, url]).stdout.toString();
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+    const pct = (p: string) => /(\d+)%\s+([\d.]+)(us|ms|s)/g;
+    const latency: Record<string, number> = {};
+    for (const m of out.matchAll(pct(""))) latency[`p${m[1]}`] = Number(m[2]) * (m[3] === "us" ? 0.001 : m[3] === "s" ? 1000 : 1);
+    const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
+    return { connections, rps, p50_ms: latency.p50, p99_ms: latency.p99, non_2xx: Number(errors), raw: out };
+  };
+  const one = wrk(1);
+  const many = wrk(32);
+  const result = {
+    origins_per_type: originsPerType,
+    entries,
+    redis_index_bytes: indexBytes,
+    redis_bytes_per_entry: Math.round(indexBytes / entries),
+    one_connection: { rps: one.rps, p50_ms: one.p50_ms, p99_ms: one.p99_ms, non_2xx: one.non_2xx },
+    thirty_two_connections: { rps: many.rps, p50_ms: many.p50_ms, p99_ms: many.p99_ms, non_2xx: many.non_2xx },
+    at: new Date().toISOString(),
+  };
+  console.log(many.raw);
+  console.log(JSON.stringify(result, null, 2));
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(join(ROOT, `bench/results/search-${originsPerType}.json`), `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  service.kill("SIGTERM");
+  await service.exited;
+  rmSync(dir, { recursive: true, force: true });
+  await mongo.close();
+  redis.disconnect();
+}
