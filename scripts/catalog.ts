@@ -2,9 +2,9 @@
 // Every document is a pure function of (seed, kind, index), so origin ids and supplier links can be
 // recomputed without storing anything, and a catalog of any size streams in constant memory.
 import { ObjectId, type Db, type Document } from "mongodb";
+import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 
-export type ItemType = "categories" | "boxes" | "options";
-export const ITEM_TYPES: readonly ItemType[] = ["categories", "boxes", "options"];
+export { ITEM_TYPES, type ItemType };
 export const SUPPLIER_COLLECTION: Record<ItemType, string> = {
   categories: "supplier_categories",
   boxes: "supplier_boxes",
