@@ -189,7 +189,7 @@ describe("errors", () => {
       type: "application/json",
       body: { error: "not_found", message: "no route for GET /no/such/route" },
     });
-    expect((await call(app, "DELETE", "/healthz")).body).toEqual({ error: "not_found", message: "no route for DELETE /healthz" });
+    expect(await call(app, "DELETE", "/healthz")).toEqual({ status: 405, type: "application/json", body: { error: "method_not_allowed", message: "/healthz answers to GET, not DELETE" } });
   });
 
   test("a bad boolean query parameter is a 422 naming the field", async () => {

@@ -1,11 +1,32 @@
 import type { Config } from "../config.ts";
 import { checkAdmin } from "./auth.ts";
 
-type Server = { requestIP(req: Request): { address: string } | null } | null;
+export type Server = { requestIP(req: Request): { address: string } | null } | null;
 
-/** A beforeHandle hook for admin routes. */
-export function adminGuard(config: Pick<Config, "adminApiKey">) {
-  return ({ request, server }: { request: Request; server: Server }) => {
-    checkAdmin(config.adminApiKey, request.headers, server ? (server.requestIP(request)?.address ?? "") : null);
+/** The client's IP address; null for an in-process request (`app.handle`, no server). */
+export type ClientIp = (request: Request, server: Server) => string | null;
+
+export const serverClientIp: ClientIp = (request, server) => (server ? (server.requestIP(request)?.address ?? "") : null);
+
+const ADMIN = Symbol("admin guard");
+type Guard = ((ctx: { request: Request; server: Server }) => void) & { [ADMIN]: true };
+
+/** A beforeHandle hook for admin routes. `clientIp` replaceable for tests (a non-loopback client). */
+export function adminGuard(config: Pick<Config, "adminApiKey">, clientIp: ClientIp = serverClientIp): Guard {
+  const guard = ({ request, server }: { request: Request; server: Server }) => {
+    checkAdmin(config.adminApiKey, request.headers, clientIp(request, server));
   };
+  return Object.assign(guard, { [ADMIN]: true as const });
+}
+
+type RouteLike = { method: string; path: string; hooks?: { beforeHandle?: unknown } };
+
+/** Whether a route carries an admin guard (from `adminGuard`) among its beforeHandle hooks. */
+export function isAdminRoute(route: RouteLike): boolean {
+  const hooks = route.hooks?.beforeHandle;
+  const list = Array.isArray(hooks) ? hooks : hooks ? [hooks] : [];
+  return list.some((h) => {
+    const fn = typeof h === "function" ? h : (h as { fn?: unknown })?.fn;
+    return typeof fn === "function" && ADMIN in fn;
+  });
 }

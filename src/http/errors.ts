@@ -4,6 +4,7 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   sync_in_progress: 409,
   sync_rejected: 409,
   payload_too_large: 413,
@@ -33,6 +34,6 @@ export class ApiError extends Error {
   }
 }
 
-export function errorResponse(code: ErrorCode, message: string, details: Record<string, unknown> = {}): Response {
-  return Response.json({ error: code, message, ...details }, { status: ERROR_STATUS[code] });
+export function errorResponse(code: ErrorCode, message: string, details: Record<string, unknown> = {}, headers?: Record<string, string>): Response {
+  return Response.json({ error: code, message, ...details }, { status: ERROR_STATUS[code], headers });
 }

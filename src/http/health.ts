@@ -1,6 +1,7 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
 import { Elysia } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
+import { redactUri } from "../config.ts";
 import type { AppDeps } from "./deps.ts";
 import { errorResponse } from "./errors.ts";
 
@@ -17,7 +18,7 @@ async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | 
   try {
     return { ok: true, value: await withTimeout(promise) };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    return { ok: false, error: redactUri((err as Error)?.message ?? String(err)) };
   }
 }
 

@@ -4,7 +4,7 @@ import type { ItemType } from "../catalog/types.ts";
 import { applyPush, type PushOp } from "../index/push.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { Config } from "../config.ts";
-import { adminGuard } from "./admin.ts";
+import { adminGuard, type ClientIp } from "./admin.ts";
 import { ApiError } from "./errors.ts";
 
 const ObjectIdHex = (field: string) =>
@@ -53,8 +53,8 @@ const removeItem = (b: RemoveInput) => ({ linked: lower(b.linked), display_names
 
 const PATHS: Record<ItemType, string> = { categories: "/categories", boxes: "/boxes", options: "/options" };
 
-export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey">) {
-  const admin = adminGuard(config);
+export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey">, clientIp?: ClientIp) {
+  const admin = adminGuard(config, clientIp);
   const apply = async (type: ItemType, op: PushOp) => {
     let outcome;
     try {
@@ -65,18 +65,21 @@ export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey"
     if (!outcome.applied) throw new ApiError("not_ready", `no ${type} index has been published yet; run a sync first`);
     return { status: "ok", type, added: outcome.added, removed: outcome.removed };
   };
+  // parse: "json" tells the OpenAPI document the body is JSON; the parser that runs is limits.ts's (size and depth capped).
   const app = new Elysia({ name: "item-routes", normalize: false });
   for (const [type, path] of Object.entries(PATHS) as [ItemType, string][]) {
     const detail = (summary: string) => ({ summary, tags: ["push updates"] });
     app
-      .post(path, ({ body }) => apply(type, { op: "add", item: addItem(body) }), { body: AddBody, beforeHandle: admin, detail: detail(`Add entries of one item to the ${type} index`) })
+      .post(path, ({ body }) => apply(type, { op: "add", item: addItem(body) }), { body: AddBody, parse: "json", beforeHandle: admin, detail: detail(`Add entries of one item to the ${type} index`) })
       .put(path, ({ body }) => apply(type, { op: "replace", source: removeItem(body.source), target: addItem(body.target) }), {
         body: ReplaceBody,
+        parse: "json",
         beforeHandle: admin,
         detail: detail(`Replace one item's ${type} entries by another's, atomically`),
       })
       .delete(path, ({ body }) => apply(type, { op: "remove", item: removeItem(body) }), {
         body: RemoveBody,
+        parse: "json",
         beforeHandle: admin,
         detail: detail(`Remove entries (or all entries) of one item from the ${type} index`),
       });

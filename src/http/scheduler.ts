@@ -8,7 +8,7 @@ import { ApiError } from "./errors.ts";
 import { runResponse } from "./sync.ts";
 
 export function schedulerRoutes(deps: AppDeps) {
-  const admin = adminGuard(deps.config);
+  const admin = adminGuard(deps.config, deps.clientIp);
   const detail = (summary: string) => ({ summary, tags: ["scheduler"] });
   const scheduler = (): Scheduler => {
     if (!deps.scheduler) throw new ApiError("service_unavailable", "the scheduler is not available in this process");

@@ -26,7 +26,7 @@ export function runResponse(result: RunResult): Response {
 }
 
 export function syncRoutes(deps: AppDeps) {
-  const admin = adminGuard(deps.config);
+  const admin = adminGuard(deps.config, deps.clientIp);
   const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }) => {
     let outcome;
     try {
