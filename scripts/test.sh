@@ -6,7 +6,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-scripts/bootstrap.sh || exit 1
+scripts/bootstrap.sh --browser || exit 1
 scripts/services.sh start || exit 1
 eval "$(scripts/services.sh env)"
 bun run build >&2 || { echo "test: the build failed" >&2; exit 1; }

@@ -1,11 +1,15 @@
 // The HTTP application, built from its dependencies; it does not listen (src/main.ts does).
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { redactUri } from "./config.ts";
 import type { AppDeps } from "./http/deps.ts";
 import { ApiError, errorResponse } from "./http/errors.ts";
+import { dashboardRoutes } from "./http/dashboard.ts";
 import { healthRoutes } from "./http/health.ts";
+import { metricsRoutes } from "./http/metrics.ts";
 import { schedulerRoutes } from "./http/scheduler.ts";
 import { itemRoutes } from "./http/items.ts";
+import { requestGuards, RouteIndex, SERVE_MAX_BODY_BYTES } from "./http/limits.ts";
 import { searchRoutes } from "./http/search.ts";
 import { syncRoutes } from "./http/sync.ts";
 
@@ -26,8 +30,12 @@ function fieldOf(value: unknown, path: string | undefined, fallback: string): st
 // normalize: false everywhere: Elysia's normalisation turns a string where an array is expected
 // into an array of empty objects, so the 422 would name the wrong field.
 export function createApp(deps: AppDeps) {
-  return new Elysia({ normalize: false })
+  const routes = new RouteIndex();
+  const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_MAX_BODY_BYTES } })
     .onError(({ code, error, request }) => {
+      // An ApiError thrown by the body parser (413, bad JSON, too deep) arrives wrapped in a ParseError.
+      const cause = code === "PARSE" ? (error as Error).cause : undefined;
+      if (cause instanceof ApiError) return Response.json(cause.toJSON(), { status: cause.status });
       if (error instanceof ApiError) return Response.json(error.toJSON(), { status: error.status });
       switch (code) {
         case "VALIDATION": {
@@ -39,12 +47,17 @@ export function createApp(deps: AppDeps) {
           const message = custom && custom[1] === field ? custom[0] : `${field}: ${first?.summary ?? first?.message ?? "invalid value"}`;
           return errorResponse("invalid_request", message, { field });
         }
-        case "NOT_FOUND":
-          return errorResponse("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`);
+        case "NOT_FOUND": {
+          const path = new URL(request.url).pathname;
+          const allowed = routes.methodsOf(path);
+          if (allowed.length)
+            return errorResponse("method_not_allowed", `${path} answers to ${allowed.join(", ")}, not ${request.method}`, {}, { allow: allowed.join(", ") });
+          return errorResponse("not_found", `no route for ${request.method} ${path}`);
+        }
         case "PARSE":
           return errorResponse("bad_request", "the request body could not be parsed (expected JSON)");
         default:
-          deps.logger.error("request failed", { method: request.method, url: request.url, error: String((error as Error)?.message ?? error) });
+          deps.logger.error("request failed", { method: request.method, url: request.url, error: redactUri(String((error as Error)?.message ?? error)) });
           return errorResponse("internal_error", "internal error; see the service log");
       }
     })
@@ -62,12 +75,17 @@ export function createApp(deps: AppDeps) {
         },
       }),
     )
+    .use(requestGuards({ config: deps.config, clientIp: deps.clientIp, routes }))
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
     .use(healthRoutes(deps))
     .use(syncRoutes(deps))
     .use(schedulerRoutes(deps))
+    .use(metricsRoutes(deps.metrics))
+    .use(dashboardRoutes())
     .use(searchRoutes(deps.search))
-    .use(itemRoutes(deps.store, deps.config));
+    .use(itemRoutes(deps.store, deps.config, deps.clientIp));
+  routes.attach(() => app.routes);
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

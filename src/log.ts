@@ -1,4 +1,9 @@
-// Logging: the old service's human lines by default, one JSON object per line with LOG_FORMAT=json.
+// Logging: the old service's human lines by default; with LOG_FORMAT=json one JSON object per line
+// ({ level, time, msg, ...fields }), formatted by pino. Both write warn/error to stderr and the
+// rest to stdout, so `sync --json` keeps stdout for its result.
+import pino from "pino";
+import { redactUri } from "./config.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -11,21 +16,41 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(
-  opts: { format: "text" | "json"; level: LogLevel },
-  write: (line: string, level: LogLevel) => void = (line, level) =>
-    (level === "error" || level === "warn" ? process.stderr : process.stdout).write(`${line}\n`),
-): Logger {
+/** Where log lines go unless told otherwise. */
+export function writeLine(line: string, level: LogLevel): void {
+  (level === "error" || level === "warn" ? process.stderr : process.stdout).write(`${line}\n`);
+}
+
+export function createLogger(opts: { format: "text" | "json"; level: LogLevel }, output: (line: string, level: LogLevel) => void = writeLine): Logger {
+  // Whatever a driver's error message holds, no URI password reaches a log line.
+  const write = (line: string, level: LogLevel) => output(redactUri(line), level);
+  if (opts.format === "json") return jsonLogger(opts.level, write);
   const log = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     if (RANK[level] < RANK[opts.level]) return;
-    if (opts.format === "json") {
-      write(JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields }), level);
-      return;
-    }
     const detail = fields?.error !== undefined ? `: ${String(fields.error)}` : "";
     write(`${msg}${detail}`, level);
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
+
+function jsonLogger(level: LogLevel, write: (line: string, level: LogLevel) => void): Logger {
+  // pino writes each line whole, with its level label first: `{"level":"warn",...}\n`.
+  const stream = { write: (line: string) => write(line.replace(/\n$/, ""), (/^\{"level":"(\w+)"/.exec(line)?.[1] ?? "info") as LogLevel) };
+  const log = pino(
+    {
+      level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream,
+  );
+  return {
+    debug: (msg, fields) => log.debug(fields ?? {}, msg),
+    info: (msg, fields) => log.info(fields ?? {}, msg),
+    warn: (msg, fields) => log.warn(fields ?? {}, msg),
+    error: (msg, fields) => log.error(fields ?? {}, msg),
+  };
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

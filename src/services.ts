@@ -1,5 +1,6 @@
 // Builds the long-lived dependencies from the config; the service and the CLI share this.
 import type { MongoClient } from "mongodb";
+import { Alerter } from "./alerts.ts";
 import type { Config } from "./config.ts";
 import { openHistoryDb } from "./history/db.ts";
 import { HistoryRepo } from "./history/repo.ts";
@@ -9,6 +10,7 @@ import { createRedis, type RedisClient } from "./index/redis.ts";
 import { StatusStore } from "./index/status.ts";
 import { IndexStore } from "./index/store.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import { SearchService } from "./search/search.ts";
 import { CatalogSource, createMongoClient } from "./source/mongo.ts";
 import { SyncEngine, type EngineDeps } from "./sync/engine.ts";
@@ -25,10 +27,17 @@ export interface Services {
   history: HistoryRepo;
   engine: SyncEngine;
   search: SearchService;
+  metrics: Metrics;
+  alerts: Alerter;
   close(): Promise<void>;
 }
 
-export function createServices(config: Config, logger: Logger, onFinished?: EngineDeps["onFinished"]): Services {
+export function createServices(
+  config: Config,
+  logger: Logger,
+  onFinished?: EngineDeps["onFinished"],
+  onProgress?: EngineDeps["onProgress"],
+): Services {
   const history = new HistoryRepo(openHistoryDb(config.historyDbPath), config.historyDbPath);
   let redisDownLogged = false;
   const redis = createRedis(config.redis, {
@@ -44,11 +53,18 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   });
   const mongo = createMongoClient(config.mongoUri);
   const keys = new Keys(config.keyPrefix);
-  const source = new CatalogSource(mongo, config.dbName);
+  const source = new CatalogSource(mongo, config.dbName, () => createMongoClient(config.mongoUri));
   const store = new IndexStore(redis, keys);
   const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
   const status = new StatusStore(redis, keys.status);
-  const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished });
+  const metrics = new Metrics({ store, status, history });
+  const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
+  const finished: EngineDeps["onFinished"] = async (run) => {
+    metrics.recordRun(run);
+    alerts.notify(run);
+    await onFinished?.(run);
+  };
+  const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished: finished, onProgress });
   return {
     config,
     logger,
@@ -61,9 +77,12 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     history,
     engine,
     search: new SearchService(store),
+    metrics,
+    alerts,
     async close() {
       redis.disconnect();
       await mongo.close().catch(() => {});
+      await source.close(); // the client it uses now, if it had to replace `mongo`
       history.db.$client.close();
     },
   };

@@ -24,7 +24,7 @@ export function openHistoryDb(path: string): HistoryDb {
   }
   try {
     const check = sqlite.query("PRAGMA quick_check").get() as { quick_check?: string } | null;
-    if (check && check.quick_check !== "ok") throw new Error(`integrity check failed: ${check.quick_check}`);
+    if (check && check.quick_check !== "ok") throw new Error(`integrity check failed: ${firstProblem(String(check.quick_check))}`);
     const db = drizzle({ client: sqlite, schema });
     // drizzle's public migrate() reads a folder; the dialect's migrate takes the embedded list.
     (db as unknown as { dialect: { migrate(m: unknown, s: unknown, c: unknown): void }; session: unknown }).dialect.migrate(
@@ -37,4 +37,10 @@ export function openHistoryDb(path: string): HistoryDb {
     sqlite.close();
     throw new HistoryDbError(`history database ${file} is not usable: ${(err as Error).message}`);
   }
+}
+
+/** quick_check reports one problem per line (a damaged file: hundreds); start-up errors are one line. */
+function firstProblem(report: string): string {
+  const problems = report.split("\n").filter((line) => line.trim() && !line.startsWith("***"));
+  return problems.length > 1 ? `${problems[0]} (and ${problems.length - 1} more problems)` : (problems[0] ?? report);
 }

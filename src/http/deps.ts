@@ -3,10 +3,12 @@ import type { HistoryRepo } from "../history/repo.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { StatusStore } from "../index/status.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { SearchService } from "../search/search.ts";
 import type { CatalogSource } from "../source/mongo.ts";
 import type { SyncEngine } from "../sync/engine.ts";
+import type { ClientIp } from "./admin.ts";
 
 export interface AppDeps {
   config: Config;
@@ -19,6 +21,9 @@ export interface AppDeps {
   source: CatalogSource;
   logger: Logger;
   search: SearchService;
+  metrics: Metrics;
   /** Absent where no scheduler runs (CLI, some tests): the scheduler endpoints then answer 503. */
   scheduler?: Scheduler;
+  /** The client's IP for the loopback rule of admin endpoints; default: the server's view of the socket. */
+  clientIp?: ClientIp;
 }

@@ -34,6 +34,8 @@ export interface EngineDeps {
   logger: Logger;
   /** Called with every finished run (metrics, alerts). Errors are logged, never thrown. */
   onFinished?: (run: RunResult) => void | Promise<void>;
+  /** Called with the active run's state each time it is written to the status key (the CLI's progress bar). */
+  onProgress?: (active: ActiveRun) => void;
 }
 
 export type TriggerOutcome = { started: true; runId: string; done: Promise<RunResult> } | { started: false; result: RunResult };
@@ -351,6 +353,11 @@ export class SyncEngine {
 
   private async writeStatus(active: ActiveRun): Promise<void> {
     active.updated_at = new Date().toISOString();
+    try {
+      this.deps.onProgress?.(active);
+    } catch {
+      // a progress display must not fail the run
+    }
     const last = (await this.deps.status.get()).last_run;
     await this.deps.status.set({ active, last_run: last });
   }
@@ -418,9 +425,13 @@ function finishTimes(startedAt: Date): Pick<RunResult, "finished_at" | "duration
   return { finished_at: now.toISOString(), duration_ms: now.getTime() - startedAt.getTime() };
 }
 
-/** An error's message with any URI password removed. */
+// ioredis's messages for "Redis went away" name its client options, not Redis.
+const REDIS_GONE = /^(Reached the max retries per request limit|Stream isn't writeable and enableOfflineQueue|Connection is closed)/;
+
+/** An error's message with any URI password removed (and Redis named when its connection was lost). */
 export function errorText(err: unknown): string {
-  return redactUri(err instanceof Error ? err.message : String(err));
+  const text = redactUri(err instanceof Error ? err.message : String(err));
+  return REDIS_GONE.test(text) ? `Redis connection lost: ${text}` : text;
 }
 
 /** Yields the items of `source`, already asking for the next one while the caller works on the current. */

@@ -1,0 +1,159 @@
+// Run alerts: a JSON POST to ALERT_WEBHOOK_URL for every failed or rejected run (and successful
+// ones with NOTIFY_ON_SUCCESS=true). Fire and forget: a slow or broken receiver never holds up
+// or fails a run; each delivery times out, is retried with backoff, and a failure is logged.
+import { ITEM_TYPES, type ItemType } from "./catalog/types.ts";
+import { redactUri } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { RunResult } from "./sync/types.ts";
+
+export const ALERT_DEFAULTS = { timeoutMs: 5_000, retries: 3, backoffMs: 1_000 };
+
+export interface AlertOptions {
+  url: string | null;
+  notifyOnSuccess: boolean;
+  /** The service's public URL, for a link to the dashboard. */
+  baseUrl: string;
+  logger: Logger;
+  timeoutMs?: number;
+  /** Attempts after the first one. */
+  retries?: number;
+  /** Wait before the first retry; doubled before each further one. */
+  backoffMs?: number;
+}
+
+export interface AlertPayload {
+  text: string;
+  service: "search-sync";
+  run_id: string;
+  status: RunResult["status"];
+  trigger: RunResult["trigger"];
+  scope: RunResult["scope"];
+  dry_run: boolean;
+  force: boolean;
+  started_at: string;
+  finished_at: string | null;
+  duration_seconds: number | null;
+  counts: Partial<Record<ItemType, { documents: number; entries: number; previous_entries: number; skipped: number }>>;
+  reason: string | null;
+  error: string | null;
+  dashboard_url: string;
+}
+
+const ICON: Partial<Record<RunResult["status"], string>> = { success: "✅", failed: "❌", rejected: "⚠️" };
+
+/** The JSON body of an alert; `text` is for Slack-compatible receivers. No configuration goes in. */
+export function alertPayload(run: RunResult, baseUrl: string): AlertPayload {
+  const counts: AlertPayload["counts"] = {};
+  for (const type of ITEM_TYPES) {
+    const t = run.types[type];
+    if (t)
+      counts[type] = {
+        documents: t.documents,
+        entries: t.entries,
+        previous_entries: t.previous_entries,
+        skipped: Object.values(t.skipped).reduce((sum, s) => sum + (s?.count ?? 0), 0),
+      };
+  }
+  const seconds = run.duration_ms === null ? null : Math.round(run.duration_ms / 100) / 10;
+  const error = run.error ? redactUri(run.error) : null;
+  const dashboard = `${redactUri(baseUrl).replace(/\/+$/, "")}/dashboard`;
+  const entries = Object.entries(counts).map(([type, c]) => `${type} ${c!.entries}`);
+  const text = [
+    `${ICON[run.status] ?? "ℹ️"} search-sync${run.dry_run ? " dry run" : " re-sync"} ${run.status}: ${run.scope}, ${run.trigger}, run ${run.run_id}`,
+    seconds === null ? null : `Duration: ${seconds.toFixed(1)} seconds`,
+    entries.length ? `Entries: ${entries.join(", ")}` : null,
+    error ? `Error: ${error}` : null,
+    `Dashboard: ${dashboard}`,
+  ]
+    .filter(Boolean)
+    .join("\n");
+  return {
+    text,
+    service: "search-sync",
+    run_id: run.run_id,
+    status: run.status,
+    trigger: run.trigger,
+    scope: run.scope,
+    dry_run: run.dry_run,
+    force: run.force,
+    started_at: run.started_at,
+    finished_at: run.finished_at,
+    duration_seconds: seconds,
+    counts,
+    reason: run.reason ?? null,
+    error,
+    dashboard_url: dashboard,
+  };
+}
+
+export class Alerter {
+  private readonly pending = new Set<Promise<void>>();
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+
+  constructor(private readonly opts: AlertOptions) {
+    this.timeoutMs = opts.timeoutMs ?? ALERT_DEFAULTS.timeoutMs;
+    this.retries = opts.retries ?? ALERT_DEFAULTS.retries;
+    this.backoffMs = opts.backoffMs ?? ALERT_DEFAULTS.backoffMs;
+  }
+
+  wants(run: RunResult): boolean {
+    if (!this.opts.url) return false;
+    return run.status === "failed" || run.status === "rejected" || (run.status === "success" && this.opts.notifyOnSuccess);
+  }
+
+  /** The engine's onFinished: starts the delivery and returns at once. */
+  notify(run: RunResult): void {
+    if (!this.wants(run)) return;
+    const delivery = this.deliver(alertPayload(run, this.opts.baseUrl)).finally(() => this.pending.delete(delivery));
+    this.pending.add(delivery);
+  }
+
+  /** Waits for deliveries under way, at most `maxMs` (a CLI run or a shutdown calls this before exiting). */
+  async drain(maxMs: number): Promise<void> {
+    if (!this.pending.size) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled([...this.pending]), new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async deliver(payload: AlertPayload): Promise<void> {
+    const url = this.opts.url!;
+    let problem = "";
+    let attempts = 0;
+    for (let attempt = 0; attempt <= this.retries; attempt++) {
+      if (attempt > 0) await Bun.sleep(this.backoffMs * 2 ** (attempt - 1));
+      attempts++;
+      try {
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "user-agent": "search-sync" },
+          body: JSON.stringify(payload),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        await res.body?.cancel().catch(() => {});
+        if (res.ok) return;
+        problem = `HTTP ${res.status}`;
+        // A client error other than 429 will not change on a retry.
+        if (res.status < 500 && res.status !== 429) break;
+      } catch (err) {
+        problem = (err as Error).name === "TimeoutError" ? `no answer within ${this.timeoutMs} ms` : (err as Error).message;
+      }
+    }
+    // The webhook URL itself is a secret (Slack puts its token in the path): only its origin is logged.
+    this.opts.logger.warn(`Alert webhook ${safeOrigin(url)} failed for run ${payload.run_id} after ${attempts} attempt(s)`, {
+      run_id: payload.run_id,
+      attempts,
+      error: problem.replaceAll(url, safeOrigin(url)),
+    });
+  }
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(invalid URL)";
+  }
+}

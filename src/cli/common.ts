@@ -1,0 +1,31 @@
+// What every command shares: exit codes, the one-line failure, loading the config and the services.
+import { ConfigError, loadEnv, parseConfig, type Config } from "../config.ts";
+import { HistoryDbError } from "../history/db.ts";
+import type { Logger } from "../log.ts";
+import { createServices, type Services } from "../services.ts";
+import type { EngineDeps } from "../sync/engine.ts";
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3, skipped: 4 } as const;
+
+export function fail(message: string, code: number = EXIT.usage): never {
+  process.stderr.write(`search-sync: ${message}\n`);
+  process.exit(code);
+}
+
+export function loadConfig(code: number = EXIT.usage): Config {
+  try {
+    return parseConfig(loadEnv());
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, code);
+    throw err;
+  }
+}
+
+export function openServices(config: Config, logger: Logger, onProgress?: EngineDeps["onProgress"]): Services {
+  try {
+    return createServices(config, logger, undefined, onProgress);
+  } catch (err) {
+    if (err instanceof HistoryDbError) fail(err.message);
+    throw err;
+  }
+}

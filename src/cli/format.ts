@@ -1,0 +1,71 @@
+// Readable text for `search-sync status` and `search-sync history`. Pure.
+import { ITEM_TYPES } from "../catalog/types.ts";
+import type { SyncStatus } from "../index/status.ts";
+import { timestamp } from "../log.ts";
+import type { RunResult } from "../sync/types.ts";
+
+const ERROR_WIDTH = 60;
+const local = (iso: string | null) => (iso ? timestamp(new Date(iso)) : "-");
+const seconds = (ms: number | null) => (ms === null ? "-" : (ms / 1000).toFixed(1));
+const num = (v: number) => v.toLocaleString("en-US");
+const skippedCount = (run: RunResult, type: (typeof ITEM_TYPES)[number]) =>
+  Object.values(run.types[type]?.skipped ?? {}).reduce((sum, s) => sum + (s?.count ?? 0), 0);
+
+/** Aligned columns, header first. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+export function formatStatus(status: SyncStatus): string {
+  const lines: string[] = [];
+  const { active, last_run: last } = status;
+  lines.push(`Status:       ${active ? "running" : (last?.status ?? "never run")}`);
+  if (active) {
+    lines.push(`Active run:   ${active.run_id} (${active.trigger}, ${active.scope}), started ${local(active.started_at)}`, `Stage:        ${active.stage}`);
+    for (const type of ITEM_TYPES) {
+      const p = active.progress[type];
+      if (p)
+        lines.push(`  ${type.padEnd(11)} ${num(p.documents_read)}${p.documents_total ? `/${num(p.documents_total)}` : ""} documents read, ${num(p.entries_written)} entries`);
+    }
+  } else lines.push("Active run:   none");
+  if (!last) {
+    lines.push("Last run:     none");
+    return lines.join("\n");
+  }
+  lines.push(
+    `Last run:     ${last.run_id} (${last.trigger}, ${last.scope}${last.dry_run ? ", dry run" : ""}${last.force ? ", forced" : ""})`,
+    `Result:       ${last.status}${last.reason ? ` (${last.reason})` : ""}`,
+    `Finished:     ${local(last.finished_at)}`,
+    `Duration:     ${seconds(last.duration_ms)} seconds`,
+  );
+  if (last.error) lines.push(`Error:        ${last.error}`);
+  for (const type of ITEM_TYPES) {
+    const t = last.types[type];
+    if (!t) continue;
+    const skipped = skippedCount(last, type);
+    lines.push(`  ${type.padEnd(11)} ${num(t.entries)} entries from ${num(t.documents)} documents (before: ${num(t.previous_entries)}${skipped ? `, ${num(skipped)} skipped` : ""})`);
+  }
+  return lines.join("\n");
+}
+
+export function formatHistory(runs: RunResult[]): string {
+  if (!runs.length) return "No runs recorded yet.";
+  const rows = runs.map((r) => [
+    local(r.started_at),
+    r.run_id,
+    r.trigger,
+    r.scope,
+    r.status + (r.dry_run ? " (dry run)" : ""),
+    seconds(r.duration_ms),
+    num(ITEM_TYPES.reduce((sum, type) => sum + (r.types[type]?.entries ?? 0), 0)),
+    oneLine(r.error ?? (r.status === "skipped" ? (r.reason ?? "") : "")),
+  ]);
+  return table(["started", "run_id", "trigger", "scope", "status", "seconds", "entries", "error"], rows);
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length <= ERROR_WIDTH ? flat : `${flat.slice(0, ERROR_WIDTH - 1)}…`;
+}

@@ -1,0 +1,74 @@
+// The help texts: `search-sync --help` and `search-sync <command> --help`.
+export const COMMANDS = ["serve", "sync", "status", "history", "healthcheck"] as const;
+export type Command = (typeof COMMANDS)[number];
+
+const FOOTER = `Configuration comes from the environment and an optional .env file in the working
+directory; see the README for every variable.`;
+
+export const USAGE = `Usage: search-sync [command] [options]
+
+Commands:
+  serve                 run the HTTP service (default)
+  sync                  run one sync now and exit with its outcome
+  status                print the sync status
+  history               print past runs
+  healthcheck           exit 0 when the local service answers GET /healthz, else 1
+
+Options:
+  -h, --help            this text; search-sync <command> --help for a command's options
+  -v, --version         the version
+
+${FOOTER}`;
+
+export const COMMAND_USAGE: Record<Command, string> = {
+  serve: `Usage: search-sync serve
+
+Runs the HTTP service on LISTEN_HOST:PORT (default 0.0.0.0:8000) with the scheduler.
+SIGTERM or SIGINT stops it: requests stop, an active run gets SHUTDOWN_TIMEOUT_SECONDS to finish.
+
+${FOOTER}`,
+  sync: `Usage: search-sync sync [--type T] [--force] [--dry-run] [--json]
+
+Runs one sync now, taking the same run lock as the service. On a terminal a progress bar
+shows the stage, documents read of the estimated total, entries per second and the ETA;
+elsewhere progress comes as plain log lines.
+
+Options:
+  --type T              categories, boxes or options (default: all three)
+  --force               publish even if the index would shrink more than SYNC_MAX_SHRINK_PERCENT
+  --dry-run             build and report differences, publish nothing
+  --json                print the run's result as JSON on stdout (no progress)
+  -h, --help            this text
+
+Exit codes: 0 success, 1 failed, 2 bad arguments or configuration,
+3 rejected by the shrink guard, 4 skipped because another run is active.
+
+${FOOTER}`,
+  status: `Usage: search-sync status [--json]
+
+Prints the sync status all replicas share (the Redis status key): the active run with its
+progress, and the last finished run.
+
+Options:
+  --json                print it as JSON (what GET /sync-status returns under last_run and active)
+  -h, --help            this text
+
+${FOOTER}`,
+  history: `Usage: search-sync history [--limit N] [--json]
+
+Prints past runs from the history database, newest first.
+
+Options:
+  --limit N             how many runs, 1 to 1000 (default 20)
+  --json                print them as JSON
+  -h, --help            this text
+
+${FOOTER}`,
+  healthcheck: `Usage: search-sync healthcheck
+
+Asks the service on this machine for GET /healthz (http://127.0.0.1:$PORT, or LISTEN_HOST when it
+names one address) and exits 0 when it answers 200 within 3 seconds, 1 otherwise. For Docker's
+HEALTHCHECK, which has no curl in the image.
+
+${FOOTER}`,
+};

@@ -1,0 +1,139 @@
+// Prometheus metrics (prom-client). Run counters come from the runs this process finished; the
+// figures every replica shares (entries serving, a run in progress anywhere, last success) are
+// read from Redis and the history DB at scrape time, so they are right after a restart too.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { ITEM_TYPES, type ItemType } from "./catalog/types.ts";
+import type { HistoryRepo } from "./history/repo.ts";
+import type { StatusStore } from "./index/status.ts";
+import type { IndexStore } from "./index/store.ts";
+import { TRIGGERS, type RunResult } from "./sync/types.ts";
+
+export interface MetricSources {
+  store: Pick<IndexStore, "currentGen" | "entryCount">;
+  status: Pick<StatusStore, "get">;
+  history: Pick<HistoryRepo, "lastSuccess">;
+}
+
+const FINISHED = ["success", "failed", "rejected", "skipped"] as const;
+export const RUN_DURATION_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+export const SEARCH_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+// prom-client's process metrics that under Bun (JavaScriptCore) describe V8 heap spaces, Node
+// handle lists and GC events that do not exist: every series would be a constant 0 or empty.
+const UNSUPPORTED_UNDER_BUN = [
+  "nodejs_gc_duration_seconds",
+  "nodejs_heap_space_size_total_bytes",
+  "nodejs_heap_space_size_used_bytes",
+  "nodejs_heap_space_size_available_bytes",
+  "nodejs_active_resources",
+  "nodejs_active_resources_total",
+  "nodejs_active_handles",
+  "nodejs_active_handles_total",
+  "nodejs_active_requests",
+  "nodejs_active_requests_total",
+];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly runs: Counter<"status" | "trigger">;
+  private readonly runDuration: Histogram;
+  private readonly skipped: Counter<"type" | "reason">;
+  private readonly searches: Counter<"type" | "status">;
+  private readonly searchDuration: Histogram<"type">;
+  private processMetrics = false;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    this.runs = new Counter({ name: "sync_runs_total", help: "Finished runs by status and trigger.", labelNames: ["status", "trigger"], registers });
+    for (const status of FINISHED) for (const trigger of TRIGGERS) this.runs.inc({ status, trigger }, 0);
+    this.runDuration = new Histogram({
+      name: "sync_run_duration_seconds",
+      help: "Duration of runs that ran (success, failed, rejected).",
+      buckets: RUN_DURATION_BUCKETS,
+      registers,
+    });
+    this.skipped = new Counter({
+      name: "sync_skipped_total",
+      help: "Source documents (or their names) skipped by runs, by type and reason.",
+      labelNames: ["type", "reason"],
+      registers,
+    });
+    this.searches = new Counter({ name: "search_requests_total", help: "Search requests by type and HTTP status.", labelNames: ["type", "status"], registers });
+    this.searchDuration = new Histogram({
+      name: "search_request_duration_seconds",
+      help: "Search request latency by type.",
+      labelNames: ["type"],
+      buckets: SEARCH_DURATION_BUCKETS,
+      registers,
+    });
+
+    // Scrape-time figures: a source that cannot be read leaves the previous value.
+    const entries: Gauge<"type"> = new Gauge({
+      name: "sync_entries",
+      help: "Entries in the serving index, by type.",
+      labelNames: ["type"],
+      registers,
+      async collect() {
+        for (const type of ITEM_TYPES) {
+          const count = await sources.store
+            .currentGen(type)
+            .then((gen) => sources.store.entryCount(type, gen))
+            .catch(() => null);
+          if (count !== null) entries.set({ type }, count);
+        }
+      },
+    });
+    const inProgress: Gauge = new Gauge({
+      name: "sync_in_progress",
+      help: "1 while a run is active on any replica (the shared status key), else 0.",
+      registers,
+      async collect() {
+        const status = await sources.status.get().catch(() => null);
+        if (status) inProgress.set(status.active ? 1 : 0);
+      },
+    });
+    const lastSuccess: Gauge = new Gauge({
+      name: "sync_last_success_timestamp_seconds",
+      help: "End of the last successful published run (Unix seconds); 0 when there is none.",
+      registers,
+      collect() {
+        try {
+          const run = sources.history.lastSuccess();
+          lastSuccess.set(run?.finished_at ? Date.parse(run.finished_at) / 1000 : 0);
+        } catch {
+          // history DB unreadable: keep the previous value
+        }
+      },
+    });
+  }
+
+  /** The engine's onFinished: counts one finished run. */
+  recordRun(run: RunResult): void {
+    if (run.status === "running") return;
+    this.runs.inc({ status: run.status, trigger: run.trigger });
+    if (run.status !== "skipped" && run.duration_ms !== null) this.runDuration.observe(run.duration_ms / 1000);
+    for (const [type, result] of Object.entries(run.types))
+      for (const [reason, slot] of Object.entries(result?.skipped ?? {})) if (slot?.count) this.skipped.inc({ type, reason }, slot.count);
+  }
+
+  recordSearch(type: ItemType, status: number, seconds: number): void {
+    this.searches.inc({ type, status: String(status) });
+    this.searchDuration.observe({ type }, seconds);
+  }
+
+  /** Adds prom-client's process metrics (CPU, memory, file descriptors, event loop lag); the service calls it once. */
+  collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+    for (const metric of UNSUPPORTED_UNDER_BUN) this.registry.removeSingleMetric(metric);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

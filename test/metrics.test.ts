@@ -1,0 +1,187 @@
+// GET /metrics: the Prometheus exposition, parsed, after real runs and searches.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { ObjectId } from "mongodb";
+import { createApp, type App } from "../src/app.ts";
+import { parseConfig } from "../src/config.ts";
+import { silentLogger } from "../src/log.ts";
+import { RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/metrics.ts";
+import { createServices, type Services } from "../src/services.ts";
+import { TRIGGERS } from "../src/sync/types.ts";
+import { createContext, type TestContext } from "./helpers.ts";
+import { family, parseExposition, type Exposition } from "./metrics.fixtures.ts";
+import { SUPPLIER, oid, seedLarge } from "./sync.fixtures.ts";
+
+let ctx: TestContext;
+let services: Services;
+let app: App;
+
+beforeEach(async () => {
+  ctx = await createContext("metrics");
+  services = await ctx.services();
+  app = createApp({ ...services, version: "test", startedAt: new Date() });
+});
+afterEach(async () => {
+  await ctx.cleanup();
+});
+
+async function scrape(): Promise<{ exp: Exposition; type: string | null }> {
+  // The search hooks record after the response is sent: let them run first.
+  await Bun.sleep(20);
+  const res = await app.handle(new Request("http://localhost/metrics"));
+  expect(res.status).toBe(200);
+  return { exp: parseExposition(await res.text()), type: res.headers.get("content-type") };
+}
+
+const runsZero = () => {
+  const out: Record<string, number> = {};
+  for (const status of ["success", "failed", "rejected", "skipped"]) for (const trigger of TRIGGERS) out[`sync_runs_total{status="${status}",trigger="${trigger}"}`] = 0;
+  return out;
+};
+
+describe("GET /metrics", () => {
+  test("before any run: every family present with HELP and TYPE, counters at zero, no serving entries", async () => {
+    const { exp, type } = await scrape();
+    expect(type).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const ours = {
+      sync_runs_total: "counter",
+      sync_run_duration_seconds: "histogram",
+      sync_entries: "gauge",
+      sync_skipped_total: "counter",
+      sync_last_success_timestamp_seconds: "gauge",
+      sync_in_progress: "gauge",
+      search_requests_total: "counter",
+      search_request_duration_seconds: "histogram",
+    };
+    for (const [name, kind] of Object.entries(ours)) {
+      expect({ name, type: exp.types.get(name) }).toEqual({ name, type: kind });
+      expect(exp.help.get(name)?.length ?? 0).toBeGreaterThan(10);
+    }
+    expect(family(exp, "sync_runs_total")).toEqual(runsZero());
+    expect(family(exp, "sync_entries")).toEqual({ 'sync_entries{type="boxes"}': 0, 'sync_entries{type="categories"}': 0, 'sync_entries{type="options"}': 0 });
+    expect(family(exp, "sync_in_progress")).toEqual({ sync_in_progress: 0 });
+    expect(family(exp, "sync_last_success_timestamp_seconds")).toEqual({ sync_last_success_timestamp_seconds: 0 });
+    expect(family(exp, "sync_run_duration_seconds_count")).toEqual({ sync_run_duration_seconds_count: 0 });
+    expect(family(exp, "search_requests_total")).toEqual({});
+    // Process metrics are added by the service (main.ts), not by every set of services.
+    expect(exp.samples.has("process_cpu_seconds_total")).toBe(false);
+  });
+
+  test("runs of every outcome: counted by status and trigger, durations, skipped documents, entries, last success", async () => {
+    await seedLarge(ctx.db, ["categories", "boxes"], 10);
+    // One supplier pointing at no origin and one without display names: two skip reasons.
+    await ctx.db.collection(SUPPLIER.categories).insertMany([
+      { _id: new ObjectId(), linked: new ObjectId(), display_name: [{ iso: "en", display_name: "orphan" }] },
+      { _id: new ObjectId(), linked: oid("categories", 0, 1) },
+    ]);
+    const first = await services.engine.run("all", "api");
+    expect(first.status).toBe("success");
+
+    const broken = await ctx.services({ DATA_SET_FILE: "/dev/null/no-such-dir/data_set.json" });
+    const failed = await broken.engine.run("boxes", "cron");
+    expect(failed.status).toBe("failed");
+
+    await ctx.db.collection("boxes").deleteMany({ _id: { $in: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => oid("boxes", 0, i)) } });
+    const rejected = await services.engine.run("boxes", "interval");
+    expect(rejected.status).toBe("rejected");
+
+    await ctx.redis.set(`${ctx.prefix}lock`, "20240101T000000Z-holder00 token", "PX", 60_000);
+    const skipped = await services.engine.run("categories", "cli");
+    expect(skipped.status).toBe("skipped");
+    await ctx.redis.del(`${ctx.prefix}lock`);
+
+    const { exp } = await scrape();
+    expect(family(exp, "sync_runs_total")).toEqual({
+      ...runsZero(),
+      'sync_runs_total{status="success",trigger="api"}': 1,
+      'sync_runs_total{status="rejected",trigger="interval"}': 1,
+      'sync_runs_total{status="skipped",trigger="cli"}': 1,
+      // The failed run was counted by the services that ran it (another process, as far as metrics go).
+    });
+    expect(family(exp, "sync_skipped_total")).toEqual({
+      'sync_skipped_total{reason="display_name_missing",type="categories"}': 1,
+      'sync_skipped_total{reason="linked_unknown_origin",type="categories"}': 1,
+      // The rejected run read the suppliers of the 8 deleted boxes.
+      'sync_skipped_total{reason="linked_unknown_origin",type="boxes"}': 8,
+    });
+    // Skipped runs have no duration worth a bucket: two runs observed (success, rejected).
+    const duration = family(exp, "sync_run_duration_seconds_bucket");
+    expect(Object.keys(duration).length).toBe(RUN_DURATION_BUCKETS.length + 1);
+    expect(exp.samples.get('sync_run_duration_seconds_bucket{le="+Inf"}')).toBe(2);
+    expect(exp.samples.get("sync_run_duration_seconds_count")).toBe(2);
+    expect(exp.samples.get("sync_run_duration_seconds_sum")).toBeCloseTo(((first.duration_ms ?? 0) + (rejected.duration_ms ?? 0)) / 1000, 3);
+
+    const brokenExp = parseExposition(await broken.metrics.exposition());
+    expect(brokenExp.samples.get('sync_runs_total{status="failed",trigger="cron"}')).toBe(1);
+
+    // Serving entries: read from Redis at scrape time (the rejected run published nothing).
+    expect(family(exp, "sync_entries")).toEqual({ 'sync_entries{type="boxes"}': 30, 'sync_entries{type="categories"}': 30, 'sync_entries{type="options"}': 0 });
+    expect(exp.samples.get("sync_last_success_timestamp_seconds")).toBe(Date.parse(first.finished_at!) / 1000);
+  });
+
+  test("sync_in_progress follows the shared status key (a run on any replica)", async () => {
+    await services.status.set({
+      active: { run_id: "r1", scope: "all", trigger: "cron", started_at: new Date().toISOString(), stage: "starting", progress: {}, updated_at: new Date().toISOString() },
+      last_run: null,
+    });
+    expect((await scrape()).exp.samples.get("sync_in_progress")).toBe(1);
+    await services.status.set({ active: null, last_run: null });
+    expect((await scrape()).exp.samples.get("sync_in_progress")).toBe(0);
+  });
+
+  test("search requests: counted per type and status (422 and 503 too), latency histogram per type", async () => {
+    await seedLarge(ctx.db, ["categories"], 3);
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+    const get = async (path: string) => (await app.handle(new Request(`http://localhost${path}`))).status;
+    expect(await get("/category-search?query=categories")).toBe(200);
+    expect(await get("/categories-search?query=item&iso=en")).toBe(200);
+    expect(await get("/category-search?limit=0")).toBe(422);
+    expect(await get("/boxes-search?query=x")).toBe(200);
+    expect(await get("/options-search?limit=abc")).toBe(422);
+    expect(await get("/sync-status")).toBe(200); // not a search: not counted
+
+    const { exp } = await scrape();
+    expect(family(exp, "search_requests_total")).toEqual({
+      'search_requests_total{status="200",type="categories"}': 2,
+      'search_requests_total{status="422",type="categories"}': 1,
+      'search_requests_total{status="200",type="boxes"}': 1,
+      'search_requests_total{status="422",type="options"}': 1,
+    });
+    expect(family(exp, "search_request_duration_seconds_count")).toEqual({
+      'search_request_duration_seconds_count{type="boxes"}': 1,
+      'search_request_duration_seconds_count{type="categories"}': 3,
+      'search_request_duration_seconds_count{type="options"}': 1,
+    });
+    expect(Object.keys(family(exp, "search_request_duration_seconds_bucket")).length).toBe(3 * (SEARCH_DURATION_BUCKETS.length + 1));
+    const sum = exp.samples.get('search_request_duration_seconds_sum{type="categories"}')!;
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThan(5);
+
+    // Redis down: the search answers 503, and that is counted too.
+    const down = createServices(parseConfig({ ...ctx.env, REDIS_URL: "redis://127.0.0.1:1" }), silentLogger);
+    try {
+      const downApp = createApp({ ...down, version: "test", startedAt: new Date() });
+      expect((await downApp.handle(new Request("http://localhost/boxes-search?query=x"))).status).toBe(503);
+      await Bun.sleep(20);
+      const res = await downApp.handle(new Request("http://localhost/metrics"));
+      expect(res.status).toBe(200);
+      const downExp = parseExposition(await res.text());
+      expect(family(downExp, "search_requests_total")).toEqual({ 'search_requests_total{status="503",type="boxes"}': 1 });
+      // With Redis unreachable the scrape still answers: entries are left out, sync_in_progress keeps its last value.
+      expect(family(downExp, "sync_entries")).toEqual({});
+      expect(family(downExp, "sync_in_progress")).toEqual({ sync_in_progress: 0 });
+    } finally {
+      await down.close();
+    }
+  });
+
+  test("process metrics, once the service asks for them", async () => {
+    services.metrics.collectProcessMetrics();
+    services.metrics.collectProcessMetrics(); // idempotent
+    const { exp } = await scrape();
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds", "process_open_fds", "nodejs_eventloop_lag_p99_seconds"])
+      expect({ name, positive: (exp.samples.get(name) ?? -1) >= 0 }).toEqual({ name, positive: true });
+    expect(exp.samples.get("process_resident_memory_bytes")!).toBeGreaterThan(10_000_000);
+    // Constant zeros under Bun are left out.
+    expect([...exp.types.keys()].filter((n) => n.startsWith("nodejs_heap_space") || n.startsWith("nodejs_active_") || n === "nodejs_gc_duration_seconds")).toEqual([]);
+  });
+});
