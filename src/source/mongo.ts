@@ -1,6 +1,6 @@
 // Reading the catalog from MongoDB: streaming cursors with projections, one batch at a time.
 // FerretDB v1 pushes down only `{ _id: value }` filters, so every read here is a plain scan.
-import { MongoClient, type Db, type Document } from "mongodb";
+import { MongoClient, MongoError, MongoServerError, type Db, type Document, type FindCursor } from "mongodb";
 
 export const ORIGIN_PROJECTION = { name: 1, slug: 1, display_name: 1 } as const;
 export const SUPPLIER_PROJECTION = { linked: 1, display_name: 1 } as const;
@@ -14,11 +14,42 @@ export function createMongoClient(uri: string): MongoClient {
   });
 }
 
+/** A read that got no answer at all within this long fails (the driver's own socket timeout may never fire, see below). */
+export const READ_TIMEOUT_MS = 30_000;
+
+export class ReadTimeoutError extends Error {
+  override name = "ReadTimeoutError";
+}
+
+function withinReadTimeout<T>(what: string, promise: Promise<T>, ms = READ_TIMEOUT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ReadTimeoutError(`MongoDB did not answer ${what} within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A failure of the connection or of the client itself, not an answer of the server. */
+function connectionProblem(err: unknown): boolean {
+  return err instanceof ReadTimeoutError || (err instanceof MongoError && !(err instanceof MongoServerError));
+}
+
 export class CatalogSource {
+  private client: MongoClient;
+
+  /**
+   * `newClient` (optional) makes the source replace its client after a connection problem: when
+   * the server dies while the driver writes a command, the driver (on Bun) can leave that command
+   * waiting forever, its server monitor's heartbeat included; the client then never notices that
+   * the server is back, and every later read fails with the old error. A new client starts over.
+   */
   constructor(
-    private readonly client: MongoClient,
+    client: MongoClient,
     private readonly dbName: string,
-  ) {}
+    private readonly newClient?: () => MongoClient,
+  ) {
+    this.client = client;
+  }
 
   get db(): Db {
     return this.client.db(this.dbName);
@@ -33,8 +64,32 @@ export class CatalogSource {
     return this.db;
   }
 
+  /** Replaces the client after a connection problem (see the constructor); true if it did. */
+  private renew(err: unknown, used: MongoClient): boolean {
+    if (!this.newClient || !connectionProblem(err)) return false;
+    // Another read may have renewed it already.
+    if (this.client === used) {
+      this.client = this.newClient();
+      void used.close(true).catch(() => {});
+    }
+    return true;
+  }
+
+  /** Runs `read` with the current client; after a connection problem, renews the client and rethrows. */
+  private async guarded<T>(what: string, read: () => Promise<T>): Promise<T> {
+    const used = this.client;
+    try {
+      return await withinReadTimeout(what, read());
+    } catch (err) {
+      this.renew(err, used);
+      throw err;
+    }
+  }
+
   async ping(): Promise<void> {
-    await (await this.connected()).command({ ping: 1 });
+    await this.guarded("ping", async () => {
+      await (await this.connected()).command({ ping: 1 });
+    });
   }
 
   /**
@@ -42,27 +97,49 @@ export class CatalogSource {
    * answers estimatedDocumentCount by counting every document.
    */
   async estimate(collection: string): Promise<number> {
-    const db = await this.connected();
-    try {
-      const stats = await db.command({ collStats: collection });
-      if (typeof stats.count === "number") return stats.count;
-    } catch {
-      // not supported here: fall back
-    }
-    return db.collection(collection).estimatedDocumentCount();
+    return this.guarded(`the size of ${collection}`, async () => {
+      const db = await this.connected();
+      try {
+        const stats = await db.command({ collStats: collection });
+        if (typeof stats.count === "number") return stats.count;
+      } catch (err) {
+        if (connectionProblem(err)) throw err;
+        // not supported here: fall back
+      }
+      return db.collection(collection).estimatedDocumentCount();
+    });
   }
 
-  /** Every document of `collection`, projected, in batches of about `batchSize`. */
+  /**
+   * Every document of `collection`, projected, in batches of about `batchSize`. A connection
+   * problem before the first batch renews the client and tries once more (nothing was read yet).
+   */
   async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
-    const cursor = (await this.connected()).collection(collection).find({}, { projection, batchSize });
-    try {
-      while (await cursor.hasNext()) {
-        const batch = cursor.readBufferedDocuments();
-        if (batch.length === 0) batch.push((await cursor.next())!);
-        yield batch;
+    for (let attempt = 1; ; attempt++) {
+      const used = this.client;
+      let cursor: FindCursor | null = null;
+      let yielded = false;
+      try {
+        const db = await withinReadTimeout("a connection", this.connected());
+        cursor = db.collection(collection).find({}, { projection, batchSize });
+        while (await withinReadTimeout(`a read of ${collection}`, cursor.hasNext())) {
+          const batch = cursor.readBufferedDocuments();
+          if (batch.length === 0) batch.push((await cursor.next())!);
+          yielded = true;
+          yield batch;
+        }
+        return;
+      } catch (err) {
+        if (!this.renew(err, used) || yielded || attempt > 1) throw err;
+      } finally {
+        // Bounded: closing a cursor whose connection is stuck may never finish either.
+        if (cursor) await Promise.race([cursor.close().catch(() => {}), Bun.sleep(1_000)]);
       }
-    } finally {
-      await cursor.close().catch(() => {});
     }
+  }
+
+  /** Closes the client in use (after a renewal, not the one passed in). */
+  async close(): Promise<void> {
+    await this.client.close().catch(() => {});
   }
 }
