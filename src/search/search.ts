@@ -9,7 +9,8 @@ import { parseMember } from "../index/members.ts";
 import type { IndexStore } from "../index/store.ts";
 import { MATCH, infixMatches, prefixClass, rankAndDedupe, typoMatches, type Candidate, type MatchClass } from "./rank.ts";
 
-// Returns {gen, vocab_version, phrase members, word members}. Word members come from the query
+// Returns {gen, vocab_version, phrase hits, word hits}, hits as [iso, member, iso, member, …].
+// Word members come from the query
 // word with the fewest matches, and only when the phrase members (counted once per item and
 // display name) are fewer than the limit.
 const PREFIX_SEARCH = `
@@ -25,6 +26,7 @@ for _, i in ipairs(isos) do
   if q == '' then members = redis.call('ZRANGEBYLEX', g .. 'phrase:' .. i, '-', '+', 'LIMIT', 0, limit)
   else members = redis.call('ZRANGEBYLEX', g .. 'phrase:' .. i, '[' .. q, '[' .. q .. '\\255', 'LIMIT', 0, limit) end
   for _, m in ipairs(members) do
+    phrase_hits[#phrase_hits + 1] = i
     phrase_hits[#phrase_hits + 1] = m
     local sep = string.find(m, '\\0', 1, true)
     local key = string.sub(m, sep + 1, string.find(m, '.', sep, true)) .. string.sub(m, 1, sep)
@@ -41,13 +43,13 @@ if #ARGV > 5 and distinct < limit then
   if best_count > 0 then
     for _, i in ipairs(isos) do
       local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, cap)
-      for _, m in ipairs(members) do word_hits[#word_hits + 1] = m end
+      for _, m in ipairs(members) do word_hits[#word_hits + 1] = i; word_hits[#word_hits + 1] = m end
     end
   end
 end
 return {gen, redis.call('HGET', g .. 'meta', 'vocab_version') or '0', phrase_hits, word_hits}`;
 
-// Word members having exactly the given words, in generation ARGV[2] if it still serves.
+// Word hits ([iso, member, …]) having exactly the given words, in generation ARGV[2] if it still serves.
 const WORD_FETCH = `
 local base, gen, iso, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 if redis.call('GET', KEYS[1]) ~= gen then return false end
@@ -58,7 +60,7 @@ local hits = {}
 for t = 5, #ARGV do
   for _, i in ipairs(isos) do
     local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. ARGV[t] .. '\\0', '[' .. ARGV[t] .. '\\0\\255', 'LIMIT', 0, cap)
-    for _, m in ipairs(members) do hits[#hits + 1] = m end
+    for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
   end
 end
 return hits`;
@@ -89,6 +91,7 @@ interface Vocabulary {
 
 /** A candidate before its item is read: what ranking needs, from the member alone. */
 interface Hit {
+  iso: string;
   sku: string;
   position: number;
   phrase: string;
@@ -132,20 +135,20 @@ export class SearchService {
       ...queryWords,
     )) as [string, string, string[], string[]] | [];
     if (reply.length === 0) return [];
-    const [gen, vocabVersion, phraseMembers, wordMembers] = reply;
+    const [gen, vocabVersion, phraseHits, wordHits] = reply;
 
     const hits = new Map<string, Hit>();
-    const consider = (member: string, classify: (phrase: string) => { match: MatchClass; unverified: boolean } | null) => {
-      const m = parseMember(member);
-      if (!m) return;
-      const c = classify(m.phrase);
-      if (!c) return;
-      const have = hits.get(m.id);
-      if (!have || c.match < have.match) hits.set(m.id, { sku: m.sku, position: m.position, phrase: m.phrase, ...c });
+    const consider = (flat: string[], classify: (phrase: string) => { match: MatchClass; unverified: boolean }) => {
+      for (let i = 0; i < flat.length; i += 2) {
+        const m = parseMember(flat[i + 1]!);
+        if (!m) continue;
+        const c = classify(m.phrase);
+        const have = hits.get(m.id);
+        if (!have || c.match < have.match) hits.set(m.id, { iso: flat[i]!, sku: m.sku, position: m.position, phrase: m.phrase, ...c });
+      }
     };
-    for (const member of phraseMembers) consider(member, (p) => ({ match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false }));
-    for (const member of wordMembers)
-      consider(member, (p) => {
+    consider(phraseHits, (p) => ({ match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false }));
+    consider(wordHits, (p) => {
         if (p.startsWith(q)) return { match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false };
         const display = words(p);
         return { match: MATCH.wordPrefix, unverified: !queryWords.every((qw) => display.some((w) => w.startsWith(qw))) };
@@ -162,7 +165,7 @@ export class SearchService {
 
   /** Reads the items of the best hits (and of unverified ones) and turns them into ranked candidates. */
   private async resolve(type: ItemType, gen: string, hits: Hit[], queryWords: string[], limit: number): Promise<Candidate[]> {
-    hits.sort((a, b) => a.match - b.match || (a.phrase < b.phrase ? -1 : a.phrase > b.phrase ? 1 : 0));
+    hits.sort((a, b) => a.match - b.match || cmp(a.phrase, b.phrase) || cmp(a.sku, b.sku) || cmp(a.iso, b.iso));
     // The same item and name in several languages counts once, as in the results.
     const seen = new Set<string>();
     const verified = hits
@@ -216,7 +219,7 @@ export class SearchService {
       }
     }
     if (!matchOf.size) return [];
-    const members = (await this.store.redis.eval(
+    const flat = (await this.store.redis.eval(
       WORD_FETCH,
       1,
       this.store.keys.current(type),
@@ -226,12 +229,12 @@ export class SearchService {
       limit + SLACK,
       ...matchOf.keys(),
     )) as string[] | null;
-    if (members === null) throw new GenerationChanged();
+    if (flat === null) throw new GenerationChanged();
     const out: Hit[] = [];
-    for (const member of members) {
-      const m = parseMember(member);
+    for (let i = 0; i < flat.length; i += 2) {
+      const m = parseMember(flat[i + 1]!);
       const match = m ? matchOf.get(m.key) : undefined;
-      if (m && match !== undefined) out.push({ sku: m.sku, position: m.position, phrase: m.phrase, match, unverified: false });
+      if (m && match !== undefined) out.push({ iso: flat[i]!, sku: m.sku, position: m.position, phrase: m.phrase, match, unverified: false });
     }
     return out;
   }
@@ -243,4 +246,8 @@ export class SearchService {
     this.vocabularies.set(type, { gen, version, words: list });
     return list;
   }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
