@@ -27,7 +27,10 @@ export function runResponse(result: RunResult): Response {
 
 export function syncRoutes(deps: AppDeps) {
   const admin = adminGuard(deps.config, deps.clientIp);
-  const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }) => {
+  // `server.timeout(request, 0)`: a client waiting for a run's result sends and receives nothing until the
+  // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
+  type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
+  const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }, ctx?: Waiting) => {
     let outcome;
     try {
       outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
@@ -37,19 +40,20 @@ export function syncRoutes(deps: AppDeps) {
     }
     if (!outcome.started) return runResponse(outcome.result);
     if (query.wait === false) return Response.json({ run_id: outcome.runId, status: "running", scope }, { status: 202 });
+    ctx?.server?.timeout(ctx.request, 0);
     return runResponse(await outcome.done);
   };
   const detail = (summary: string) => ({ summary, tags: ["sync"] });
   const app = new Elysia({ name: "sync-routes", normalize: false })
-    .post("/re-sync-all", ({ query }) => start("all", query), { query: RunQuery, beforeHandle: admin, detail: detail("Re-sync categories, boxes and options") });
+    .post("/re-sync-all", ({ query, request, server }) => start("all", query, { request, server }), { query: RunQuery, beforeHandle: admin, detail: detail("Re-sync categories, boxes and options") });
   for (const [path, scope, label] of [
     ["/generate-data-set", "categories", "categories"],
     ["/generate-box-data", "boxes", "boxes"],
     ["/generate-option-data", "options", "options"],
   ] as const) {
     app
-      .get(path, ({ query }) => start(scope, query), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) })
-      .post(path, ({ query }) => start(scope, query), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) });
+      .get(path, ({ query, request, server }) => start(scope, query, { request, server }), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) })
+      .post(path, ({ query, request, server }) => start(scope, query, { request, server }), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) });
   }
   return app.get(
     "/sync-status",
