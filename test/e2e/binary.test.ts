@@ -2,7 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, startBinary } from "./binary.ts";
+import { installBinary, serviceEnv, startBinary } from "./binary.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -34,13 +34,7 @@ const SPEC_PATHS = [
 test("the binary, copied alone into an empty directory, serves, creates and migrates its history DB, and stops on SIGTERM", async () => {
   const binary = installBinary(ctx.dir);
   const started = Date.now();
-  const svc = await startBinary(binary, ctx.dir, {
-    REDIS_URL: ctx.env.REDIS_URL!,
-    MONGODB_URI: ctx.env.MONGODB_URI!,
-    DB_NAME: ctx.dbName,
-    REDIS_KEY_PREFIX: ctx.prefix,
-    ENABLE_SCHEDULER: "false",
-  });
+  const svc = await startBinary(binary, ctx.dir, serviceEnv(ctx));
   expect(Date.now() - started).toBeLessThan(2_000);
   expect(existsSync(join(ctx.dir, "search-sync-history.db"))).toBe(true);
 

@@ -22,6 +22,11 @@ export function installBinary(dir: string): string {
   return target;
 }
 
+/** The environment that points a binary at a test context's services, key prefix and database. */
+export function serviceEnv(ctx: { env: Record<string, string>; dbName: string; prefix: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return { REDIS_URL: ctx.env.REDIS_URL!, MONGODB_URI: ctx.env.MONGODB_URI!, DB_NAME: ctx.dbName, REDIS_KEY_PREFIX: ctx.prefix, ENABLE_SCHEDULER: "false", ...extra };
+}
+
 export function freePort(): number {
   const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
   const port = server.port!;

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, startBinary, type RunningBinary } from "./binary.ts";
+import { installBinary, serviceEnv, startBinary, type RunningBinary } from "./binary.ts";
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : crypto.getRandomValues(new Uint32Array(1))[0]!;
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);
@@ -397,11 +397,7 @@ beforeAll(async () => {
     await ctx.db.collection(type).insertMany(docs);
   }
   svc = await startBinary(installBinary(ctx.dir), ctx.dir, {
-    REDIS_URL: ctx.env.REDIS_URL!,
-    MONGODB_URI: ctx.env.MONGODB_URI!,
-    DB_NAME: ctx.dbName,
-    REDIS_KEY_PREFIX: ctx.prefix,
-    ENABLE_SCHEDULER: "false",
+    ...serviceEnv(ctx),
     ADMIN_API_KEY: KEY,
     CORS_ORIGINS: ALLOWED_ORIGIN,
     // The shrink guard would refuse the final sync after fuzzed push updates grew the index.

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, startBinary, type RunningBinary } from "./binary.ts";
+import { installBinary, serviceEnv, startBinary, type RunningBinary } from "./binary.ts";
 
 let ctx: TestContext;
 const running: RunningBinary[] = [];
@@ -26,14 +26,7 @@ interface Row {
 test("two replicas (two binaries, own history DBs, one Redis and MongoDB) with a cron every 2 s: one run per tick", async () => {
   await ctx.db.collection("categories").insertOne({ _id: new ObjectId(), name: "Flyer", slug: "flyer", display_name: [{ iso: "en", display_name: "Flyer" }] });
   const binary = installBinary(ctx.dir);
-  const env = {
-    REDIS_URL: ctx.env.REDIS_URL!,
-    MONGODB_URI: ctx.env.MONGODB_URI!,
-    DB_NAME: ctx.dbName,
-    REDIS_KEY_PREFIX: ctx.prefix,
-    ENABLE_SCHEDULER: "true",
-    SYNC_CRON: "*/2 * * * * *",
-  };
+  const env = serviceEnv(ctx, { ENABLE_SCHEDULER: "true", SYNC_CRON: "*/2 * * * * *" });
   // A recent success, so the interval job has no catch-up run to make.
   const first = Bun.spawnSync([binary, "sync"], { cwd: ctx.dir, env: { PATH: process.env.PATH ?? "", ...env, HISTORY_DB_PATH: "cli.db" } });
   expect(first.exitCode).toBe(0);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, startBinary } from "./binary.ts";
+import { installBinary, serviceEnv, startBinary } from "./binary.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -18,14 +18,7 @@ interface SchedulerStatus {
 
 test("scheduler start and interval changes survive a restart of the binary", async () => {
   const binary = installBinary(ctx.dir);
-  const env = {
-    REDIS_URL: ctx.env.REDIS_URL!,
-    MONGODB_URI: ctx.env.MONGODB_URI!,
-    DB_NAME: ctx.dbName,
-    REDIS_KEY_PREFIX: ctx.prefix,
-    ENABLE_SCHEDULER: "false",
-    SYNC_CRON: "0 3 * * *",
-  };
+  const env = serviceEnv(ctx, { SYNC_CRON: "0 3 * * *" });
   const first = await startBinary(binary, ctx.dir, env);
   const status = async (url: string) => (await (await fetch(`${url}/scheduler/status`)).json()) as SchedulerStatus;
   expect((await status(first.url)).running).toBe(false);
