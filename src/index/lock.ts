@@ -1,6 +1,6 @@
 // The run lock: one run at a time across every replica sharing this Redis.
 import { randomBytes } from "node:crypto";
-import type { RedisClient } from "./redis.ts";
+import { runScript, type RedisClient } from "./redis.ts";
 
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -27,11 +27,11 @@ export class RunLock {
 
   /** Extends the expiry; false when the lock is no longer ours. */
   async renew(lock: HeldLock): Promise<boolean> {
-    return (await this.redis.eval(RENEW, 1, this.key, `${lock.runId} ${lock.token}`, this.ttlMs)) === 1;
+    return (await runScript(this.redis, RENEW, 1, this.key, `${lock.runId} ${lock.token}`, this.ttlMs)) === 1;
   }
 
   async release(lock: HeldLock): Promise<boolean> {
-    return (await this.redis.eval(RELEASE, 1, this.key, `${lock.runId} ${lock.token}`)) === 1;
+    return (await runScript(this.redis, RELEASE, 1, this.key, `${lock.runId} ${lock.token}`)) === 1;
   }
 
   /** The run id holding the lock, or null. */

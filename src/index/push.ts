@@ -2,6 +2,7 @@
 import { addDisplayNames, type DisplayName, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import { entryMembers } from "./members.ts";
+import { runScript } from "./redis.ts";
 import type { IndexStore } from "./store.ts";
 
 export interface AddItem {
@@ -142,7 +143,7 @@ export async function applyPush(store: IndexStore, type: ItemType, op: PushOp, t
     });
     for (const change of plan.changes) args.push(...change);
     args.push(plan.entriesDelta);
-    const outcome = (await store.redis.eval(APPLY, 3, keys.current(type), keys.building(type), keys.journal(type), ...args)) as number;
+    const outcome = (await runScript(store.redis, APPLY, 3, keys.current(type), keys.building(type), keys.journal(type), ...args)) as number;
     if (outcome === 1) return { added: plan.added, removed: plan.removed, applied: true };
   }
   throw new Error(`push update for ${type} kept conflicting with concurrent updates; try again`);

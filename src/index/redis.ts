@@ -1,5 +1,6 @@
 // One Redis client factory: standalone, Sentinel and Cluster behind one function.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { createHash } from "node:crypto";
 import type { Config } from "../config.ts";
 
 export type RedisClient = Redis | Cluster;
@@ -36,4 +37,21 @@ export function createRedis(redis: Config["redis"], opts: RedisClientOptions = {
   // Without a listener ioredis reports connection errors as unhandled ones.
   client.on("error", opts.onError ?? (() => {}));
   return client;
+}
+
+const scriptShas = new Map<string, string>();
+
+/** Runs a Lua script by its SHA (EVALSHA), loading it with EVAL where Redis does not have it yet. */
+export async function runScript(redis: RedisClient, script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+  let sha = scriptShas.get(script);
+  if (!sha) {
+    sha = createHash("sha1").update(script).digest("hex");
+    scriptShas.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, numKeys, ...args);
+  } catch (err) {
+    if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+    return redis.eval(script, numKeys, ...args);
+  }
 }

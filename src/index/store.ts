@@ -4,7 +4,7 @@ import type { ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers } from "./members.ts";
-import type { RedisClient } from "./redis.ts";
+import { runScript, type RedisClient } from "./redis.ts";
 
 // Switches the serving generation if this run still owns the type (fence) and every push
 // journaled during the build has been replayed into the new generation.
@@ -120,8 +120,7 @@ export class IndexStore {
         await replay(ops);
         applied += ops.length;
       }
-      const [ok, detail] = (await this.redis.eval(
-        PUBLISH,
+      const [ok, detail] = (await runScript(this.redis, PUBLISH,
         5,
         this.keys.current(type),
         this.keys.owner(type),
@@ -139,7 +138,7 @@ export class IndexStore {
 
   /** Drops a generation that will not be published, and the markers of its build (if still ours). */
   async abandon(type: ItemType, gen: string, token: string): Promise<void> {
-    await this.redis.eval(ABANDON, 3, this.keys.owner(type), this.keys.building(type), this.keys.journal(type), token, gen);
+    await runScript(this.redis, ABANDON, 3, this.keys.owner(type), this.keys.building(type), this.keys.journal(type), token, gen);
     await this.unlinkGeneration(type, gen);
   }
 

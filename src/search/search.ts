@@ -6,6 +6,7 @@ import { entryId, toEntry, type ItemRecord } from "../catalog/entries.ts";
 import { words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
+import { runScript } from "../index/redis.ts";
 import type { IndexStore } from "../index/store.ts";
 import { MATCH, infixMatches, prefixClass, rankAndDedupe, typoMatches, type Candidate, type MatchClass } from "./rank.ts";
 
@@ -41,8 +42,10 @@ if #ARGV > 5 and distinct < limit then
     if best_count == nil or count < best_count then best, best_count = ARGV[t], count end
   end
   if best_count > 0 then
+    -- The candidate budget is shared by the languages searched, but each gets a page's worth.
+    local each = math.max(limit + 10, math.floor(cap / #isos))
     for _, i in ipairs(isos) do
-      local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, cap)
+      local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, each)
       for _, m in ipairs(members) do word_hits[#word_hits + 1] = i; word_hits[#word_hits + 1] = m end
     end
   end
@@ -70,7 +73,7 @@ const ITEMS_FETCH = `
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
 return redis.call('HMGET', ARGV[1] .. 'g:' .. ARGV[2] .. ':items', unpack(ARGV, 3))`;
 
-/** How many word-index members one query may read per language. */
+/** How many word-index members one query may read (shared by the languages it searches). */
 const WORD_CANDIDATES = 200;
 /** How many vocabulary words infix and typo matching may each expand to. */
 const VOCAB_MATCHES = 20;
@@ -123,8 +126,7 @@ export class SearchService {
     if (query.trim() !== "" && queryWords.length === 0) return [];
     const q = queryWords.join(" ");
     const isoKey = iso?.toLowerCase() ?? "";
-    const reply = (await this.store.redis.eval(
-      PREFIX_SEARCH,
+    const reply = (await runScript(this.store.redis, PREFIX_SEARCH,
       1,
       this.store.keys.current(type),
       this.store.keys.typeBase(type),
@@ -192,7 +194,7 @@ export class SearchService {
   }
 
   private async items(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord>> {
-    const raw = (await this.store.redis.eval(ITEMS_FETCH, 1, this.store.keys.current(type), this.store.keys.typeBase(type), gen, ...skus)) as
+    const raw = (await runScript(this.store.redis, ITEMS_FETCH, 1, this.store.keys.current(type), this.store.keys.typeBase(type), gen, ...skus)) as
       | (string | null)[]
       | null;
     if (raw === null) throw new GenerationChanged();
@@ -219,8 +221,7 @@ export class SearchService {
       }
     }
     if (!matchOf.size) return [];
-    const flat = (await this.store.redis.eval(
-      WORD_FETCH,
+    const flat = (await runScript(this.store.redis, WORD_FETCH,
       1,
       this.store.keys.current(type),
       this.store.keys.typeBase(type),
