@@ -47,9 +47,10 @@ test("two replicas (two binaries, own history DBs, one Redis and MongoDB) with a
   // About five ticks in 10 s; every tick ran once in total: no two runs within one 2 s tick.
   expect(ran.length).toBeGreaterThanOrEqual(3);
   for (let i = 1; i < ran.length; i++) expect(ran[i]! - ran[i - 1]!).toBeGreaterThan(1_000);
-  // The replica that did not run a tick recorded it as skipped, because the other one had it.
+  // The replica that did not run a tick recorded it as skipped, because the other one had it
+  // (except the first and last ticks, when one replica was not up yet or already stopped).
   const skipped = rows.filter((r) => r.status === "skipped");
-  expect(skipped.length).toBeGreaterThanOrEqual(ran.length - 1);
+  expect(skipped.length).toBeGreaterThanOrEqual(ran.length - 2);
   expect(new Set(skipped.map((r) => r.reason))).toEqual(new Set(["in_progress"]));
   expect(rows.filter((r) => r.status !== "success" && r.status !== "skipped")).toEqual([]);
 }, 40_000);
