@@ -16,6 +16,11 @@ log=.local/test-output.log
 bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
+# In CI the sync benchmark also runs once at its smallest size, to show it still works (no timing checks).
+if [[ "${CI:-}" == "true" && "$status" -eq 0 ]]; then
+  bun bench/sync.ts --sizes 10000 --skip-guide >&2 || { echo "test: bench/sync.ts failed" >&2; status=1; }
+fi
+
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
 failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
 if [[ "$status" -ne 0 && "$failed" -eq 0 ]]; then failed=1; fi
