@@ -2,14 +2,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { MongoClient, type Db } from "mongodb";
 import { parseConfig, type Config } from "../src/config.ts";
 import { silentLogger, type Logger } from "../src/log.ts";
 import { createServices, waitForRedis, type Services } from "../src/services.ts";
-import { MONGODB_URI, REDIS_URL } from "./env.ts";
+import { MONGODB_URI, REDIS_ENV, REDIS_URL, scanAll, testRedis } from "./env.ts";
 
 export { MONGODB_URI, REDIS_URL };
+
+/** Redis variables that point a service at a port where nothing listens (for "Redis down" tests). */
+export const REDIS_DOWN_ENV: Record<string, string> = "REDIS_CLUSTER_NODES" in REDIS_ENV ? { REDIS_CLUSTER_NODES: "127.0.0.1:1" } : { REDIS_URL: "redis://127.0.0.1:1" };
 
 export interface TestContext {
   name: string;
@@ -20,8 +23,8 @@ export interface TestContext {
   config: Config;
   db: Db;
   mongo: MongoClient;
-  /** A plain Redis client for inspecting keys. */
-  redis: Redis;
+  /** A client of the test Redis (Cluster or plain) for inspecting keys. */
+  redis: Redis | Cluster;
   /** Builds the product's services with this context's config (closed by cleanup). */
   services(overrides?: Record<string, string>, logger?: Logger): Promise<Services>;
   /** Keys under this context's prefix. */
@@ -37,7 +40,7 @@ export async function createContext(name: string, extraEnv: Record<string, strin
   const dbName = `t_${id}`;
   const dir = mkdtempSync(join(tmpdir(), `ss-${name}-`));
   const env: Record<string, string> = {
-    REDIS_URL,
+    ...REDIS_ENV,
     MONGODB_URI,
     DB_NAME: dbName,
     REDIS_KEY_PREFIX: prefix,
@@ -48,18 +51,9 @@ export async function createContext(name: string, extraEnv: Record<string, strin
     ...extraEnv,
   };
   const mongo = new MongoClient(MONGODB_URI);
-  const redis = new Redis(REDIS_URL);
+  const redis = testRedis();
   const opened: Services[] = [];
-  const keys = async () => {
-    const out: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      out.push(...batch);
-    } while (cursor !== "0");
-    return [...new Set(out)].sort();
-  };
+  const keys = () => scanAll(redis, `${prefix}*`);
   return {
     name,
     prefix,
@@ -80,7 +74,7 @@ export async function createContext(name: string, extraEnv: Record<string, strin
     async cleanup() {
       for (const s of opened) await s.close().catch(() => {});
       const all = await keys();
-      for (let i = 0; i < all.length; i += 500) await redis.unlink(...all.slice(i, i + 500));
+      await Promise.all(all.map((key) => redis.unlink(key)));
       await mongo.db(dbName).dropDatabase().catch(() => {});
       await mongo.close();
       redis.disconnect();

@@ -5,7 +5,8 @@ import { createApp, type App } from "../src/app.ts";
 import { parseConfig } from "../src/config.ts";
 import { silentLogger } from "../src/log.ts";
 import { createServices, type Services } from "../src/services.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
+import { CLUSTER_NODES, REDIS_URL } from "./env.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -101,10 +102,13 @@ describe("GET /info", () => {
         status: "ok",
         redis: {
           reachable: true,
-          mode: "standalone",
+          mode: CLUSTER_NODES ? "cluster" : "standalone",
           key_prefix: ctx.prefix,
           used_memory_bytes: expect.any(Number),
           keys_under_prefix: keys.length,
+          topology: CLUSTER_NODES
+            ? { masters: 3, replicas: 3, nodes: expect.any(Array) }
+            : { masters: 1, replicas: 0, nodes: [{ address: new URL(REDIS_URL).host, role: "master", up: true }] },
         },
         index: {
           categories: { serving: true, entries: 3 },
@@ -116,6 +120,7 @@ describe("GET /info", () => {
         active_run_id: null,
         scheduler: null,
       });
+      if (CLUSTER_NODES) expect(info.body.redis.topology.nodes.map((n: { address: string }) => n.address).sort()).toEqual(CLUSTER_NODES.split(",").sort());
       expect(info.body.uptime_seconds).toBeGreaterThanOrEqual(5);
       expect(info.body.redis.used_memory_bytes).toBeGreaterThan(0);
       expect(keys.length).toBeGreaterThan(10);
@@ -154,7 +159,7 @@ describe("GET /info", () => {
 describe("Redis unreachable", () => {
   test("run triggers answer 503 with the reason, status and probes 503, liveness 200", async () => {
     // Built directly: the test helper would wait for Redis to come up.
-    const services = createServices(parseConfig({ ...ctx.env, REDIS_URL: "redis://127.0.0.1:1" }), silentLogger);
+    const services = createServices(parseConfig({ ...ctx.env, ...REDIS_DOWN_ENV }), silentLogger);
     try {
       const app = appOf(services);
       for (const [method, path] of [

@@ -7,7 +7,7 @@ import { silentLogger } from "../src/log.ts";
 import { RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/metrics.ts";
 import { createServices, type Services } from "../src/services.ts";
 import { TRIGGERS } from "../src/sync/types.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { createContext, type TestContext, REDIS_DOWN_ENV } from "./helpers.ts";
 import { family, parseExposition, type Exposition } from "./metrics.fixtures.ts";
 import { SUPPLIER, oid, seedLarge } from "./sync.fixtures.ts";
 
@@ -157,7 +157,7 @@ describe("GET /metrics", () => {
     expect(sum).toBeLessThan(5);
 
     // Redis down: the search answers 503, and that is counted too.
-    const down = createServices(parseConfig({ ...ctx.env, REDIS_URL: "redis://127.0.0.1:1" }), silentLogger);
+    const down = createServices(parseConfig({ ...ctx.env, ...REDIS_DOWN_ENV }), silentLogger);
     try {
       const downApp = createApp({ ...down, version: "test", startedAt: new Date() });
       expect((await downApp.handle(new Request("http://localhost/boxes-search?query=x"))).status).toBe(503);

@@ -10,7 +10,7 @@ import { createServices, type Services } from "../src/services.ts";
 import { newRunId } from "../src/sync/engine.ts";
 import type { RunResult } from "../src/sync/types.ts";
 import type { HistoryRepo } from "../src/history/repo.ts";
-import { createContext, MONGODB_URI, type TestContext } from "./helpers.ts";
+import { createContext, MONGODB_URI, type TestContext, REDIS_DOWN_ENV } from "./helpers.ts";
 
 // Tests that wait on real timers; bun applies its 5 s default otherwise (bunfig's [test] timeout is not read).
 const TIMER_TEST_MS = 15_000;
@@ -278,7 +278,7 @@ describe("failures", () => {
 
   test("a tick that throws (Redis unreachable) is logged and the job keeps ticking", async () => {
     const { logger, lines } = collector();
-    const config = parseConfig({ ...ctx.env, REDIS_URL: "redis://127.0.0.1:1", SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" });
+    const config = parseConfig({ ...ctx.env, ...REDIS_DOWN_ENV, SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" });
     const services = createServices(config, logger);
     closeLater.push(() => services.close());
     recordSuccess(services.history, new Date());

@@ -5,7 +5,7 @@ import { Database } from "bun:sqlite";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { createContext, type TestContext } from "./helpers.ts";
-import { freePort, installBinary, startBinary, type RunningBinary } from "./e2e/binary.ts";
+import { freePort, installBinary, serviceEnv, startBinary, type RunningBinary } from "./e2e/binary.ts";
 
 const WARNING = "ADMIN_API_KEY is not set: admin endpoints (sync triggers, scheduler, push updates) answer only to loopback clients";
 
@@ -20,9 +20,7 @@ afterEach(async () => {
   await ctx.cleanup();
 });
 
-function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: ctx.env.REDIS_URL!, MONGODB_URI: ctx.env.MONGODB_URI!, DB_NAME: ctx.dbName, REDIS_KEY_PREFIX: ctx.prefix, ENABLE_SCHEDULER: "false", ...extra };
-}
+const baseEnv = (extra: Record<string, string> = {}) => serviceEnv(ctx, extra);
 
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 

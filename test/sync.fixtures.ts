@@ -1,5 +1,6 @@
 // Shared by the sync.*.test.ts files: catalogs, atomic reads of the serving index, key shapes.
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import { scanAll } from "./env.ts";
 import { ObjectId, type Db, type Document, type MongoClient } from "mongodb";
 import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
 import { ITEM_TYPES, type Entry, type ItemType } from "../src/catalog/types.ts";
@@ -95,17 +96,10 @@ export function gensIn(keys: string[]): string[] {
 }
 
 /** Keys and values of one type's keys (everything under `<prefix>{name}:`), for "untouched" checks. */
-export async function dumpType(redis: Redis, store: IndexStore, type: ItemType): Promise<Record<string, string>> {
+export async function dumpType(redis: Redis | Cluster, store: IndexStore, type: ItemType): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  let cursor = "0";
   const pattern = `${store.keys.typeBase(type).replace(/[*?[\]\\]/g, "\\$&")}*`;
-  const keys = new Set<string>();
-  do {
-    const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    for (const k of batch) keys.add(k);
-  } while (cursor !== "0");
-  for (const key of [...keys].sort()) {
+  for (const key of await scanAll(redis, pattern)) {
     const dump = await redis.dumpBuffer(key);
     out[key] = dump ? dump.toString("base64") : "";
   }

@@ -38,7 +38,7 @@ afterEach(async () => {
   try {
     for (const [k, v] of Object.entries(sentinels)) expect(await ctx.redis.get(k)).toBe(v);
   } finally {
-    await ctx.redis.del(...Object.keys(sentinels));
+    for (const key of Object.keys(sentinels)) await ctx.redis.del(key);
     await ctx.cleanup();
   }
 });

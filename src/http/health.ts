@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import { redactUri } from "../config.ts";
 import type { AppDeps } from "./deps.ts";
+import { redisTopology, scanKeys } from "../index/redis.ts";
 import { errorResponse } from "./errors.ts";
 
 const CHECK_TIMEOUT_MS = 1_500;
@@ -32,21 +33,6 @@ async function indexState(deps: AppDeps) {
   return out;
 }
 
-async function countKeys(deps: AppDeps): Promise<number> {
-  const redis = deps.store.redis;
-  const nodes = "nodes" in redis ? redis.nodes("master") : [redis];
-  let count = 0;
-  for (const node of nodes) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await node.scan(cursor, "MATCH", deps.store.keys.all, "COUNT", 1000);
-      cursor = next;
-      count += keys.length;
-    } while (cursor !== "0");
-  }
-  return count;
-}
-
 export function healthRoutes(deps: AppDeps) {
   return new Elysia({ name: "health-routes", normalize: false })
     .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["health"] } })
@@ -65,14 +51,13 @@ export function healthRoutes(deps: AppDeps) {
       "/info",
       async ({ set }) => {
         const redis = deps.store.redis;
-        const [ping, memory, keys, index, mongo] = await Promise.all([
+        const [ping, topology, keys, index, mongo] = await Promise.all([
           settle(redis.ping()),
-          settle(redis.info("memory")),
-          settle(countKeys(deps)),
+          settle(redisTopology(redis, deps.config.redis.mode)),
+          settle(scanKeys(redis, deps.store.keys.all).then((keys) => keys.length)),
           settle(indexState(deps)),
           settle(deps.source.ping()),
         ]);
-        const usedMemory = memory.ok ? Number(/used_memory:(\d+)/.exec(memory.value)?.[1] ?? NaN) : null;
         const runs = deps.history.list(1);
         const body = {
           name: "search-sync",
@@ -83,8 +68,9 @@ export function healthRoutes(deps: AppDeps) {
             reachable: ping.ok,
             mode: deps.config.redis.mode,
             key_prefix: deps.config.keyPrefix,
-            used_memory_bytes: usedMemory,
-            keys_under_prefix: keys.ok ? keys.value : null,
+            used_memory_bytes: topology.ok ? topology.value.used_memory_bytes : null,
+            keys_under_prefix: ping.ok && keys.ok ? keys.value : null,
+            topology: topology.ok ? { masters: topology.value.masters, replicas: topology.value.replicas, nodes: topology.value.nodes } : null,
             ...(ping.ok ? {} : { error: ping.error }),
           },
           index: index.ok ? index.value : null,

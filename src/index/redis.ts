@@ -55,3 +55,58 @@ export async function runScript(redis: RedisClient, script: string, numKeys: num
     return redis.eval(script, numKeys, ...args);
   }
 }
+
+export interface RedisNode {
+  address: string;
+  role: "master" | "replica";
+  /** False for a node the cluster marks as failed. */
+  up: boolean;
+}
+
+export interface RedisTopology {
+  mode: Config["redis"]["mode"];
+  masters: number;
+  replicas: number;
+  nodes: RedisNode[];
+  /** Bytes used by every reachable master together. */
+  used_memory_bytes: number;
+}
+
+const usedMemory = (info: string) => Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+
+/** What the client is connected to: the masters and replicas it sees and their memory. */
+export async function redisTopology(redis: RedisClient, mode: RedisTopology["mode"]): Promise<RedisTopology> {
+  if (redis instanceof Cluster) {
+    const lines = String(await redis.call("CLUSTER", "NODES")).trim().split("\n");
+    const nodes: RedisNode[] = lines.map((line) => {
+      const [, addr = "", flags = ""] = line.split(" ");
+      return { address: addr.split("@")[0]!, role: flags.includes("master") ? "master" : "replica", up: !/fail|noaddr/.test(flags) };
+    });
+    const memory = await Promise.all(redis.nodes("master").map((node) => node.info("memory").then(usedMemory)));
+    return {
+      mode,
+      masters: nodes.filter((n) => n.role === "master" && n.up).length,
+      replicas: nodes.filter((n) => n.role === "replica" && n.up).length,
+      nodes: nodes.sort((a, b) => a.address.localeCompare(b.address)),
+      used_memory_bytes: memory.reduce((a, b) => a + b, 0),
+    };
+  }
+  const [replication, memory] = await Promise.all([redis.info("replication"), redis.info("memory")]);
+  const replicas = Number(/connected_slaves:(\d+)/.exec(replication)?.[1] ?? 0);
+  const address = redis.stream?.remoteAddress ? `${redis.stream.remoteAddress}:${redis.stream.remotePort}` : "unknown";
+  return { mode, masters: 1, replicas, nodes: [{ address, role: "master", up: true }], used_memory_bytes: usedMemory(memory) };
+}
+
+/** Every key matching `pattern`, from every master (a Cluster's keys are spread over its masters). */
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const out = new Set<string>();
+  for (const node of redis instanceof Cluster ? redis.nodes("master") : [redis]) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      for (const key of batch) out.add(key);
+    } while (cursor !== "0");
+  }
+  return [...out];
+}

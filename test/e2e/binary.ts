@@ -24,7 +24,8 @@ export function installBinary(dir: string): string {
 
 /** The environment that points a binary at a test context's services, key prefix and database. */
 export function serviceEnv(ctx: { env: Record<string, string>; dbName: string; prefix: string }, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: ctx.env.REDIS_URL!, MONGODB_URI: ctx.env.MONGODB_URI!, DB_NAME: ctx.dbName, REDIS_KEY_PREFIX: ctx.prefix, ENABLE_SCHEDULER: "false", ...extra };
+  const redis: Record<string, string> = ctx.env.REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: ctx.env.REDIS_CLUSTER_NODES } : { REDIS_URL: ctx.env.REDIS_URL! };
+  return { ...redis, MONGODB_URI: ctx.env.MONGODB_URI!, DB_NAME: ctx.dbName, REDIS_KEY_PREFIX: ctx.prefix, ENABLE_SCHEDULER: "false", ...extra };
 }
 
 export function freePort(): number {

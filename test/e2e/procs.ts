@@ -61,7 +61,7 @@ export function tempDir(name: string): string {
   return dir;
 }
 
-function managed(name: string, port: number, dir: string, url: string, argv: () => string[], ready: (port: number) => Promise<boolean>, readyWithinMs: number): ManagedProcess {
+export function managed(name: string, port: number, dir: string, url: string, argv: () => string[], ready: (port: number) => Promise<boolean>, readyWithinMs: number): ManagedProcess {
   let proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
   let out = "";
   const self: ManagedProcess & { kill(): Promise<number | null> } = {
@@ -133,7 +133,7 @@ export function portOpen(port: number): Promise<boolean> {
 }
 
 /** Sends PING over RESP and waits for +PONG (a Redis still loading its AOF answers -LOADING). */
-function redisPong(port: number): Promise<boolean> {
+export function redisPong(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
     let reply = "";

@@ -1,0 +1,183 @@
+// Private Redis Cluster and Sentinel deployments on loopback ports, built from real redis-server
+// processes (the same ManagedProcess as procs.ts, so killAll() ends them and tests may kill nodes).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Cluster, Redis } from "ioredis";
+import { freePort } from "./binary.ts";
+import { managed, redisPong, tempDir, until, type ManagedProcess } from "./procs.ts";
+
+export interface RedisClusterDeployment {
+  nodes: ManagedProcess[];
+  /** "host:port,…" for REDIS_CLUSTER_NODES. */
+  seeds: string;
+  /** The node serving `key`'s slot as master right now. */
+  masterFor(key: string): Promise<ManagedProcess>;
+  /** Waits until every running node reports cluster_state:ok and `masters` masters serve all slots. */
+  waitHealthy(ms?: number): Promise<void>;
+}
+
+function redisNode(name: string, dir: string, port: number, extra: string[]): ManagedProcess {
+  return managed(
+    name,
+    port,
+    dir,
+    `redis://127.0.0.1:${port}`,
+    () => ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning", ...extra],
+    redisPong,
+    10_000,
+  );
+}
+
+async function info(port: number, section: string): Promise<string> {
+  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return section === "cluster" ? String(await client.call("CLUSTER", "INFO")) : await client.info(section);
+  } catch {
+    return "";
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** `masters` masters with `replicasPerMaster` replicas each; node timeout 1 s so failover takes seconds. */
+export async function startRedisCluster(masters = 3, replicasPerMaster = 1): Promise<RedisClusterDeployment> {
+  const nodes: ManagedProcess[] = [];
+  for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
+    const port = freePort();
+    const busPort = freePort();
+    const dir = tempDir(`cluster-${i}`);
+    const node = redisNode(`redis-cluster-${i}`, dir, port, [
+      "--cluster-enabled", "yes",
+      "--cluster-config-file", join(dir, "nodes.conf"),
+      "--cluster-port", String(busPort),
+      "--cluster-node-timeout", "1000",
+      "--cluster-replica-validity-factor", "0",
+    ]);
+    nodes.push(node);
+  }
+  await Promise.all(nodes.map((n) => n.start()));
+  const create = Bun.spawnSync(
+    ["redis-cli", "--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", String(replicasPerMaster), "--cluster-yes"],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  if (create.exitCode !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.stdout}\n${create.stderr}`);
+
+  const waitHealthy = async (ms = 20_000) => {
+    await until(
+      async () => {
+        const running = nodes.filter((n) => n.running);
+        const states = await Promise.all(running.map((n) => info(n.port, "cluster")));
+        if (!states.every((s) => s.includes("cluster_state:ok") && s.includes("cluster_slots_ok:16384"))) return false;
+        const roles = await Promise.all(running.map((n) => info(n.port, "replication")));
+        return roles.filter((r) => r.includes("role:master")).length === masters && roles.every((r) => !r.includes("master_link_status:down"));
+      },
+      ms,
+      "a healthy cluster",
+    );
+  };
+  await waitHealthy();
+  return {
+    nodes,
+    seeds: nodes.map((n) => `127.0.0.1:${n.port}`).join(","),
+    waitHealthy,
+    async masterFor(key) {
+      const client = new Cluster(nodes.filter((n) => n.running).map((n) => ({ host: "127.0.0.1", port: n.port })));
+      client.on("error", () => {});
+      try {
+        const slot = Number(await client.call("CLUSTER", "KEYSLOT", key));
+        const slots = (await client.call("CLUSTER", "SLOTS")) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
+        const range = slots.find(([from, to]) => slot >= from && slot <= to);
+        const port = range?.[2][1];
+        const node = nodes.find((n) => n.port === port);
+        if (!node) throw new Error(`no master found for slot ${slot}`);
+        return node;
+      } finally {
+        client.disconnect();
+      }
+    },
+  };
+}
+
+export interface RedisSentinelDeployment {
+  master: ManagedProcess;
+  replica: ManagedProcess;
+  sentinels: ManagedProcess[];
+  /** "host:port,…" for REDIS_SENTINELS. */
+  seeds: string;
+  name: string;
+  /** The port Sentinel names as the master now. */
+  currentMasterPort(): Promise<number>;
+}
+
+/** One master, one replica and three Sentinels (quorum 2, master down after 1 s). */
+export async function startRedisSentinel(name = "mymaster"): Promise<RedisSentinelDeployment> {
+  const masterPort = freePort();
+  const master = redisNode("redis-master", tempDir("sentinel-master"), masterPort, []);
+  await master.start();
+  const replicaPort = freePort();
+  const replica = redisNode("redis-replica", tempDir("sentinel-replica"), replicaPort, ["--replicaof", "127.0.0.1", String(masterPort)]);
+  await replica.start();
+  await until(async () => (await info(replicaPort, "replication")).includes("master_link_status:up"), 10_000, "the replica to sync");
+  const sentinels: ManagedProcess[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = freePort();
+    const dir = tempDir(`sentinel-${i}`);
+    const conf = join(dir, "sentinel.conf");
+    // Sentinel rewrites its config file with what it learns, so each gets its own writable copy.
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+        "",
+      ].join("\n"),
+    );
+    const sentinel = managed(`redis-sentinel-${i}`, port, dir, `redis://127.0.0.1:${port}`, () => ["redis-server", conf, "--sentinel", "--loglevel", "warning"], redisPong, 10_000);
+    await sentinel.start();
+    sentinels.push(sentinel);
+  }
+  const currentMasterPort = async () => {
+    for (const s of sentinels.filter((x) => x.running)) {
+      const client = new Redis({ port: s.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on("error", () => {});
+      try {
+        await client.connect();
+        const addr = (await client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as [string, string] | null;
+        if (addr) return Number(addr[1]);
+      } catch {
+        // try the next sentinel
+      } finally {
+        client.disconnect();
+      }
+    }
+    throw new Error("no sentinel answered");
+  };
+  // Every sentinel must know the replica and the other sentinels before a failover can be agreed.
+  await until(
+    async () => {
+      for (const s of sentinels) {
+        const client = new Redis({ port: s.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        client.on("error", () => {});
+        try {
+          await client.connect();
+          const masterInfo = (await client.call("SENTINEL", "MASTER", name)) as string[];
+          const field = (k: string) => Number(masterInfo[masterInfo.indexOf(k) + 1]);
+          if (field("num-slaves") < 1 || field("num-other-sentinels") < 2) return false;
+        } finally {
+          client.disconnect();
+        }
+      }
+      return true;
+    },
+    20_000,
+    "the sentinels to discover each other",
+  );
+  return { master, replica, sentinels, seeds: sentinels.map((s) => `127.0.0.1:${s.port}`).join(","), name, currentMasterPort };
+}
