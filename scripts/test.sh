@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what is missing, starts Redis and the
-# MongoDB-compatible server, builds the binary, runs every test, prints "N passed, N failed".
-# Extra arguments go to `bun test` (e.g. a file filter).
+# MongoDB-compatible server, builds the binary, runs every test, then runs the sync, search,
+# scheduler and HTTP suites again on a private 3-master, 3-replica Redis Cluster, and prints
+# "N passed, N failed" over both.
+# Extra arguments go to `bun test` (e.g. a file filter) and skip the Cluster pass;
+# SS_TEST_REDIS=cluster runs just those files on a Cluster.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+
+CLUSTER_SUITES=(test/sync test/search.test.ts test/items.test.ts test/scheduler test/http.test.ts test/e2e/replicas.test.ts)
 
 scripts/bootstrap.sh --browser || exit 1
 scripts/services.sh start || exit 1
@@ -12,17 +17,34 @@ eval "$(scripts/services.sh env)"
 bun run build >&2 || { echo "test: the build failed" >&2; exit 1; }
 
 mkdir -p .local
-log=.local/test-output.log
-bun test --timeout 30000 "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+passed=0
+failed=0
+status=0
+
+# Runs `bun test` with the given arguments and adds its counts to the totals.
+run_suite() {
+  local log=".local/test-output-$1.log" rc p f
+  shift
+  bun test --timeout 30000 "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  p=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+  f=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+  if [[ "$rc" -ne 0 && "$f" -eq 0 ]]; then f=1; fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  [[ "$rc" -eq 0 ]] || status=1
+}
+
+run_suite main "$@"
+if [[ $# -eq 0 && -z "${SS_TEST_REDIS:-}" ]]; then
+  echo "test: the sync, search, scheduler and HTTP suites again, on a Redis Cluster" >&2
+  SS_TEST_REDIS=cluster run_suite cluster "${CLUSTER_SUITES[@]}"
+fi
 
 # In CI the sync benchmark also runs once at its smallest size, to show it still works (no timing checks).
 if [[ "${CI:-}" == "true" && "$status" -eq 0 ]]; then
-  bun bench/sync.ts --sizes 10000 --skip-guide >&2 || { echo "test: bench/sync.ts failed" >&2; status=1; }
+  bun bench/sync.ts --sizes 10000 --skip-guide >&2 || { echo "test: bench/sync.ts failed" >&2; status=1; failed=$((failed + 1)); }
 fi
 
-passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
-failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
-if [[ "$status" -ne 0 && "$failed" -eq 0 ]]; then failed=1; fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -17,6 +17,11 @@ export interface Config {
     sentinels: { host: string; port: number }[];
     sentinelName: string;
     clusterNodes: { host: string; port: number }[];
+    /** For REDIS_HOST, cluster nodes and the master Sentinel names (a REDIS_URL carries its own). */
+    username: string | null;
+    password: string | null;
+    sentinelPassword: string | null;
+    tls: RedisTls | null;
   };
   keyPrefix: string;
   baseUrl: string;
@@ -43,6 +48,13 @@ export interface Config {
     boxes: { origin: string; supplier: string };
     options: { origin: string; supplier: string };
   };
+}
+
+/** TLS to Redis; the files are PEM paths, read when the client is made. */
+export interface RedisTls {
+  caFile: string | null;
+  certFile: string | null;
+  keyFile: string | null;
 }
 
 export class ConfigError extends Error {
@@ -193,6 +205,24 @@ export function parseConfig(env: Env): Config {
   if (sentinels.length && clusterNodes.length)
     throw new ConfigError("REDIS_CLUSTER_NODES", get("REDIS_CLUSTER_NODES")!, "unset when REDIS_SENTINELS is set");
   const mode: RedisMode = clusterNodes.length ? "cluster" : sentinels.length ? "sentinel" : "standalone";
+  const pemFile = (name: string): string | null => {
+    const v = get(name);
+    if (v === undefined) return null;
+    let text = "";
+    try {
+      text = readFileSync(v, "utf8");
+    } catch {
+      throw new ConfigError(name, v, "the path of a readable PEM file");
+    }
+    if (!text.includes("-----BEGIN ")) throw new ConfigError(name, v, "a PEM file (-----BEGIN …)");
+    return v;
+  };
+  const tlsFiles: RedisTls = { caFile: pemFile("REDIS_TLS_CA_FILE"), certFile: pemFile("REDIS_TLS_CERT_FILE"), keyFile: pemFile("REDIS_TLS_KEY_FILE") };
+  if (!tlsFiles.certFile !== !tlsFiles.keyFile)
+    throw new ConfigError(tlsFiles.certFile ? "REDIS_TLS_KEY_FILE" : "REDIS_TLS_CERT_FILE", "", "set together with the other of REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE");
+  const tls = bool("REDIS_TLS", redisUrl?.startsWith("rediss://") ?? false) || Object.values(tlsFiles).some(Boolean) ? tlsFiles : null;
+  if (tls && redisUrl?.startsWith("redis://"))
+    throw new ConfigError("REDIS_URL", redisUrl, "a rediss:// URL when REDIS_TLS or a REDIS_TLS_* file is set");
 
   const keyPrefix = str("REDIS_KEY_PREFIX", "search-sync:");
   if (!/^[A-Za-z0-9:_.\-]{1,64}$/.test(keyPrefix))
@@ -244,6 +274,10 @@ export function parseConfig(env: Env): Config {
       sentinels,
       sentinelName: str("REDIS_SENTINEL_NAME", "mymaster"),
       clusterNodes,
+      username: get("REDIS_USERNAME") ?? null,
+      password: get("REDIS_PASSWORD") ?? null,
+      sentinelPassword: get("REDIS_SENTINEL_PASSWORD") ?? null,
+      tls,
     },
     keyPrefix,
     baseUrl: url("BASE_URL", ["http", "https"]) ?? "http://localhost:8000",

@@ -25,6 +25,10 @@ describe("defaults", () => {
         sentinels: [],
         sentinelName: "mymaster",
         clusterNodes: [],
+        username: null,
+        password: null,
+        sentinelPassword: null,
+        tls: null,
       },
       keyPrefix: "search-sync:",
       baseUrl: "http://localhost:8000",
@@ -79,7 +83,6 @@ describe("each variable with a set value", () => {
     ["REDIS_DB", "3", "redis.db", 3],
     ["REDIS_DB", "15", "redis.db", 15],
     ["REDIS_URL", "redis://:pw@cache.example:6379/2", "redis.url", "redis://:pw@cache.example:6379/2"],
-    ["REDIS_URL", "rediss://user:pw@cache.example:6380", "redis.url", "rediss://user:pw@cache.example:6380"],
     ["REDIS_SENTINEL_NAME", "shop-master", "redis.sentinelName", "shop-master"],
     ["BASE_URL", "https://search.shop.example", "baseUrl", "https://search.shop.example"],
     ["DATA_SET_FILE", "/var/lib/search/data_set.json", "dataSetFile", "/var/lib/search/data_set.json"],
@@ -172,7 +175,7 @@ describe("each variable with a set value", () => {
     expect(parseConfig({ HOST: "buildbox-7", MONGODB_URI: "mongodb://new:27017" }).mongoUri).toBe("mongodb://new:27017");
   });
 
-  test("REDIS_URL is kept beside REDIS_HOST/PORT/DB (the client uses the URL)", () => {
+  test("REDIS_URL is kept beside REDIS_HOST/PORT/DB (the client uses the URL); rediss:// turns TLS on", () => {
     const config = parseConfig({ REDIS_URL: "rediss://cache:6380/1", REDIS_HOST: "other", REDIS_PORT: "7000", REDIS_DB: "4" });
     expect(config.redis).toEqual({
       mode: "standalone",
@@ -183,7 +186,32 @@ describe("each variable with a set value", () => {
       sentinels: [],
       sentinelName: "mymaster",
       clusterNodes: [],
+      username: null,
+      password: null,
+      sentinelPassword: null,
+      tls: { caFile: null, certFile: null, keyFile: null },
     });
+  });
+
+  test("Redis credentials and TLS files: for host/port, Cluster and Sentinel; PEM files checked at start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ss-tls-"));
+    const pem = join(dir, "ca.pem");
+    writeFileSync(pem, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    const notPem = join(dir, "ca.txt");
+    writeFileSync(notPem, "hello");
+    try {
+      const config = parseConfig({ REDIS_CLUSTER_NODES: "n1:7000", REDIS_USERNAME: "app", REDIS_PASSWORD: "pw", REDIS_TLS_CA_FILE: pem });
+      expect(config.redis).toMatchObject({ mode: "cluster", username: "app", password: "pw", tls: { caFile: pem, certFile: null, keyFile: null } });
+      expect(parseConfig({ REDIS_TLS: "true" }).redis.tls).toEqual({ caFile: null, certFile: null, keyFile: null });
+      expect(parseConfig({ REDIS_URL: "redis://cache:6379" }).redis.tls).toBeNull();
+      expect(() => parseConfig({ REDIS_TLS_CA_FILE: join(dir, "missing.pem") })).toThrow("expected the path of a readable PEM file");
+      expect(() => parseConfig({ REDIS_TLS_CA_FILE: notPem })).toThrow("expected a PEM file");
+      expect(() => parseConfig({ REDIS_TLS_CERT_FILE: pem })).toThrow("Invalid REDIS_TLS_KEY_FILE");
+      expect(() => parseConfig({ REDIS_URL: "redis://cache:6379", REDIS_TLS: "yes" })).toThrow("expected a rediss:// URL");
+      expect(() => parseConfig({ REDIS_TLS: "maybe" })).toThrow("expected true or false");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("REDIS_SENTINELS selects Sentinel mode", () => {

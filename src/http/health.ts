@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import { redactUri } from "../config.ts";
 import type { AppDeps } from "./deps.ts";
-import { redisTopology, scanKeys } from "../index/redis.ts";
+import { redisErrorText, redisTopology, scanKeys } from "../index/redis.ts";
 import { errorResponse } from "./errors.ts";
 
 const CHECK_TIMEOUT_MS = 1_500;
@@ -71,7 +71,7 @@ export function healthRoutes(deps: AppDeps) {
             used_memory_bytes: topology.ok ? topology.value.used_memory_bytes : null,
             keys_under_prefix: ping.ok && keys.ok ? keys.value : null,
             topology: topology.ok ? { masters: topology.value.masters, replicas: topology.value.replicas, nodes: topology.value.nodes } : null,
-            ...(ping.ok ? {} : { error: ping.error }),
+            ...(ping.ok ? {} : { error: redactUri(redisErrorText(redis, ping.error)) }),
           },
           index: index.ok ? index.value : null,
           mongodb: { reachable: mongo.ok, database: deps.config.dbName, ...(mongo.ok ? {} : { error: mongo.error }) },

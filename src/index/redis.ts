@@ -1,6 +1,8 @@
 // One Redis client factory: standalone, Sentinel and Cluster behind one function.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions } from "node:tls";
 import type { Config } from "../config.ts";
 
 export type RedisClient = Redis | Cluster;
@@ -20,6 +22,10 @@ export function createRedis(redis: Config["redis"], opts: RedisClientOptions = {
     retryStrategy: (times) => Math.min(times * 200, 2_000),
     lazyConnect: false,
   };
+  if (redis.username) common.username = redis.username;
+  if (redis.password) common.password = redis.password;
+  const tls = tlsOptions(redis.tls);
+  if (tls) common.tls = tls;
   let client: RedisClient;
   if (redis.mode === "cluster") {
     client = new Cluster(redis.clusterNodes, {
@@ -28,15 +34,46 @@ export function createRedis(redis: Config["redis"], opts: RedisClientOptions = {
       clusterRetryStrategy: (times) => Math.min(times * 200, 2_000),
     });
   } else if (redis.mode === "sentinel") {
-    client = new Redis({ ...common, sentinels: redis.sentinels, name: redis.sentinelName, db: redis.db });
+    client = new Redis({
+      ...common,
+      sentinels: redis.sentinels,
+      name: redis.sentinelName,
+      db: redis.db,
+      ...(redis.sentinelPassword ? { sentinelPassword: redis.sentinelPassword } : {}),
+      ...(tls ? { sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
+    });
   } else if (redis.url) {
+    // The URL's own user and password win over REDIS_USERNAME/REDIS_PASSWORD.
     client = new Redis(redis.url, common);
   } else {
     client = new Redis({ ...common, host: redis.host, port: redis.port, db: redis.db });
   }
   // Without a listener ioredis reports connection errors as unhandled ones.
-  client.on("error", opts.onError ?? (() => {}));
+  client.on("error", (err: Error) => {
+    lastConnectionError.set(client, err.message);
+    opts.onError?.(err);
+  });
+  client.on("ready", () => lastConnectionError.delete(client));
   return client;
+}
+
+const lastConnectionError = new WeakMap<RedisClient, string>();
+
+/**
+ * Why a command failed, for people: while disconnected ioredis only says "Stream isn't writeable"
+ * or "Cluster isn't ready", so the connection's own last error (a refused TLS certificate, a wrong
+ * password, a refused connection) is added to that.
+ */
+export function redisErrorText(client: RedisClient, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = lastConnectionError.get(client);
+  return cause && cause !== message ? `${message} (last connection error: ${cause})` : message;
+}
+
+function tlsOptions(tls: Config["redis"]["tls"]): ConnectionOptions | undefined {
+  if (!tls) return undefined;
+  const read = (path: string | null) => (path ? readFileSync(path) : undefined);
+  return { ca: read(tls.caFile), cert: read(tls.certFile), key: read(tls.keyFile) };
 }
 
 const scriptShas = new Map<string, string>();
@@ -100,6 +137,8 @@ export async function redisTopology(redis: RedisClient, mode: RedisTopology["mod
 /** Every key matching `pattern`, from every master (a Cluster's keys are spread over its masters). */
 export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
   const out = new Set<string>();
+  // A Cluster client knows its nodes only once connected; the PING waits for that (or fails fast).
+  if (redis instanceof Cluster && redis.nodes("master").length === 0) await redis.ping();
   for (const node of redis instanceof Cluster ? redis.nodes("master") : [redis]) {
     let cursor = "0";
     do {

@@ -10,6 +10,7 @@ import { Database } from "bun:sqlite";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { seedCatalog } from "../../scripts/catalog.ts";
+import { scanKeys } from "../../src/index/redis.ts";
 import { freePort, installBinary, startBinary, type RunningBinary } from "./binary.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -246,8 +247,8 @@ export async function startService(binary: string, cwd: string, env: Record<stri
 
 // ---------- a whole private deployment: Redis, MongoDB with a seeded catalog, the binary ----------
 
-export interface World {
-  redis: ManagedProcess;
+/** A private MongoDB with a seeded catalog and an installed binary, on some Redis. */
+export interface Deployment {
   mongo: ManagedProcess;
   /** Working directory of the service (history DB, dataset files, the installed binary). */
   dir: string;
@@ -260,8 +261,13 @@ export interface World {
   serve(overrides?: Record<string, string>): Promise<RunningBinary>;
   /** Runs a CLI command of the binary (e.g. ["sync"]) with `env` plus `overrides`. */
   cli(args: string[], overrides?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
-  /** Kills the world's services, Redis and MongoDB (killAll() does it too). */
+  /** Kills the deployment's services and MongoDB (killAll() does it too). */
   stop(): Promise<void>;
+}
+
+/** A Deployment with its own private standalone Redis. */
+export interface World extends Deployment {
+  redis: ManagedProcess;
 }
 
 export interface WorldOptions {
@@ -275,7 +281,20 @@ export interface WorldOptions {
 export const CATALOG_DB = "catalog";
 
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
-  const [redis, mongo] = await Promise.all([startRedis({ persistent: opts.persistentRedis }), startMongo()]);
+  const redis = await startRedis({ persistent: opts.persistentRedis });
+  const deployment = await startDeployment({ REDIS_URL: redis.url }, opts);
+  return {
+    ...deployment,
+    redis,
+    async stop() {
+      await Promise.all([deployment.stop(), redis.kill()]);
+    },
+  };
+}
+
+/** A seeded private MongoDB and the installed binary, pointed at the Redis that `redisEnv` names. */
+export async function startDeployment(redisEnv: Record<string, string>, opts: Omit<WorldOptions, "persistentRedis"> = {}): Promise<Deployment> {
+  const mongo = await startMongo();
   const client = new MongoClient(mongo.url);
   try {
     await seedCatalog(client.db(CATALOG_DB), { originsPerType: opts.originsPerType ?? 500, seed: 7 });
@@ -287,7 +306,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const prefix = "ss:";
   const historyDbPath = join(dir, "history.db");
   const env = {
-    REDIS_URL: redis.url,
+    ...redisEnv,
     MONGODB_URI: mongo.url,
     DB_NAME: CATALOG_DB,
     REDIS_KEY_PREFIX: prefix,
@@ -299,7 +318,6 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   };
   const services: RunningBinary[] = [];
   return {
-    redis,
     mongo,
     dir,
     binary,
@@ -329,7 +347,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     },
     async stop() {
       for (const svc of services) if (svc.proc.exitCode === null && svc.proc.signalCode === null) svc.proc.kill("SIGKILL");
-      await Promise.all([...services.map((svc) => svc.proc.exited), redis.kill(), mongo.kill()]);
+      await Promise.all([...services.map((svc) => svc.proc.exited), mongo.kill()]);
     },
   };
 }
@@ -359,14 +377,7 @@ export async function keysUnder(url: string, prefix: string): Promise<string[]> 
   redis.on("error", () => {});
   try {
     await redis.connect();
-    const out = new Set<string>();
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      for (const k of batch) out.add(k);
-    } while (cursor !== "0");
-    return [...out].sort();
+    return (await scanKeys(redis, `${prefix}*`)).sort();
   } finally {
     redis.disconnect();
   }

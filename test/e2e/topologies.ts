@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { freePort } from "./binary.ts";
-import { managed, redisPong, tempDir, until, type ManagedProcess } from "./procs.ts";
+import { managed, portOpen, redisPong, tempDir, until, type ManagedProcess } from "./procs.ts";
 
 export interface RedisClusterDeployment {
   nodes: ManagedProcess[];
@@ -180,4 +180,41 @@ export async function startRedisSentinel(name = "mymaster"): Promise<RedisSentin
     "the sentinels to discover each other",
   );
   return { master, replica, sentinels, seeds: sentinels.map((s) => `127.0.0.1:${s.port}`).join(","), name, currentMasterPort };
+}
+
+export interface RedisTlsDeployment {
+  server: ManagedProcess;
+  /** rediss:// URL of the server (no credentials). */
+  url: string;
+  /** PEM of the CA that signed the server's certificate. */
+  caFile: string;
+}
+
+/** A redis-server that speaks only TLS, with a certificate for 127.0.0.1 from a fresh CA, and a password. */
+export async function startRedisTls(password: string): Promise<RedisTlsDeployment> {
+  const dir = tempDir("redis-tls");
+  const openssl = (...args: string[]) => {
+    const out = Bun.spawnSync(["openssl", ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    if (out.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${out.stderr}`);
+  };
+  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=search-sync test CA");
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+  writeFileSync(join(dir, "san.cnf"), "subjectAltName=IP:127.0.0.1\n");
+  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf");
+  const port = freePort();
+  const server = managed(
+    "redis-tls",
+    port,
+    dir,
+    `rediss://127.0.0.1:${port}`,
+    () => [
+      "redis-server", "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1",
+      "--tls-cert-file", join(dir, "server.pem"), "--tls-key-file", join(dir, "server.key"), "--tls-ca-cert-file", join(dir, "ca.pem"),
+      "--tls-auth-clients", "no", "--requirepass", password, "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning",
+    ],
+    async (p) => portOpen(p),
+    10_000,
+  );
+  await server.start();
+  return { server, url: server.url, caFile: join(dir, "ca.pem") };
 }
