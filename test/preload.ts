@@ -1,13 +1,17 @@
 // Fails the test run at once, with the command to fix it, when the services are not up.
 // With SS_TEST_REDIS=cluster it first starts a private 3-master, 3-replica Redis Cluster
 // (ended when the test process exits) and points every test at it.
+import { afterAll } from "bun:test";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 
 if (process.env.SS_TEST_REDIS === "cluster" && !process.env.SS_TEST_CLUSTER_NODES) {
   const { startRedisCluster } = await import("./e2e/topologies.ts");
+  const { forWholeRun, killWholeRun } = await import("./e2e/procs.ts");
+  // A hook in the preload runs once, after every test file.
+  afterAll(killWholeRun);
   const started = Date.now();
-  const cluster = await startRedisCluster(3, 1);
+  const cluster = await forWholeRun(() => startRedisCluster(3, 1));
   process.env.SS_TEST_CLUSTER_NODES = cluster.seeds;
   process.stderr.write(`Redis Cluster of 6 nodes (3 masters, 3 replicas) at ${cluster.seeds}, up in ${Date.now() - started} ms\n`);
 }

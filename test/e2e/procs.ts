@@ -32,15 +32,44 @@ export interface ManagedProcess {
   output(): string;
 }
 
-const live = new Set<{ kill(): Promise<unknown> }>();
-const dirs = new Set<string>();
+interface Scope {
+  live: Set<{ kill(): Promise<unknown> }>;
+  dirs: Set<string>;
+}
+// What a test starts, ended by killAll(); and what the whole run shares (started inside
+// forWholeRun(), e.g. the preload's Redis Cluster), ended by killWholeRun().
+const testScope: Scope = { live: new Set(), dirs: new Set() };
+const runScope: Scope = { live: new Set(), dirs: new Set() };
+let scope = testScope;
+const { live, dirs } = testScope;
 // Last resort when the test process exits without killAll() (an uncaught error in a script):
 // no server or service may outlive it.
 const spawned = new Set<Subprocess>();
 process.once("exit", () => {
   for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of [...testScope.dirs, ...runScope.dirs]) rmSync(dir, { recursive: true, force: true });
 });
+
+/** Runs `start` so that what it starts outlives killAll(): it is shared by every test file. */
+export async function forWholeRun<T>(start: () => Promise<T>): Promise<T> {
+  scope = runScope;
+  try {
+    return await start();
+  } finally {
+    scope = testScope;
+  }
+}
+
+export async function killWholeRun(): Promise<void> {
+  await endScope(runScope);
+}
+
+async function endScope({ live, dirs }: Scope): Promise<void> {
+  await Promise.all([...live].map((p) => p.kill().catch(() => {})));
+  live.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
 function track<T extends Subprocess>(p: T): T {
   spawned.add(p);
   void p.exited.then(() => spawned.delete(p));
@@ -49,21 +78,19 @@ function track<T extends Subprocess>(p: T): T {
 
 /** Kills every process started through this module (servers and services) and removes their temp dirs. */
 export async function killAll(): Promise<void> {
-  await Promise.all([...live].map((p) => p.kill().catch(() => {})));
-  live.clear();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  dirs.clear();
+  await endScope(testScope);
 }
 
 /** A temp directory removed by killAll(). */
 export function tempDir(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `ss-${name}-`));
-  dirs.add(dir);
+  scope.dirs.add(dir);
   return dir;
 }
 
 export function managed(name: string, port: number, dir: string, url: string, argv: () => string[], ready: (port: number) => Promise<boolean>, readyWithinMs: number): ManagedProcess {
   let proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  const owner = scope.live;
   let out = "";
   const self: ManagedProcess & { kill(): Promise<number | null> } = {
     name,
@@ -77,7 +104,7 @@ export function managed(name: string, port: number, dir: string, url: string, ar
       if (self.running) throw new Error(`${name} is already running`);
       const p = track(Bun.spawn(argv(), { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" } }));
       proc = p;
-      live.add(self);
+      owner.add(self);
       const drain = async (stream: ReadableStream<Uint8Array>) => {
         for await (const chunk of stream) out += new TextDecoder().decode(chunk);
       };
@@ -102,7 +129,7 @@ export function managed(name: string, port: number, dir: string, url: string, ar
         await p.exited;
         clearTimeout(timer);
       }
-      live.delete(self);
+      owner.delete(self);
       // The port must refuse connections before the caller goes on ("stopped" means stopped).
       for (let i = 0; i < 100 && (await portOpen(port)); i++) await Bun.sleep(20);
       return p.exitCode;
