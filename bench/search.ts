@@ -1,6 +1,9 @@
 // Search benchmark: a large catalog synced, then the search endpoints driven over HTTP by wrk
 // (Debian package; installed when missing) with a mix of 1-, 3-, 6-letter and multi-word queries.
 //   bun bench/search.ts [--origins 100000] [--duration 20] [--reseed]
+// Runs the mix twice: with the result cache (the default SEARCH_CACHE_MB; repeated queries are
+// answered from it while the index is unchanged) and with SEARCH_CACHE_MB=0 (every search reads
+// the index).
 // Needs the services (scripts/services.sh start) and dist/search-sync (bun run build).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,17 +44,21 @@ if (values.reseed || !meta || JSON.stringify(meta.opts) !== JSON.stringify(opts)
 const dir = mkdtempSync(join(tmpdir(), "bench-search-"));
 const port = freePort();
 const url = `http://127.0.0.1:${port}`;
-const service = Bun.spawn([BINARY, "serve"], {
-  cwd: dir,
-  env: { PATH: process.env.PATH ?? "", REDIS_URL, MONGODB_URI, DB_NAME: DB, REDIS_KEY_PREFIX: PREFIX, PORT: String(port), LISTEN_HOST: "127.0.0.1", ENABLE_SCHEDULER: "false" },
-  stdout: "ignore",
-  stderr: "inherit",
-});
-try {
+const startService = async (extra: Record<string, string> = {}) => {
+  const proc = Bun.spawn([BINARY, "serve"], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "", REDIS_URL, MONGODB_URI, DB_NAME: DB, REDIS_KEY_PREFIX: PREFIX, PORT: String(port), LISTEN_HOST: "127.0.0.1", ENABLE_SCHEDULER: "false", ...extra },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
   for (let i = 0; i < 100; i++) {
     if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
     await Bun.sleep(50);
   }
+  return proc;
+};
+let service = await startService();
+try {
   const info = (await (await fetch(`${url}/info`)).json()) as { index: Record<string, { entries: number }> };
   if (Object.values(info.index).some((t) => t.entries === 0)) {
     console.log("syncing…");
@@ -87,18 +94,35 @@ try {
     const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
     return { connections, rps, p50_ms: latency.p50, p99_ms: latency.p99, non_2xx: Number(errors), raw: out };
   };
+  const cacheCounters = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+    return { hits: read("search_cache_hits_total"), misses: read("search_cache_misses_total") };
+  };
+  const summary = (r: ReturnType<typeof wrk>) => ({ rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms, non_2xx: r.non_2xx });
   const one = wrk(1);
   const many = wrk(32);
+  const counters = await cacheCounters();
+  console.log(many.raw);
+  service.kill("SIGTERM");
+  await service.exited;
+  service = await startService({ SEARCH_CACHE_MB: "0" });
+  const oneUncached = wrk(1);
+  const manyUncached = wrk(32);
   const result = {
     origins_per_type: originsPerType,
     entries,
+    distinct_queries: requests.length,
     redis_index_bytes: indexBytes,
     redis_bytes_per_entry: Math.round(indexBytes / entries),
-    one_connection: { rps: one.rps, p50_ms: one.p50_ms, p99_ms: one.p99_ms, non_2xx: one.non_2xx },
-    thirty_two_connections: { rps: many.rps, p50_ms: many.p50_ms, p99_ms: many.p99_ms, non_2xx: many.non_2xx },
+    cached: {
+      one_connection: summary(one),
+      thirty_two_connections: summary(many),
+      cache_hit_ratio: Number((counters.hits / Math.max(1, counters.hits + counters.misses)).toFixed(4)),
+    },
+    uncached: { one_connection: summary(oneUncached), thirty_two_connections: summary(manyUncached) },
     at: new Date().toISOString(),
   };
-  console.log(many.raw);
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(join(ROOT, `bench/results/search-${originsPerType}.json`), `${JSON.stringify(result, null, 2)}\n`);

@@ -39,6 +39,8 @@ export interface Config {
   adminApiKey: string | null;
   corsOrigins: string[];
   shutdownTimeoutSeconds: number;
+  /** Memory for finished search responses (0: no cache). */
+  searchCacheBytes: number;
   alertWebhookUrl: string | null;
   notifyOnSuccess: boolean;
   logFormat: "text" | "json";
@@ -295,6 +297,7 @@ export function parseConfig(env: Env): Config {
     adminApiKey,
     corsOrigins,
     shutdownTimeoutSeconds: num("SHUTDOWN_TIMEOUT_SECONDS", 25, 0, 3600),
+    searchCacheBytes: int("SEARCH_CACHE_MB", 64, 0, 4096) * 1024 * 1024,
     alertWebhookUrl: url("ALERT_WEBHOOK_URL", ["http", "https"]) ?? null,
     notifyOnSuccess: bool("NOTIFY_ON_SUCCESS", false),
     logFormat: oneOf("LOG_FORMAT", "text", ["text", "json"] as const),

@@ -2,6 +2,7 @@
 // figures every replica shares (entries serving, a run in progress anywhere, last success) are
 // read from Redis and the history DB at scrape time, so they are right after a restart too.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ResultCache } from "./search/cache.ts";
 import { ITEM_TYPES, type ItemType } from "./catalog/types.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { StatusStore } from "./index/status.ts";
@@ -12,6 +13,7 @@ export interface MetricSources {
   store: Pick<IndexStore, "currentGen" | "entryCount">;
   status: Pick<StatusStore, "get">;
   history: Pick<HistoryRepo, "lastSuccess">;
+  searchCache?: Pick<ResultCache, "hits" | "misses" | "size">;
 }
 
 const FINISHED = ["success", "failed", "rejected", "skipped"] as const;
@@ -83,6 +85,15 @@ export class Metrics {
         }
       },
     });
+    const cache = sources.searchCache;
+    if (cache) {
+      const counterOf = (name: string, help: string, read: () => number) => {
+        const counter: Counter = new Counter({ name, help, registers, collect: () => (counter.reset(), counter.inc(read())) });
+      };
+      counterOf("search_cache_hits_total", "Searches answered from the result cache.", () => cache.hits);
+      counterOf("search_cache_misses_total", "Searches that read the index (no answer cached for its current state).", () => cache.misses);
+      const cached: Gauge = new Gauge({ name: "search_cache_entries", help: "Answers held in the result cache.", registers, collect: () => cached.set(cache.size) });
+    }
     const inProgress: Gauge = new Gauge({
       name: "sync_in_progress",
       help: "1 while a run is active on any replica (the shared status key), else 0.",

@@ -57,7 +57,8 @@ export function createServices(
   const store = new IndexStore(redis, keys);
   const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
   const status = new StatusStore(redis, keys.status);
-  const metrics = new Metrics({ store, status, history });
+  const search = new SearchService(store, config.searchCacheBytes);
+  const metrics = new Metrics({ store, status, history, searchCache: search.cache });
   const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
   const finished: EngineDeps["onFinished"] = async (run) => {
     metrics.recordRun(run);
@@ -76,7 +77,7 @@ export function createServices(
     status,
     history,
     engine,
-    search: new SearchService(store),
+    search,
     metrics,
     alerts,
     async close() {

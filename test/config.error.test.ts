@@ -43,6 +43,8 @@ const cases: [string, string, string][] = [
   ["SYNC_BATCH_SIZE", "1e3", "an integer from 10 to 100000"],
   ["SYNC_LOCK_TTL_SECONDS", "1", "an integer from 2 to 3600"],
   ["SHUTDOWN_TIMEOUT_SECONDS", "soon", "a number from 0 to 3600"],
+  ["SEARCH_CACHE_MB", "-1", "an integer from 0 to 4096"],
+  ["SEARCH_CACHE_MB", "lots", "an integer from 0 to 4096"],
   ["HOST", "localhost", "a URL starting with mongodb:// or mongodb+srv://"],
   ["HOST", "localhost:27017", "a URL starting with mongodb:// or mongodb+srv://"],
   ["HOST", "http://db.example:27017", "a URL starting with mongodb:// or mongodb+srv://"],

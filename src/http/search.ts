@@ -40,8 +40,8 @@ export function searchRoutes(search: SearchService) {
       path,
       async ({ query }) => {
         try {
-          const suggestions = await search.search(type, { query: query.query ?? "", iso: query.iso, limit: query.limit ?? 30 });
-          return { suggestions };
+          const json = await search.suggestionsJson(type, { query: query.query ?? "", iso: query.iso, limit: query.limit ?? 30 });
+          return new Response(json, { headers: { "content-type": "application/json" } });
         } catch (err) {
           if (err instanceof ApiError) throw err;
           throw new ApiError("index_unavailable", `the search index cannot be read right now: ${(err as Error).message}`);

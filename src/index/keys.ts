@@ -11,7 +11,7 @@
 //   <p>{type}:building           generation id being built (expires with the run lock)
 //   <p>{type}:journal            push updates made while a generation is being built
 //   <p>{type}:g:<gen>:items      hash sku → item record JSON
-//   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version
+//   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count)
 //   <p>{type}:g:<gen>:isos       set of the languages present
 //   <p>{type}:g:<gen>:phrase:<iso> zset (score 0) "<normalised display_name>\0<entry id>"
 //   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<entry id>"

@@ -111,6 +111,7 @@ while i <= #ARGV - 1 do
 end
 redis.call('HINCRBY', g .. 'meta', 'entries', ARGV[#ARGV])
 if vocab_added > 0 then redis.call('HINCRBY', g .. 'meta', 'vocab_version', 1) end
+redis.call('HINCRBY', g .. 'meta', 'updates', 1)
 if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPUSH', KEYS[3], op) end
 return 1`;
 

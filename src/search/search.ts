@@ -8,6 +8,7 @@ import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
 import { runScript } from "../index/redis.ts";
 import type { IndexStore } from "../index/store.ts";
+import { ResultCache } from "./cache.ts";
 import { MATCH, infixMatches, prefixClass, rankAndDedupe, typoMatches, type Candidate, type MatchClass } from "./rank.ts";
 
 // Returns {gen, vocab_version, phrase hits, word hits}, hits as [iso, member, iso, member, …].
@@ -68,6 +69,13 @@ for t = 5, #ARGV do
 end
 return hits`;
 
+// "<serving generation>:<push updates applied to it>", or false before any publish: what a
+// cached answer must have been read at to be used.
+const STATE = `
+local gen = redis.call('GET', KEYS[1])
+if not gen then return false end
+return gen .. ':' .. (redis.call('HGET', ARGV[1] .. 'g:' .. gen .. ':meta', 'updates') or '0')`;
+
 // Item records of generation ARGV[2] if it still serves.
 const ITEMS_FETCH = `
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
@@ -106,10 +114,34 @@ interface Hit {
 /** The generation changed between two reads of one search. */
 class GenerationChanged extends Error {}
 
+const NO_SUGGESTIONS = JSON.stringify({ suggestions: [] });
+
 export class SearchService {
   private readonly vocabularies = new Map<ItemType, Vocabulary>();
+  readonly cache: ResultCache;
 
-  constructor(private readonly store: IndexStore) {}
+  constructor(
+    private readonly store: IndexStore,
+    cacheBytes = 0,
+  ) {
+    this.cache = new ResultCache(cacheBytes);
+  }
+
+  /** The JSON response `{ suggestions }`, from the cache while the index is as it was read. */
+  async suggestionsJson(type: ItemType, query: SearchQuery): Promise<string> {
+    if (!this.cache.enabled) return JSON.stringify({ suggestions: await this.search(type, query) });
+    const queryWords = words(query.query);
+    if (query.query.trim() !== "" && queryWords.length === 0) return NO_SUGGESTIONS;
+    const state = (await runScript(this.store.redis, STATE, 1, this.store.keys.current(type), this.store.keys.typeBase(type))) as string | null;
+    if (state === null) return NO_SUGGESTIONS;
+    const key = `${type}\u0000${query.iso?.toLowerCase() ?? ""}\u0000${query.limit}\u0000${queryWords.join(" ")}`;
+    const cached = this.cache.get(key, state);
+    if (cached !== undefined) return cached;
+    // Read after the state: the answer is at least as new as the state it is filed under.
+    const json = JSON.stringify({ suggestions: await this.search(type, query) });
+    this.cache.set(key, state, json);
+    return json;
+  }
 
   async search(type: ItemType, query: SearchQuery): Promise<Entry[]> {
     try {
