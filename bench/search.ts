@@ -1,6 +1,6 @@
 // Search benchmark: a large catalog synced, then the search endpoints driven over HTTP by wrk
 // (Debian package; installed when missing) with a mix of 1-, 3-, 6-letter and multi-word queries.
-//   bun bench/search.ts [--origins 100000] [--duration 20] [--reseed]
+//   bun bench/search.ts [--origins 100000] [--duration 20] [--queries 400] [--reseed]
 // Runs the mix twice: with the result cache (the default SEARCH_CACHE_MB; repeated queries are
 // answered from it while the index is unchanged) and with SEARCH_CACHE_MB=0 (every search reads
 // the index).
@@ -17,10 +17,16 @@ import { freePort } from "../test/e2e/binary.ts";
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/search-sync");
 const { values } = parseArgs({
-  options: { origins: { type: "string", default: "100000" }, duration: { type: "string", default: "20" }, reseed: { type: "boolean" } },
+  options: {
+    origins: { type: "string", default: "100000" },
+    duration: { type: "string", default: "20" },
+    queries: { type: "string", default: "400" },
+    reseed: { type: "boolean" },
+  },
 });
 const originsPerType = Number(values.origins);
 const duration = Number(values.duration);
+const distinctQueries = Number(values.queries);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6390";
 const MONGODB_URI = process.env.MONGODB_URI ?? "mongodb://127.0.0.1:27027";
 const DB = `bench_search_${originsPerType}`;
@@ -73,7 +79,7 @@ try {
   // Queries from the index's own vocabulary: prefixes of 1, 3 and 6 letters and two-word phrases.
   const vocab = (await redis.zrange(`${PREFIX}{category}:g:${await redis.get(`${PREFIX}{category}:cur`)}:vocab`, "0", "-1")).filter((w) => /^\p{L}{6,}$/u.test(w));
   const queries: string[] = [];
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < distinctQueries; i++) {
     const w = vocab[(i * 7919) % vocab.length]!;
     const v = vocab[(i * 104729) % vocab.length]!;
     queries.push([w.slice(0, 1), w.slice(0, 3), w.slice(0, 6), `${w} ${v.slice(0, 3)}`][i % 4]!);
@@ -112,7 +118,7 @@ try {
   const result = {
     origins_per_type: originsPerType,
     entries,
-    distinct_queries: requests.length,
+    distinct_requests: new Set(requests).size,
     redis_index_bytes: indexBytes,
     redis_bytes_per_entry: Math.round(indexBytes / entries),
     cached: {
@@ -125,7 +131,7 @@ try {
   };
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  writeFileSync(join(ROOT, `bench/results/search-${originsPerType}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(ROOT, `bench/results/search-${originsPerType}-q${distinctQueries}.json`), `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   service.kill("SIGTERM");
   await service.exited;

@@ -31,19 +31,27 @@ export function prefixClass(entry: Entry, queryWords: string[]): MatchClass | nu
   return queryWords.every((qw) => have.some((w) => w.startsWith(qw))) ? MATCH.wordPrefix : null;
 }
 
-/** True when `a` and `b` differ by at most one insertion, deletion, substitution or swap of neighbours. */
-export function withinOneEdit(a: string, b: string): boolean {
-  if (a === b) return true;
+/**
+ * True when `a` and the first `lb` characters of `b` differ by at most one insertion, deletion,
+ * substitution or swap of neighbours. Compares in place: it runs once per vocabulary word.
+ */
+export function withinOneEdit(a: string, b: string, lb = b.length): boolean {
   const la = a.length;
-  const lb = b.length;
-  if (Math.abs(la - lb) > 1) return false;
+  if (la - lb > 1 || lb - la > 1) return false;
   let i = 0;
-  while (i < la && i < lb && a[i] === b[i]) i++;
+  while (i < la && i < lb && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === la && i === lb) return true;
+  // The rest of `a` from ai equals the rest of b's first lb characters from bi.
+  const restEqual = (ai: number, bi: number) => {
+    if (la - ai !== lb - bi) return false;
+    for (; ai < la; ai++, bi++) if (a.charCodeAt(ai) !== b.charCodeAt(bi)) return false;
+    return true;
+  };
   if (la === lb) {
-    if (a.slice(i + 1) === b.slice(i + 1)) return true; // substitution
-    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2); // swap
+    if (restEqual(i + 1, i + 1)) return true; // substitution
+    return i + 1 < la && a.charCodeAt(i) === b.charCodeAt(i + 1) && a.charCodeAt(i + 1) === b.charCodeAt(i) && restEqual(i + 2, i + 2); // swap
   }
-  return la > lb ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+  return la > lb ? restEqual(i + 1, i) : restEqual(i, i + 1);
 }
 
 export const TYPO_MIN_LENGTH = 4;
@@ -52,7 +60,11 @@ export const TYPO_MIN_LENGTH = 4;
 export function typoMatches(query: string, word: string): boolean {
   if (query.length < TYPO_MIN_LENGTH || word.startsWith(query)) return false;
   const n = query.length;
-  return withinOneEdit(query, word.slice(0, n)) || withinOneEdit(query, word.slice(0, n - 1)) || (word.length > n && withinOneEdit(query, word.slice(0, n + 1)));
+  return (
+    (word.length >= n && withinOneEdit(query, word, n)) ||
+    (word.length >= n - 1 && withinOneEdit(query, word, n - 1)) ||
+    (word.length > n && withinOneEdit(query, word, n + 1))
+  );
 }
 
 /** Shortest query word matched inside words: one letter would match nearly everything. */

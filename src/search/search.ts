@@ -85,6 +85,8 @@ return redis.call('HMGET', ARGV[1] .. 'g:' .. ARGV[2] .. ':items', unpack(ARGV, 
 const WORD_CANDIDATES = 200;
 /** How many vocabulary words infix and typo matching may each expand to. */
 const VOCAB_MATCHES = 20;
+/** Parsed item records kept for reuse (about 1 KB of text each, plus the parsed object). */
+const PARSED_RECORDS = 10_000;
 /** Candidates read beyond `limit`, so de-duplication by display name still fills the page. */
 const SLACK = 10;
 
@@ -232,9 +234,22 @@ export class SearchService {
     if (raw === null) throw new GenerationChanged();
     const out = new Map<string, ItemRecord>();
     skus.forEach((sku, i) => {
-      if (raw[i]) out.set(sku, JSON.parse(raw[i]!) as ItemRecord);
+      if (raw[i]) out.set(sku, this.parseRecord(raw[i]!));
     });
     return out;
+  }
+
+  // Popular items come back in many searches: parsing their JSON was the largest single cost of
+  // a search. Keyed by the stored text itself, so a changed record is simply a new key.
+  private readonly parsedRecords = new Map<string, ItemRecord>();
+  private parseRecord(json: string): ItemRecord {
+    let record = this.parsedRecords.get(json);
+    if (!record) {
+      if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
+      record = JSON.parse(json) as ItemRecord;
+      this.parsedRecords.set(json, record);
+    }
+    return record;
   }
 
   /** Infix and one-typo hits of a one-word query, found through the vocabulary. */
