@@ -3,7 +3,7 @@
 // the same Redis writes, precomputed, pipelined), with the run's peak memory.
 //   bun bench/sync.ts [--sizes 10000,100000,1000000] [--reseed] [--skip-guide]
 // Needs the services (scripts/services.sh start) and dist/search-sync (bun run build).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,6 +36,45 @@ const mongo = new MongoClient(MONGODB_URI);
 const redis = new Redis(REDIS_URL);
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
+
+// CPU-seconds of the local servers (from the pid files of scripts/services.sh; null when the
+// MongoDB server is external), so each phase shows which process the cores went to.
+const CLOCK_TICKS = 100;
+function pidFrom(file: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(ROOT, ".local", file), "utf8").trim());
+    return existsSync(`/proc/${pid}/stat`) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+const SERVER_PIDS = { mongo: pidFrom("ferretdb/ferretdb.pid") ?? pidFrom("mongod/mongod.pid"), redis: pidFrom("redis/redis.pid") };
+function cpuOf(pid: number | null): number {
+  if (pid === null) return NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+}
+interface Cpu {
+  mongo: number;
+  redis: number;
+  /** The reading or writing process: this script for A, the binary for S. */
+  client: number;
+}
+const round1 = (x: number) => Math.round(x * 10) / 10;
+/** Runs a phase and the CPU-seconds the servers and this process spent meanwhile. */
+async function withCpu<T>(phase: () => Promise<T>): Promise<{ result: T; cpu: Cpu }> {
+  const before = { mongo: cpuOf(SERVER_PIDS.mongo), redis: cpuOf(SERVER_PIDS.redis), self: process.cpuUsage() };
+  const result = await phase();
+  const self = process.cpuUsage(before.self);
+  return {
+    result,
+    cpu: {
+      mongo: round1(cpuOf(SERVER_PIDS.mongo) - before.mongo),
+      redis: round1(cpuOf(SERVER_PIDS.redis) - before.redis),
+      client: round1((self.user + self.system) / 1e6),
+    },
+  };
+}
 
 /** Seeds `db` with a catalog of about `n` documents unless it already holds exactly that one. */
 async function ensureCatalog(db: Db, n: number): Promise<CatalogOptions> {
@@ -129,7 +168,7 @@ async function unlinkPrefix(prefix: string): Promise<void> {
 }
 
 /** S: one full run of the compiled binary; wall time and peak RSS from /usr/bin/time. */
-async function syncRun(dbName: string, prefix: string): Promise<{ ms: number; rssMb: number; entries: number; status: string }> {
+async function syncRun(dbName: string, prefix: string): Promise<{ ms: number; rssMb: number; cpuS: number; entries: number; status: string }> {
   const dir = mkdtempSync(join(tmpdir(), "bench-sync-"));
   try {
     const started = performance.now();
@@ -145,9 +184,10 @@ async function syncRun(dbName: string, prefix: string): Promise<{ ms: number; rs
     const err = await Bun.file(timeFile).text();
     const ms = performance.now() - started;
     const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1] ?? NaN);
+    const cpuS = Number(/User time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN) + Number(/System time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
     const result = JSON.parse(out) as { status: string; types: Record<string, { entries: number }> };
     const entries = Object.values(result.types).reduce((a, t) => a + t.entries, 0);
-    return { ms, rssMb: Math.round(rssKb / 102.4) / 10, entries, status: result.status };
+    return { ms, rssMb: Math.round(rssKb / 102.4) / 10, cpuS: round1(cpuS), entries, status: result.status };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -175,13 +215,14 @@ for (const n of sizes) {
   console.log(`N = ${n.toLocaleString("en")}`);
   const dbName = `bench_n${n}`;
   const opts = await ensureCatalog(mongo.db(dbName), n);
-  const a = await sourceLimit(dbName);
-  console.log(`  A source: ${a.documents} documents in ${seconds(a.ms)} s`);
-  const b = await sinkLimit(opts);
-  console.log(`  B sink:   ${b.entries} entries in ${seconds(b.ms)} s`);
+  const { result: a, cpu: aCpu } = await withCpu(() => sourceLimit(dbName));
+  console.log(`  A source: ${a.documents} documents in ${seconds(a.ms)} s; CPU-s ${JSON.stringify(aCpu)}`);
+  const { result: b, cpu: bCpu } = await withCpu(() => sinkLimit(opts));
+  console.log(`  B sink:   ${b.entries} entries in ${seconds(b.ms)} s; Redis CPU-s ${bCpu.redis}`);
   const prefix = `bench-sync-${n}:`;
-  const s = await syncRun(dbName, prefix);
-  console.log(`  S sync:   ${s.entries} entries in ${seconds(s.ms)} s (${s.status}), peak RSS ${s.rssMb} MB`);
+  const { result: s, cpu: sServers } = await withCpu(() => syncRun(dbName, prefix));
+  const sCpu: Cpu = { ...sServers, client: s.cpuS };
+  console.log(`  S sync:   ${s.entries} entries in ${seconds(s.ms)} s (${s.status}), peak RSS ${s.rssMb} MB; CPU-s ${JSON.stringify(sCpu)}`);
   await unlinkPrefix(prefix);
   const row = {
     n,
@@ -195,6 +236,12 @@ for (const n of sizes) {
     s_over_sum_ab: Math.round((s.ms / (a.ms + b.ms)) * 100) / 100,
     peak_rss_mb: s.rssMb,
     status: s.status,
+    // CPU-seconds per process in each phase, and the cores they kept busy together.
+    a_cpu_s: aCpu,
+    a_cores: round1((aCpu.mongo + aCpu.client) / (a.ms / 1000)),
+    b_redis_cpu_s: bCpu.redis,
+    s_cpu_s: sCpu,
+    s_cores: round1((sCpu.mongo + sCpu.redis + sCpu.client) / (s.ms / 1000)),
   };
   rows.push(row);
   writeFileSync(join(ROOT, `bench/results/sync-${n}.json`), `${JSON.stringify({ ...row, at: new Date().toISOString() }, null, 2)}\n`);
@@ -204,6 +251,13 @@ console.log("\n| N | documents | entries | A source s | B sink s | S sync s | en
 console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows)
   console.log(`| ${r.n} | ${r.documents} | ${r.entries} | ${r.a_s} | ${r.b_s} | ${r.s_s} | ${r.entries_per_s} | ${r.s_over_max_ab} | ${r.s_over_sum_ab} | ${r.peak_rss_mb} |`);
+console.log("\nCPU-seconds (MongoDB server / reader or sync / Redis) and cores busy:");
+console.log("| N | A: mongo | A: reader | A cores | B: Redis | S: mongo | S: sync | S: Redis | S cores |");
+console.log("|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  const [a, s] = [r.a_cpu_s as Cpu, r.s_cpu_s as Cpu];
+  console.log(`| ${r.n} | ${a.mongo} | ${a.client} | ${r.a_cores} | ${r.b_redis_cpu_s} | ${s.mongo} | ${s.client} | ${s.redis} | ${r.s_cores} |`);
+}
 if (!values["skip-guide"]) {
   const guide = await guideWorkload();
   console.log(`\nGuide workload (150 categories, 75 boxes, 200 options, with suppliers): ${guide.entries} entries, full run incl. process start ${seconds(guide.ms)} s (old service: 45.2 s)`);
