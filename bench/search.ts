@@ -80,8 +80,9 @@ try {
   const vocab = (await redis.zrange(`${PREFIX}{category}:g:${await redis.get(`${PREFIX}{category}:cur`)}:vocab`, "0", "-1")).filter((w) => /^\p{L}{6,}$/u.test(w));
   const queries: string[] = [];
   for (let i = 0; i < distinctQueries; i++) {
-    const w = vocab[(i * 7919) % vocab.length]!;
-    const v = vocab[(i * 104729) % vocab.length]!;
+    // Every pair of words once before any repeats, so --queries sets how many distinct searches there are.
+    const w = vocab[i % vocab.length]!;
+    const v = vocab[(Math.floor(i / vocab.length) + i) % vocab.length]!;
     queries.push([w.slice(0, 1), w.slice(0, 3), w.slice(0, 6), `${w} ${v.slice(0, 3)}`][i % 4]!);
   }
   const paths = ["/category-search", "/boxes-search", "/options-search"];
