@@ -234,21 +234,20 @@ export class SearchService {
     if (raw === null) throw new GenerationChanged();
     const out = new Map<string, ItemRecord>();
     skus.forEach((sku, i) => {
-      if (raw[i]) out.set(sku, this.parseRecord(raw[i]!));
+      if (raw[i]) out.set(sku, this.parseRecord(sku, raw[i]!));
     });
     return out;
   }
 
   // Popular items come back in many searches: parsing their JSON was the largest single cost of
-  // a search. Keyed by the stored text itself, so a changed record is simply a new key.
-  private readonly parsedRecords = new Map<string, ItemRecord>();
-  private parseRecord(json: string): ItemRecord {
-    let record = this.parsedRecords.get(json);
-    if (!record) {
-      if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
-      record = JSON.parse(json) as ItemRecord;
-      this.parsedRecords.set(json, record);
-    }
+  // a search. Reused only while the stored text is the same (a changed record is parsed again).
+  private readonly parsedRecords = new Map<string, { json: string; record: ItemRecord }>();
+  private parseRecord(sku: string, json: string): ItemRecord {
+    const cached = this.parsedRecords.get(sku);
+    if (cached && cached.json === json) return cached.record;
+    if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
+    const record = JSON.parse(json) as ItemRecord;
+    this.parsedRecords.set(sku, { json, record });
     return record;
   }
 
