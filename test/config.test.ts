@@ -339,3 +339,14 @@ describe("redactUri", () => {
     expect(redactUri("see 10:30 user@example.com")).toBe("see 10:30 user@example.com");
   });
 });
+
+describe("documentation", () => {
+  test("every variable the configuration reads is in the README's configuration table", async () => {
+    const source = await Bun.file(join(import.meta.dir, "../src/config.ts")).text();
+    const readme = await Bun.file(join(import.meta.dir, "../README.md")).text();
+    const variables = [...new Set([...source.matchAll(/\b(?:get|str|int|num|bool|oneOf|hostPorts|url|host|pemFile|collection)\("([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!))];
+    const tableRows = readme.split("\n").filter((line) => line.startsWith("| `"));
+    expect(variables.length).toBeGreaterThan(30);
+    expect(variables.filter((v) => !tableRows.some((row) => row.includes(`\`${v}\``)))).toEqual([]);
+  });
+});
