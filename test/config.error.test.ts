@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, parseConfig } from "../src/config.ts";
+import { runCommand } from "./e2e/binary.ts";
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -134,16 +135,7 @@ describe("the real entry point", () => {
   async function start(env: Record<string, string>, dotEnv?: string) {
     dir = mkdtempSync(join(tmpdir(), "ss-config-main-"));
     if (dotEnv !== undefined) writeFileSync(join(dir, ".env"), dotEnv);
-    const proc = Bun.spawn([process.execPath, main], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, ...env },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const timer = setTimeout(() => proc.kill(), 10_000);
-    const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    clearTimeout(timer);
-    return { code, stdout, stderr };
+    return runCommand([process.execPath, main], dir, { HOME: dir, ...env }, 10_000);
   }
 
   test("REDIS_PORT=abc: exit code 2, exactly one line on stderr", async () => {

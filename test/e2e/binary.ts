@@ -28,6 +28,27 @@ export function serviceEnv(ctx: { env: Record<string, string>; dbName: string; p
   return { ...redis, MONGODB_URI: ctx.env.MONGODB_URI!, DB_NAME: ctx.dbName, REDIS_KEY_PREFIX: ctx.prefix, ENABLE_SCHEDULER: "false", ...extra };
 }
 
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end with only `env` (plus PATH and HOME); SIGKILL after `timeoutMs`. */
+export async function runCommand(argv: string[], cwd: string, env: Record<string, string>, timeoutMs = 25_000): Promise<Ran> {
+  const proc = Bun.spawn(argv, {
+    cwd,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? cwd, ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
 export function freePort(): number {
   const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
   const port = server.port!;

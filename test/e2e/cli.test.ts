@@ -9,7 +9,7 @@ import type { RunResult } from "../../src/sync/types.ts";
 import { createContext, type TestContext } from "../helpers.ts";
 import { parseExposition } from "../metrics.fixtures.ts";
 import { SUPPLIER, oid, seedLarge } from "../sync.fixtures.ts";
-import { freePort, installBinary, startBinary } from "./binary.ts";
+import { freePort, installBinary, runCommand, startBinary, type Ran } from "./binary.ts";
 
 let ctx: TestContext;
 let binary: string;
@@ -21,25 +21,10 @@ afterEach(async () => {
   await ctx.cleanup();
 });
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the binary in the context's directory with the context's environment (plus `env`). */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const proc = Bun.spawn([binary, ...args], {
-    cwd: ctx.dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: ctx.dir, ...ctx.env, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 25_000);
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return runCommand([binary, ...args], ctx.dir, { HOME: ctx.dir, ...ctx.env, ...env });
 }
 
 const STAMP = String.raw`\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]`;

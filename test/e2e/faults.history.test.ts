@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary } from "./binary.ts";
+import { ensureBinary, runCommand, type Ran } from "./binary.ts";
 import { killAll, tempDir } from "./procs.ts";
 
 let dir: string;
@@ -17,30 +17,20 @@ beforeEach(() => {
 });
 afterEach(killAll);
 
-async function run(args: string[], historyDbPath: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([binary, ...args], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HISTORY_DB_PATH: historyDbPath,
-      // Closed ports: start-up must stop at the history database before trying them.
-      REDIS_URL: "redis://127.0.0.1:1",
-      MONGODB_URI: "mongodb://127.0.0.1:1",
-      ENABLE_SCHEDULER: "false",
-      LISTEN_HOST: "127.0.0.1",
-      PORT: "0",
-    },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+function run(args: string[], historyDbPath: string): Promise<Ran> {
+  const env = {
+    HISTORY_DB_PATH: historyDbPath,
+    // Closed ports: start-up must stop at the history database before trying them.
+    REDIS_URL: "redis://127.0.0.1:1",
+    MONGODB_URI: "mongodb://127.0.0.1:1",
+    ENABLE_SCHEDULER: "false",
+    LISTEN_HOST: "127.0.0.1",
+    PORT: "0",
+  };
+  return runCommand([binary, ...args], dir, env, 10_000);
 }
 
-function expectOneLine(out: { code: number; stdout: string; stderr: string }, ...mentions: string[]): void {
+function expectOneLine(out: Ran, ...mentions: string[]): void {
   expect({ code: out.code, stdout: out.stdout }).toEqual({ code: 2, stdout: "" });
   const lines = out.stderr.trim().split("\n");
   expect(lines).toHaveLength(1);

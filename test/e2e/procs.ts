@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { seedCatalog } from "../../scripts/catalog.ts";
 import { scanKeys } from "../../src/index/redis.ts";
-import { freePort, installBinary, startBinary, type RunningBinary } from "./binary.ts";
+import { freePort, installBinary, runCommand, startBinary, type RunningBinary } from "./binary.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -41,7 +41,7 @@ interface Scope {
 const testScope: Scope = { live: new Set(), dirs: new Set() };
 const runScope: Scope = { live: new Set(), dirs: new Set() };
 let scope = testScope;
-const { live, dirs } = testScope;
+const { live } = testScope;
 // Last resort when the test process exits without killAll() (an uncaught error in a script):
 // no server or service may outlive it.
 const spawned = new Set<Subprocess>();
@@ -356,21 +356,8 @@ export async function startDeployment(redisEnv: Record<string, string>, opts: Om
       services.push(svc);
       return svc;
     },
-    async cli(args, overrides = {}) {
-      const proc = track(
-        Bun.spawn([binary, ...args], {
-          cwd: dir,
-          env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, ...overrides },
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
-        }),
-      );
-      const entry = { kill: async () => void (proc.kill("SIGKILL"), await proc.exited) };
-      live.add(entry);
-      const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-      live.delete(entry);
-      return { code, stdout, stderr };
+    cli(args, overrides = {}) {
+      return runCommand([binary, ...args], dir, { ...env, ...overrides });
     },
     async stop() {
       for (const svc of services) if (svc.proc.exitCode === null && svc.proc.signalCode === null) svc.proc.kill("SIGKILL");
