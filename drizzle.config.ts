@@ -2,6 +2,6 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./src/history/schema.ts",
+  schema: "./src/runs/history/schema.ts",
   out: "./drizzle",
 });

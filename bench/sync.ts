@@ -11,7 +11,7 @@ import { MongoClient, type Db } from "mongodb";
 import { Redis } from "ioredis";
 import { SkipTally, addDisplayNames, originRecord, supplierLink, validDisplayNames, type ItemRecord } from "../src/catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
-import { parseConfig } from "../src/config.ts";
+import { parseConfig } from "../src/platform/config.ts";
 import { Keys } from "../src/index/keys.ts";
 import { IndexStore, type ItemWrite } from "../src/index/store.ts";
 import { CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../src/source/mongo.ts";

@@ -2,14 +2,14 @@
 // The search-sync executable: `serve` (default) runs the service; the one-shot commands
 // (sync, status, history, healthcheck) and argument parsing live in src/cli/.
 import pkg from "../package.json";
-import { createApp } from "./app.ts";
+import { createApp } from "./app/http.ts";
 import { runCli } from "./cli/run.ts";
 import { openServices } from "./cli/common.ts";
-import type { Config } from "./config.ts";
-import { createLogger } from "./log.ts";
+import type { Config } from "./platform/config.ts";
+import { createLogger } from "./platform/log.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
-import { waitForRedis, type Services } from "./services.ts";
-import { watchInterruptedRuns } from "./sync/interrupted.ts";
+import { waitForRedis, type Services } from "./app/container.ts";
+import { watchInterruptedRuns } from "./runs/interrupted.ts";
 
 // On shutdown, how long alerts still being delivered may hold up the exit.
 const ALERT_DRAIN_ON_SHUTDOWN_MS = 5_000;

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadEnv, parseConfig, parseDotEnv, redactUri } from "../src/config.ts";
+import { loadEnv, parseConfig, parseDotEnv, redactUri } from "../src/platform/config.ts";
 
 /** The value at a dotted path of the config. */
 function at(config: unknown, path: string): unknown {
@@ -342,7 +342,7 @@ describe("redactUri", () => {
 
 describe("documentation", () => {
   test("every variable the configuration reads is in the README's configuration table", async () => {
-    const source = await Bun.file(join(import.meta.dir, "../src/config.ts")).text();
+    const source = await Bun.file(join(import.meta.dir, "../src/platform/config.ts")).text();
     const readme = await Bun.file(join(import.meta.dir, "../README.md")).text();
     const variables = [...new Set([...source.matchAll(/\b(?:get|str|int|num|bool|oneOf|hostPorts|url|host|pemFile|collection)\("([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!))];
     const tableRows = readme.split("\n").filter((line) => line.startsWith("| `"));

@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { createApp, type App } from "../src/app.ts";
-import { DASHBOARD_CSP } from "../src/http/dashboard.ts";
+import { createApp, type App } from "../src/app/http.ts";
+import { DASHBOARD_CSP } from "../src/ops/dashboard.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
-import type { Services } from "../src/services.ts";
-import type { RunResult } from "../src/sync/types.ts";
+import type { Services } from "../src/app/container.ts";
+import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { SUPPLIER, oid, seedLarge } from "./sync.fixtures.ts";
 

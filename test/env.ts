@@ -2,7 +2,7 @@
 // With SS_TEST_CLUSTER_NODES (set by test/preload.ts when SS_TEST_REDIS=cluster) every context
 // and every binary started by a test uses that Redis Cluster instead of the standalone Redis.
 import { Cluster, Redis } from "ioredis";
-import { scanKeys } from "../src/index/redis.ts";
+import { scanKeys } from "../src/platform/redis.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? `redis://127.0.0.1:${process.env.SS_REDIS_PORT ?? 6390}`;
 export const MONGODB_URI = process.env.MONGODB_URI ?? `mongodb://127.0.0.1:${process.env.SS_MONGO_PORT ?? 27027}`;

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster, Redis } from "ioredis";
 import { MongoClient, type Db } from "mongodb";
-import { parseConfig, type Config } from "../src/config.ts";
-import { silentLogger, type Logger } from "../src/log.ts";
-import { createServices, waitForRedis, type Services } from "../src/services.ts";
+import { parseConfig, type Config } from "../src/platform/config.ts";
+import { silentLogger, type Logger } from "../src/platform/log.ts";
+import { createServices, waitForRedis, type Services } from "../src/app/container.ts";
 import { MONGODB_URI, REDIS_ENV, REDIS_URL, scanAll, testRedis } from "./env.ts";
 
 export { MONGODB_URI, REDIS_URL };

@@ -3,11 +3,11 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { HistoryDbError, openHistoryDb } from "../src/history/db.ts";
-import { MIGRATION_SQL, embeddedMigrations } from "../src/history/migrations.ts";
-import { HistoryRepo } from "../src/history/repo.ts";
-import { computeTrends, percentile } from "../src/sync/trends.ts";
-import type { RunResult } from "../src/sync/types.ts";
+import { HistoryDbError, openHistoryDb } from "../src/runs/history/db.ts";
+import { MIGRATION_SQL, embeddedMigrations } from "../src/runs/history/migrations.ts";
+import { HistoryRepo } from "../src/runs/history/repo.ts";
+import { computeTrends, percentile } from "../src/runs/trends.ts";
+import type { RunResult } from "../src/runs/model.ts";
 
 const drizzleDir = resolve(import.meta.dir, "../drizzle");
 

@@ -1,10 +1,10 @@
 // The HTTP app in-process (createApp(deps).handle): probes, /info, errors, OpenAPI, bad parameters.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app.ts";
-import { parseConfig } from "../src/config.ts";
-import { silentLogger } from "../src/log.ts";
-import { createServices, type Services } from "../src/services.ts";
+import { createApp, type App } from "../src/app/http.ts";
+import { parseConfig } from "../src/platform/config.ts";
+import { silentLogger } from "../src/platform/log.ts";
+import { createServices, type Services } from "../src/app/container.ts";
 import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 import { CLUSTER_NODES, REDIS_URL } from "./env.ts";
 

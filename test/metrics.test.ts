@@ -1,12 +1,12 @@
 // GET /metrics: the Prometheus exposition, parsed, after real runs and searches.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app.ts";
-import { parseConfig } from "../src/config.ts";
-import { silentLogger } from "../src/log.ts";
-import { RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/metrics.ts";
-import { createServices, type Services } from "../src/services.ts";
-import { TRIGGERS } from "../src/sync/types.ts";
+import { createApp, type App } from "../src/app/http.ts";
+import { parseConfig } from "../src/platform/config.ts";
+import { silentLogger } from "../src/platform/log.ts";
+import { RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/ops/metrics.ts";
+import { createServices, type Services } from "../src/app/container.ts";
+import { TRIGGERS } from "../src/runs/model.ts";
 import { createContext, type TestContext, REDIS_DOWN_ENV } from "./helpers.ts";
 import { family, parseExposition, type Exposition } from "./metrics.fixtures.ts";
 import { SUPPLIER, oid, seedLarge } from "./sync.fixtures.ts";

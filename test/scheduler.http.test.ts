@@ -1,11 +1,11 @@
 // The scheduler endpoints in-process (createApp(deps).handle): status, start/stop, trigger-now,
 // interval, their persistence across a restart, admin protection, OpenAPI.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app.ts";
-import { createLogger, type Logger } from "../src/log.ts";
+import { createApp, type App } from "../src/app/http.ts";
+import { createLogger, type Logger } from "../src/platform/log.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
-import type { Services } from "../src/services.ts";
-import type { RunResult } from "../src/sync/types.ts";
+import type { Services } from "../src/app/container.ts";
+import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;

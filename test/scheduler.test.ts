@@ -3,13 +3,13 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
-import { parseConfig } from "../src/config.ts";
-import { createLogger, type Logger } from "../src/log.ts";
+import { parseConfig } from "../src/platform/config.ts";
+import { createLogger, type Logger } from "../src/platform/log.ts";
 import { Scheduler, type SchedulerOptions } from "../src/scheduler/scheduler.ts";
-import { createServices, type Services } from "../src/services.ts";
-import { newRunId } from "../src/sync/engine.ts";
-import type { RunResult } from "../src/sync/types.ts";
-import type { HistoryRepo } from "../src/history/repo.ts";
+import { createServices, type Services } from "../src/app/container.ts";
+import { newRunId } from "../src/runs/engine.ts";
+import type { RunResult } from "../src/runs/model.ts";
+import type { HistoryRepo } from "../src/runs/history/repo.ts";
 import { createContext, MONGODB_URI, type TestContext, REDIS_DOWN_ENV } from "./helpers.ts";
 
 // Tests that wait on real timers; bun applies its 5 s default otherwise (bunfig's [test] timeout is not read).

@@ -2,9 +2,9 @@
 // the serving generation and its push count are unchanged, across replicas.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app.ts";
+import { createApp, type App } from "../src/app/http.ts";
 import { ResultCache } from "../src/search/cache.ts";
-import type { Services } from "../src/services.ts";
+import type { Services } from "../src/app/container.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 describe("ResultCache", () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app.ts";
-import type { Services } from "../src/services.ts";
+import { createApp, type App } from "../src/app/http.ts";
+import type { Services } from "../src/app/container.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 // One small multilingual catalog, synced once; each test reads it through the real HTTP app.

@@ -1,13 +1,13 @@
 // Admin protection (SPEC §3): the key, the loopback rule, every admin route found from the app
 // itself, read endpoints open, CORS. In-process (app.handle), plus one listening server on 127.0.0.1.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app.ts";
-import { isAdminRoute, type ClientIp } from "../src/http/admin.ts";
-import { checkAdmin, isForwarded, isLoopback, presentedKey } from "../src/http/auth.ts";
-import { ApiError } from "../src/http/errors.ts";
-import { createLogger } from "../src/log.ts";
-import { errorText } from "../src/sync/engine.ts";
-import type { Services } from "../src/services.ts";
+import { createApp, type App } from "../src/app/http.ts";
+import { isAdminRoute, type ClientIp } from "../src/platform/http/admin.ts";
+import { checkAdmin, isForwarded, isLoopback, presentedKey } from "../src/platform/http/auth.ts";
+import { ApiError } from "../src/platform/http/errors.ts";
+import { createLogger } from "../src/platform/log.ts";
+import { errorText } from "../src/runs/engine.ts";
+import type { Services } from "../src/app/container.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 const KEY = "test-admin-key-0123456789";

@@ -1,9 +1,9 @@
 // One run at a time (SPEC §2): concurrent triggers, two instances, HTTP 409, the run lock.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { createApp } from "../src/app.ts";
-import { applyPush } from "../src/index/push.ts";
-import type { RunResult } from "../src/sync/types.ts";
+import { createApp } from "../src/app/http.ts";
+import { applyPush } from "../src/index/update.ts";
+import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { gensIn, keyShape, oid, seedLarge, servingEntries, slowEngine, snapshot, until } from "./sync.fixtures.ts";
 

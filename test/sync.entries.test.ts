@@ -5,8 +5,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import type { Entry, ItemType } from "../src/catalog/types.ts";
-import type { Services } from "../src/services.ts";
-import type { RunResult } from "../src/sync/types.ts";
+import type { Services } from "../src/app/container.ts";
+import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { ITEM_TYPES, SUPPLIER, oid, servingEntries, sortEntries } from "./sync.fixtures.ts";
 

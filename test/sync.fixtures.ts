@@ -5,9 +5,9 @@ import { ObjectId, type Db, type Document, type MongoClient } from "mongodb";
 import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
 import { ITEM_TYPES, type Entry, type ItemType } from "../src/catalog/types.ts";
 import type { IndexStore } from "../src/index/store.ts";
-import type { Services } from "../src/services.ts";
+import type { Services } from "../src/app/container.ts";
 import { CatalogSource } from "../src/source/mongo.ts";
-import { SyncEngine } from "../src/sync/engine.ts";
+import { SyncEngine } from "../src/runs/engine.ts";
 
 export const TYPE_CODE: Record<ItemType, number> = { categories: 1, boxes: 2, options: 3 };
 export const SUPPLIER: Record<ItemType, string> = { categories: "supplier_categories", boxes: "supplier_boxes", options: "supplier_options" };

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createApp } from "../src/app.ts";
+import { createApp } from "../src/app/http.ts";
 import type { ItemType } from "../src/catalog/types.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import {

@@ -2,7 +2,7 @@
 // a restart. MongoDB is reached through a local TCP proxy that the test opens and closes.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import net from "node:net";
-import { createApp } from "../src/app.ts";
+import { createApp } from "../src/app/http.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { seedLarge } from "./sync.fixtures.ts";
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ObjectId } from "mongodb";
-import { datasetPath } from "../src/sync/dataset.ts";
+import { datasetPath } from "../src/runs/dataset.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;

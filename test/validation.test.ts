@@ -1,9 +1,9 @@
 // Limits and validation of every route (in-process): 413, 414, JSON depth, one 422 shape naming the
 // field, JSON 404/405, and no 5xx for hostile input.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app.ts";
-import { jsonDepthExceeds, MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_QUERY_BYTES, parseJsonBody } from "../src/http/limits.ts";
-import type { Services } from "../src/services.ts";
+import { createApp, type App } from "../src/app/http.ts";
+import { jsonDepthExceeds, MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_QUERY_BYTES, parseJsonBody } from "../src/platform/http/limits.ts";
+import type { Services } from "../src/app/container.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 // One app for the file: nothing here starts a run (every run trigger gets an invalid parameter).

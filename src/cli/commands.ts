@@ -1,10 +1,10 @@
 // The one-shot commands: sync, status, history, healthcheck. `serve` lives in src/main.ts.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import type { Config } from "../config.ts";
-import { createLogger, writeLine } from "../log.ts";
-import { waitForRedis } from "../services.ts";
-import type { RunResult } from "../sync/types.ts";
+import type { Config } from "../platform/config.ts";
+import { createLogger, writeLine } from "../platform/log.ts";
+import { waitForRedis } from "../app/container.ts";
+import type { RunResult } from "../runs/model.ts";
 import { EXIT, fail, loadConfig, openServices } from "./common.ts";
 import { formatHistory, formatStatus } from "./format.ts";
 import { ProgressDisplay } from "./progress.ts";

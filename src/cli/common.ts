@@ -1,9 +1,9 @@
 // What every command shares: exit codes, the one-line failure, loading the config and the services.
-import { ConfigError, loadEnv, parseConfig, type Config } from "../config.ts";
-import { HistoryDbError } from "../history/db.ts";
-import type { Logger } from "../log.ts";
-import { createServices, type Services } from "../services.ts";
-import type { EngineDeps } from "../sync/engine.ts";
+import { ConfigError, loadEnv, parseConfig, type Config } from "../platform/config.ts";
+import { HistoryDbError } from "../runs/history/db.ts";
+import type { Logger } from "../platform/log.ts";
+import { createServices, type Services } from "../app/container.ts";
+import type { EngineDeps } from "../runs/engine.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3, skipped: 4 } as const;
 

@@ -1,8 +1,8 @@
 // Readable text for `search-sync status` and `search-sync history`. Pure.
 import { ITEM_TYPES } from "../catalog/types.ts";
-import type { SyncStatus } from "../index/status.ts";
-import { timestamp } from "../log.ts";
-import type { RunResult } from "../sync/types.ts";
+import type { SyncStatus } from "../runs/status.ts";
+import { timestamp } from "../platform/log.ts";
+import type { RunResult } from "../runs/model.ts";
 
 const ERROR_WIDTH = 60;
 const local = (iso: string | null) => (iso ? timestamp(new Date(iso)) : "-");

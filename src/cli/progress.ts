@@ -1,7 +1,7 @@
 // The progress of `search-sync sync`: a bar redrawn in place on a terminal, plain log lines
 // elsewhere. Fed by the engine's onProgress (each time it writes the status key).
-import type { ActiveRun } from "../index/status.ts";
-import type { Logger } from "../log.ts";
+import type { ActiveRun } from "../runs/status.ts";
+import type { Logger } from "../platform/log.ts";
 
 export interface ProgressFigures {
   stage: string;

@@ -1,6 +1,6 @@
 // The command line: picks the command, answers --help and --version, and exits with the command's code.
 import pkg from "../../package.json";
-import type { Config } from "../config.ts";
+import type { Config } from "../platform/config.ts";
 import { healthcheckCommand, historyCommand, options, statusCommand, syncCommand } from "./commands.ts";
 import { EXIT, fail, loadConfig } from "./common.ts";
 import { COMMAND_USAGE, COMMANDS, USAGE, type Command } from "./usage.ts";

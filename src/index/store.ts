@@ -4,7 +4,7 @@ import type { ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers } from "./members.ts";
-import { runScript, type RedisClient } from "./redis.ts";
+import { runScript, type RedisClient } from "../platform/redis.ts";
 
 // Switches the serving generation if this run still owns the type (fence) and every push
 // journaled during the build has been replayed into the new generation.

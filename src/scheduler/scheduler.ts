@@ -16,16 +16,16 @@
 //   - after a tick: one interval after the later of the tick and the last success, so the job's
 //     own run does not make its next tick skip, and a failed run is retried one interval later;
 //   - after PUT /scheduler/interval: recomputed at once from the same point.
-import type { Config } from "../config.ts";
-import type { HistoryRepo } from "../history/repo.ts";
-import type { RunLock } from "../index/lock.ts";
+import type { Config } from "../platform/config.ts";
+import type { HistoryRepo } from "../runs/history/repo.ts";
+import type { RunLock } from "../runs/lock.ts";
 import type { IndexStore } from "../index/store.ts";
-import type { StatusStore } from "../index/status.ts";
-import { timestamp, type Logger } from "../log.ts";
-import { errorText, skippedResult, type SyncEngine } from "../sync/engine.ts";
+import type { StatusStore } from "../runs/status.ts";
+import { timestamp, type Logger } from "../platform/log.ts";
+import { errorText, skippedResult, type SyncEngine } from "../runs/engine.ts";
 import { validIntervalHours } from "./hours.ts";
 import { scheduleJob, type Job } from "./jobs.ts";
-import { lastRunOf, type LastRun } from "./last-runs.ts";
+import { lastRunOf, type LastRun } from "../runs/history/last-runs.ts";
 
 export interface SchedulerDeps {
   config: Pick<Config, "enableScheduler" | "syncIntervalHours" | "syncCron" | "syncTimezone">;

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import pkg from "../../package.json";
 import { COMMAND_USAGE, COMMANDS, USAGE } from "../../src/cli/usage.ts";
-import type { RunResult } from "../../src/sync/types.ts";
+import type { RunResult } from "../../src/runs/model.ts";
 import { createContext, type TestContext } from "../helpers.ts";
 import { parseExposition } from "../metrics.fixtures.ts";
 import { SUPPLIER, oid, seedLarge } from "../sync.fixtures.ts";

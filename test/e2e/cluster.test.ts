@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Cluster } from "ioredis";
-import { scanKeys } from "../../src/index/redis.ts";
+import { scanKeys } from "../../src/platform/redis.ts";
 import type { RunningBinary } from "./binary.ts";
 import { documentsRead, getJson, historyRows, killAll, postJson, startDeployment, startRun, until, type Deployment } from "./procs.ts";
 import { startRedisCluster, type RedisClusterDeployment } from "./topologies.ts";

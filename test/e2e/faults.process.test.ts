@@ -122,7 +122,7 @@ test("SIGTERM mid-run with a long SHUTDOWN_TIMEOUT_SECONDS: no new requests are 
 }, 60_000);
 
 // A client waiting for a run's result gets no byte until the run ends, and Bun closes connections
-// idle for the server's idleTimeout (30 s in Elysia): src/http/sync.ts lifts it for such requests.
+// idle for the server's idleTimeout (30 s in Elysia): src/runs/routes.ts lifts it for such requests.
 // MongoDB is reached through a proxy that delays every answer, so the run takes about 40 s: slow,
 // hence opt-in (SS_LONG_TESTS=1); bench/load.ts at 50,000 origins covers it too.
 test.skipIf(!process.env.SS_LONG_TESTS)("a client waiting on POST /re-sync-all for a run longer than the 30 s idle timeout gets the result", async () => {

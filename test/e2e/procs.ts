@@ -10,7 +10,7 @@ import { Database } from "bun:sqlite";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { seedCatalog } from "../../scripts/catalog.ts";
-import { scanKeys } from "../../src/index/redis.ts";
+import { scanKeys } from "../../src/platform/redis.ts";
 import { freePort, installBinary, runCommand, startBinary, type RunningBinary } from "./binary.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");

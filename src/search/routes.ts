@@ -1,8 +1,8 @@
 // Autocomplete endpoints of the service this one replaces.
 import { Elysia, t } from "elysia";
 import type { ItemType } from "../catalog/types.ts";
-import type { SearchService } from "../search/search.ts";
-import { ApiError } from "./errors.ts";
+import type { SearchService } from "./service.ts";
+import { ApiError } from "../platform/http/errors.ts";
 
 export const SearchQuery = t.Object({
   query: t.Optional(

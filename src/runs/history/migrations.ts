@@ -3,8 +3,8 @@
 // (a test checks it).
 import { createHash } from "node:crypto";
 import type { MigrationMeta } from "drizzle-orm/migrator";
-import journal from "../../drizzle/meta/_journal.json";
-import m0000 from "../../drizzle/0000_init.sql" with { type: "text" };
+import journal from "../../../drizzle/meta/_journal.json";
+import m0000 from "../../../drizzle/0000_init.sql" with { type: "text" };
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_init": m0000,
@@ -13,7 +13,7 @@ export const MIGRATION_SQL: Record<string, string> = {
 export function embeddedMigrations(): MigrationMeta[] {
   return journal.entries.map((entry) => {
     const query = MIGRATION_SQL[entry.tag];
-    if (query === undefined) throw new Error(`migration ${entry.tag} is not embedded in src/history/migrations.ts`);
+    if (query === undefined) throw new Error(`migration ${entry.tag} is not embedded in src/runs/history/migrations.ts`);
     return {
       sql: query.split("--> statement-breakpoint"),
       bps: entry.breakpoints,

@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
-import type { RunResult } from "../sync/types.ts";
+import type { RunResult } from "../model.ts";
 import type { HistoryDb } from "./db.ts";
 import { settings, syncRuns } from "./schema.ts";
 

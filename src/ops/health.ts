@@ -1,10 +1,10 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
 import { Elysia } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
-import { redactUri } from "../config.ts";
-import type { AppDeps } from "./deps.ts";
-import { redisErrorText, redisTopology, scanKeys } from "../index/redis.ts";
-import { errorResponse } from "./errors.ts";
+import { redactUri } from "../platform/config.ts";
+import type { AppDeps } from "../app/deps.ts";
+import { redisErrorText, redisTopology, scanKeys } from "../platform/redis.ts";
+import { errorResponse } from "../platform/http/errors.ts";
 
 const CHECK_TIMEOUT_MS = 1_500;
 

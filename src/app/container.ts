@@ -1,19 +1,19 @@
 // Builds the long-lived dependencies from the config; the service and the CLI share this.
 import type { MongoClient } from "mongodb";
-import { Alerter } from "./alerts.ts";
-import type { Config } from "./config.ts";
-import { openHistoryDb } from "./history/db.ts";
-import { HistoryRepo } from "./history/repo.ts";
-import { Keys } from "./index/keys.ts";
-import { RunLock } from "./index/lock.ts";
-import { createRedis, type RedisClient } from "./index/redis.ts";
-import { StatusStore } from "./index/status.ts";
-import { IndexStore } from "./index/store.ts";
-import type { Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
-import { SearchService } from "./search/search.ts";
-import { CatalogSource, createMongoClient } from "./source/mongo.ts";
-import { SyncEngine, type EngineDeps } from "./sync/engine.ts";
+import { Alerter } from "../runs/alerts.ts";
+import type { Config } from "../platform/config.ts";
+import { openHistoryDb } from "../runs/history/db.ts";
+import { HistoryRepo } from "../runs/history/repo.ts";
+import { Keys } from "../index/keys.ts";
+import { RunLock } from "../runs/lock.ts";
+import { createRedis, type RedisClient } from "../platform/redis.ts";
+import { StatusStore } from "../runs/status.ts";
+import { IndexStore } from "../index/store.ts";
+import type { Logger } from "../platform/log.ts";
+import { Metrics } from "../ops/metrics.ts";
+import { SearchService } from "../search/service.ts";
+import { CatalogSource, createMongoClient } from "../source/mongo.ts";
+import { SyncEngine, type EngineDeps } from "../runs/engine.ts";
 
 export interface Services {
   config: Config;

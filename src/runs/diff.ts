@@ -2,7 +2,7 @@
 import { entriesOf, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
-import type { DiffSummary } from "./types.ts";
+import type { DiffSummary } from "./model.ts";
 
 const MAX_EXAMPLES = 20;
 const SCAN_COUNT = 500;

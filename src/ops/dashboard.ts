@@ -1,7 +1,7 @@
 // GET /dashboard: one self-contained page (inline CSS, JS and SVG charts) that reads
 // /sync-status?history=true and /scheduler/status. The CSP keeps it from loading anything else.
 import { Elysia } from "elysia";
-import page from "./dashboard/dashboard.html" with { type: "text" };
+import page from "./dashboard.html" with { type: "text" };
 
 // bun-types declares *.html imports as HTML bundles; imported as text it is the file's contents.
 export const DASHBOARD_HTML = page as unknown as string;

@@ -2,7 +2,7 @@
 import { addDisplayNames, type DisplayName, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import { entryMembers } from "./members.ts";
-import { runScript } from "./redis.ts";
+import { runScript } from "../platform/redis.ts";
 import type { IndexStore } from "./store.ts";
 
 export interface AddItem {

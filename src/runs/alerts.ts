@@ -1,10 +1,10 @@
 // Run alerts: a JSON POST to ALERT_WEBHOOK_URL for every failed or rejected run (and successful
 // ones with NOTIFY_ON_SUCCESS=true). Fire and forget: a slow or broken receiver never holds up
 // or fails a run; each delivery times out, is retried with backoff, and a failure is logged.
-import { ITEM_TYPES, type ItemType } from "./catalog/types.ts";
-import { redactUri } from "./config.ts";
-import type { Logger } from "./log.ts";
-import type { RunResult } from "./sync/types.ts";
+import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import { redactUri } from "../platform/config.ts";
+import type { Logger } from "../platform/log.ts";
+import type { RunResult } from "./model.ts";
 
 export const ALERT_DEFAULTS = { timeoutMs: 5_000, retries: 3, backoffMs: 1_000 };
 

@@ -6,7 +6,7 @@ import { entryId, toEntry, type ItemRecord } from "../catalog/entries.ts";
 import { words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
-import { runScript } from "../index/redis.ts";
+import { runScript } from "../platform/redis.ts";
 import type { IndexStore } from "../index/store.ts";
 import { ResultCache } from "./cache.ts";
 import { MATCH, infixMatches, prefixClass, rankAndDedupe, typoMatches, type Candidate, type MatchClass } from "./rank.ts";

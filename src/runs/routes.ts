@@ -1,11 +1,11 @@
 // Run triggers (the old service's endpoints) and GET /sync-status.
 import { Elysia, t } from "elysia";
-import type { AppDeps } from "./deps.ts";
-import { adminGuard } from "./admin.ts";
-import { ApiError } from "./errors.ts";
-import { errorText } from "../sync/engine.ts";
-import { computeTrends } from "../sync/trends.ts";
-import type { RunResult, Scope } from "../sync/types.ts";
+import type { AppDeps } from "../app/deps.ts";
+import { adminGuard } from "../platform/http/admin.ts";
+import { ApiError } from "../platform/http/errors.ts";
+import { errorText } from "./engine.ts";
+import { computeTrends } from "./trends.ts";
+import type { RunResult, Scope } from "./model.ts";
 
 const RunQuery = t.Object({
   wait: t.Optional(t.BooleanString({ description: "false: answer 202 with the run id at once", error: "wait: must be true or false" })),

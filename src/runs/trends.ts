@@ -1,6 +1,6 @@
 // Figures over a list of past runs for GET /sync-status?history=true. Pure.
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import type { RunResult } from "./types.ts";
+import type { RunResult } from "./model.ts";
 
 export interface Trends {
   runs: number;

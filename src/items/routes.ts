@@ -1,11 +1,11 @@
 // Push updates: add, replace or remove one item's entries in the serving index between runs.
 import { Elysia, t } from "elysia";
 import type { ItemType } from "../catalog/types.ts";
-import { applyPush, type PushOp } from "../index/push.ts";
+import { applyPush, type PushOp } from "../index/update.ts";
 import type { IndexStore } from "../index/store.ts";
-import type { Config } from "../config.ts";
-import { adminGuard, type ClientIp } from "./admin.ts";
-import { ApiError } from "./errors.ts";
+import type { Config } from "../platform/config.ts";
+import { adminGuard, type ClientIp } from "../platform/http/admin.ts";
+import { ApiError } from "../platform/http/errors.ts";
 
 const ObjectIdHex = (field: string) =>
   t.String({ pattern: "^[0-9a-fA-F]{24}$", description: "the origin item's _id (24 hex characters)", error: `${field}: must be an ObjectId as 24 hex characters` });

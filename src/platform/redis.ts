@@ -3,7 +3,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
-import type { Config } from "../config.ts";
+import type { Config } from "./config.ts";
 
 export type RedisClient = Redis | Cluster;
 

@@ -1,19 +1,19 @@
 // The HTTP application, built from its dependencies; it does not listen (src/main.ts does).
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
-import { redactUri } from "./config.ts";
-import type { AppDeps } from "./http/deps.ts";
-import { ApiError, errorResponse } from "./http/errors.ts";
-import { dashboardRoutes } from "./http/dashboard.ts";
-import { healthRoutes } from "./http/health.ts";
-import { metricsRoutes } from "./http/metrics.ts";
-import { schedulerRoutes } from "./http/scheduler.ts";
-import { itemRoutes } from "./http/items.ts";
-import { requestGuards, RouteIndex, SERVE_MAX_BODY_BYTES } from "./http/limits.ts";
-import { searchRoutes } from "./http/search.ts";
-import { syncRoutes } from "./http/sync.ts";
+import { redactUri } from "../platform/config.ts";
+import type { AppDeps } from "./deps.ts";
+import { ApiError, errorResponse } from "../platform/http/errors.ts";
+import { dashboardRoutes } from "../ops/dashboard.ts";
+import { healthRoutes } from "../ops/health.ts";
+import { metricsRoutes } from "../ops/metrics-routes.ts";
+import { schedulerRoutes } from "../scheduler/routes.ts";
+import { itemRoutes } from "../items/routes.ts";
+import { requestGuards, RouteIndex, SERVE_MAX_BODY_BYTES } from "../platform/http/limits.ts";
+import { searchRoutes } from "../search/routes.ts";
+import { syncRoutes } from "../runs/routes.ts";
 
-export type { AppDeps } from "./http/deps.ts";
+export type { AppDeps } from "./deps.ts";
 
 /** The field a validation error is about: its path, cut where the input stops being an object. */
 function fieldOf(value: unknown, path: string | undefined, fallback: string): string {

@@ -12,17 +12,17 @@ import {
   type ItemRecord,
 } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import { redactUri, type Config } from "../config.ts";
-import type { HistoryRepo } from "../history/repo.ts";
-import type { HeldLock, RunLock } from "../index/lock.ts";
-import { applyPush, type PushOp } from "../index/push.ts";
-import type { ActiveRun, StatusStore } from "../index/status.ts";
+import { redactUri, type Config } from "../platform/config.ts";
+import type { HistoryRepo } from "./history/repo.ts";
+import type { HeldLock, RunLock } from "./lock.ts";
+import { applyPush, type PushOp } from "../index/update.ts";
+import type { ActiveRun, StatusStore } from "./status.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
-import { timestamp, type Logger } from "../log.ts";
+import { timestamp, type Logger } from "../platform/log.ts";
 import { ORIGIN_PROJECTION, SUPPLIER_PROJECTION, type CatalogSource } from "../source/mongo.ts";
 import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
-import type { RunOptions, RunResult, Scope, Trigger, TypeResult } from "./types.ts";
+import type { RunOptions, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
 
 export interface EngineDeps {
   config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize" | "syncMaxShrinkPercent" | "lockTtlMs">;

@@ -2,12 +2,12 @@
 // figures every replica shares (entries serving, a run in progress anywhere, last success) are
 // read from Redis and the history DB at scrape time, so they are right after a restart too.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { ResultCache } from "./search/cache.ts";
-import { ITEM_TYPES, type ItemType } from "./catalog/types.ts";
-import type { HistoryRepo } from "./history/repo.ts";
-import type { StatusStore } from "./index/status.ts";
-import type { IndexStore } from "./index/store.ts";
-import { TRIGGERS, type RunResult } from "./sync/types.ts";
+import type { ResultCache } from "../search/cache.ts";
+import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import type { HistoryRepo } from "../runs/history/repo.ts";
+import type { StatusStore } from "../runs/status.ts";
+import type { IndexStore } from "../index/store.ts";
+import { TRIGGERS, type RunResult } from "../runs/model.ts";
 
 export interface MetricSources {
   store: Pick<IndexStore, "currentGen" | "entryCount">;

@@ -3,7 +3,7 @@
 // belong to a live process sharing this database (`search-sync sync` next to the service), so it
 // is marked only once the lock no longer names it: a live run keeps renewing its lock, a dead
 // one's lock expires within SYNC_LOCK_TTL_SECONDS. Until then the service watches the lock.
-import type { Services } from "../services.ts";
+import type { Services } from "../app/container.ts";
 
 type Deps = Pick<Services, "history" | "lock" | "status" | "engine" | "logger">;
 
