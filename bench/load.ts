@@ -183,7 +183,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
           res = await fetch(`${svc.url}/re-sync-all`, { method: "POST" });
         } catch (err) {
           await Bun.sleep(500);
-          throw new Error(`POST /re-sync-all failed: ${(err as Error).message}; service exit code ${svc.proc.exitCode}, signal ${svc.proc.signalCode}; its last output:\n${svc.output().slice(-3000)}`);
+          throw new Error(
+            `POST /re-sync-all failed: ${(err as Error).message}; service exit code ${svc.proc.exitCode}, signal ${svc.proc.signalCode}; its last output:\n${svc.output().slice(-3000)}`,
+          );
         }
         const body = (await res.json()) as { run_id: string; status: string; published: boolean; duration_ms: number };
         runs.push({ run_id: body.run_id, status: body.status, published: body.published, duration_s: round(body.duration_ms / 1000, 2) });
@@ -195,7 +197,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       publish.ended = performance.now();
     }
     const markers = (await (await fetch(`${svc.url}/category-search?query=load%20marker&limit=100`)).json()) as { suggestions: unknown[] };
-    if (markers.suggestions.length !== 5 * opts.runs) throw new Error(`expected ${5 * opts.runs} marker items after the syncs, found ${markers.suggestions.length}`);
+    if (markers.suggestions.length !== 5 * opts.runs)
+      throw new Error(`expected ${5 * opts.runs} marker items after the syncs, found ${markers.suggestions.length}`);
     await svc.stop();
 
     const figures = (p: ReturnType<typeof phase>): PhaseFigures => {

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
-import { seedCatalog, type CatalogOptions } from "../scripts/catalog.ts";
+import { type CatalogOptions, seedCatalog } from "../scripts/catalog.ts";
 import { freePort } from "../test/e2e/binary.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -53,12 +53,28 @@ const url = `http://127.0.0.1:${port}`;
 const startService = async (extra: Record<string, string> = {}) => {
   const proc = Bun.spawn([BINARY, "serve"], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? "", REDIS_URL, MONGODB_URI, DB_NAME: DB, REDIS_KEY_PREFIX: PREFIX, PORT: String(port), LISTEN_HOST: "127.0.0.1", ENABLE_SCHEDULER: "false", ...extra },
+    env: {
+      PATH: process.env.PATH ?? "",
+      REDIS_URL,
+      MONGODB_URI,
+      DB_NAME: DB,
+      REDIS_KEY_PREFIX: PREFIX,
+      PORT: String(port),
+      LISTEN_HOST: "127.0.0.1",
+      ENABLE_SCHEDULER: "false",
+      ...extra,
+    },
     stdout: "ignore",
     stderr: "inherit",
   });
   for (let i = 0; i < 100; i++) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await Bun.sleep(50);
   }
   return proc;
@@ -77,7 +93,9 @@ try {
   for (const key of await redis.keys(`${PREFIX}*`)) indexBytes += Number(await redis.call("MEMORY", "USAGE", key, "SAMPLES", "0"));
 
   // Queries from the index's own vocabulary: prefixes of 1, 3 and 6 letters and two-word phrases.
-  const vocab = (await redis.zrange(`${PREFIX}{category}:g:${await redis.get(`${PREFIX}{category}:cur`)}:vocab`, "0", "-1")).filter((w) => /^\p{L}{6,}$/u.test(w));
+  const vocab = (await redis.zrange(`${PREFIX}{category}:g:${await redis.get(`${PREFIX}{category}:cur`)}:vocab`, "0", "-1")).filter((w) =>
+    /^\p{L}{6,}$/u.test(w),
+  );
   const queries: string[] = [];
   for (let i = 0; i < distinctQueries; i++) {
     // Every pair of words once before any repeats, so --queries sets how many distinct searches there are.
@@ -93,9 +111,21 @@ try {
     `local paths = {${requests.map((p) => JSON.stringify(p)).join(",")}}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`,
   );
   const wrk = (connections: number) => {
-    const out = Bun.spawnSync(["wrk", "-t", connections > 1 ? "2" : "1", "-c", String(connections), "-d", `${duration}s`, "--latency", "-s", script, url]).stdout.toString();
+    const out = Bun.spawnSync([
+      "wrk",
+      "-t",
+      connections > 1 ? "2" : "1",
+      "-c",
+      String(connections),
+      "-d",
+      `${duration}s`,
+      "--latency",
+      "-s",
+      script,
+      url,
+    ]).stdout.toString();
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-    const pct = (p: string) => /(\d+)%\s+([\d.]+)(us|ms|s)/g;
+    const pct = (_p: string) => /(\d+)%\s+([\d.]+)(us|ms|s)/g;
     const latency: Record<string, number> = {};
     for (const m of out.matchAll(pct(""))) latency[`p${m[1]}`] = Number(m[2]) * (m[3] === "us" ? 0.001 : m[3] === "s" ? 1000 : 1);
     const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";

@@ -7,15 +7,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { MongoClient, type Db } from "mongodb";
 import { Redis } from "ioredis";
-import { SkipTally, addDisplayNames, originRecord, supplierLink, validDisplayNames, type ItemRecord } from "../src/catalog/entries.ts";
+import { type Db, MongoClient } from "mongodb";
+import { type CatalogOptions, originDocs, SUPPLIER_COLLECTION, seedCatalog, supplierDocs } from "../scripts/catalog.ts";
+import { addDisplayNames, type ItemRecord, originRecord, SkipTally, supplierLink, validDisplayNames } from "../src/catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
-import { parseConfig } from "../src/platform/config.ts";
 import { Keys } from "../src/index/keys.ts";
 import { IndexStore, type ItemWrite } from "../src/index/store.ts";
+import { parseConfig } from "../src/platform/config.ts";
 import { CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../src/source/mongo.ts";
-import { SUPPLIER_COLLECTION, originDocs, seedCatalog, supplierDocs, type CatalogOptions } from "../scripts/catalog.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/search-sync");
@@ -51,7 +51,9 @@ function pidFrom(file: string): number | null {
 const SERVER_PIDS = { mongo: pidFrom("ferretdb/ferretdb.pid") ?? pidFrom("mongod/mongod.pid"), redis: pidFrom("redis/redis.pid") };
 function cpuOf(pid: number | null): number {
   if (pid === null) return NaN;
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+    .replace(/^.*\) /, "")
+    .split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
 }
 interface Cpu {
@@ -78,7 +80,11 @@ async function withCpu<T>(phase: () => Promise<T>): Promise<{ result: T; cpu: Cp
 
 /** Seeds `db` with a catalog of about `n` documents unless it already holds exactly that one. */
 async function ensureCatalog(db: Db, n: number): Promise<CatalogOptions> {
-  const opts: CatalogOptions = { seed: SEED, originsPerType: Math.max(1, Math.round(n / (3 * (1 + SUPPLIERS_PER_ORIGIN)))), suppliersPerOrigin: SUPPLIERS_PER_ORIGIN };
+  const opts: CatalogOptions = {
+    seed: SEED,
+    originsPerType: Math.max(1, Math.round(n / (3 * (1 + SUPPLIERS_PER_ORIGIN)))),
+    suppliersPerOrigin: SUPPLIERS_PER_ORIGIN,
+  };
   const meta = await db.collection<{ _id: string; opts: CatalogOptions }>("bench_meta").findOne({ _id: "catalog" });
   if (!values.reseed && meta && JSON.stringify(meta.opts) === JSON.stringify(opts)) return opts;
   const started = performance.now();
@@ -199,8 +205,14 @@ async function guideWorkload(): Promise<{ ms: number; entries: number }> {
   const counts: Record<ItemType, number> = { categories: 150, boxes: 75, options: 200 };
   for (const type of ITEM_TYPES) {
     const opts: CatalogOptions = { seed: SEED, originsPerType: counts[type], suppliersPerOrigin: SUPPLIERS_PER_ORIGIN, messy: false };
-    await db.collection(type).drop().catch(() => {});
-    await db.collection(SUPPLIER_COLLECTION[type]).drop().catch(() => {});
+    await db
+      .collection(type)
+      .drop()
+      .catch(() => {});
+    await db
+      .collection(SUPPLIER_COLLECTION[type])
+      .drop()
+      .catch(() => {});
     await db.collection(type).insertMany([...originDocs(type, opts)]);
     await db.collection(SUPPLIER_COLLECTION[type]).insertMany([...supplierDocs(type, opts)]);
   }
@@ -250,7 +262,9 @@ for (const n of sizes) {
 console.log("\n| N | documents | entries | A source s | B sink s | S sync s | entries/s | S/max(A,B) | S/(A+B) | peak RSS MB |");
 console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows)
-  console.log(`| ${r.n} | ${r.documents} | ${r.entries} | ${r.a_s} | ${r.b_s} | ${r.s_s} | ${r.entries_per_s} | ${r.s_over_max_ab} | ${r.s_over_sum_ab} | ${r.peak_rss_mb} |`);
+  console.log(
+    `| ${r.n} | ${r.documents} | ${r.entries} | ${r.a_s} | ${r.b_s} | ${r.s_s} | ${r.entries_per_s} | ${r.s_over_max_ab} | ${r.s_over_sum_ab} | ${r.peak_rss_mb} |`,
+  );
 console.log("\nCPU-seconds (MongoDB server / reader or sync / Redis) and cores busy:");
 console.log("| N | A: mongo | A: reader | A cores | B: Redis | S: mongo | S: sync | S: Redis | S cores |");
 console.log("|---|---|---|---|---|---|---|---|---|");
@@ -260,7 +274,9 @@ for (const r of rows) {
 }
 if (!values["skip-guide"]) {
   const guide = await guideWorkload();
-  console.log(`\nGuide workload (150 categories, 75 boxes, 200 options, with suppliers): ${guide.entries} entries, full run incl. process start ${seconds(guide.ms)} s (old service: 45.2 s)`);
+  console.log(
+    `\nGuide workload (150 categories, 75 boxes, 200 options, with suppliers): ${guide.entries} entries, full run incl. process start ${seconds(guide.ms)} s (old service: 45.2 s)`,
+  );
   writeFileSync(join(ROOT, "bench/results/sync-guide.json"), `${JSON.stringify({ ...guide, at: new Date().toISOString() }, null, 2)}\n`);
 }
 await mongo.close();

@@ -1,7 +1,7 @@
 // Deterministic sample catalog (SPEC §1): the six collections of categories, boxes and options.
 // Every document is a pure function of (seed, kind, index), so origin ids and supplier links can be
 // recomputed without storing anything, and a catalog of any size streams in constant memory.
-import { ObjectId, type Db, type Document } from "mongodb";
+import { type Db, type Document, ObjectId } from "mongodb";
 import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 
 export { ITEM_TYPES, type ItemType };
@@ -43,7 +43,7 @@ const SUPPLIER_CODE = 0x10; // added to the type code for supplier documents
 const DANGLING_BASE = 0xdead_0000_0000; // origin indexes never generated
 
 function idHex(code: number, index: number): string {
-  return "65f0" + code.toString(16).padStart(2, "0") + index.toString(16).padStart(18, "0");
+  return `65f0${code.toString(16).padStart(2, "0")}${index.toString(16).padStart(18, "0")}`;
 }
 
 /** The `_id` of origin number `index` of a type (0-based), without generating the document. */
@@ -79,11 +79,14 @@ type Lang = (typeof LANGS)[number];
 /** One term in every language; modifiers are templates where "%" stands for the noun. */
 type Term = Record<Lang, string>;
 
-const t = (en: string, nl: string, fr: string, de: string, pl: string, ru: string, ja: string): Term =>
-  ({ en, nl, fr, de, pl, ru, ja });
+const t = (en: string, nl: string, fr: string, de: string, pl: string, ru: string, ja: string): Term => ({ en, nl, fr, de, pl, ru, ja });
 const SAME: Term = t("%", "%", "%", "%", "%", "%", "%");
 
-interface Vocabulary { nouns: Term[]; mods: Term[]; spec: (rng: Rng) => string }
+interface Vocabulary {
+  nouns: Term[];
+  mods: Term[];
+  spec: (rng: Rng) => string;
+}
 
 const PAPER_FORMATS = ["A3", "A4", "A5", "A6", "DL", "85 × 55 mm", "210 × 210 mm", "148 × 148 mm", "100 × 210 mm", "50 × 50 mm"];
 const PAPER_WEIGHTS = [80, 90, 120, 135, 170, 250, 300, 350, 400];
@@ -165,8 +168,24 @@ const VOCAB: Record<ItemType, Vocabulary> = {
   options: {
     nouns: [
       t("Matte laminate", "Matte laminaat", "Pelliculage mat", "Matte Cellophanierung", "Laminat matowy", "Матовая ламинация", "マットラミネート"),
-      t("Gloss laminate", "Glanzend laminaat", "Pelliculage brillant", "Glänzende Cellophanierung", "Laminat błyszczący", "Глянцевая ламинация", "グロスラミネート"),
-      t("Soft-touch laminate", "Soft-touch laminaat", "Pelliculage soft touch", "Soft-Touch-Cellophanierung", "Laminat soft touch", "Софт-тач ламинация", "ソフトタッチラミネート"),
+      t(
+        "Gloss laminate",
+        "Glanzend laminaat",
+        "Pelliculage brillant",
+        "Glänzende Cellophanierung",
+        "Laminat błyszczący",
+        "Глянцевая ламинация",
+        "グロスラミネート",
+      ),
+      t(
+        "Soft-touch laminate",
+        "Soft-touch laminaat",
+        "Pelliculage soft touch",
+        "Soft-Touch-Cellophanierung",
+        "Laminat soft touch",
+        "Софт-тач ламинация",
+        "ソフトタッチラミネート",
+      ),
       t("Spot UV varnish", "Spot-UV lak", "Vernis sélectif", "UV-Spotlack", "Lakier wybiórczy UV", "Выборочный УФ-лак", "スポットUV加工"),
       t("Hot foil stamping", "Goudfolie", "Dorure à chaud", "Heißfolienprägung", "Złocenie na gorąco", "Горячее тиснение фольгой", "箔押し"),
       t("Embossing", "Preeg", "Gaufrage", "Prägung", "Tłoczenie", "Конгревное тиснение", "エンボス加工"),
@@ -207,7 +226,11 @@ const SUPPLIERS: readonly { name: string; lang: Lang }[] = [
   { name: "Northern Box Co.", lang: "en" },
 ];
 
-interface Parts { noun: number; mod: number; spec: string }
+interface Parts {
+  noun: number;
+  mod: number;
+  spec: string;
+}
 
 function drawParts(rng: Rng, v: Vocabulary): Parts {
   return { noun: int(rng, v.nouns.length), mod: rng() < 0.5 ? 0 : int(rng, v.mods.length), spec: v.spec(rng) };
@@ -220,16 +243,28 @@ function render(v: Vocabulary, p: Parts, lang: Lang): string {
 }
 
 function slugify(s: string): string {
-  return s.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return s
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 }
 
 // ---------- messy data (SPEC §1) ----------
 
 const COMMON_CASES = [
-  "display_name_missing", "display_name_string", "display_name_object",
-  "element_string", "element_null", "element_number",
-  "element_empty_name", "element_number_name", "element_null_name", "element_missing_name",
-  "element_missing_iso", "element_duplicate",
+  "display_name_missing",
+  "display_name_string",
+  "display_name_object",
+  "element_string",
+  "element_null",
+  "element_number",
+  "element_empty_name",
+  "element_number_name",
+  "element_null_name",
+  "element_missing_name",
+  "element_missing_iso",
+  "element_duplicate",
 ] as const;
 export const MESSY_CASES = {
   origin: [...COMMON_CASES, "name_missing", "slug_missing"],
@@ -250,36 +285,75 @@ export function messyPlan(kind: "origin" | "supplier", count: number): Map<numbe
   return plan;
 }
 
-interface Element { iso?: string; display_name?: unknown }
+interface Element {
+  iso?: string;
+  display_name?: unknown;
+}
 
 function applyMessy(doc: Document, c: MessyCase, type: ItemType, index: number): void {
   const names = doc.display_name as Element[];
   const first = names[0] ?? { iso: "en", display_name: "Flyers" };
   switch (c) {
-    case "display_name_missing": delete doc.display_name; break;
-    case "display_name_string": doc.display_name = String(first.display_name); break;
-    case "display_name_object": doc.display_name = first; break;
-    case "element_string": names.push(String(first.display_name) as unknown as Element); break;
-    case "element_null": names.push(null as unknown as Element); break;
-    case "element_number": names.push(42 as unknown as Element); break;
-    case "element_empty_name": names.push({ iso: "de", display_name: "" }); break;
-    case "element_number_name": names.push({ iso: "fr", display_name: 350 }); break;
-    case "element_null_name": names.push({ iso: "nl", display_name: null }); break;
-    case "element_missing_name": names.push({ iso: "pl" }); break;
+    case "display_name_missing":
+      delete doc.display_name;
+      break;
+    case "display_name_string":
+      doc.display_name = String(first.display_name);
+      break;
+    case "display_name_object":
+      doc.display_name = first;
+      break;
+    case "element_string":
+      names.push(String(first.display_name) as unknown as Element);
+      break;
+    case "element_null":
+      names.push(null as unknown as Element);
+      break;
+    case "element_number":
+      names.push(42 as unknown as Element);
+      break;
+    case "element_empty_name":
+      names.push({ iso: "de", display_name: "" });
+      break;
+    case "element_number_name":
+      names.push({ iso: "fr", display_name: 350 });
+      break;
+    case "element_null_name":
+      names.push({ iso: "nl", display_name: null });
+      break;
+    case "element_missing_name":
+      names.push({ iso: "pl" });
+      break;
     case "element_missing_iso": {
       const en = names.find((e) => e.iso === "en");
       if (en) delete en.iso;
       else names.push({ display_name: first.display_name });
       break;
     }
-    case "element_duplicate": names.push({ ...first }); break;
-    case "name_missing": delete doc.name; break;
-    case "slug_missing": delete doc.slug; break;
-    case "linked_missing": delete doc.linked; break;
-    case "linked_null": doc.linked = null; break;
-    case "linked_empty": doc.linked = ""; break;
-    case "linked_invalid": doc.linked = "xyz"; break;
-    case "linked_dangling": doc.linked = originId(type, DANGLING_BASE + index); break;
+    case "element_duplicate":
+      names.push({ ...first });
+      break;
+    case "name_missing":
+      delete doc.name;
+      break;
+    case "slug_missing":
+      delete doc.slug;
+      break;
+    case "linked_missing":
+      delete doc.linked;
+      break;
+    case "linked_null":
+      doc.linked = null;
+      break;
+    case "linked_empty":
+      doc.linked = "";
+      break;
+    case "linked_invalid":
+      doc.linked = "xyz";
+      break;
+    case "linked_dangling":
+      doc.linked = originId(type, DANGLING_BASE + index);
+      break;
   }
 }
 
@@ -288,7 +362,10 @@ function applyMessy(doc: Document, c: MessyCase, type: ItemType, index: number):
 const EPOCH = Date.UTC(2019, 0, 1);
 const DAY = 86_400_000;
 
-interface OriginBase { parts: Parts; elements: { iso: Lang; display_name: string }[] }
+interface OriginBase {
+  parts: Parts;
+  elements: { iso: Lang; display_name: string }[];
+}
 
 function originBase(type: ItemType, index: number, o: Resolved): OriginBase & { rng: Rng } {
   const rng = rngFor(o.seed, TYPE_CODE[type], index);

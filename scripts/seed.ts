@@ -19,7 +19,8 @@ function fail(message: string): never {
 function num(value: string | undefined, name: string, integer = true): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) fail(`--${name} must be a non-negative ${integer ? "integer" : "number"}, got "${value}"`);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
+    fail(`--${name} must be a non-negative ${integer ? "integer" : "number"}, got "${value}"`);
   return n;
 }
 

@@ -16,6 +16,9 @@ scripts/services.sh start || exit 1
 eval "$(scripts/services.sh env)"
 bun run build >&2 || { echo "test: the build failed" >&2; exit 1; }
 
+# Typecheck and lint (Biome, biome.json) come first: a finding fails the run like a failed test.
+bun run check >&2 || { echo "test: typecheck or lint failed (bun run check)" >&2; echo "0 passed, 1 failed"; exit 1; }
+
 mkdir -p .local
 passed=0
 failed=0

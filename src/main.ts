@@ -2,14 +2,14 @@
 // The search-sync executable: `serve` (default) runs the service; the one-shot commands
 // (sync, status, history, healthcheck) and argument parsing live in src/cli/.
 import pkg from "../package.json";
+import { type Services, waitForRedis } from "./app/container.ts";
 import { createApp } from "./app/http.ts";
-import { runCli } from "./cli/run.ts";
 import { openServices } from "./cli/common.ts";
+import { runCli } from "./cli/run.ts";
 import type { Config } from "./platform/config.ts";
 import { createLogger } from "./platform/log.ts";
-import { Scheduler } from "./scheduler/scheduler.ts";
-import { waitForRedis, type Services } from "./app/container.ts";
 import { watchInterruptedRuns } from "./runs/interrupted.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 
 // On shutdown, how long alerts still being delivered may hold up the exit.
 const ALERT_DRAIN_ON_SHUTDOWN_MS = 5_000;
@@ -48,10 +48,7 @@ async function serve(config: Config): Promise<void> {
     const running = services.engine.activeRunId;
     if (running) {
       logger.info(`Waiting up to ${config.shutdownTimeoutSeconds} s for run ${running} to finish`);
-      const finished = await Promise.race([
-        waitForIdle(services).then(() => true),
-        Bun.sleep(config.shutdownTimeoutSeconds * 1000).then(() => false),
-      ]);
+      const finished = await Promise.race([waitForIdle(services).then(() => true), Bun.sleep(config.shutdownTimeoutSeconds * 1000).then(() => false)]);
       if (!finished) await services.engine.abortActive("shutdown");
     }
     await Promise.race([stopped, Bun.sleep(2_000)]);

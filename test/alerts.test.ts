@@ -1,8 +1,8 @@
 // Alerts to ALERT_WEBHOOK_URL, against real local HTTP receivers: one that records, one that
 // hangs, one that answers 500. A receiver never holds up or fails a run.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { ALERT_DEFAULTS, Alerter, alertPayload } from "../src/runs/alerts.ts";
 import { createLogger } from "../src/platform/log.ts";
+import { ALERT_DEFAULTS, Alerter, alertPayload } from "../src/runs/alerts.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { oid, seedLarge } from "./sync.fixtures.ts";

@@ -2,18 +2,18 @@
 import { describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
 import {
-  SkipTally,
   addDisplayNames,
   docIdText,
   entriesOf,
   entryId,
+  type ItemRecord,
   objectIdHex,
   originRecord,
   parseEntryId,
+  SkipTally,
   supplierLink,
   toEntry,
   validDisplayNames,
-  type ItemRecord,
 } from "../src/catalog/entries.ts";
 import { phrase, words } from "../src/catalog/normalize.ts";
 import { SEARCH_NAME, SKIP_REASONS } from "../src/catalog/types.ts";
@@ -25,7 +25,19 @@ describe("objectIdHex / docIdText", () => {
   test("ObjectId and 24-hex strings give lower-case hex; anything else null", () => {
     expect(objectIdHex(new ObjectId("64B00000000000000000000A"))).toBe("64b00000000000000000000a");
     expect(objectIdHex("64B00000000000000000000A")).toBe("64b00000000000000000000a");
-    for (const bad of ["", "xyz", "64b00000000000000000000", "64b00000000000000000000a1", "g4b00000000000000000000a", 42, null, undefined, {}, [], { _bsontype: "Binary" }])
+    for (const bad of [
+      "",
+      "xyz",
+      "64b00000000000000000000",
+      "64b00000000000000000000a1",
+      "g4b00000000000000000000a",
+      42,
+      null,
+      undefined,
+      {},
+      [],
+      { _bsontype: "Binary" },
+    ])
       expect(objectIdHex(bad)).toBeNull();
   });
 
@@ -76,7 +88,19 @@ describe("validDisplayNames", () => {
     expect(validDisplayNames({ iso: "en", display_name: "x" }, "d", tally)).toEqual([]);
     expect(
       validDisplayNames(
-        ["Letterhead", 5, null, ["en", "x"], { iso: "en", display_name: "" }, { iso: "en", display_name: "   " }, { iso: "en" }, { iso: "en", display_name: null }, { iso: "en", display_name: 12 }, { iso: "en", display_name: ["x"] }, { iso: "en", display_name: "ok" }],
+        [
+          "Letterhead",
+          5,
+          null,
+          ["en", "x"],
+          { iso: "en", display_name: "" },
+          { iso: "en", display_name: "   " },
+          { iso: "en" },
+          { iso: "en", display_name: null },
+          { iso: "en", display_name: 12 },
+          { iso: "en", display_name: ["x"] },
+          { iso: "en", display_name: "ok" },
+        ],
         "e",
         tally,
       ),
@@ -197,7 +221,15 @@ describe("supplierLink", () => {
 });
 
 describe("addDisplayNames (supplier names on an origin)", () => {
-  const base = (): ItemRecord => ({ n: "Letterhead", s: "letterhead", o: { en: "Letterhead", nl: "Briefpapier" }, e: [["en", "Letterhead", "Letterhead"], ["nl", "Briefpapier", "Briefpapier"]] });
+  const base = (): ItemRecord => ({
+    n: "Letterhead",
+    s: "letterhead",
+    o: { en: "Letterhead", nl: "Briefpapier" },
+    e: [
+      ["en", "Letterhead", "Letterhead"],
+      ["nl", "Briefpapier", "Briefpapier"],
+    ],
+  });
 
   test("new names get the origin's name in their iso, or their own when the origin has none there", () => {
     const record = base();

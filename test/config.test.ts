@@ -164,7 +164,15 @@ describe("each variable with a set value", () => {
       "mongodb+srv://user:pw@cluster0.abcde.mongodb.net/shop?retryWrites=true",
     ];
     for (const uri of good) expect(parseConfig({ MONGODB_URI: uri }).mongoUri).toBe(uri);
-    const bad = ["mongodb://", "mongodb://h1:27017,", "mongodb://h1:0", "mongodb://h1:70000", "mongodb+srv://h1:27017", "mongodb+srv://a.example,b.example", "mongodb://h 1"];
+    const bad = [
+      "mongodb://",
+      "mongodb://h1:27017,",
+      "mongodb://h1:0",
+      "mongodb://h1:70000",
+      "mongodb+srv://h1:27017",
+      "mongodb+srv://a.example,b.example",
+      "mongodb://h 1",
+    ];
     for (const uri of bad) expect(() => parseConfig({ MONGODB_URI: uri }), uri).toThrow(`Invalid MONGODB_URI=${JSON.stringify(uri)}: expected a valid URL`);
   });
 
@@ -327,9 +335,7 @@ describe("redactUri", () => {
   test("hides passwords of URIs, keeps the rest", () => {
     expect(redactUri("mongodb://admin:s3cret@db:27017/shop")).toBe("mongodb://admin:***@db:27017/shop");
     expect(redactUri("redis://:s3cret@cache:6379")).toBe("redis://:***@cache:6379");
-    expect(redactUri("failed: rediss://u:p%40ss@cache and mongodb+srv://a:b@c.example")).toBe(
-      "failed: rediss://u:***@cache and mongodb+srv://a:***@c.example",
-    );
+    expect(redactUri("failed: rediss://u:p%40ss@cache and mongodb+srv://a:b@c.example")).toBe("failed: rediss://u:***@cache and mongodb+srv://a:***@c.example");
     expect(redactUri("mongodb://db:27017/shop")).toBe("mongodb://db:27017/shop");
     expect(redactUri("mongodb://user@db:27017")).toBe("mongodb://user@db:27017");
     expect(redactUri("connect ECONNREFUSED 127.0.0.1:27017")).toBe("connect ECONNREFUSED 127.0.0.1:27017");
@@ -344,7 +350,9 @@ describe("documentation", () => {
   test("every variable the configuration reads is in the README's configuration table", async () => {
     const source = await Bun.file(join(import.meta.dir, "../src/platform/config.ts")).text();
     const readme = await Bun.file(join(import.meta.dir, "../README.md")).text();
-    const variables = [...new Set([...source.matchAll(/\b(?:get|str|int|num|bool|oneOf|hostPorts|url|host|pemFile|collection)\("([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!))];
+    const variables = [
+      ...new Set([...source.matchAll(/\b(?:get|str|int|num|bool|oneOf|hostPorts|url|host|pemFile|collection)\("([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!)),
+    ];
     const tableRows = readme.split("\n").filter((line) => line.startsWith("| `"));
     expect(variables.length).toBeGreaterThan(30);
     expect(variables.filter((v) => !tableRows.some((row) => row.includes(`\`${v}\``)))).toEqual([]);

@@ -5,14 +5,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { createApp, type App } from "../src/app/http.ts";
-import { DASHBOARD_CSP } from "../src/ops/dashboard.ts";
-import { Scheduler } from "../src/scheduler/scheduler.ts";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
+import { DASHBOARD_CSP } from "../src/ops/dashboard.ts";
 import type { RunResult } from "../src/runs/model.ts";
+import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import { SUPPLIER, oid, seedLarge } from "./sync.fixtures.ts";
+import { oid, SUPPLIER, seedLarge } from "./sync.fixtures.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dir, "../test-artifacts");
@@ -54,7 +54,15 @@ beforeAll(async () => {
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     viewport: { width: 1280, height: 900 },
   });
 });
@@ -117,7 +125,11 @@ describe("GET /dashboard", () => {
     const status = (await page.textContent("#status-body"))!;
     expect(status).toContain(runs[4]!.run_id);
     expect(status).toContain("categories 30, boxes 6, options 30");
-    const jobs = await page.$$eval("#scheduler-body tr", (rows) => rows.slice(1).map((r) => r.querySelector("td")!.textContent + " " + (r.querySelectorAll("td")[2]!.textContent!.includes(" (in ") ? "next run shown" : "no next run")));
+    const jobs = await page.$$eval("#scheduler-body tr", (rows) =>
+      rows
+        .slice(1)
+        .map((r) => `${r.querySelector("td")!.textContent} ${r.querySelectorAll("td")[2]!.textContent!.includes(" (in ") ? "next run shown" : "no next run"}`),
+    );
     expect(jobs).toEqual(["cron next run shown", "interval next run shown"]);
     expect(await page.textContent("#scheduler-body .big")).toBe("running");
 

@@ -3,16 +3,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster, Redis } from "ioredis";
-import { MongoClient, type Db } from "mongodb";
-import { parseConfig, type Config } from "../src/platform/config.ts";
-import { silentLogger, type Logger } from "../src/platform/log.ts";
-import { createServices, waitForRedis, type Services } from "../src/app/container.ts";
+import { type Db, MongoClient } from "mongodb";
+import { createServices, type Services, waitForRedis } from "../src/app/container.ts";
+import { type Config, parseConfig } from "../src/platform/config.ts";
+import { type Logger, silentLogger } from "../src/platform/log.ts";
 import { MONGODB_URI, REDIS_ENV, REDIS_URL, scanAll, testRedis } from "./env.ts";
 
 export { MONGODB_URI, REDIS_URL };
 
 /** Redis variables that point a service at a port where nothing listens (for "Redis down" tests). */
-export const REDIS_DOWN_ENV: Record<string, string> = "REDIS_CLUSTER_NODES" in REDIS_ENV ? { REDIS_CLUSTER_NODES: "127.0.0.1:1" } : { REDIS_URL: "redis://127.0.0.1:1" };
+export const REDIS_DOWN_ENV: Record<string, string> =
+  "REDIS_CLUSTER_NODES" in REDIS_ENV ? { REDIS_CLUSTER_NODES: "127.0.0.1:1" } : { REDIS_URL: "redis://127.0.0.1:1" };
 
 export interface TestContext {
   name: string;
@@ -75,7 +76,10 @@ export async function createContext(name: string, extraEnv: Record<string, strin
       for (const s of opened) await s.close().catch(() => {});
       const all = await keys();
       await Promise.all(all.map((key) => redis.unlink(key)));
-      await mongo.db(dbName).dropDatabase().catch(() => {});
+      await mongo
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => {});
       await mongo.close();
       redis.disconnect();
       rmSync(dir, { recursive: true, force: true });

@@ -4,16 +4,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { HistoryDbError, openHistoryDb } from "../src/runs/history/db.ts";
-import { MIGRATION_SQL, embeddedMigrations } from "../src/runs/history/migrations.ts";
+import { embeddedMigrations, MIGRATION_SQL } from "../src/runs/history/migrations.ts";
 import { HistoryRepo } from "../src/runs/history/repo.ts";
-import { computeTrends, percentile } from "../src/runs/trends.ts";
 import type { RunResult } from "../src/runs/model.ts";
+import { computeTrends, percentile } from "../src/runs/trends.ts";
 
 const drizzleDir = resolve(import.meta.dir, "../drizzle");
 
 describe("migrations", () => {
   test("every .sql file of drizzle/ is embedded, byte for byte, and listed in the journal", () => {
-    const files = readdirSync(drizzleDir).filter((f) => f.endsWith(".sql")).sort();
+    const files = readdirSync(drizzleDir)
+      .filter((f) => f.endsWith(".sql"))
+      .sort();
     expect(files.length).toBeGreaterThan(0);
     const tags = files.map((f) => f.replace(/\.sql$/, ""));
     expect(Object.keys(MIGRATION_SQL).sort()).toEqual(tags);
@@ -129,11 +131,56 @@ describe("repository", () => {
     const repo = open();
     const runs: RunResult[] = [
       run({ run_id: "ok", started_at: "2024-01-15T02:00:00.000Z", finished_at: "2024-01-15T02:00:01.000Z", duration_ms: 1000 }),
-      run({ run_id: "bad", status: "failed", published: false, started_at: "2024-01-15T03:00:00.000Z", finished_at: "2024-01-15T03:00:02.000Z", duration_ms: 2000, error: "MongoDB unreachable" }),
-      run({ run_id: "shrunk", status: "rejected", published: false, reason: "shrink", started_at: "2024-01-15T04:00:00.000Z", finished_at: "2024-01-15T04:00:03.000Z", duration_ms: 3000, error: "categories: 100 → 10 entries (-90.0%)" }),
-      run({ run_id: "skip", status: "skipped", published: false, trigger: "cron", reason: "in_progress", active_run_id: "20240115T050000Z-abcd1234", started_at: "2024-01-15T05:00:00.000Z", finished_at: "2024-01-15T05:00:00.001Z", duration_ms: 1 }),
-      run({ run_id: "recent", status: "skipped", published: false, trigger: "interval", reason: "recent_success", started_at: "2024-01-15T05:30:00.000Z", finished_at: "2024-01-15T05:30:00.000Z", duration_ms: 0 }),
-      run({ run_id: "dry", dry_run: true, published: false, scope: "boxes", trigger: "cli", started_at: "2024-01-15T06:00:00.000Z", finished_at: "2024-01-15T06:00:01.000Z", duration_ms: 1000 }),
+      run({
+        run_id: "bad",
+        status: "failed",
+        published: false,
+        started_at: "2024-01-15T03:00:00.000Z",
+        finished_at: "2024-01-15T03:00:02.000Z",
+        duration_ms: 2000,
+        error: "MongoDB unreachable",
+      }),
+      run({
+        run_id: "shrunk",
+        status: "rejected",
+        published: false,
+        reason: "shrink",
+        started_at: "2024-01-15T04:00:00.000Z",
+        finished_at: "2024-01-15T04:00:03.000Z",
+        duration_ms: 3000,
+        error: "categories: 100 → 10 entries (-90.0%)",
+      }),
+      run({
+        run_id: "skip",
+        status: "skipped",
+        published: false,
+        trigger: "cron",
+        reason: "in_progress",
+        active_run_id: "20240115T050000Z-abcd1234",
+        started_at: "2024-01-15T05:00:00.000Z",
+        finished_at: "2024-01-15T05:00:00.001Z",
+        duration_ms: 1,
+      }),
+      run({
+        run_id: "recent",
+        status: "skipped",
+        published: false,
+        trigger: "interval",
+        reason: "recent_success",
+        started_at: "2024-01-15T05:30:00.000Z",
+        finished_at: "2024-01-15T05:30:00.000Z",
+        duration_ms: 0,
+      }),
+      run({
+        run_id: "dry",
+        dry_run: true,
+        published: false,
+        scope: "boxes",
+        trigger: "cli",
+        started_at: "2024-01-15T06:00:00.000Z",
+        finished_at: "2024-01-15T06:00:01.000Z",
+        duration_ms: 1000,
+      }),
     ];
     for (const r of runs) repo.save(r);
     for (const r of runs) expect(repo.get(r.run_id)).toEqual(r);
@@ -154,8 +201,22 @@ describe("repository", () => {
     const repo = open();
     const a = run({ run_id: "a", scope: "all", started_at: "2024-01-15T01:00:00.000Z", finished_at: "2024-01-15T01:00:05.000Z", duration_ms: 5000 });
     const b = run({ run_id: "b", scope: "boxes", started_at: "2024-01-15T02:00:00.000Z", finished_at: "2024-01-15T02:00:05.000Z", duration_ms: 5000 });
-    const dry = run({ run_id: "c", scope: "all", dry_run: true, started_at: "2024-01-15T03:00:00.000Z", finished_at: "2024-01-15T03:00:05.000Z", duration_ms: 5000 });
-    const failed = run({ run_id: "d", scope: "all", status: "failed", started_at: "2024-01-15T04:00:00.000Z", finished_at: "2024-01-15T04:00:05.000Z", duration_ms: 5000 });
+    const dry = run({
+      run_id: "c",
+      scope: "all",
+      dry_run: true,
+      started_at: "2024-01-15T03:00:00.000Z",
+      finished_at: "2024-01-15T03:00:05.000Z",
+      duration_ms: 5000,
+    });
+    const failed = run({
+      run_id: "d",
+      scope: "all",
+      status: "failed",
+      started_at: "2024-01-15T04:00:00.000Z",
+      finished_at: "2024-01-15T04:00:05.000Z",
+      duration_ms: 5000,
+    });
     expect(repo.lastSuccess()).toBeNull();
     for (const r of [a, b, dry, failed]) repo.save(r);
     expect(repo.lastSuccess()?.run_id).toBe("b");
@@ -232,8 +293,23 @@ describe("trends", () => {
       run({ run_id: "2", status: "failed", published: false, started_at: "2024-01-02T00:00:00.000Z", duration_ms: 500, error: "x" }),
       run({ run_id: "3", started_at: "2024-01-03T00:00:00.000Z", duration_ms: 3000, types: { boxes: t(60) } }),
       run({ run_id: "4", status: "skipped", published: false, reason: "in_progress", started_at: "2024-01-04T00:00:00.000Z", duration_ms: 1 }),
-      run({ run_id: "5", status: "rejected", published: false, reason: "shrink", started_at: "2024-01-05T00:00:00.000Z", duration_ms: 2000, types: { categories: t(10) } }),
-      run({ run_id: "6", dry_run: true, published: false, started_at: "2024-01-06T00:00:00.000Z", duration_ms: 4000, types: { categories: t(1), boxes: t(1), options: t(1) } }),
+      run({
+        run_id: "5",
+        status: "rejected",
+        published: false,
+        reason: "shrink",
+        started_at: "2024-01-05T00:00:00.000Z",
+        duration_ms: 2000,
+        types: { categories: t(10) },
+      }),
+      run({
+        run_id: "6",
+        dry_run: true,
+        published: false,
+        started_at: "2024-01-06T00:00:00.000Z",
+        duration_ms: 4000,
+        types: { categories: t(1), boxes: t(1), options: t(1) },
+      }),
       run({ run_id: "7", started_at: "2024-01-07T00:00:00.000Z", duration_ms: 6000, types: { categories: t(110), boxes: t(55), options: t(190) } }),
       run({ run_id: "8", status: "running", published: false, started_at: "2024-01-08T00:00:00.000Z", duration_ms: null }),
     ];
@@ -258,7 +334,12 @@ describe("trends", () => {
   });
 
   test("one published run: no change yet; only skipped runs: no rate", () => {
-    const only = run({ run_id: "1", started_at: "2024-01-01T00:00:00.000Z", duration_ms: 10, types: { boxes: { documents: 1, entries: 1, previous_entries: 0, skipped: {} } } });
+    const only = run({
+      run_id: "1",
+      started_at: "2024-01-01T00:00:00.000Z",
+      duration_ms: 10,
+      types: { boxes: { documents: 1, entries: 1, previous_entries: 0, skipped: {} } },
+    });
     expect(computeTrends([only]).change_vs_previous).toBeNull();
     const skipped = run({ run_id: "2", status: "skipped", published: false, started_at: "2024-01-01T00:00:00.000Z", duration_ms: 0 });
     expect(computeTrends([skipped])).toMatchObject({ runs: 1, success_rate: null, mean_duration_ms: null, p95_duration_ms: null });

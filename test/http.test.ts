@@ -1,12 +1,12 @@
 // The HTTP app in-process (createApp(deps).handle): probes, /info, errors, OpenAPI, bad parameters.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app/http.ts";
+import { createServices, type Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { silentLogger } from "../src/platform/log.ts";
-import { createServices, type Services } from "../src/app/container.ts";
-import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 import { CLUSTER_NODES, REDIS_URL } from "./env.ts";
+import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -36,7 +36,15 @@ async function seed() {
   const oid = (n: number) => new ObjectId(`64e${n.toString(16).padStart(21, "0")}`);
   for (const [i, type] of ["categories", "boxes", "options"].entries()) {
     await ctx.db.collection(type).insertMany([
-      { _id: oid(i * 10 + 1), name: `${type} one`, slug: `${type}-one`, display_name: [{ iso: "en", display_name: `${type} one` }, { iso: "nl", display_name: `${type} een` }] },
+      {
+        _id: oid(i * 10 + 1),
+        name: `${type} one`,
+        slug: `${type}-one`,
+        display_name: [
+          { iso: "en", display_name: `${type} one` },
+          { iso: "nl", display_name: `${type} een` },
+        ],
+      },
       { _id: oid(i * 10 + 2), name: `${type} two`, slug: `${type}-two`, display_name: [{ iso: "en", display_name: `${type} two` }] },
     ]);
   }
@@ -194,7 +202,11 @@ describe("errors", () => {
       type: "application/json",
       body: { error: "not_found", message: "no route for GET /no/such/route" },
     });
-    expect(await call(app, "DELETE", "/healthz")).toEqual({ status: 405, type: "application/json", body: { error: "method_not_allowed", message: "/healthz answers to GET, not DELETE" } });
+    expect(await call(app, "DELETE", "/healthz")).toEqual({
+      status: 405,
+      type: "application/json",
+      body: { error: "method_not_allowed", message: "/healthz answers to GET, not DELETE" },
+    });
   });
 
   test("a bad boolean query parameter is a 422 naming the field", async () => {
@@ -241,7 +253,12 @@ describe("OpenAPI", () => {
     expect(methods("/healthz-startup")).toEqual(["get"]);
     // The query parameters of the run triggers are documented.
     const params = (paths["/re-sync-all"]!.post as { parameters?: { name: string; in: string }[] }).parameters ?? [];
-    expect(params.filter((p) => p.in === "query").map((p) => p.name).sort()).toEqual(["dry_run", "force", "wait"]);
+    expect(
+      params
+        .filter((p) => p.in === "query")
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(["dry_run", "force", "wait"]);
     const ui = await app.handle(new Request("http://localhost/swagger"));
     expect(ui.status).toBe(200);
     expect(ui.headers.get("content-type")).toContain("text/html");

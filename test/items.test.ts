@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app/http.ts";
 import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;
@@ -37,7 +37,9 @@ async function call(method: string, path: string, body?: unknown) {
 }
 async function found(query: string, path = "/category-search") {
   const { body } = await call("GET", `${path}?query=${encodeURIComponent(query)}`);
-  return (body.suggestions as { display_name: string; linked: string; origin_name: string; slug: string }[]).map((s) => `${s.linked.slice(-2)} ${s.display_name}`);
+  return (body.suggestions as { display_name: string; linked: string; origin_name: string; slug: string }[]).map(
+    (s) => `${s.linked.slice(-2)} ${s.display_name}`,
+  );
 }
 
 const addBody = (linked: string, ...names: [string, string][]) => ({

@@ -1,15 +1,15 @@
 // GET /metrics: the Prometheus exposition, parsed, after real runs and searches.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app/http.ts";
+import { createServices, type Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
+import { RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/ops/metrics.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { silentLogger } from "../src/platform/log.ts";
-import { RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/ops/metrics.ts";
-import { createServices, type Services } from "../src/app/container.ts";
 import { TRIGGERS } from "../src/runs/model.ts";
-import { createContext, type TestContext, REDIS_DOWN_ENV } from "./helpers.ts";
-import { family, parseExposition, type Exposition } from "./metrics.fixtures.ts";
-import { SUPPLIER, oid, seedLarge } from "./sync.fixtures.ts";
+import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
+import { type Exposition, family, parseExposition } from "./metrics.fixtures.ts";
+import { oid, SUPPLIER, seedLarge } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 let services: Services;
@@ -34,7 +34,8 @@ async function scrape(): Promise<{ exp: Exposition; type: string | null }> {
 
 const runsZero = () => {
   const out: Record<string, number> = {};
-  for (const status of ["success", "failed", "rejected", "skipped"]) for (const trigger of TRIGGERS) out[`sync_runs_total{status="${status}",trigger="${trigger}"}`] = 0;
+  for (const status of ["success", "failed", "rejected", "skipped"])
+    for (const trigger of TRIGGERS) out[`sync_runs_total{status="${status}",trigger="${trigger}"}`] = 0;
   return out;
 };
 
@@ -120,7 +121,15 @@ describe("GET /metrics", () => {
 
   test("sync_in_progress follows the shared status key (a run on any replica)", async () => {
     await services.status.set({
-      active: { run_id: "r1", scope: "all", trigger: "cron", started_at: new Date().toISOString(), stage: "starting", progress: {}, updated_at: new Date().toISOString() },
+      active: {
+        run_id: "r1",
+        scope: "all",
+        trigger: "cron",
+        started_at: new Date().toISOString(),
+        stage: "starting",
+        progress: {},
+        updated_at: new Date().toISOString(),
+      },
       last_run: null,
     });
     expect((await scrape()).exp.samples.get("sync_in_progress")).toBe(1);
@@ -178,10 +187,18 @@ describe("GET /metrics", () => {
     services.metrics.collectProcessMetrics();
     services.metrics.collectProcessMetrics(); // idempotent
     const { exp } = await scrape();
-    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds", "process_open_fds", "nodejs_eventloop_lag_p99_seconds"])
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_start_time_seconds",
+      "process_open_fds",
+      "nodejs_eventloop_lag_p99_seconds",
+    ])
       expect({ name, positive: (exp.samples.get(name) ?? -1) >= 0 }).toEqual({ name, positive: true });
     expect(exp.samples.get("process_resident_memory_bytes")!).toBeGreaterThan(10_000_000);
     // Constant zeros under Bun are left out.
-    expect([...exp.types.keys()].filter((n) => n.startsWith("nodejs_heap_space") || n.startsWith("nodejs_active_") || n === "nodejs_gc_duration_seconds")).toEqual([]);
+    expect(
+      [...exp.types.keys()].filter((n) => n.startsWith("nodejs_heap_space") || n.startsWith("nodejs_active_") || n === "nodejs_gc_duration_seconds"),
+    ).toEqual([]);
   });
 });

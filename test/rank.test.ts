@@ -26,7 +26,10 @@ function randomWord(random: () => number, max: number): string {
 }
 
 function seeded(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
 }
 
 describe("withinOneEdit", () => {

@@ -1,8 +1,8 @@
 // PUT /scheduler/interval with bad `hours`: one 422 { error, message, field } each, nothing changed.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app/http.ts";
-import { Scheduler } from "../src/scheduler/scheduler.ts";
 import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
+import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;

@@ -1,11 +1,11 @@
 // The scheduler endpoints in-process (createApp(deps).handle): status, start/stop, trigger-now,
 // interval, their persistence across a restart, admin protection, OpenAPI.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app/http.ts";
-import { createLogger, type Logger } from "../src/platform/log.ts";
-import { Scheduler } from "../src/scheduler/scheduler.ts";
 import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
+import { createLogger, type Logger } from "../src/platform/log.ts";
 import type { RunResult } from "../src/runs/model.ts";
+import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;
@@ -162,7 +162,13 @@ describe("POST /scheduler/trigger-now", () => {
     expect("lock" in held).toBe(true);
     const res = await call(app, "POST", "/scheduler/trigger-now");
     expect(res.status).toBe(409);
-    expect(res.body).toMatchObject({ error: "sync_in_progress", run_id: "20990101T000000Z-elsewhere", status: "skipped", reason: "in_progress", trigger: "manual" });
+    expect(res.body).toMatchObject({
+      error: "sync_in_progress",
+      run_id: "20990101T000000Z-elsewhere",
+      status: "skipped",
+      reason: "in_progress",
+      trigger: "manual",
+    });
     expect(services.history.get(res.body.skipped_run_id)).toMatchObject({ status: "skipped", reason: "in_progress", trigger: "manual" });
   });
 });
@@ -174,7 +180,13 @@ describe("PUT /scheduler/interval", () => {
     const { app } = await instance(services);
     const res = await call(app, "PUT", "/scheduler/interval?hours=12");
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ changed: true, message: "interval changed from 24 to 12 hours", previous_interval_hours: 24, interval_hours: 12, running: true });
+    expect(res.body).toMatchObject({
+      changed: true,
+      message: "interval changed from 24 to 12 hours",
+      previous_interval_hours: 24,
+      interval_hours: 12,
+      running: true,
+    });
     expect(res.body.jobs[1]).toMatchObject({ schedule: "every 12 hours", next_run: checkAtOrAfter(Date.parse(last.finished_at!) + 12 * 3_600_000) });
 
     const decimal = await call(app, "PUT", "/scheduler/interval?hours=1.5");

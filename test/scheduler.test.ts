@@ -3,14 +3,14 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
+import { createServices, type Services } from "../src/app/container.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { createLogger, type Logger } from "../src/platform/log.ts";
-import { Scheduler, type SchedulerOptions } from "../src/scheduler/scheduler.ts";
-import { createServices, type Services } from "../src/app/container.ts";
 import { newRunId } from "../src/runs/engine.ts";
-import type { RunResult } from "../src/runs/model.ts";
 import type { HistoryRepo } from "../src/runs/history/repo.ts";
-import { createContext, MONGODB_URI, type TestContext, REDIS_DOWN_ENV } from "./helpers.ts";
+import type { RunResult } from "../src/runs/model.ts";
+import { Scheduler, type SchedulerOptions } from "../src/scheduler/scheduler.ts";
+import { createContext, MONGODB_URI, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 
 // Tests that wait on real timers; bun applies its 5 s default otherwise (bunfig's [test] timeout is not read).
 const TIMER_TEST_MS = 15_000;
@@ -25,7 +25,14 @@ beforeEach(async () => {
   closeLater = [];
   await ctx.db.collection("categories").insertMany([
     { name: "Letterhead", slug: "letterhead", display_name: [{ iso: "en", display_name: "Letterhead" }] },
-    { name: "Flyers", slug: "flyers", display_name: [{ iso: "en", display_name: "Flyers" }, { iso: "nl", display_name: "Folders" }] },
+    {
+      name: "Flyers",
+      slug: "flyers",
+      display_name: [
+        { iso: "en", display_name: "Flyers" },
+        { iso: "nl", display_name: "Folders" },
+      ],
+    },
   ]);
   await ctx.db.collection("boxes").insertOne({ name: "Box", slug: "box", display_name: [{ iso: "en", display_name: "Box" }] });
 });
@@ -57,7 +64,11 @@ async function waitFor<T>(what: string, probe: () => T | undefined | null | fals
   }
 }
 
-const rowsOf = (history: HistoryRepo, trigger: string) => history.list(1000).filter((r) => r.trigger === trigger).reverse();
+const rowsOf = (history: HistoryRepo, trigger: string) =>
+  history
+    .list(1000)
+    .filter((r) => r.trigger === trigger)
+    .reverse();
 
 /** A successful full run recorded in the history, as if it had finished at `finishedAt`. */
 function recordSuccess(history: HistoryRepo, finishedAt: Date): RunResult {
@@ -80,131 +91,161 @@ function recordSuccess(history: HistoryRepo, finishedAt: Date): RunResult {
 }
 
 describe("cron job", () => {
-  test("fires on its pattern, runs a full sync recorded with trigger cron, and logs the guide's lines", async () => {
-    const { logger, lines } = collector();
-    const services = await ctx.services({ SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" }, logger);
-    recordSuccess(services.history, new Date()); // a fresh success: the interval job has nothing to catch up
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    expect(scheduler.running).toBe(true);
+  test(
+    "fires on its pattern, runs a full sync recorded with trigger cron, and logs the guide's lines",
+    async () => {
+      const { logger, lines } = collector();
+      const services = await ctx.services({ SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" }, logger);
+      recordSuccess(services.history, new Date()); // a fresh success: the interval job has nothing to catch up
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      expect(scheduler.running).toBe(true);
 
-    const run = await waitFor("a cron run", () => rowsOf(services.history, "cron").find((r) => r.status === "success"));
-    expect(run).toMatchObject({ trigger: "cron", scope: "all", status: "success", published: true });
-    expect(run.types.categories).toMatchObject({ documents: 2, entries: 3 });
+      const run = await waitFor("a cron run", () => rowsOf(services.history, "cron").find((r) => r.status === "success"));
+      expect(run).toMatchObject({ trigger: "cron", scope: "all", status: "success", published: true });
+      expect(run.types.categories).toMatchObject({ documents: 2, entries: 3 });
 
-    // The engine logs the outcome just after it records it.
-    await waitFor("the engine's last line", () => lines.includes("Options: 0"));
-    expect(lines[0]).toBe("✅ Automatic re-sync scheduler started successfully!");
-    const start = lines.findIndex((l) => STAMP.test(l) && l.endsWith("] Starting scheduled re-sync..."));
-    expect(start).toBeGreaterThan(0);
-    const stamp = /^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\]/.exec(lines[start]!)!.slice(1).map(Number);
-    const logged = new Date(stamp[0]!, stamp[1]! - 1, stamp[2]!, stamp[3]!, stamp[4]!, stamp[5]!); // local time
-    expect(Math.abs(logged.getTime() - Date.parse(run.started_at))).toBeLessThan(2_000);
-    const after = lines.slice(start + 1);
-    expect(after.find((l) => l.endsWith("] Re-sync completed successfully!"))).toMatch(STAMP);
-    expect(after).toContainEqual(expect.stringMatching(/^Duration: \d+\.\d seconds$/));
-    expect(after).toContain("Categories: 3");
-    expect(after).toContain("Boxes: 1");
-    expect(after).toContain("Options: 0");
+      // The engine logs the outcome just after it records it.
+      await waitFor("the engine's last line", () => lines.includes("Options: 0"));
+      expect(lines[0]).toBe("✅ Automatic re-sync scheduler started successfully!");
+      const start = lines.findIndex((l) => STAMP.test(l) && l.endsWith("] Starting scheduled re-sync..."));
+      expect(start).toBeGreaterThan(0);
+      const stamp = /^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\]/.exec(lines[start]!)!.slice(1).map(Number);
+      const logged = new Date(stamp[0]!, stamp[1]! - 1, stamp[2]!, stamp[3]!, stamp[4]!, stamp[5]!); // local time
+      expect(Math.abs(logged.getTime() - Date.parse(run.started_at))).toBeLessThan(2_000);
+      const after = lines.slice(start + 1);
+      expect(after.find((l) => l.endsWith("] Re-sync completed successfully!"))).toMatch(STAMP);
+      expect(after).toContainEqual(expect.stringMatching(/^Duration: \d+\.\d seconds$/));
+      expect(after).toContain("Categories: 3");
+      expect(after).toContain("Boxes: 1");
+      expect(after).toContain("Options: 0");
 
-    const status = scheduler.status();
-    expect(status.running).toBe(true);
-    expect(status.jobs[0]!.next_run).not.toBeNull();
-    expect(status.jobs[0]!.last_run).not.toBeNull();
-    expect(rowsOf(services.history, "interval")).toEqual([]);
-  }, TIMER_TEST_MS);
+      const status = scheduler.status();
+      expect(status.running).toBe(true);
+      expect(status.jobs[0]!.next_run).not.toBeNull();
+      expect(status.jobs[0]!.last_run).not.toBeNull();
+      expect(rowsOf(services.history, "interval")).toEqual([]);
+    },
+    TIMER_TEST_MS,
+  );
 
-  test("a closed scheduler fires no more ticks", async () => {
-    const services = await ctx.services({ SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" });
-    recordSuccess(services.history, new Date());
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    await waitFor("a cron run", () => rowsOf(services.history, "cron").length > 0);
-    await scheduler.close();
-    await scheduler.settled();
-    const count = rowsOf(services.history, "cron").length;
-    expect(scheduler.running).toBe(false);
-    expect(scheduler.status().jobs.map((j) => j.next_run)).toEqual([null, null]);
-    await Bun.sleep(1_500);
-    expect(rowsOf(services.history, "cron").length).toBe(count);
-  }, TIMER_TEST_MS);
+  test(
+    "a closed scheduler fires no more ticks",
+    async () => {
+      const services = await ctx.services({ SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" });
+      recordSuccess(services.history, new Date());
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      await waitFor("a cron run", () => rowsOf(services.history, "cron").length > 0);
+      await scheduler.close();
+      await scheduler.settled();
+      const count = rowsOf(services.history, "cron").length;
+      expect(scheduler.running).toBe(false);
+      expect(scheduler.status().jobs.map((j) => j.next_run)).toEqual([null, null]);
+      await Bun.sleep(1_500);
+      expect(rowsOf(services.history, "cron").length).toBe(count);
+    },
+    TIMER_TEST_MS,
+  );
 });
 
 describe("interval job", () => {
-  test("skips with recent_success when a run succeeded less than one interval ago", async () => {
-    const { logger, lines } = collector();
-    const services = await ctx.services({ SYNC_INTERVAL_HOURS: "2", ENABLE_SCHEDULER: "true" }, logger);
-    const first = await services.engine.run("all", "api");
-    expect(first.status).toBe("success");
-    const scheduler = schedulerOf(services, { hourMs: 1_000 }); // 2 hours = 2 s
-    await scheduler.init();
-    // Due one interval after that success; another success shortly before the tick makes it skip.
-    const due = Date.parse(scheduler.status().jobs[1]!.next_run!);
-    expect(due).toBeGreaterThanOrEqual(Date.parse(first.finished_at!) + 2_000);
-    await Bun.sleep(Math.max(0, due - 1_200 - Date.now()));
-    const second = await services.engine.run("all", "api");
-    expect(second.status).toBe("success");
+  test(
+    "skips with recent_success when a run succeeded less than one interval ago",
+    async () => {
+      const { logger, lines } = collector();
+      const services = await ctx.services({ SYNC_INTERVAL_HOURS: "2", ENABLE_SCHEDULER: "true" }, logger);
+      const first = await services.engine.run("all", "api");
+      expect(first.status).toBe("success");
+      const scheduler = schedulerOf(services, { hourMs: 1_000 }); // 2 hours = 2 s
+      await scheduler.init();
+      // Due one interval after that success; another success shortly before the tick makes it skip.
+      const due = Date.parse(scheduler.status().jobs[1]!.next_run!);
+      expect(due).toBeGreaterThanOrEqual(Date.parse(first.finished_at!) + 2_000);
+      await Bun.sleep(Math.max(0, due - 1_200 - Date.now()));
+      const second = await services.engine.run("all", "api");
+      expect(second.status).toBe("success");
 
-    const skipped = await waitFor("an interval tick", () => rowsOf(services.history, "interval")[0]);
-    expect(skipped).toMatchObject({ status: "skipped", reason: "recent_success", trigger: "interval", scope: "all" });
-    expect(Date.parse(skipped.started_at)).toBeGreaterThanOrEqual(due);
-    expect(lines).toContainEqual(expect.stringMatching(/^\[.{19}\] Scheduled re-sync skipped: the last successful run finished at .{19}, less than 2 hours ago$/));
-    // The next tick is one interval after that recent success, on the job's next check.
-    const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
-    const stale = Date.parse(second.finished_at!) + 2_000;
-    expect(next).toBeGreaterThanOrEqual(stale);
-    expect(next).toBeLessThan(stale + 1_000);
-    expect(scheduler.status().jobs[1]!.last_run).toEqual({ run_id: skipped.run_id, status: "skipped", finished_at: skipped.finished_at });
-  }, TIMER_TEST_MS);
+      const skipped = await waitFor("an interval tick", () => rowsOf(services.history, "interval")[0]);
+      expect(skipped).toMatchObject({ status: "skipped", reason: "recent_success", trigger: "interval", scope: "all" });
+      expect(Date.parse(skipped.started_at)).toBeGreaterThanOrEqual(due);
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^\[.{19}\] Scheduled re-sync skipped: the last successful run finished at .{19}, less than 2 hours ago$/),
+      );
+      // The next tick is one interval after that recent success, on the job's next check.
+      const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
+      const stale = Date.parse(second.finished_at!) + 2_000;
+      expect(next).toBeGreaterThanOrEqual(stale);
+      expect(next).toBeLessThan(stale + 1_000);
+      expect(scheduler.status().jobs[1]!.last_run).toEqual({ run_id: skipped.run_id, status: "skipped", finished_at: skipped.finished_at });
+    },
+    TIMER_TEST_MS,
+  );
 
-  test("runs once at start-up when the last success is older than one interval, then waits a whole interval", async () => {
-    const services = await ctx.services({ ENABLE_SCHEDULER: "true" });
-    const old = recordSuccess(services.history, new Date(Date.now() - 2 * 24 * 3_600_000));
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    const run = await waitFor("the catch-up run", () => rowsOf(services.history, "interval").find((r) => r.status === "success"));
-    expect(run).toMatchObject({ trigger: "interval", scope: "all", published: true });
-    expect(Date.parse(run.started_at)).toBeGreaterThan(Date.parse(old.finished_at!));
-    // No burst for the two days missed: one run, and the next one a whole interval (24 h) later.
-    await Bun.sleep(1_500);
-    expect(rowsOf(services.history, "interval").map((r) => r.status)).toEqual(["success"]);
-    const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
-    expect(next - Date.parse(run.finished_at!)).toBeGreaterThanOrEqual(24 * 3_600_000);
-    expect(next - Date.parse(run.finished_at!)).toBeLessThan(24 * 3_600_000 + 1_000);
-  }, TIMER_TEST_MS);
+  test(
+    "runs once at start-up when the last success is older than one interval, then waits a whole interval",
+    async () => {
+      const services = await ctx.services({ ENABLE_SCHEDULER: "true" });
+      const old = recordSuccess(services.history, new Date(Date.now() - 2 * 24 * 3_600_000));
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      const run = await waitFor("the catch-up run", () => rowsOf(services.history, "interval").find((r) => r.status === "success"));
+      expect(run).toMatchObject({ trigger: "interval", scope: "all", published: true });
+      expect(Date.parse(run.started_at)).toBeGreaterThan(Date.parse(old.finished_at!));
+      // No burst for the two days missed: one run, and the next one a whole interval (24 h) later.
+      await Bun.sleep(1_500);
+      expect(rowsOf(services.history, "interval").map((r) => r.status)).toEqual(["success"]);
+      const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
+      expect(next - Date.parse(run.finished_at!)).toBeGreaterThanOrEqual(24 * 3_600_000);
+      expect(next - Date.parse(run.finished_at!)).toBeLessThan(24 * 3_600_000 + 1_000);
+    },
+    TIMER_TEST_MS,
+  );
 
-  test("runs at start-up when nothing has ever synced", async () => {
-    const services = await ctx.services({ ENABLE_SCHEDULER: "true" });
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    const run = await waitFor("the catch-up run", () => rowsOf(services.history, "interval").find((r) => r.status !== "running"));
-    expect(run.status).toBe("success");
-  }, TIMER_TEST_MS);
+  test(
+    "runs at start-up when nothing has ever synced",
+    async () => {
+      const services = await ctx.services({ ENABLE_SCHEDULER: "true" });
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      const run = await waitFor("the catch-up run", () => rowsOf(services.history, "interval").find((r) => r.status !== "running"));
+      expect(run.status).toBe("success");
+    },
+    TIMER_TEST_MS,
+  );
 
-  test("a recent success at start-up: no catch-up, the next run is one interval after it", async () => {
-    const services = await ctx.services({ ENABLE_SCHEDULER: "true", SYNC_INTERVAL_HOURS: "12" });
-    const recent = recordSuccess(services.history, new Date(Date.now() - 3_600_000));
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
-    const due = Date.parse(recent.finished_at!) + 12 * 3_600_000;
-    expect(next).toBeGreaterThanOrEqual(due);
-    expect(next).toBeLessThan(due + 1_000);
-    await Bun.sleep(1_200);
-    expect(rowsOf(services.history, "interval")).toEqual([]);
-  }, TIMER_TEST_MS);
+  test(
+    "a recent success at start-up: no catch-up, the next run is one interval after it",
+    async () => {
+      const services = await ctx.services({ ENABLE_SCHEDULER: "true", SYNC_INTERVAL_HOURS: "12" });
+      const recent = recordSuccess(services.history, new Date(Date.now() - 3_600_000));
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
+      const due = Date.parse(recent.finished_at!) + 12 * 3_600_000;
+      expect(next).toBeGreaterThanOrEqual(due);
+      expect(next).toBeLessThan(due + 1_000);
+      await Bun.sleep(1_200);
+      expect(rowsOf(services.history, "interval")).toEqual([]);
+    },
+    TIMER_TEST_MS,
+  );
 
-  test("a success seen only in the shared status key (another replica's run) also counts", async () => {
-    const services = await ctx.services({ ENABLE_SCHEDULER: "true", HISTORY_DB_PATH: join(ctx.dir, "a.db") });
-    const other = await ctx.services({ HISTORY_DB_PATH: join(ctx.dir, "b.db") });
-    const run = await other.engine.run("all", "api");
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
-    expect(next - Date.parse(run.finished_at!)).toBeGreaterThanOrEqual(24 * 3_600_000);
-    await Bun.sleep(1_200);
-    expect(rowsOf(services.history, "interval")).toEqual([]);
-  }, TIMER_TEST_MS);
+  test(
+    "a success seen only in the shared status key (another replica's run) also counts",
+    async () => {
+      const services = await ctx.services({ ENABLE_SCHEDULER: "true", HISTORY_DB_PATH: join(ctx.dir, "a.db") });
+      const other = await ctx.services({ HISTORY_DB_PATH: join(ctx.dir, "b.db") });
+      const run = await other.engine.run("all", "api");
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      const next = Date.parse(scheduler.status().jobs[1]!.next_run!);
+      expect(next - Date.parse(run.finished_at!)).toBeGreaterThanOrEqual(24 * 3_600_000);
+      await Bun.sleep(1_200);
+      expect(rowsOf(services.history, "interval")).toEqual([]);
+    },
+    TIMER_TEST_MS,
+  );
 });
 
 describe("failures", () => {
@@ -276,30 +317,38 @@ describe("failures", () => {
     expect(scheduler.running).toBe(true);
   }, 25_000);
 
-  test("a tick that throws (Redis unreachable) is logged and the job keeps ticking", async () => {
-    const { logger, lines } = collector();
-    const config = parseConfig({ ...ctx.env, ...REDIS_DOWN_ENV, SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" });
-    const services = createServices(config, logger);
-    closeLater.push(() => services.close());
-    recordSuccess(services.history, new Date());
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    expect(lines).toContain("✅ Automatic re-sync scheduler started successfully!");
-    const errors = () => lines.filter((l) => l.startsWith("Error during scheduled re-sync: "));
-    await waitFor("two failed ticks", () => errors().length >= 2);
-    expect(scheduler.running).toBe(true);
-    expect(scheduler.status().jobs[0]!.next_run).not.toBeNull();
-  }, TIMER_TEST_MS);
+  test(
+    "a tick that throws (Redis unreachable) is logged and the job keeps ticking",
+    async () => {
+      const { logger, lines } = collector();
+      const config = parseConfig({ ...ctx.env, ...REDIS_DOWN_ENV, SYNC_CRON: "* * * * * *", ENABLE_SCHEDULER: "true" });
+      const services = createServices(config, logger);
+      closeLater.push(() => services.close());
+      recordSuccess(services.history, new Date());
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      expect(lines).toContain("✅ Automatic re-sync scheduler started successfully!");
+      const errors = () => lines.filter((l) => l.startsWith("Error during scheduled re-sync: "));
+      await waitFor("two failed ticks", () => errors().length >= 2);
+      expect(scheduler.running).toBe(true);
+      expect(scheduler.status().jobs[0]!.next_run).not.toBeNull();
+    },
+    TIMER_TEST_MS,
+  );
 
-  test("an invalid SYNC_CRON logs the guide's line and leaves the scheduler stopped", async () => {
-    const { logger, lines } = collector();
-    const services = await ctx.services({ SYNC_CRON: "0 61 * * *", ENABLE_SCHEDULER: "true" }, logger);
-    const scheduler = schedulerOf(services);
-    await scheduler.init();
-    expect(lines).toContain("⚠️ Failed to start scheduler: CronPattern: hour value out of range: '61'");
-    expect(scheduler.running).toBe(false);
-    await expect(scheduler.start()).rejects.toThrow("the scheduler could not start: CronPattern: hour value out of range: '61'");
-  }, TIMER_TEST_MS);
+  test(
+    "an invalid SYNC_CRON logs the guide's line and leaves the scheduler stopped",
+    async () => {
+      const { logger, lines } = collector();
+      const services = await ctx.services({ SYNC_CRON: "0 61 * * *", ENABLE_SCHEDULER: "true" }, logger);
+      const scheduler = schedulerOf(services);
+      await scheduler.init();
+      expect(lines).toContain("⚠️ Failed to start scheduler: CronPattern: hour value out of range: '61'");
+      expect(scheduler.running).toBe(false);
+      await expect(scheduler.start()).rejects.toThrow("the scheduler could not start: CronPattern: hour value out of range: '61'");
+    },
+    TIMER_TEST_MS,
+  );
 });
 
 describe("replicas", () => {

@@ -2,9 +2,9 @@
 // the serving generation and its push count are unchanged, across replicas.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app/http.ts";
-import { ResultCache } from "../src/search/cache.ts";
 import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
+import { ResultCache } from "../src/search/cache.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 describe("ResultCache", () => {
@@ -57,7 +57,15 @@ describe("cached search on the real index", () => {
   beforeEach(async () => {
     ctx = await createContext("searchcache");
     await ctx.db.collection("categories").insertMany([
-      { _id: flyer, name: "Flyer", slug: "flyer", display_name: [{ iso: "en", display_name: "Flyer" }, { iso: "nl", display_name: "Folder" }] },
+      {
+        _id: flyer,
+        name: "Flyer",
+        slug: "flyer",
+        display_name: [
+          { iso: "en", display_name: "Flyer" },
+          { iso: "nl", display_name: "Folder" },
+        ],
+      },
       { _id: new ObjectId(), name: "Poster", slug: "poster", display_name: [{ iso: "en", display_name: "Poster" }] },
     ]);
     // Two replicas: one Redis, each with its own cache.
@@ -87,7 +95,12 @@ describe("cached search on the real index", () => {
     expect(a.search.cache.misses).toBe(misses);
     expect(a.search.cache.hits).toBeGreaterThanOrEqual(2);
 
-    const added = await push(appB, "POST", { linked: pushed, slug: "foam", origin_name: "Foam board", display_names: [{ iso: "en", display_name: "Foam board" }] });
+    const added = await push(appB, "POST", {
+      linked: pushed,
+      slug: "foam",
+      origin_name: "Foam board",
+      display_names: [{ iso: "en", display_name: "Foam board" }],
+    });
     expect(added.status).toBe(200);
     expect(await names(appA, "f")).toEqual(["Flyer", "Foam board", "Folder"]);
     expect((await push(appB, "DELETE", { linked: pushed })).status).toBe(200);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createApp, type App } from "../src/app/http.ts";
 import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 // One small multilingual catalog, synced once; each test reads it through the real HTTP app.
@@ -28,13 +28,36 @@ beforeAll(async () => {
     origin("brief1", "Brief papier", [["nl", "Brief papier"]]),
     origin("brief2", "Papier brief A4", [["nl", "Papier brief A4"]]),
     origin("brief3", "Briefpapier", [["nl", "Briefpapier"]]),
-    origin("cafe", "Coffee cups", [["fr", "Café crème"], ["en", "Coffee cups"]]),
-    origin("strasse", "Street sign", [["de", "Straße Schild"], ["en", "Street sign"]]),
-    origin("lodz", "Lodz poster", [["pl", "Plakat Łódź"], ["en", "Lodz poster"]]),
-    origin("gruss", "Greeting card", [["de", "Grüße aus Köln"], ["en", "Greeting card"]]),
-    origin("meishi", "Business cards", [["ja", "名刺"], ["ja", "名刺カード"], ["en", "Business cards"]]),
-    origin("wizyt", "Business card holder", [["pl", "Wizytówki"], ["en", "Business card holder"]]),
-    origin("flyer", "Flyer", [["en", "Flyer"], ["nl", "Flyer"], ["de", "Flyer"]]),
+    origin("cafe", "Coffee cups", [
+      ["fr", "Café crème"],
+      ["en", "Coffee cups"],
+    ]),
+    origin("strasse", "Street sign", [
+      ["de", "Straße Schild"],
+      ["en", "Street sign"],
+    ]),
+    origin("lodz", "Lodz poster", [
+      ["pl", "Plakat Łódź"],
+      ["en", "Lodz poster"],
+    ]),
+    origin("gruss", "Greeting card", [
+      ["de", "Grüße aus Köln"],
+      ["en", "Greeting card"],
+    ]),
+    origin("meishi", "Business cards", [
+      ["ja", "名刺"],
+      ["ja", "名刺カード"],
+      ["en", "Business cards"],
+    ]),
+    origin("wizyt", "Business card holder", [
+      ["pl", "Wizytówki"],
+      ["en", "Business card holder"],
+    ]),
+    origin("flyer", "Flyer", [
+      ["en", "Flyer"],
+      ["nl", "Flyer"],
+      ["de", "Flyer"],
+    ]),
     origin("special", "Sale", [["en", "50% off [A4] {promo} | 'best' \"deal\" @shop: a-b c\\d *x? "]]),
   ]);
   services = await ctx.services();

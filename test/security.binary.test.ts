@@ -1,11 +1,12 @@
 // Security through the compiled binary: the start-up warning, secrets kept out of every output,
 // and the limits as the real server (Bun.serve) answers them.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { freePort, installBinary, type RunningBinary, serviceEnv, startBinary } from "./e2e/binary.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import { freePort, installBinary, serviceEnv, startBinary, type RunningBinary } from "./e2e/binary.ts";
 
 const WARNING = "ADMIN_API_KEY is not set: admin endpoints (sync triggers, scheduler, push updates) answer only to loopback clients";
 
@@ -152,7 +153,10 @@ describe("limits on the real server", () => {
     running = await startBinary(installBinary(ctx.dir), ctx.dir, baseEnv());
     const port = Number(new URL(running.url).port);
     for (const length of [1_048_577, 200_000_000, 5_000_000_000]) {
-      const reply = await raw(port, `POST /categories HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"a":`);
+      const reply = await raw(
+        port,
+        `POST /categories HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"a":`,
+      );
       expect(reply).toStartWith("HTTP/1.1 413");
       expect(reply.toLowerCase()).toContain("connection: close");
       expect(reply).toContain('{"error":"payload_too_large","message":"the request body is larger than 1048576 bytes (1 MB)"}');
@@ -175,7 +179,12 @@ describe("limits on the real server", () => {
     expect(((await long.json()) as { error: string }).error).toBe("uri_too_long");
 
     // Range checks of integer query parameters hold in the compiled binary (a --minify build lost them).
-    for (const path of ["/category-search?limit=5000", "/category-search?limit=0", "/sync-status?limit=1001", "/sync-status?history=true&limit=99999999999999999999"]) {
+    for (const path of [
+      "/category-search?limit=5000",
+      "/category-search?limit=0",
+      "/sync-status?limit=1001",
+      "/sync-status?history=true&limit=99999999999999999999",
+    ]) {
       const r = await fetch(`${running.url}${path}`);
       expect({ path, status: r.status }).toEqual({ path, status: 422 });
       expect(((await r.json()) as { field: string }).field).toBe("limit");

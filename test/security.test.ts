@@ -1,13 +1,13 @@
 // Admin protection (SPEC §3): the key, the loopback rule, every admin route found from the app
 // itself, read endpoints open, CORS. In-process (app.handle), plus one listening server on 127.0.0.1.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app/http.ts";
-import { isAdminRoute, type ClientIp } from "../src/platform/http/admin.ts";
+import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
+import { type ClientIp, isAdminRoute } from "../src/platform/http/admin.ts";
 import { checkAdmin, isForwarded, isLoopback, presentedKey } from "../src/platform/http/auth.ts";
 import { ApiError } from "../src/platform/http/errors.ts";
 import { createLogger } from "../src/platform/log.ts";
 import { errorText } from "../src/runs/engine.ts";
-import type { Services } from "../src/app/container.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 const KEY = "test-admin-key-0123456789";
@@ -60,11 +60,24 @@ const EXPECTED_ADMIN = [
   "PUT /scheduler/interval",
   ...["/categories", "/boxes", "/options"].flatMap((p) => [`POST ${p}`, `PUT ${p}`, `DELETE ${p}`]),
 ];
-const EXPECTED_OPEN = ["/healthz", "/healthz-startup", "/info", "/sync-status", "/scheduler/status", "/swagger", "/swagger/json", "/category-search", "/categories-search", "/boxes-search", "/options-search"];
+const EXPECTED_OPEN = [
+  "/healthz",
+  "/healthz-startup",
+  "/info",
+  "/sync-status",
+  "/scheduler/status",
+  "/swagger",
+  "/swagger/json",
+  "/category-search",
+  "/categories-search",
+  "/boxes-search",
+  "/options-search",
+];
 
 describe("isLoopback, presentedKey, checkAdmin", () => {
   test("loopback addresses", () => {
-    for (const ip of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "::FFFF:127.0.0.9"]) expect({ ip, loopback: isLoopback(ip) }).toEqual({ ip, loopback: true });
+    for (const ip of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "::FFFF:127.0.0.9"])
+      expect({ ip, loopback: isLoopback(ip) }).toEqual({ ip, loopback: true });
     for (const ip of ["203.0.113.7", "10.0.0.1", "::ffff:10.0.0.1", "128.0.0.1", "1127.0.0.1", "127.0.0.1.evil", "::2", "fe80::1", "", null, undefined])
       expect({ ip, loopback: isLoopback(ip) }).toEqual({ ip, loopback: false });
   });
@@ -179,13 +192,20 @@ describe("admin routes, enumerated from the app", () => {
       });
       for (const headers of [{ authorization: "Bearer not-the-key-0123456789" }, { "x-api-key": "not-the-key-0123456789" }] as Record<string, string>[]) {
         const wrong = await call(app, method, target, { body, headers: { ...json, ...headers } });
-        expect({ route, status: wrong.status, body: wrong.body }).toEqual({ route, status: 403, body: { error: "forbidden", message: "the admin key is not valid" } });
+        expect({ route, status: wrong.status, body: wrong.body }).toEqual({
+          route,
+          status: 403,
+          body: { error: "forbidden", message: "the admin key is not valid" },
+        });
       }
       for (const headers of [{ authorization: `Bearer ${KEY}` }, { "x-api-key": KEY }] as Record<string, string>[]) {
         const right = await call(app, method, target, { body, headers: { ...json, ...headers } });
         expect({ route, passed: ![401, 403].includes(right.status) }).toEqual({ route, passed: true });
         // 503 only from the scheduler routes: this app has no scheduler.
-        expect({ route, ok: right.status < 500 || (path.startsWith("/scheduler/") && right.body.error === "service_unavailable") }).toEqual({ route, ok: true });
+        expect({ route, ok: right.status < 500 || (path.startsWith("/scheduler/") && right.body.error === "service_unavailable") }).toEqual({
+          route,
+          ok: true,
+        });
       }
     }
   });
@@ -222,7 +242,11 @@ describe("admin routes, enumerated from the app", () => {
     const app = await appWith({}, OUTSIDE);
     for (const { method, path } of app.routes.filter(isAdminPath)) {
       const res = await call(app, method, path, { body: method === "GET" ? undefined : "{}", headers: { "content-type": "application/json" } });
-      expect({ route: `${method} ${path}`, status: res.status, error: res.body.error }).toEqual({ route: `${method} ${path}`, status: 403, error: "forbidden" });
+      expect({ route: `${method} ${path}`, status: res.status, error: res.body.error }).toEqual({
+        route: `${method} ${path}`,
+        status: 403,
+        error: "forbidden",
+      });
       expect(res.body.message).toContain("set ADMIN_API_KEY");
       expect(res.body.message).toContain("Authorization: Bearer <key>");
     }
@@ -258,7 +282,11 @@ describe("admin routes, enumerated from the app", () => {
 });
 
 describe("CORS", () => {
-  const preflight = (origin: string, method = "POST") => ({ origin, "access-control-request-method": method, "access-control-request-headers": "authorization, content-type" });
+  const preflight = (origin: string, method = "POST") => ({
+    origin,
+    "access-control-request-method": method,
+    "access-control-request-headers": "authorization, content-type",
+  });
 
   test("default (no CORS_ORIGINS): no CORS headers, preflights refused", async () => {
     const app = await appWith();

@@ -142,7 +142,12 @@ describe("the run lock", () => {
       expect(await s.engine.run("categories", "cron")).toMatchObject(skippedFor(outcome.runId));
     }
     // A push update while the build runs reaches the new index (it is journaled and replayed).
-    const pushed = await applyPush(s.store, "categories", { op: "add", item: { linked: sku, display_names: [{ iso: "fr", display_name: "Ajouté pendant la construction" }] } }, "serving");
+    const pushed = await applyPush(
+      s.store,
+      "categories",
+      { op: "add", item: { linked: sku, display_names: [{ iso: "fr", display_name: "Ajouté pendant la construction" }] } },
+      "serving",
+    );
     expect(pushed).toEqual({ added: 1, removed: 0, applied: true });
 
     const result = await outcome.done;
@@ -152,7 +157,15 @@ describe("the run lock", () => {
     const entries = await servingEntries(s.store, "categories");
     expect(entries).toHaveLength(181);
     expect(entries.filter((e) => e.display_name === "Ajouté pendant la construction")).toEqual([
-      { sku, linked: sku, name: "categories item 3", display_name: "Ajouté pendant la construction", iso: "fr", origin_name: "Ajouté pendant la construction", slug: "categories-item-3" },
+      {
+        sku,
+        linked: sku,
+        name: "categories item 3",
+        display_name: "Ajouté pendant la construction",
+        iso: "fr",
+        origin_name: "Ajouté pendant la construction",
+        slug: "categories-item-3",
+      },
     ]);
   });
 

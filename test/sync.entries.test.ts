@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectId } from "mongodb";
-import type { Entry, ItemType } from "../src/catalog/types.ts";
 import type { Services } from "../src/app/container.ts";
+import type { Entry, ItemType } from "../src/catalog/types.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import { ITEM_TYPES, SUPPLIER, oid, servingEntries, sortEntries } from "./sync.fixtures.ts";
+import { ITEM_TYPES, oid, SUPPLIER, servingEntries, sortEntries } from "./sync.fixtures.ts";
 
 const LONG = `Cafe\u0301 ${"é".repeat(4000)} ✉️ 👩‍👩‍👧`; // NFD accent, long, emoji ZWJ sequence: kept as given
 
@@ -43,11 +43,34 @@ function catalog(type: ItemType) {
     { _id: o(7), name: "Emoji ✉️", slug: "emoji", display_name: [{ iso: "ja", display_name: "レターヘッド ✉️" }] },
     { _id: o(8), name: "Null", slug: "null", display_name: null }, // missing
     { _id: "custom-id", name: "Custom", slug: "custom", display_name: [{ iso: "en", display_name: "Custom" }] }, // _id not an ObjectId
-    { _id: o(10), name: "Long", slug: "long", display_name: [{ iso: "ar", display_name: "ورق رسائل" }, { iso: "fr", display_name: LONG }] },
+    {
+      _id: o(10),
+      name: "Long",
+      slug: "long",
+      display_name: [
+        { iso: "ar", display_name: "ورق رسائل" },
+        { iso: "fr", display_name: LONG },
+      ],
+    },
   ];
   const suppliers = [
-    { _id: s(1), linked: o(1), display_name: [{ iso: "fr", display_name: "Papier à lettres" }, { iso: "en", display_name: "Letterhead" }, { iso: "nl", display_name: "Postpapier" }] },
-    { _id: s(2), linked: o(1).toHexString(), display_name: [{ iso: "fr", display_name: "Papier à lettres" }, { iso: "pl", display_name: "Papier firmowy" }] },
+    {
+      _id: s(1),
+      linked: o(1),
+      display_name: [
+        { iso: "fr", display_name: "Papier à lettres" },
+        { iso: "en", display_name: "Letterhead" },
+        { iso: "nl", display_name: "Postpapier" },
+      ],
+    },
+    {
+      _id: s(2),
+      linked: o(1).toHexString(),
+      display_name: [
+        { iso: "fr", display_name: "Papier à lettres" },
+        { iso: "pl", display_name: "Papier firmowy" },
+      ],
+    },
     { _id: s(3), linked: o(2).toHexString().toUpperCase(), display_name: [{ display_name: "Card" }] },
     { _id: s(4), linked: o(3), display_name: [{ iso: "en", display_name: "Ghost entry" }] },
     { _id: s(5), display_name: [{ iso: "en", display_name: "no link" }] }, // linked missing
@@ -59,7 +82,14 @@ function catalog(type: ItemType) {
     { _id: s(11), linked: o(1) }, // display_name missing
     { _id: s(12), linked: o(1), display_name: "x" }, // not an array
     { _id: s(13), linked: o(1), display_name: ["x", { iso: "en", display_name: "" }, { iso: "en", display_name: false }] },
-    { _id: s(14), linked: o(7), display_name: [{ iso: "ja", display_name: "レターヘッド ✉️" }, { iso: "en", display_name: "Letterhead ✉️" }] },
+    {
+      _id: s(14),
+      linked: o(7),
+      display_name: [
+        { iso: "ja", display_name: "レターヘッド ✉️" },
+        { iso: "en", display_name: "Letterhead ✉️" },
+      ],
+    },
     { _id: s(15), linked: o(10), display_name: [{ iso: "fr", display_name: LONG }] }, // identical to an origin entry
   ];
 
@@ -166,11 +196,11 @@ describe("a full run over the messy catalog", () => {
   }
 
   test("exactly three dataset files, no temp files", () => {
-    expect(readdirSync(ctx.dir).filter((f) => f.endsWith(".json") || f.includes(".tmp")).sort()).toEqual([
-      "data_set.json",
-      "data_set_boxes.json",
-      "data_set_options.json",
-    ]);
+    expect(
+      readdirSync(ctx.dir)
+        .filter((f) => f.endsWith(".json") || f.includes(".tmp"))
+        .sort(),
+    ).toEqual(["data_set.json", "data_set_boxes.json", "data_set_options.json"]);
   });
 });
 

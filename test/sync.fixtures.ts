@@ -1,13 +1,13 @@
 // Shared by the sync.*.test.ts files: catalogs, atomic reads of the serving index, key shapes.
 import type { Cluster, Redis } from "ioredis";
-import { scanAll } from "./env.ts";
-import { ObjectId, type Db, type Document, type MongoClient } from "mongodb";
-import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
-import { ITEM_TYPES, type Entry, type ItemType } from "../src/catalog/types.ts";
-import type { IndexStore } from "../src/index/store.ts";
+import { type Db, type Document, type MongoClient, ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
-import { CatalogSource } from "../src/source/mongo.ts";
+import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
+import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
+import type { IndexStore } from "../src/index/store.ts";
 import { SyncEngine } from "../src/runs/engine.ts";
+import { CatalogSource } from "../src/source/mongo.ts";
+import { scanAll } from "./env.ts";
 
 export const TYPE_CODE: Record<ItemType, number> = { categories: 1, boxes: 2, options: 3 };
 export const SUPPLIER: Record<ItemType, string> = { categories: "supplier_categories", boxes: "supplier_boxes", options: "supplier_options" };
@@ -60,7 +60,12 @@ export interface Snapshot {
 }
 
 export async function snapshot(store: IndexStore, type: ItemType): Promise<Snapshot> {
-  const [gen, items, entries, phrases] = (await store.redis.eval(SNAPSHOT, 1, store.keys.current(type), store.keys.typeBase(type))) as [string, number, number, number];
+  const [gen, items, entries, phrases] = (await store.redis.eval(SNAPSHOT, 1, store.keys.current(type), store.keys.typeBase(type))) as [
+    string,
+    number,
+    number,
+    number,
+  ];
   return { gen, items, entries, phrases };
 }
 

@@ -1,12 +1,12 @@
 // Every run is recorded (SPEC §2 "History"): success, failed, rejected, skipped; the rows survive
 // re-opening the database; GET /sync-status?history=true returns them newest first with trends.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app/http.ts";
+import { type App, createApp } from "../src/app/http.ts";
 import { openHistoryDb } from "../src/runs/history/db.ts";
 import { HistoryRepo } from "../src/runs/history/repo.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import { SUPPLIER, oid, seedLarge } from "./sync.fixtures.ts";
+import { oid, SUPPLIER, seedLarge } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 let app: App;

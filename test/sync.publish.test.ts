@@ -6,18 +6,18 @@ import { createApp } from "../src/app/http.ts";
 import type { ItemType } from "../src/catalog/types.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import {
-  ITEM_TYPES,
-  SUPPLIER,
   dumpType,
   gensIn,
+  ITEM_TYPES,
   keyShape,
   oid,
+  type Snapshot,
+  SUPPLIER,
   seedLarge,
   servingEntries,
   slowEngine,
   snapshot,
   until,
-  type Snapshot,
 } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
@@ -144,7 +144,12 @@ describe("shrink guard", () => {
     });
     const dry = await call("/generate-data-set?dry_run=true");
     expect(dry.status).toBe(200);
-    expect(dry.body).toMatchObject({ status: "success", dry_run: true, published: false, types: { categories: { entries: 6, diff: { added: 0, removed: 24 } } } });
+    expect(dry.body).toMatchObject({
+      status: "success",
+      dry_run: true,
+      published: false,
+      types: { categories: { entries: 6, diff: { added: 0, removed: 24 } } },
+    });
     expect(await snapshot(s.store, "categories")).toEqual(serving);
 
     const forced = await call("/generate-data-set?force=true");
@@ -206,7 +211,9 @@ describe("dry run", () => {
     // categories: origin 0 removed (3 entries), origin 100 added (3), a supplier adds "fr" to origin 1 (1).
     await deleteOrigins("categories", [0]);
     await seedLarge(ctx.db, ["categories"], 1, 100);
-    await ctx.db.collection("supplier_categories").insertOne({ _id: oid("categories", 1, 999), linked: oid("categories", 0, 1), display_name: [{ iso: "fr", display_name: "Article un" }] });
+    await ctx.db
+      .collection("supplier_categories")
+      .insertOne({ _id: oid("categories", 1, 999), linked: oid("categories", 0, 1), display_name: [{ iso: "fr", display_name: "Article un" }] });
 
     const keys = await ctx.keys();
     const dumps = await Promise.all(ITEM_TYPES.map((t) => dumpType(ctx.redis, s.store, t)));
@@ -341,7 +348,13 @@ describe("no leftovers", () => {
     // What a process killed mid-build leaves: a registered generation with data and markers.
     await s.store.begin("categories", "crashed", "crashed", "token", 60_000);
     const pipe = s.store.redis.pipeline();
-    s.store.queueItemWrites(pipe, "categories", "crashed", [{ sku: oid("categories", 0, 0).toHexString(), record: { n: "x", s: "x", o: {}, e: [["en", "x", "x"]] }, added: [0] }], 1);
+    s.store.queueItemWrites(
+      pipe,
+      "categories",
+      "crashed",
+      [{ sku: oid("categories", 0, 0).toHexString(), record: { n: "x", s: "x", o: {}, e: [["en", "x", "x"]] }, added: [0] }],
+      1,
+    );
     await pipe.exec();
     expect(gensIn(await ctx.keys()).sort()).toEqual(["crashed", first.run_id].sort());
 

@@ -31,7 +31,14 @@ async function seedHandMade() {
     { _id: new ObjectId("64b0000000000000000000ff"), name: "Broken", display_name: "not an array" },
   ]);
   await ctx.db.collection("supplier_categories").insertMany([
-    { _id: new ObjectId("64c000000000000000000001"), linked: letterhead, display_name: [{ iso: "fr", display_name: "Papier à lettres" }, { iso: "en", display_name: "Letterhead" }] },
+    {
+      _id: new ObjectId("64c000000000000000000001"),
+      linked: letterhead,
+      display_name: [
+        { iso: "fr", display_name: "Papier à lettres" },
+        { iso: "en", display_name: "Letterhead" },
+      ],
+    },
     { _id: new ObjectId("64c000000000000000000002"), linked: cards.toHexString(), display_name: [{ iso: "pl", display_name: "Wizytówki" }] },
     { _id: new ObjectId("64c000000000000000000003"), linked: "xyz", display_name: [{ iso: "pl", display_name: "X" }] },
   ]);

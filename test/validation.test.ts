@@ -1,9 +1,9 @@
 // Limits and validation of every route (in-process): 413, 414, JSON depth, one 422 shape naming the
 // field, JSON 404/405, and no 5xx for hostile input.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createApp, type App } from "../src/app/http.ts";
-import { jsonDepthExceeds, MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_QUERY_BYTES, parseJsonBody } from "../src/platform/http/limits.ts";
 import type { Services } from "../src/app/container.ts";
+import { type App, createApp } from "../src/app/http.ts";
+import { jsonDepthExceeds, MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_QUERY_BYTES, parseJsonBody } from "../src/platform/http/limits.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 // One app for the file: nothing here starts a run (every run trigger gets an invalid parameter).
@@ -26,7 +26,12 @@ interface Reply {
   headers: Headers;
 }
 
-async function call(method: string, path: string, body?: RequestInit["body"], headers: Record<string, string> = { "content-type": "application/json" }): Promise<Reply> {
+async function call(
+  method: string,
+  path: string,
+  body?: RequestInit["body"],
+  headers: Record<string, string> = { "content-type": "application/json" },
+): Promise<Reply> {
   const res = await app.handle(new Request(`http://localhost${path}`, { method, headers, body, duplex: "half" } as RequestInit));
   const text = await res.text();
   let parsed: unknown = text;
@@ -140,7 +145,10 @@ describe("limits", () => {
     const invalidUtf8 = new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0xff, 0xfe, 0x22, 0x7d]);
     expect((await call("POST", "/categories", invalidUtf8)).body).toEqual({ error: "bad_request", message: "the request body is not valid UTF-8" });
     for (const text of ["{not json", '{"a":', "\u0000", "[1,]", "{'a':1}", "NaN"])
-      expect((await call("DELETE", "/categories", text)).body).toEqual({ error: "bad_request", message: "the request body could not be parsed (expected JSON)" });
+      expect((await call("DELETE", "/categories", text)).body).toEqual({
+        error: "bad_request",
+        message: "the request body could not be parsed (expected JSON)",
+      });
     for (const type of ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/octet-stream", "application/xml"]) {
       const res = await call("POST", "/categories", "linked=64e000000000000000000001", { "content-type": type });
       expect(res.status).toBe(422);
@@ -151,7 +159,15 @@ describe("limits", () => {
 });
 
 describe("validation: every parameter and body, one 422 shape", () => {
-  const runTriggers = ["POST /re-sync-all", "GET /generate-data-set", "POST /generate-data-set", "GET /generate-box-data", "POST /generate-box-data", "GET /generate-option-data", "POST /generate-option-data"];
+  const runTriggers = [
+    "POST /re-sync-all",
+    "GET /generate-data-set",
+    "POST /generate-data-set",
+    "GET /generate-box-data",
+    "POST /generate-box-data",
+    "GET /generate-option-data",
+    "POST /generate-option-data",
+  ];
   const searches = ["/category-search", "/categories-search", "/boxes-search", "/options-search"];
   const display = [{ iso: "en", display_name: "Flyer" }];
   const add = { linked: oid, slug: "s", origin_name: "o", display_names: display };
@@ -167,8 +183,18 @@ describe("validation: every parameter and body, one 422 shape", () => {
       ];
     }),
     ["GET", "/sync-status?history=maybe", undefined, "history"],
-    ...["0", "1001", "abc", "1.5", "-1", "99999999999999999999", "1e400", ""].map((v): [string, string, unknown, string] => ["GET", `/sync-status?limit=${v}`, undefined, "limit"]),
-    ...["", "0", "169", "abc", "1e1", "-2", "0x10", " 5", "NaN", "Infinity"].map((v): [string, string, unknown, string] => ["PUT", `/scheduler/interval?hours=${encodeURIComponent(v)}`, undefined, "hours"]),
+    ...["0", "1001", "abc", "1.5", "-1", "99999999999999999999", "1e400", ""].map((v): [string, string, unknown, string] => [
+      "GET",
+      `/sync-status?limit=${v}`,
+      undefined,
+      "limit",
+    ]),
+    ...["", "0", "169", "abc", "1e1", "-2", "0x10", " 5", "NaN", "Infinity"].map((v): [string, string, unknown, string] => [
+      "PUT",
+      `/scheduler/interval?hours=${encodeURIComponent(v)}`,
+      undefined,
+      "hours",
+    ]),
     ["PUT", "/scheduler/interval", undefined, "hours"],
     ...searches.flatMap((p): [string, string, unknown, string][] => [
       ...["0", "101", "abc", "2.5", "", "5000"].map((v): [string, string, unknown, string] => ["GET", `${p}?limit=${v}`, undefined, "limit"]),
@@ -242,7 +268,23 @@ describe("routes", () => {
 });
 
 describe("hostile input never gets a 5xx", () => {
-  const values = ["%00", "%zz", "%", "%C3%28", "%FF%FE", "😀%F0%9F%98%80", "a%00b", "__proto__", "constructor", "%5B%5D", "1e309", "-0", "9".repeat(400), "%E2%80%AE", "true&wait=false"];
+  const values = [
+    "%00",
+    "%zz",
+    "%",
+    "%C3%28",
+    "%FF%FE",
+    "😀%F0%9F%98%80",
+    "a%00b",
+    "__proto__",
+    "constructor",
+    "%5B%5D",
+    "1e309",
+    "-0",
+    "9".repeat(400),
+    "%E2%80%AE",
+    "true&wait=false",
+  ];
   const paths = ["/category-search", "/boxes-search", "/sync-status", "/re-sync-all", "/generate-box-data", "/scheduler/interval", "/info", "/healthz-startup"];
   test("odd query strings on every kind of route", async () => {
     const seen = new Map<number, number>();
@@ -269,7 +311,7 @@ describe("hostile input never gets a 5xx", () => {
       '{"__proto__": {"polluted": true}, "linked": "64e000000000000000000001"}',
       JSON.stringify({ linked: oid, slug: "\u0000", origin_name: "\u202e", display_names: [{ iso: "en", display_name: "\u0000\uffff😀" }] }),
       JSON.stringify({ linked: oid, slug: "s", origin_name: "o", display_names: Array.from({ length: 501 }, () => ({ iso: "en", display_name: "x" })) }),
-      JSON.stringify({ source: { linked: oid }, target: { linked: oid, slug: 1e400, origin_name: "o", display_names: [] } }),
+      JSON.stringify({ source: { linked: oid }, target: { linked: oid, slug: Number.POSITIVE_INFINITY, origin_name: "o", display_names: [] } }),
       '{"linked": 1e99999}',
       '{"linked": "64e000000000000000000001", "display_names": [{"iso": "en", "display_name": "x", "extra": [[[[[]]]]]}]}',
       `{"a": "${"\\u0000".repeat(10_000)}"}`,
@@ -278,7 +320,11 @@ describe("hostile input never gets a 5xx", () => {
     for (const body of bodies) {
       for (const method of ["POST", "PUT", "DELETE"]) {
         const res = await call(method, "/options", body);
-        expect({ method, body: body.slice(0, 80), ok: res.status < 500 || res.body.error === "not_ready" }).toEqual({ method, body: body.slice(0, 80), ok: true });
+        expect({ method, body: body.slice(0, 80), ok: res.status < 500 || res.body.error === "not_ready" }).toEqual({
+          method,
+          body: body.slice(0, 80),
+          ok: true,
+        });
       }
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -1,19 +1,19 @@
 // Builds the long-lived dependencies from the config; the service and the CLI share this.
 import type { MongoClient } from "mongodb";
-import { Alerter } from "../runs/alerts.ts";
+import { Keys } from "../index/keys.ts";
+import { IndexStore } from "../index/store.ts";
+import { Metrics } from "../ops/metrics.ts";
 import type { Config } from "../platform/config.ts";
+import type { Logger } from "../platform/log.ts";
+import { createRedis, type RedisClient } from "../platform/redis.ts";
+import { Alerter } from "../runs/alerts.ts";
+import { type EngineDeps, SyncEngine } from "../runs/engine.ts";
 import { openHistoryDb } from "../runs/history/db.ts";
 import { HistoryRepo } from "../runs/history/repo.ts";
-import { Keys } from "../index/keys.ts";
 import { RunLock } from "../runs/lock.ts";
-import { createRedis, type RedisClient } from "../platform/redis.ts";
 import { StatusStore } from "../runs/status.ts";
-import { IndexStore } from "../index/store.ts";
-import type { Logger } from "../platform/log.ts";
-import { Metrics } from "../ops/metrics.ts";
 import { SearchService } from "../search/service.ts";
 import { CatalogSource, createMongoClient } from "../source/mongo.ts";
-import { SyncEngine, type EngineDeps } from "../runs/engine.ts";
 
 export interface Services {
   config: Config;
@@ -32,12 +32,7 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(
-  config: Config,
-  logger: Logger,
-  onFinished?: EngineDeps["onFinished"],
-  onProgress?: EngineDeps["onProgress"],
-): Services {
+export function createServices(config: Config, logger: Logger, onFinished?: EngineDeps["onFinished"], onProgress?: EngineDeps["onProgress"]): Services {
   const history = new HistoryRepo(openHistoryDb(config.historyDbPath), config.historyDbPath);
   let redisDownLogged = false;
   const redis = createRedis(config.redis, {

@@ -1,14 +1,14 @@
-import type { Config } from "../platform/config.ts";
-import type { HistoryRepo } from "../runs/history/repo.ts";
 import type { IndexStore } from "../index/store.ts";
-import type { StatusStore } from "../runs/status.ts";
-import type { Logger } from "../platform/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
+import type { Config } from "../platform/config.ts";
+import type { ClientIp } from "../platform/http/admin.ts";
+import type { Logger } from "../platform/log.ts";
+import type { SyncEngine } from "../runs/engine.ts";
+import type { HistoryRepo } from "../runs/history/repo.ts";
+import type { StatusStore } from "../runs/status.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { SearchService } from "../search/service.ts";
 import type { CatalogSource } from "../source/mongo.ts";
-import type { SyncEngine } from "../runs/engine.ts";
-import type { ClientIp } from "../platform/http/admin.ts";
 
 export interface AppDeps {
   config: Config;

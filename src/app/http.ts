@@ -1,17 +1,17 @@
 // The HTTP application, built from its dependencies; it does not listen (src/main.ts does).
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
-import { redactUri } from "../platform/config.ts";
-import type { AppDeps } from "./deps.ts";
-import { ApiError, errorResponse } from "../platform/http/errors.ts";
+import { itemRoutes } from "../items/routes.ts";
 import { dashboardRoutes } from "../ops/dashboard.ts";
 import { healthRoutes } from "../ops/health.ts";
 import { metricsRoutes } from "../ops/metrics-routes.ts";
-import { schedulerRoutes } from "../scheduler/routes.ts";
-import { itemRoutes } from "../items/routes.ts";
-import { requestGuards, RouteIndex, SERVE_MAX_BODY_BYTES } from "../platform/http/limits.ts";
-import { searchRoutes } from "../search/routes.ts";
+import { redactUri } from "../platform/config.ts";
+import { ApiError, errorResponse } from "../platform/http/errors.ts";
+import { RouteIndex, requestGuards, SERVE_MAX_BODY_BYTES } from "../platform/http/limits.ts";
 import { syncRoutes } from "../runs/routes.ts";
+import { schedulerRoutes } from "../scheduler/routes.ts";
+import { searchRoutes } from "../search/routes.ts";
+import type { AppDeps } from "./deps.ts";
 
 export type { AppDeps } from "./deps.ts";
 

@@ -10,7 +10,8 @@ export type SkippedSummary = Partial<Record<SkipReason, { count: number; example
 export class SkipTally {
   readonly byReason: SkippedSummary = {};
   add(reason: SkipReason, docId: string): void {
-    const slot = (this.byReason[reason] ??= { count: 0, examples: [] });
+    this.byReason[reason] ??= { count: 0, examples: [] };
+    const slot = this.byReason[reason];
     slot.count++;
     if (slot.examples.length < MAX_EXAMPLES && !slot.examples.includes(docId)) slot.examples.push(docId);
   }

@@ -3,8 +3,27 @@
 
 // Letters that NFKD does not decompose into a base letter plus marks.
 const FOLD: Record<string, string> = {
-  ß: "ss", ẞ: "ss", ł: "l", Ł: "l", ø: "o", Ø: "o", æ: "ae", Æ: "ae", œ: "oe", Œ: "oe",
-  đ: "d", Đ: "d", ð: "d", Ð: "d", þ: "th", Þ: "th", ħ: "h", Ħ: "h", ı: "i", ŀ: "l", Ŀ: "l",
+  ß: "ss",
+  ẞ: "ss",
+  ł: "l",
+  Ł: "l",
+  ø: "o",
+  Ø: "o",
+  æ: "ae",
+  Æ: "ae",
+  œ: "oe",
+  Œ: "oe",
+  đ: "d",
+  Đ: "d",
+  ð: "d",
+  Ð: "d",
+  þ: "th",
+  Þ: "th",
+  ħ: "h",
+  Ħ: "h",
+  ı: "i",
+  ŀ: "l",
+  Ŀ: "l",
 };
 const FOLD_RE = new RegExp(`[${Object.keys(FOLD).join("")}]`, "g");
 const MARKS_RE = /\p{M}+/gu;
@@ -27,7 +46,11 @@ export function words(text: string): string[] {
 }
 
 function splitWords(text: string): string[] {
-  const folded = text.replace(FOLD_RE, (c) => FOLD[c] ?? c).toLowerCase().normalize("NFKD").replace(MARKS_RE, "");
+  const folded = text
+    .replace(FOLD_RE, (c) => FOLD[c] ?? c)
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(MARKS_RE, "");
   return folded.split(SEPARATORS_RE).filter(Boolean);
 }
 

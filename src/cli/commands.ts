@@ -1,9 +1,9 @@
 // The one-shot commands: sync, status, history, healthcheck. `serve` lives in src/main.ts.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { waitForRedis } from "../app/container.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { Config } from "../platform/config.ts";
 import { createLogger, writeLine } from "../platform/log.ts";
-import { waitForRedis } from "../app/container.ts";
 import type { RunResult } from "../runs/model.ts";
 import { EXIT, fail, loadConfig, openServices } from "./common.ts";
 import { formatHistory, formatStatus } from "./format.ts";
@@ -77,7 +77,8 @@ export async function statusCommand(config: Config, args: string[]): Promise<num
 export async function historyCommand(config: Config, args: string[]): Promise<number> {
   const values = options("history", args, { json: { type: "boolean" }, limit: { type: "string" } });
   const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!/^\d+$/.test(values.limit ?? "20") || limit < 1 || limit > 1000) fail(`--limit must be an integer from 1 to 1000, not "${values.limit}"\n\n${COMMAND_USAGE.history}`);
+  if (!/^\d+$/.test(values.limit ?? "20") || limit < 1 || limit > 1000)
+    fail(`--limit must be an integer from 1 to 1000, not "${values.limit}"\n\n${COMMAND_USAGE.history}`);
   const services = openServices(config, createLogger({ format: "text", level: "error" }));
   try {
     const runs = services.history.list(limit);

@@ -1,9 +1,10 @@
 // What every command shares: exit codes, the one-line failure, loading the config and the services.
-import { ConfigError, loadEnv, parseConfig, type Config } from "../platform/config.ts";
-import { HistoryDbError } from "../runs/history/db.ts";
-import type { Logger } from "../platform/log.ts";
+
 import { createServices, type Services } from "../app/container.ts";
+import { type Config, ConfigError, loadEnv, parseConfig } from "../platform/config.ts";
+import type { Logger } from "../platform/log.ts";
 import type { EngineDeps } from "../runs/engine.ts";
+import { HistoryDbError } from "../runs/history/db.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3, skipped: 4 } as const;
 

@@ -1,8 +1,8 @@
 // Readable text for `search-sync status` and `search-sync history`. Pure.
 import { ITEM_TYPES } from "../catalog/types.ts";
-import type { SyncStatus } from "../runs/status.ts";
 import { timestamp } from "../platform/log.ts";
 import type { RunResult } from "../runs/model.ts";
+import type { SyncStatus } from "../runs/status.ts";
 
 const ERROR_WIDTH = 60;
 const local = (iso: string | null) => (iso ? timestamp(new Date(iso)) : "-");
@@ -14,7 +14,11 @@ const skippedCount = (run: RunResult, type: (typeof ITEM_TYPES)[number]) =>
 /** Aligned columns, header first. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }
 
@@ -27,7 +31,9 @@ export function formatStatus(status: SyncStatus): string {
     for (const type of ITEM_TYPES) {
       const p = active.progress[type];
       if (p)
-        lines.push(`  ${type.padEnd(11)} ${num(p.documents_read)}${p.documents_total ? `/${num(p.documents_total)}` : ""} documents read, ${num(p.entries_written)} entries`);
+        lines.push(
+          `  ${type.padEnd(11)} ${num(p.documents_read)}${p.documents_total ? `/${num(p.documents_total)}` : ""} documents read, ${num(p.entries_written)} entries`,
+        );
     }
   } else lines.push("Active run:   none");
   if (!last) {
@@ -45,7 +51,9 @@ export function formatStatus(status: SyncStatus): string {
     const t = last.types[type];
     if (!t) continue;
     const skipped = skippedCount(last, type);
-    lines.push(`  ${type.padEnd(11)} ${num(t.entries)} entries from ${num(t.documents)} documents (before: ${num(t.previous_entries)}${skipped ? `, ${num(skipped)} skipped` : ""})`);
+    lines.push(
+      `  ${type.padEnd(11)} ${num(t.entries)} entries from ${num(t.documents)} documents (before: ${num(t.previous_entries)}${skipped ? `, ${num(skipped)} skipped` : ""})`,
+    );
   }
   return lines.join("\n");
 }

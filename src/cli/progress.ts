@@ -1,7 +1,8 @@
 // The progress of `search-sync sync`: a bar redrawn in place on a terminal, plain log lines
 // elsewhere. Fed by the engine's onProgress (each time it writes the status key).
-import type { ActiveRun } from "../runs/status.ts";
+
 import type { Logger } from "../platform/log.ts";
+import type { ActiveRun } from "../runs/status.ts";
 
 export interface ProgressFigures {
   stage: string;

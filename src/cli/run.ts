@@ -3,7 +3,7 @@ import pkg from "../../package.json";
 import type { Config } from "../platform/config.ts";
 import { healthcheckCommand, historyCommand, options, statusCommand, syncCommand } from "./commands.ts";
 import { EXIT, fail, loadConfig } from "./common.ts";
-import { COMMAND_USAGE, COMMANDS, USAGE, type Command } from "./usage.ts";
+import { COMMAND_USAGE, COMMANDS, type Command, USAGE } from "./usage.ts";
 
 export async function runCli(argv: string[], serve: (config: Config) => Promise<void>): Promise<void> {
   const [command = "serve", ...rest] = argv;
@@ -21,13 +21,13 @@ export async function runCli(argv: string[], serve: (config: Config) => Promise<
       options("serve", rest, {});
       return serve(loadConfig());
     case "sync":
-      process.exit(await syncCommand(loadConfig(), rest));
+      return process.exit(await syncCommand(loadConfig(), rest));
     case "status":
-      process.exit(await statusCommand(loadConfig(), rest));
+      return process.exit(await statusCommand(loadConfig(), rest));
     case "history":
-      process.exit(await historyCommand(loadConfig(), rest));
+      return process.exit(await historyCommand(loadConfig(), rest));
     case "healthcheck":
-      process.exit(await healthcheckCommand(rest));
+      return process.exit(await healthcheckCommand(rest));
   }
 }
 

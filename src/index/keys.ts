@@ -16,7 +16,7 @@
 //   <p>{type}:g:<gen>:phrase:<iso> zset (score 0) "<normalised display_name>\0<entry id>"
 //   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<entry id>"
 //   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words
-import { SEARCH_NAME, type ItemType } from "../catalog/types.ts";
+import { type ItemType, SEARCH_NAME } from "../catalog/types.ts";
 
 export class Keys {
   constructor(readonly prefix: string) {}

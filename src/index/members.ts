@@ -2,7 +2,7 @@
 //   phrase:<iso> member: "<normalised display name>\0<entry id>"
 //   word:<iso>   member: "<normalised word>\0<normalised display name>\0<entry id>"
 // The display name in word members lets search rank candidates without reading item records.
-import { entryId, parseEntryId, type ItemRecord } from "../catalog/entries.ts";
+import { entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 
 export interface EntryMembers {

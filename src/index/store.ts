@@ -2,9 +2,9 @@
 import type { ChainableCommander } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
+import { type RedisClient, runScript } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers } from "./members.ts";
-import { runScript, type RedisClient } from "../platform/redis.ts";
 
 // Switches the serving generation if this run still owns the type (fence) and every push
 // journaled during the build has been replayed into the new generation.
@@ -106,12 +106,7 @@ export class IndexStore {
   }
 
   /** Makes `gen` the serving generation of `type`, replaying pushes journaled during its build. */
-  async publish(
-    type: ItemType,
-    gen: string,
-    token: string,
-    replay: (ops: string[]) => Promise<void>,
-  ): Promise<PublishOutcome> {
+  async publish(type: ItemType, gen: string, token: string, replay: (ops: string[]) => Promise<void>): Promise<PublishOutcome> {
     const journal = this.keys.journal(type);
     let applied = 0;
     for (;;) {
@@ -120,7 +115,9 @@ export class IndexStore {
         await replay(ops);
         applied += ops.length;
       }
-      const [ok, detail] = (await runScript(this.redis, PUBLISH,
+      const [ok, detail] = (await runScript(
+        this.redis,
+        PUBLISH,
         5,
         this.keys.current(type),
         this.keys.owner(type),

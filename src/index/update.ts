@@ -1,8 +1,8 @@
 // Push updates: add, remove or replace one item's entries in a generation without a full run.
 import { addDisplayNames, type DisplayName, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
-import { entryMembers } from "./members.ts";
 import { runScript } from "../platform/redis.ts";
+import { entryMembers } from "./members.ts";
 import type { IndexStore } from "./store.ts";
 
 export interface AddItem {

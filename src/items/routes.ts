@@ -1,14 +1,18 @@
 // Push updates: add, replace or remove one item's entries in the serving index between runs.
 import { Elysia, t } from "elysia";
 import type { ItemType } from "../catalog/types.ts";
-import { applyPush, type PushOp } from "../index/update.ts";
 import type { IndexStore } from "../index/store.ts";
+import { applyPush, type PushOp } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
 import { adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
 
 const ObjectIdHex = (field: string) =>
-  t.String({ pattern: "^[0-9a-fA-F]{24}$", description: "the origin item's _id (24 hex characters)", error: `${field}: must be an ObjectId as 24 hex characters` });
+  t.String({
+    pattern: "^[0-9a-fA-F]{24}$",
+    description: "the origin item's _id (24 hex characters)",
+    error: `${field}: must be an ObjectId as 24 hex characters`,
+  });
 const DisplayNames = (field: string) =>
   t.Array(
     t.Object(
@@ -56,7 +60,7 @@ const PATHS: Record<ItemType, string> = { categories: "/categories", boxes: "/bo
 export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey">, clientIp?: ClientIp) {
   const admin = adminGuard(config, clientIp);
   const apply = async (type: ItemType, op: PushOp) => {
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof applyPush>>;
     try {
       outcome = await applyPush(store, type, op, "serving");
     } catch (err) {
@@ -70,7 +74,12 @@ export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey"
   for (const [type, path] of Object.entries(PATHS) as [ItemType, string][]) {
     const detail = (summary: string) => ({ summary, tags: ["push updates"] });
     app
-      .post(path, ({ body }) => apply(type, { op: "add", item: addItem(body) }), { body: AddBody, parse: "json", beforeHandle: admin, detail: detail(`Add entries of one item to the ${type} index`) })
+      .post(path, ({ body }) => apply(type, { op: "add", item: addItem(body) }), {
+        body: AddBody,
+        parse: "json",
+        beforeHandle: admin,
+        detail: detail(`Add entries of one item to the ${type} index`),
+      })
       .put(path, ({ body }) => apply(type, { op: "replace", source: removeItem(body.source), target: addItem(body.target) }), {
         body: ReplaceBody,
         parse: "json",

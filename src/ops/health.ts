@@ -1,18 +1,15 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
 import { Elysia } from "elysia";
+import type { AppDeps } from "../app/deps.ts";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import { redactUri } from "../platform/config.ts";
-import type { AppDeps } from "../app/deps.ts";
-import { redisErrorText, redisTopology, scanKeys } from "../platform/redis.ts";
 import { errorResponse } from "../platform/http/errors.ts";
+import { redisErrorText, redisTopology, scanKeys } from "../platform/redis.ts";
 
 const CHECK_TIMEOUT_MS = 1_500;
 
 function withTimeout<T>(promise: Promise<T>, ms = CHECK_TIMEOUT_MS): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
-  ]);
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
 }
 
 async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {

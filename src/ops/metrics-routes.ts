@@ -1,8 +1,8 @@
 // GET /metrics (Prometheus text format), and the hooks that time the search routes.
 import { Elysia, StatusMap } from "elysia";
 import type { ItemType } from "../catalog/types.ts";
-import type { Metrics } from "./metrics.ts";
 import { ROUTES } from "../search/routes.ts";
+import type { Metrics } from "./metrics.ts";
 
 const SEARCH_TYPE = new Map<string, ItemType>(ROUTES.map((r) => [r.path, r.type]));
 

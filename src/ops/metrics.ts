@@ -1,13 +1,13 @@
 // Prometheus metrics (prom-client). Run counters come from the runs this process finished; the
 // figures every replica shares (entries serving, a run in progress anywhere, last success) are
 // read from Redis and the history DB at scrape time, so they are right after a restart too.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { ResultCache } from "../search/cache.ts";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import type { HistoryRepo } from "../runs/history/repo.ts";
-import type { StatusStore } from "../runs/status.ts";
 import type { IndexStore } from "../index/store.ts";
-import { TRIGGERS, type RunResult } from "../runs/model.ts";
+import type { HistoryRepo } from "../runs/history/repo.ts";
+import { type RunResult, TRIGGERS } from "../runs/model.ts";
+import type { StatusStore } from "../runs/status.ts";
+import type { ResultCache } from "../search/cache.ts";
 
 export interface MetricSources {
   store: Pick<IndexStore, "currentGen" | "entryCount">;
@@ -88,11 +88,24 @@ export class Metrics {
     const cache = sources.searchCache;
     if (cache) {
       const counterOf = (name: string, help: string, read: () => number) => {
-        const counter: Counter = new Counter({ name, help, registers, collect: () => (counter.reset(), counter.inc(read())) });
+        const counter: Counter = new Counter({
+          name,
+          help,
+          registers,
+          collect: () => {
+            counter.reset();
+            counter.inc(read());
+          },
+        });
       };
       counterOf("search_cache_hits_total", "Searches answered from the result cache.", () => cache.hits);
       counterOf("search_cache_misses_total", "Searches that read the index (no answer cached for its current state).", () => cache.misses);
-      const cached: Gauge = new Gauge({ name: "search_cache_entries", help: "Answers held in the result cache.", registers, collect: () => cached.set(cache.size) });
+      const cached: Gauge = new Gauge({
+        name: "search_cache_entries",
+        help: "Answers held in the result cache.",
+        registers,
+        collect: () => cached.set(cache.size),
+      });
     }
     const inProgress: Gauge = new Gauge({
       name: "sync_in_progress",

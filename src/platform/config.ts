@@ -94,9 +94,7 @@ export function loadEnv(cwd = process.cwd(), processEnv: Env = process.env): Env
 
 /** Replaces the password of any URI in `text` with `***` (also of a `user:password@host` without a scheme). */
 export function redactUri(text: string): string {
-  return text
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@")
-    .replace(/(^|[\s"'=(,])([^:@\s"'=(,]+:)(?!\/\/)[^@\s"']*@/g, "$1$2***@");
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@").replace(/(^|[\s"'=(,])([^:@\s"'=(,]+:)(?!\/\/)[^@\s"']*@/g, "$1$2***@");
 }
 
 // A host name, IPv4 or IPv6 address (bare or in brackets), without port or scheme.
@@ -138,16 +136,14 @@ export function parseConfig(env: Env): Config {
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const v = get(name);
     if (v === undefined) return fallback;
-    if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max)
-      throw new ConfigError(name, v, `an integer from ${min} to ${max}`);
+    if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError(name, v, `an integer from ${min} to ${max}`);
     return Number(v);
   };
   const num = (name: string, fallback: number, min: number, max: number): number => {
     const v = get(name);
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!/^[0-9.eE+-]+$/.test(v) || !Number.isFinite(n) || n < min || n > max)
-      throw new ConfigError(name, v, `a number from ${min} to ${max}`);
+    if (!/^[0-9.eE+-]+$/.test(v) || !Number.isFinite(n) || n < min || n > max) throw new ConfigError(name, v, `a number from ${min} to ${max}`);
     return n;
   };
   const bool = (name: string, fallback: boolean): boolean => {
@@ -169,16 +165,14 @@ export function parseConfig(env: Env): Config {
     if (v === undefined) return [];
     return v.split(",").map((part) => {
       const m = /^\s*([^\s:]+):(\d{1,5})\s*$/.exec(part);
-      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
-        throw new ConfigError(name, v, "a comma-separated list of host:port");
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, v, "a comma-separated list of host:port");
       return { host: m[1]!, port: Number(m[2]) };
     });
   };
   const url = (name: string, schemes: string[]): string | undefined => {
     const v = get(name);
     if (v === undefined) return undefined;
-    if (!schemes.some((s) => v.startsWith(`${s}://`)))
-      throw new ConfigError(name, v, `a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}`);
+    if (!schemes.some((s) => v.startsWith(`${s}://`))) throw new ConfigError(name, v, `a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}`);
     if (schemes.includes("mongodb")) {
       if (!validMongoUri(v)) throw new ConfigError(name, v, "a valid URL");
       return v;
@@ -196,16 +190,12 @@ export function parseConfig(env: Env): Config {
     return v;
   };
 
-  const mongoUri =
-    url("MONGODB_URI", ["mongodb", "mongodb+srv"]) ??
-    url("HOST", ["mongodb", "mongodb+srv"]) ??
-    "mongodb://localhost:27017";
+  const mongoUri = url("MONGODB_URI", ["mongodb", "mongodb+srv"]) ?? url("HOST", ["mongodb", "mongodb+srv"]) ?? "mongodb://localhost:27017";
 
   const redisUrl = url("REDIS_URL", ["redis", "rediss"]) ?? null;
   const sentinels = hostPorts("REDIS_SENTINELS");
   const clusterNodes = hostPorts("REDIS_CLUSTER_NODES");
-  if (sentinels.length && clusterNodes.length)
-    throw new ConfigError("REDIS_CLUSTER_NODES", get("REDIS_CLUSTER_NODES")!, "unset when REDIS_SENTINELS is set");
+  if (sentinels.length && clusterNodes.length) throw new ConfigError("REDIS_CLUSTER_NODES", get("REDIS_CLUSTER_NODES")!, "unset when REDIS_SENTINELS is set");
   const mode: RedisMode = clusterNodes.length ? "cluster" : sentinels.length ? "sentinel" : "standalone";
   const pemFile = (name: string): string | null => {
     const v = get(name);
@@ -221,22 +211,23 @@ export function parseConfig(env: Env): Config {
   };
   const tlsFiles: RedisTls = { caFile: pemFile("REDIS_TLS_CA_FILE"), certFile: pemFile("REDIS_TLS_CERT_FILE"), keyFile: pemFile("REDIS_TLS_KEY_FILE") };
   if (!tlsFiles.certFile !== !tlsFiles.keyFile)
-    throw new ConfigError(tlsFiles.certFile ? "REDIS_TLS_KEY_FILE" : "REDIS_TLS_CERT_FILE", "", "set together with the other of REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE");
+    throw new ConfigError(
+      tlsFiles.certFile ? "REDIS_TLS_KEY_FILE" : "REDIS_TLS_CERT_FILE",
+      "",
+      "set together with the other of REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE",
+    );
   const tls = bool("REDIS_TLS", redisUrl?.startsWith("rediss://") ?? false) || Object.values(tlsFiles).some(Boolean) ? tlsFiles : null;
-  if (tls && redisUrl?.startsWith("redis://"))
-    throw new ConfigError("REDIS_URL", redisUrl, "a rediss:// URL when REDIS_TLS or a REDIS_TLS_* file is set");
+  if (tls && redisUrl?.startsWith("redis://")) throw new ConfigError("REDIS_URL", redisUrl, "a rediss:// URL when REDIS_TLS or a REDIS_TLS_* file is set");
 
   const keyPrefix = str("REDIS_KEY_PREFIX", "search-sync:");
-  if (!/^[A-Za-z0-9:_.\-]{1,64}$/.test(keyPrefix))
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(keyPrefix))
     throw new ConfigError("REDIS_KEY_PREFIX", keyPrefix, "1-64 characters of letters, digits, ':', '_', '.', '-'");
 
   const dbName = str("DB_NAME", "admin");
-  if (!/^[^\s/\\."$*<>:|?]{1,63}$/.test(dbName))
-    throw new ConfigError("DB_NAME", dbName, "a MongoDB database name (1-63 characters, none of /\\. \"$*<>:|?)");
+  if (!/^[^\s/\\."$*<>:|?]{1,63}$/.test(dbName)) throw new ConfigError("DB_NAME", dbName, 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)');
 
   const syncCron = str("SYNC_CRON", "0 2 * * *");
-  if (!/^\S+( \S+){4,5}$/.test(syncCron))
-    throw new ConfigError("SYNC_CRON", syncCron, "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'");
+  if (!/^\S+( \S+){4,5}$/.test(syncCron)) throw new ConfigError("SYNC_CRON", syncCron, "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'");
 
   const syncTimezone = str("SYNC_TIMEZONE", Intl.DateTimeFormat().resolvedOptions().timeZone);
   try {
@@ -247,8 +238,7 @@ export function parseConfig(env: Env): Config {
 
   const collection = (name: string, fallback: string) => {
     const v = str(name, fallback);
-    if (!/^[A-Za-z0-9_.\-]{1,120}$/.test(v) || v.startsWith("system."))
-      throw new ConfigError(name, v, "a collection name of letters, digits, '_', '.', '-'");
+    if (!/^[A-Za-z0-9_.-]{1,120}$/.test(v) || v.startsWith("system.")) throw new ConfigError(name, v, "a collection name of letters, digits, '_', '.', '-'");
     return v;
   };
 
@@ -261,8 +251,7 @@ export function parseConfig(env: Env): Config {
       throw new ConfigError("CORS_ORIGINS", get("CORS_ORIGINS")!, "a comma-separated list of origins like https://shop.example");
 
   const adminApiKey = get("ADMIN_API_KEY") ?? null;
-  if (adminApiKey !== null && adminApiKey.length < 16)
-    throw new ConfigError("ADMIN_API_KEY", "(hidden)", "at least 16 characters");
+  if (adminApiKey !== null && adminApiKey.length < 16) throw new ConfigError("ADMIN_API_KEY", "(hidden)", "at least 16 characters");
 
   return deepFreeze({
     mongoUri,

@@ -1,8 +1,9 @@
 // One Redis client factory: standalone, Sentinel and Cluster behind one function.
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "./config.ts";
 
 export type RedisClient = Redis | Cluster;
@@ -114,7 +115,9 @@ const usedMemory = (info: string) => Number(/used_memory:(\d+)/.exec(info)?.[1] 
 /** What the client is connected to: the masters and replicas it sees and their memory. */
 export async function redisTopology(redis: RedisClient, mode: RedisTopology["mode"]): Promise<RedisTopology> {
   if (redis instanceof Cluster) {
-    const lines = String(await redis.call("CLUSTER", "NODES")).trim().split("\n");
+    const lines = String(await redis.call("CLUSTER", "NODES"))
+      .trim()
+      .split("\n");
     const nodes: RedisNode[] = lines.map((line) => {
       const [, addr = "", flags = ""] = line.split(" ");
       return { address: addr.split("@")[0]!, role: flags.includes("master") ? "master" : "replica", up: !/fail|noaddr/.test(flags) };

@@ -1,9 +1,10 @@
 // Dataset files: the synced entries of each type as a JSON array, written to a temp file and
 // renamed into place only when the run publishes, so a reader never sees half a file.
-import type { FileSink } from "bun";
+
 import { mkdirSync } from "node:fs";
 import { rename, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
+import type { FileSink } from "bun";
 import type { Entry, ItemType } from "../catalog/types.ts";
 
 /** categories → DATA_SET_FILE itself; boxes/options → the same name with _boxes/_options. */

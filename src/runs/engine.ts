@@ -1,28 +1,19 @@
 // A run: rebuild the index of one type or all three from MongoDB, then publish atomically.
 // The HTTP endpoints, the scheduler and the CLI all go through SyncEngine.trigger().
 import type { Document } from "mongodb";
-import {
-  SkipTally,
-  addDisplayNames,
-  docIdText,
-  originRecord,
-  supplierLink,
-  toEntry,
-  validDisplayNames,
-  type ItemRecord,
-} from "../catalog/entries.ts";
+import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, toEntry, validDisplayNames } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import { redactUri, type Config } from "../platform/config.ts";
-import type { HistoryRepo } from "./history/repo.ts";
-import type { HeldLock, RunLock } from "./lock.ts";
-import { applyPush, type PushOp } from "../index/update.ts";
-import type { ActiveRun, StatusStore } from "./status.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
-import { timestamp, type Logger } from "../platform/log.ts";
-import { ORIGIN_PROJECTION, SUPPLIER_PROJECTION, type CatalogSource } from "../source/mongo.ts";
+import { applyPush, type PushOp } from "../index/update.ts";
+import { type Config, redactUri } from "../platform/config.ts";
+import { type Logger, timestamp } from "../platform/log.ts";
+import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
 import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
+import type { HistoryRepo } from "./history/repo.ts";
+import type { HeldLock, RunLock } from "./lock.ts";
 import type { RunOptions, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
+import type { ActiveRun, StatusStore } from "./status.ts";
 
 export interface EngineDeps {
   config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize" | "syncMaxShrinkPercent" | "lockTtlMs">;
@@ -45,7 +36,10 @@ const GC_EVERY_ITEMS = 2_000;
 const TYPE_LABEL: Record<ItemType, string> = { categories: "Categories", boxes: "Boxes", options: "Options" };
 
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
@@ -130,14 +124,17 @@ export class SyncEngine {
     // Types being built need their markers kept alive too, or pushes made during a long build
     // stop being journaled once the marker expires, and are lost when the new index is published.
     const building = new Set<ItemType>();
-    const renewal = setInterval(async () => {
-      try {
-        if (!(await this.deps.lock.renew(lock))) lockLost = true;
-        for (const type of new Set([...built.keys(), ...building])) await store.touchBuilding(type, config.lockTtlMs);
-      } catch {
-        // Redis unreachable: the lock may expire; publish checks the fence.
-      }
-    }, Math.max(500, Math.floor(config.lockTtlMs / 3)));
+    const renewal = setInterval(
+      async () => {
+        try {
+          if (!(await this.deps.lock.renew(lock))) lockLost = true;
+          for (const type of new Set([...built.keys(), ...building])) await store.touchBuilding(type, config.lockTtlMs);
+        } catch {
+          // Redis unreachable: the lock may expire; publish checks the fence.
+        }
+      },
+      Math.max(500, Math.floor(config.lockTtlMs / 3)),
+    );
     let typeFailed = false;
     const check = () => {
       if (lockLost) throw new Error("lost the run lock (another run took over); nothing was published");
@@ -295,7 +292,7 @@ export class SyncEngine {
         const links = docs.map((doc) => supplierLink(doc, tally));
         const skus = [...new Set(links.filter((l): l is string => l !== null))];
         const records = new Map<string, ItemRecord | null>();
-        (await store.readItems(type, gen, skus)).forEach((r, i) => records.set(skus[i]!, r));
+        for (const [i, r] of (await store.readItems(type, gen, skus)).entries()) records.set(skus[i]!, r);
         const touched = new Map<string, ItemWrite>();
         docs.forEach((doc: Document, i) => {
           const sku = links[i];
@@ -367,7 +364,8 @@ export class SyncEngine {
     try {
       await this.deps.status.set({ active: null, last_run: result });
     } catch (err) {
-      if (attempt === 0) this.deps.logger.warn("Could not write the sync status to Redis; retrying in the background", { run_id: result.run_id, error: errorText(err) });
+      if (attempt === 0)
+        this.deps.logger.warn("Could not write the sync status to Redis; retrying in the background", { run_id: result.run_id, error: errorText(err) });
       if (attempt < 120) setTimeout(() => void this.writeFinalStatus(result, attempt + 1).catch(() => {}), 5_000).unref?.();
     }
   }
@@ -449,4 +447,3 @@ async function* prefetched<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
     await source.return(undefined as never).catch(() => {});
   }
 }
-

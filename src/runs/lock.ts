@@ -1,6 +1,6 @@
 // The run lock: one run at a time across every replica sharing this Redis.
 import { randomBytes } from "node:crypto";
-import { runScript, type RedisClient } from "../platform/redis.ts";
+import { type RedisClient, runScript } from "../platform/redis.ts";
 
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;

@@ -4,8 +4,8 @@ import type { AppDeps } from "../app/deps.ts";
 import { adminGuard } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
 import { errorText } from "./engine.ts";
-import { computeTrends } from "./trends.ts";
 import type { RunResult, Scope } from "./model.ts";
+import { computeTrends } from "./trends.ts";
 
 const RunQuery = t.Object({
   wait: t.Optional(t.BooleanString({ description: "false: answer 202 with the run id at once", error: "wait: must be true or false" })),
@@ -19,7 +19,16 @@ const RunQuery = t.Object({
 export function runResponse(result: RunResult): Response {
   if (result.status === "success") return Response.json(result);
   if (result.status === "skipped")
-    return Response.json({ ...result, error: "sync_in_progress", message: `a run is already in progress (${result.active_run_id})`, run_id: result.active_run_id, skipped_run_id: result.run_id }, { status: 409 });
+    return Response.json(
+      {
+        ...result,
+        error: "sync_in_progress",
+        message: `a run is already in progress (${result.active_run_id})`,
+        run_id: result.active_run_id,
+        skipped_run_id: result.run_id,
+      },
+      { status: 409 },
+    );
   // The result goes first: its `error` (the text) must not replace the error code; the text is the message.
   const code = result.status === "rejected" ? "sync_rejected" : "sync_failed";
   return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: code === "sync_rejected" ? 409 : 503 });
@@ -31,7 +40,7 @@ export function syncRoutes(deps: AppDeps) {
   // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
   type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
   const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }, ctx?: Waiting) => {
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof deps.engine.trigger>>;
     try {
       outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
     } catch (err) {
@@ -44,21 +53,32 @@ export function syncRoutes(deps: AppDeps) {
     return runResponse(await outcome.done);
   };
   const detail = (summary: string) => ({ summary, tags: ["sync"] });
-  const app = new Elysia({ name: "sync-routes", normalize: false })
-    .post("/re-sync-all", ({ query, request, server }) => start("all", query, { request, server }), { query: RunQuery, beforeHandle: admin, detail: detail("Re-sync categories, boxes and options") });
+  const app = new Elysia({ name: "sync-routes", normalize: false }).post(
+    "/re-sync-all",
+    ({ query, request, server }) => start("all", query, { request, server }),
+    { query: RunQuery, beforeHandle: admin, detail: detail("Re-sync categories, boxes and options") },
+  );
   for (const [path, scope, label] of [
     ["/generate-data-set", "categories", "categories"],
     ["/generate-box-data", "boxes", "boxes"],
     ["/generate-option-data", "options", "options"],
   ] as const) {
     app
-      .get(path, ({ query, request, server }) => start(scope, query, { request, server }), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) })
-      .post(path, ({ query, request, server }) => start(scope, query, { request, server }), { query: RunQuery, beforeHandle: admin, detail: detail(`Re-sync ${label} only`) });
+      .get(path, ({ query, request, server }) => start(scope, query, { request, server }), {
+        query: RunQuery,
+        beforeHandle: admin,
+        detail: detail(`Re-sync ${label} only`),
+      })
+      .post(path, ({ query, request, server }) => start(scope, query, { request, server }), {
+        query: RunQuery,
+        beforeHandle: admin,
+        detail: detail(`Re-sync ${label} only`),
+      });
   }
   return app.get(
     "/sync-status",
     async ({ query }) => {
-      let status;
+      let status: Awaited<ReturnType<typeof deps.status.get>>;
       try {
         status = await deps.status.get();
       } catch {

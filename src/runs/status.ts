@@ -1,7 +1,7 @@
 // The status key: the active run's progress and the last finished run, shared by every replica.
 import type { ItemType } from "../catalog/types.ts";
-import type { RunResult, Scope, Trigger } from "./model.ts";
 import type { RedisClient } from "../platform/redis.ts";
+import type { RunResult, Scope, Trigger } from "./model.ts";
 
 export interface TypeProgress {
   documents_read: number;

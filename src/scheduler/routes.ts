@@ -1,11 +1,11 @@
 // The scheduler endpoints of the guide: status, start, stop, trigger-now, interval.
 import { Elysia, t } from "elysia";
-import { parseIntervalHours } from "./hours.ts";
-import { SchedulerStartError, type Scheduler } from "./scheduler.ts";
-import { adminGuard } from "../platform/http/admin.ts";
 import type { AppDeps } from "../app/deps.ts";
+import { adminGuard } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
 import { runResponse } from "../runs/routes.ts";
+import { parseIntervalHours } from "./hours.ts";
+import { type Scheduler, SchedulerStartError } from "./scheduler.ts";
 
 export function schedulerRoutes(deps: AppDeps) {
   const admin = adminGuard(deps.config, deps.clientIp);

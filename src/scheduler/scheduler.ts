@@ -16,16 +16,17 @@
 //   - after a tick: one interval after the later of the tick and the last success, so the job's
 //     own run does not make its next tick skip, and a failed run is retried one interval later;
 //   - after PUT /scheduler/interval: recomputed at once from the same point.
+
+import type { IndexStore } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
+import { type Logger, timestamp } from "../platform/log.ts";
+import { errorText, type SyncEngine, skippedResult } from "../runs/engine.ts";
+import { type LastRun, lastRunOf } from "../runs/history/last-runs.ts";
 import type { HistoryRepo } from "../runs/history/repo.ts";
 import type { RunLock } from "../runs/lock.ts";
-import type { IndexStore } from "../index/store.ts";
 import type { StatusStore } from "../runs/status.ts";
-import { timestamp, type Logger } from "../platform/log.ts";
-import { errorText, skippedResult, type SyncEngine } from "../runs/engine.ts";
 import { validIntervalHours } from "./hours.ts";
-import { scheduleJob, type Job } from "./jobs.ts";
-import { lastRunOf, type LastRun } from "../runs/history/last-runs.ts";
+import { type Job, scheduleJob } from "./jobs.ts";
 
 export interface SchedulerDeps {
   config: Pick<Config, "enableScheduler" | "syncIntervalHours" | "syncCron" | "syncTimezone">;
@@ -295,7 +296,7 @@ export class Scheduler {
    * its outcome. Never throws. Returns the time the interval job's next period counts from.
    */
   private async tick(job: JobName, tickAt: number, handedOff: () => void): Promise<number> {
-    const { engine, history, logger } = this.deps;
+    const { engine, logger } = this.deps;
     try {
       if (job === "interval") {
         const last = await this.lastSuccessAt();

@@ -1,6 +1,7 @@
 // Ranking of search candidates. Pure.
-import type { Entry } from "../catalog/types.ts";
+
 import { phrase, words } from "../catalog/normalize.ts";
+import type { Entry } from "../catalog/types.ts";
 
 /** Match classes, best first. */
 export const MATCH = { exact: 0, phrasePrefix: 1, wordPrefix: 2, infix: 3, typo: 4 } as const;
@@ -97,5 +98,8 @@ export function rankAndDedupe(candidates: Candidate[], limit: number): Entry[] {
     const have = best.get(key);
     if (!have || compareCandidates(c, have) < 0) best.set(key, c);
   }
-  return [...best.values()].sort(compareCandidates).slice(0, limit).map((c) => c.entry);
+  return [...best.values()]
+    .sort(compareCandidates)
+    .slice(0, limit)
+    .map((c) => c.entry);
 }

@@ -1,15 +1,19 @@
 // Autocomplete endpoints of the service this one replaces.
 import { Elysia, t } from "elysia";
 import type { ItemType } from "../catalog/types.ts";
-import type { SearchService } from "./service.ts";
 import { ApiError } from "../platform/http/errors.ts";
+import type { SearchService } from "./service.ts";
 
 export const SearchQuery = t.Object({
   query: t.Optional(
     t.String({ maxLength: 200, description: "start of a word of the name (empty: list alphabetically)", error: "query: must be at most 200 characters" }),
   ),
   iso: t.Optional(
-    t.String({ pattern: "^[A-Za-z-]{2,8}$", description: "language filter, e.g. en, nl, pt-br", error: "iso: must be 2-8 letters or hyphens, e.g. en or pt-br" }),
+    t.String({
+      pattern: "^[A-Za-z-]{2,8}$",
+      description: "language filter, e.g. en, nl, pt-br",
+      error: "iso: must be 2-8 letters or hyphens, e.g. en or pt-br",
+    }),
   ),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: "1-100, default 30", error: "limit: must be an integer from 1 to 100" })),
 });

@@ -2,14 +2,14 @@
 // src/index/members.ts). Candidates come from the sorted sets and are ranked on what their
 // members carry; only the items of the few best are read. Infix and one-typo matches, needed
 // only when the prefix classes give fewer than `limit`, go through the type's vocabulary.
-import { entryId, toEntry, type ItemRecord } from "../catalog/entries.ts";
+import { entryId, type ItemRecord, toEntry } from "../catalog/entries.ts";
 import { words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
-import { runScript } from "../platform/redis.ts";
 import type { IndexStore } from "../index/store.ts";
+import { runScript } from "../platform/redis.ts";
 import { ResultCache } from "./cache.ts";
-import { MATCH, infixMatches, prefixClass, rankAndDedupe, typoMatches, type Candidate, type MatchClass } from "./rank.ts";
+import { type Candidate, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
 
 // Returns {gen, vocab_version, phrase hits, word hits}, hits as [iso, member, iso, member, …].
 // Word members come from the query
@@ -160,7 +160,9 @@ export class SearchService {
     if (query.trim() !== "" && queryWords.length === 0) return [];
     const q = queryWords.join(" ");
     const isoKey = iso?.toLowerCase() ?? "";
-    const reply = (await runScript(this.store.redis, PREFIX_SEARCH,
+    const reply = (await runScript(
+      this.store.redis,
+      PREFIX_SEARCH,
       1,
       this.store.keys.current(type),
       this.store.keys.typeBase(type),
@@ -185,10 +187,10 @@ export class SearchService {
     };
     consider(phraseHits, (p) => ({ match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false }));
     consider(wordHits, (p) => {
-        if (p.startsWith(q)) return { match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false };
-        const display = words(p);
-        return { match: MATCH.wordPrefix, unverified: !queryWords.every((qw) => display.some((w) => w.startsWith(qw))) };
-      });
+      if (p.startsWith(q)) return { match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false };
+      const display = words(p);
+      return { match: MATCH.wordPrefix, unverified: !queryWords.every((qw) => display.some((w) => w.startsWith(qw))) };
+    });
 
     let candidates = await this.resolve(type, gen, [...hits.values()], queryWords, limit);
     if (candidates.length < limit && queryWords.length === 1) {
@@ -267,7 +269,9 @@ export class SearchService {
       }
     }
     if (!matchOf.size) return [];
-    const flat = (await runScript(this.store.redis, WORD_FETCH,
+    const flat = (await runScript(
+      this.store.redis,
+      WORD_FETCH,
       1,
       this.store.keys.current(type),
       this.store.keys.typeBase(type),

@@ -1,6 +1,6 @@
 // Reading the catalog from MongoDB: streaming cursors with projections, one batch at a time.
 // FerretDB v1 pushes down only `{ _id: value }` filters, so every read here is a plain scan.
-import { MongoClient, MongoError, MongoServerError, type Db, type Document, type FindCursor } from "mongodb";
+import { type Db, type Document, type FindCursor, MongoClient, MongoError, MongoServerError } from "mongodb";
 
 export const ORIGIN_PROJECTION = { name: 1, slug: 1, display_name: 1 } as const;
 export const SUPPLIER_PROJECTION = { linked: 1, display_name: 1 } as const;

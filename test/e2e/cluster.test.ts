@@ -5,10 +5,15 @@ import { join } from "node:path";
 import { Cluster } from "ioredis";
 import { scanKeys } from "../../src/platform/redis.ts";
 import type { RunningBinary } from "./binary.ts";
-import { documentsRead, getJson, historyRows, killAll, postJson, startDeployment, startRun, until, type Deployment } from "./procs.ts";
-import { startRedisCluster, type RedisClusterDeployment } from "./topologies.ts";
+import { type Deployment, documentsRead, getJson, historyRows, killAll, postJson, startDeployment, startRun, until } from "./procs.ts";
+import { type RedisClusterDeployment, startRedisCluster } from "./topologies.ts";
 
-const QUERIES = ["/category-search?query=door&limit=10", "/boxes-search?query=archive&iso=en&limit=10", "/options-search?query=rounded&limit=10", "/category-search?query=&limit=5"];
+const QUERIES = [
+  "/category-search?query=door&limit=10",
+  "/boxes-search?query=archive&iso=en&limit=10",
+  "/options-search?query=rounded&limit=10",
+  "/category-search?query=&limit=5",
+];
 
 let cluster: RedisClusterDeployment;
 let world: Deployment;

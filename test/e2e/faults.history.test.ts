@@ -2,11 +2,12 @@
 // trace (SPEC §2 history, §5 "one clear line"). Tests run as root, so permissions cannot make a
 // path unwritable: a regular file where a directory should be, or a directory where the file should
 // be, can. Nothing here reaches Redis or MongoDB: the history database is opened first.
-import { afterEach, beforeEach, expect, test } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary, runCommand, type Ran } from "./binary.ts";
+import { ensureBinary, type Ran, runCommand } from "./binary.ts";
 import { killAll, tempDir } from "./procs.ts";
 
 let dir: string;

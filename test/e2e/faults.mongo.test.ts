@@ -55,7 +55,11 @@ test("MongoDB killed mid-run: the run fails, the previous index answers every se
   await w.mongo.kill();
 
   // Usually at once; a read the driver leaves hanging (see src/source/mongo.ts) fails after READ_TIMEOUT_MS.
-  await until(() => historyRows(w.historyDbPath).find((r) => r.id === runId)?.status === "failed", READ_TIMEOUT_MS + 10_000, "the run to be recorded as failed");
+  await until(
+    () => historyRows(w.historyDbPath).find((r) => r.id === runId)?.status === "failed",
+    READ_TIMEOUT_MS + 10_000,
+    "the run to be recorded as failed",
+  );
   const status = await getJson(`${svc.url}/sync-status`);
   expect(status.body).toMatchObject({ status: "failed", active: null, last_run: { run_id: runId, status: "failed", published: false } });
   expect(status.body.last_run.error).toBeString();

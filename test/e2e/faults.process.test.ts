@@ -125,13 +125,17 @@ test("SIGTERM mid-run with a long SHUTDOWN_TIMEOUT_SECONDS: no new requests are 
 // idle for the server's idleTimeout (30 s in Elysia): src/runs/routes.ts lifts it for such requests.
 // MongoDB is reached through a proxy that delays every answer, so the run takes about 40 s: slow,
 // hence opt-in (SS_LONG_TESTS=1); bench/load.ts at 50,000 origins covers it too.
-test.skipIf(!process.env.SS_LONG_TESTS)("a client waiting on POST /re-sync-all for a run longer than the 30 s idle timeout gets the result", async () => {
-  const w = await startWorld();
-  const proxy = await startDelayProxy(w.mongo.port, 250);
-  const svc = await w.serve({ MONGODB_URI: proxy.url, SYNC_BATCH_SIZE: "10" });
-  const started = Date.now();
-  const res = await postJson(`${svc.url}/re-sync-all`);
-  expect(Date.now() - started).toBeGreaterThan(31_000);
-  expect(res).toMatchObject({ status: 200, body: { status: "success", published: true } });
-  expect(svc.output()).not.toContain("timed out a request");
-}, 120_000);
+test.skipIf(!process.env.SS_LONG_TESTS)(
+  "a client waiting on POST /re-sync-all for a run longer than the 30 s idle timeout gets the result",
+  async () => {
+    const w = await startWorld();
+    const proxy = await startDelayProxy(w.mongo.port, 250);
+    const svc = await w.serve({ MONGODB_URI: proxy.url, SYNC_BATCH_SIZE: "10" });
+    const started = Date.now();
+    const res = await postJson(`${svc.url}/re-sync-all`);
+    expect(Date.now() - started).toBeGreaterThan(31_000);
+    expect(res).toMatchObject({ status: 200, body: { status: "success", published: true } });
+    expect(svc.output()).not.toContain("timed out a request");
+  },
+  120_000,
+);

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, serviceEnv, startBinary, type RunningBinary } from "./binary.ts";
+import { installBinary, type RunningBinary, serviceEnv, startBinary } from "./binary.ts";
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : crypto.getRandomValues(new Uint32Array(1))[0]!;
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);
@@ -80,7 +80,28 @@ interface Case {
 }
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"];
-const WORDS = ["flyer", "poster", "Fly", "pos", "ü", "Ünïcödé", "日本語", "😀", "a b", "x".repeat(300), "", " ", "\u0000", "\u202e", "\ud800", "null", "*", "?", "'\"", "<script>"];
+const WORDS = [
+  "flyer",
+  "poster",
+  "Fly",
+  "pos",
+  "ü",
+  "Ünïcödé",
+  "日本語",
+  "😀",
+  "a b",
+  "x".repeat(300),
+  "",
+  " ",
+  "\u0000",
+  "\u202e",
+  "\ud800",
+  "null",
+  "*",
+  "?",
+  "'\"",
+  "<script>",
+];
 const ODD_VALUES = [
   "",
   "true",
@@ -116,9 +137,56 @@ const ODD_VALUES = [
   "x".repeat(500),
 ];
 // Written into the query string as they are (not encoded): bad percent-encoding and invalid UTF-8.
-const RAW_FRAGMENTS = ["%", "%zz", "%00", "%C3%28", "%FF%FE", "%E2%82", "%F0%9F%98", "%25%", "%%", "+", "&&", "==", ";", "%0A%0D", "%EF%BF%BF", "a[b]=c", "a[]=", "__proto__[x]=1", "constructor[prototype][x]=1"];
-const CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=zz", "application/octet-stream", "application/xml", "application/vnd.api+json", "", "json", "application/json; charset=latin1"];
-const PATH_NOISE = ["/", "//", "/.env", "/etc/passwd", "/swagger/json/../info", "/%2e%2e/%2e%2e/etc/passwd", "/index.html", "/admin", "/api", "/metrics/", "/healthz/x", "/\u00e9", "/%00", "/%ff"];
+const RAW_FRAGMENTS = [
+  "%",
+  "%zz",
+  "%00",
+  "%C3%28",
+  "%FF%FE",
+  "%E2%82",
+  "%F0%9F%98",
+  "%25%",
+  "%%",
+  "+",
+  "&&",
+  "==",
+  ";",
+  "%0A%0D",
+  "%EF%BF%BF",
+  "a[b]=c",
+  "a[]=",
+  "__proto__[x]=1",
+  "constructor[prototype][x]=1",
+];
+const CONTENT_TYPES = [
+  "application/json",
+  "application/json; charset=utf-8",
+  "text/plain",
+  "application/x-www-form-urlencoded",
+  "multipart/form-data; boundary=zz",
+  "application/octet-stream",
+  "application/xml",
+  "application/vnd.api+json",
+  "",
+  "json",
+  "application/json; charset=latin1",
+];
+const PATH_NOISE = [
+  "/",
+  "//",
+  "/.env",
+  "/etc/passwd",
+  "/swagger/json/../info",
+  "/%2e%2e/%2e%2e/etc/passwd",
+  "/index.html",
+  "/admin",
+  "/api",
+  "/metrics/",
+  "/healthz/x",
+  "/\u00e9",
+  "/%00",
+  "/%ff",
+];
 
 /** encodeURIComponent, but a lone surrogate becomes its (invalid) UTF-8 bytes instead of an exception. */
 function encode(value: string): string {
@@ -129,7 +197,12 @@ function encode(value: string): string {
   }
 }
 
-function loadOperations(doc: { paths: Record<string, Record<string, { parameters?: { name: string; in: string; schema?: JsonSchema }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>> }): Operation[] {
+function loadOperations(doc: {
+  paths: Record<
+    string,
+    Record<string, { parameters?: { name: string; in: string; schema?: JsonSchema }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>
+  >;
+}): Operation[] {
   const ops: Operation[] = [];
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(methods)) {
@@ -214,7 +287,7 @@ class Generator {
     switch (r.int(0, 8)) {
       case 0: {
         const d = r.pick([65, 100, 1_000, 10_000, 200_000]);
-        return { body: r.chance(0.5) ? "[".repeat(d) + "]".repeat(d) : '{"a":'.repeat(d) + "1" + "}".repeat(d), kind: `nested ${d}` };
+        return { body: r.chance(0.5) ? "[".repeat(d) + "]".repeat(d) : `${'{"a":'.repeat(d)}1${"}".repeat(d)}`, kind: `nested ${d}` };
       }
       case 1: {
         const bytes = new Uint8Array(r.int(1, 200));
@@ -235,7 +308,13 @@ class Generator {
       case 6:
         return { body: `{"a":"${"\\ud800".repeat(r.int(1, 20))}","b":"\\u0000"}`, kind: "lone surrogates" };
       case 7:
-        return { body: JSON.stringify({ linked: r.pick(this.linked), display_names: Array.from({ length: r.int(400, 1200) }, () => ({ iso: "en", display_name: "x" })) }), kind: "many items" };
+        return {
+          body: JSON.stringify({
+            linked: r.pick(this.linked),
+            display_names: Array.from({ length: r.int(400, 1200) }, () => ({ iso: "en", display_name: "x" })),
+          }),
+          kind: "many items",
+        };
       default:
         return { body: `{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"linked":"${r.pick(this.linked)}"}`, kind: "prototype keys" };
     }
@@ -263,7 +342,7 @@ class Generator {
     if (r.chance(0.15)) parts.push(`${r.pick(["x", "limit[]", "query[0]", "__proto__", "", "a b".replace(" ", "%20")])}=${r.pick(RAW_FRAGMENTS)}`);
     if (r.chance(0.1)) parts.push(r.pick(RAW_FRAGMENTS));
     // Keep a run trigger that would pass validation from waiting on its run most of the time.
-    if (op && op.query.some((p) => p.name === "wait") && r.chance(0.7)) parts.push("wait=false");
+    if (op?.query.some((p) => p.name === "wait") && r.chance(0.7)) parts.push("wait=false");
     let text = parts.join("&");
     const long = r.chance(0.015);
     if (long) text = `${text}&pad=${"a".repeat(r.int(8_200, 12_000))}`;
@@ -277,7 +356,16 @@ class Generator {
     let path = op ? op.path : r.pick(PATH_NOISE);
     let kind = op ? "schema" : "noise path";
     if (op && r.chance(0.06)) {
-      path = r.pick([`${path}/`, `${path}/x`, path.toUpperCase(), `/${path}`, `${path}%00`, path.replace("-", "%2D"), `${path}/..`, `/${"a".repeat(r.int(1, 3_000))}`]);
+      path = r.pick([
+        `${path}/`,
+        `${path}/x`,
+        path.toUpperCase(),
+        `/${path}`,
+        `${path}%00`,
+        path.replace("-", "%2D"),
+        `${path}/..`,
+        `/${"a".repeat(r.int(1, 3_000))}`,
+      ]);
       kind = "mutated path";
     }
     const { text: query, long } = this.queryString(op);
@@ -286,7 +374,16 @@ class Generator {
     const auth = r.next();
     if (auth < 0.45) headers.authorization = `Bearer ${KEY}`;
     else if (auth < 0.86) headers["x-api-key"] = KEY;
-    else if (auth < 0.93) headers[r.pick(["authorization", "x-api-key"])] = r.pick(["Bearer", "Bearer ", "Basic Zm9vOmJhcg==", `Bearer ${KEY}x`, "wrong-key-0123456789", `bearer ${KEY.toUpperCase()}`, KEY.slice(1)]);
+    else if (auth < 0.93)
+      headers[r.pick(["authorization", "x-api-key"])] = r.pick([
+        "Bearer",
+        "Bearer ",
+        "Basic Zm9vOmJhcg==",
+        `Bearer ${KEY}x`,
+        "wrong-key-0123456789",
+        `bearer ${KEY.toUpperCase()}`,
+        KEY.slice(1),
+      ]);
     if (r.chance(0.08)) headers.origin = r.pick([ALLOWED_ORIGIN, "https://evil.example", "null", "http://localhost"]);
     if (r.chance(0.03)) {
       method = "OPTIONS";
@@ -372,13 +469,20 @@ function check(c: Case, res: Response, text: string): string | null {
     return `${res.status} with a body that is not JSON: ${text.slice(0, 200)}`;
   }
   if (typeof body.error !== "string" || typeof body.message !== "string") return `${res.status} not in the error shape: ${text.slice(0, 200)}`;
-  if (res.status === 422 && (body.error !== "invalid_request" || typeof body.field !== "string")) return `422 without invalid_request/field: ${text.slice(0, 200)}`;
+  if (res.status === 422 && (body.error !== "invalid_request" || typeof body.field !== "string"))
+    return `422 without invalid_request/field: ${text.slice(0, 200)}`;
   return null;
 }
 
 const describeCase = (c: Case) => {
   const body =
-    c.body === undefined ? "" : typeof c.body === "string" ? ` body=${JSON.stringify(c.body.slice(0, 160))}` : c.body instanceof Uint8Array ? ` body=<${c.body.length} bytes>` : ` body=<${c.body.oversized} bytes${c.body.chunked ? ", chunked" : ""}>`;
+    c.body === undefined
+      ? ""
+      : typeof c.body === "string"
+        ? ` body=${JSON.stringify(c.body.slice(0, 160))}`
+        : c.body instanceof Uint8Array
+          ? ` body=<${c.body.length} bytes>`
+          : ` body=<${c.body.oversized} bytes${c.body.chunked ? ", chunked" : ""}>`;
   return `#${c.i} [${c.kind}] ${c.method} ${c.path.slice(0, 200)} headers=${JSON.stringify(c.headers)}${body}`;
 };
 
@@ -392,7 +496,15 @@ beforeAll(async () => {
     const docs = ["Flyer", "Poster", "Banner", "Sticker"].map((name, k) => {
       const _id = new ObjectId(`64f${(n * 16 + k).toString(16).padStart(21, "0")}`);
       seeded.push({ type, id: _id.toHexString(), name });
-      return { _id, name, slug: name.toLowerCase(), display_name: [{ iso: "en", display_name: `${name} ${type}` }, { iso: "nl", display_name: `${name} nl` }] };
+      return {
+        _id,
+        name,
+        slug: name.toLowerCase(),
+        display_name: [
+          { iso: "en", display_name: `${name} ${type}` },
+          { iso: "nl", display_name: `${name} nl` },
+        ],
+      };
     });
     await ctx.db.collection(type).insertMany(docs);
   }
@@ -431,7 +543,11 @@ test(`fuzz: ${COUNT} generated requests to the compiled binary; no 5xx, no crash
   expect(ops.length).toBeGreaterThan(25);
   expect(ops.filter((o) => o.body).length).toBeGreaterThanOrEqual(9);
 
-  const gen = new Generator(new Rng(SEED), ops, seeded.map((s) => s.id));
+  const gen = new Generator(
+    new Rng(SEED),
+    ops,
+    seeded.map((s) => s.id),
+  );
   const cases = Array.from({ length: COUNT }, (_, i) => gen.next(i));
 
   const started = Date.now();

@@ -1,17 +1,18 @@
 // Private Redis and MongoDB-compatible servers for one test, on free loopback ports, that a test
 // may stop, SIGKILL and restart for real (the shared dev services are never touched). Every
 // process started here is registered; killAll() in afterEach/afterAll ends whatever is left.
+
+import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { Database } from "bun:sqlite";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { seedCatalog } from "../../scripts/catalog.ts";
 import { scanKeys } from "../../src/platform/redis.ts";
-import { freePort, installBinary, runCommand, startBinary, type RunningBinary } from "./binary.ts";
+import { freePort, installBinary, type RunningBinary, runCommand, startBinary } from "./binary.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -88,7 +89,15 @@ export function tempDir(name: string): string {
   return dir;
 }
 
-export function managed(name: string, port: number, dir: string, url: string, argv: () => string[], ready: (port: number) => Promise<boolean>, readyWithinMs: number): ManagedProcess {
+export function managed(
+  name: string,
+  port: number,
+  dir: string,
+  url: string,
+  argv: () => string[],
+  ready: (port: number) => Promise<boolean>,
+  readyWithinMs: number,
+): ManagedProcess {
   let proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
   const owner = scope.live;
   let out = "";
@@ -102,7 +111,9 @@ export function managed(name: string, port: number, dir: string, url: string, ar
     },
     async start() {
       if (self.running) throw new Error(`${name} is already running`);
-      const p = track(Bun.spawn(argv(), { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" } }));
+      const p = track(
+        Bun.spawn(argv(), { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" } }),
+      );
       proc = p;
       owner.add(self);
       const drain = async (stream: ReadableStream<Uint8Array>) => {
@@ -207,13 +218,20 @@ export async function startRedis(opts: RedisOptions = {}): Promise<ManagedProces
     `redis://127.0.0.1:${port}`,
     () => [
       "redis-server",
-      "--port", String(port),
-      "--bind", "127.0.0.1",
-      "--save", "",
-      "--appendonly", opts.persistent ? "yes" : "no",
-      "--dir", dir,
-      "--daemonize", "no",
-      "--loglevel", "warning",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      opts.persistent ? "yes" : "no",
+      "--dir",
+      dir,
+      "--daemonize",
+      "no",
+      "--loglevel",
+      "warning",
     ],
     redisPong,
     10_000,

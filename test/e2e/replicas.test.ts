@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, serviceEnv, startBinary, type RunningBinary } from "./binary.ts";
+import { installBinary, type RunningBinary, serviceEnv, startBinary } from "./binary.ts";
 
 let ctx: TestContext;
 const running: RunningBinary[] = [];
@@ -43,7 +43,10 @@ test("two replicas (two binaries, own history DBs, one Redis and MongoDB) with a
     const out = Bun.spawnSync([binary, "history", "--json", "--limit", "100"], { cwd: dir, env: { PATH: process.env.PATH ?? "", ...env } });
     return (JSON.parse(out.stdout.toString()) as Row[]).filter((r) => r.trigger === "cron");
   });
-  const ran = rows.filter((r) => r.status === "success").map((r) => Date.parse(r.started_at)).sort((a, b) => a - b);
+  const ran = rows
+    .filter((r) => r.status === "success")
+    .map((r) => Date.parse(r.started_at))
+    .sort((a, b) => a - b);
   // About five ticks in 10 s; every tick ran once in total: no two runs within one 2 s tick.
   expect(ran.length).toBeGreaterThanOrEqual(3);
   for (let i = 1; i < ran.length; i++) expect(ran[i]! - ran[i - 1]!).toBeGreaterThan(1_000);

@@ -18,12 +18,19 @@ test("master killed: Sentinel promotes the replica and the service searches and 
   const before = await answers();
   for (const a of before) expect(a.body.suggestions.length).toBeGreaterThan(0);
   const info = await getJson(`${svc.url}/info`);
-  expect(info.body.redis).toMatchObject({ mode: "sentinel", topology: { masters: 1, replicas: 1, nodes: [{ address: `127.0.0.1:${sentinel.master.port}`, role: "master" }] } });
+  expect(info.body.redis).toMatchObject({
+    mode: "sentinel",
+    topology: { masters: 1, replicas: 1, nodes: [{ address: `127.0.0.1:${sentinel.master.port}`, role: "master" }] },
+  });
 
   const killedAt = Date.now();
   await sentinel.master.kill();
   await until(async () => (await sentinel.currentMasterPort()) === sentinel.replica.port, 30_000, "Sentinel to promote the replica");
-  await until(async () => (await answers()).every((a, i) => a.status === 200 && Bun.deepEquals(a.body, before[i]!.body)), 15_000, "search to answer from the new master");
+  await until(
+    async () => (await answers()).every((a, i) => a.status === 200 && Bun.deepEquals(a.body, before[i]!.body)),
+    15_000,
+    "search to answer from the new master",
+  );
   console.log(`sentinel failover: search answered again ${Date.now() - killedAt} ms after the master was killed`);
 
   // Writes go to the new master: a full run succeeds.

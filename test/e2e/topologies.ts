@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { freePort } from "./binary.ts";
-import { managed, portOpen, redisPong, tempDir, until, type ManagedProcess } from "./procs.ts";
+import { type ManagedProcess, managed, portOpen, redisPong, tempDir, until } from "./procs.ts";
 
 export interface RedisClusterDeployment {
   nodes: ManagedProcess[];
@@ -22,7 +22,24 @@ function redisNode(name: string, dir: string, port: number, extra: string[]): Ma
     port,
     dir,
     `redis://127.0.0.1:${port}`,
-    () => ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning", ...extra],
+    () => [
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--daemonize",
+      "no",
+      "--loglevel",
+      "warning",
+      ...extra,
+    ],
     redisPong,
     10_000,
   );
@@ -49,11 +66,16 @@ export async function startRedisCluster(masters = 3, replicasPerMaster = 1): Pro
     const busPort = freePort();
     const dir = tempDir(`cluster-${i}`);
     const node = redisNode(`redis-cluster-${i}`, dir, port, [
-      "--cluster-enabled", "yes",
-      "--cluster-config-file", join(dir, "nodes.conf"),
-      "--cluster-port", String(busPort),
-      "--cluster-node-timeout", "1000",
-      "--cluster-replica-validity-factor", "0",
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      join(dir, "nodes.conf"),
+      "--cluster-port",
+      String(busPort),
+      "--cluster-node-timeout",
+      "1000",
+      "--cluster-replica-validity-factor",
+      "0",
     ]);
     nodes.push(node);
   }
@@ -139,7 +161,15 @@ export async function startRedisSentinel(name = "mymaster"): Promise<RedisSentin
         "",
       ].join("\n"),
     );
-    const sentinel = managed(`redis-sentinel-${i}`, port, dir, `redis://127.0.0.1:${port}`, () => ["redis-server", conf, "--sentinel", "--loglevel", "warning"], redisPong, 10_000);
+    const sentinel = managed(
+      `redis-sentinel-${i}`,
+      port,
+      dir,
+      `redis://127.0.0.1:${port}`,
+      () => ["redis-server", conf, "--sentinel", "--loglevel", "warning"],
+      redisPong,
+      10_000,
+    );
     await sentinel.start();
     sentinels.push(sentinel);
   }
@@ -200,7 +230,23 @@ export async function startRedisTls(password: string): Promise<RedisTlsDeploymen
   openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=search-sync test CA");
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
   writeFileSync(join(dir, "san.cnf"), "subjectAltName=IP:127.0.0.1\n");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "san.cnf",
+  );
   const port = freePort();
   const server = managed(
     "redis-tls",
@@ -208,9 +254,31 @@ export async function startRedisTls(password: string): Promise<RedisTlsDeploymen
     dir,
     `rediss://127.0.0.1:${port}`,
     () => [
-      "redis-server", "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1",
-      "--tls-cert-file", join(dir, "server.pem"), "--tls-key-file", join(dir, "server.key"), "--tls-ca-cert-file", join(dir, "ca.pem"),
-      "--tls-auth-clients", "no", "--requirepass", password, "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning",
+      "redis-server",
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--tls-cert-file",
+      join(dir, "server.pem"),
+      "--tls-key-file",
+      join(dir, "server.key"),
+      "--tls-ca-cert-file",
+      join(dir, "ca.pem"),
+      "--tls-auth-clients",
+      "no",
+      "--requirepass",
+      password,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--loglevel",
+      "warning",
     ],
     async (p) => portOpen(p),
     10_000,

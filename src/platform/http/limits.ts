@@ -3,7 +3,7 @@
 // and the one body parser (JSON only, read with a size cap, nesting depth checked before parsing).
 import { Elysia } from "elysia";
 import type { Config } from "../config.ts";
-import { isAdminRoute, serverClientIp, type ClientIp, type Server } from "./admin.ts";
+import { type ClientIp, isAdminRoute, type Server, serverClientIp } from "./admin.ts";
 import { checkAdmin } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 

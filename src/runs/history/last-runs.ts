@@ -1,8 +1,8 @@
 // The newest history row of a trigger (cron, interval): the "last_run" of each job in /scheduler/status.
 import { desc, eq } from "drizzle-orm";
+import type { Trigger } from "../model.ts";
 import type { HistoryRepo } from "./repo.ts";
 import { syncRuns } from "./schema.ts";
-import type { Trigger } from "../model.ts";
 
 export interface LastRun {
   run_id: string;

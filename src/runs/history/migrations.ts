@@ -3,8 +3,8 @@
 // (a test checks it).
 import { createHash } from "node:crypto";
 import type { MigrationMeta } from "drizzle-orm/migrator";
-import journal from "../../../drizzle/meta/_journal.json";
 import m0000 from "../../../drizzle/0000_init.sql" with { type: "text" };
+import journal from "../../../drizzle/meta/_journal.json";
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_init": m0000,
