@@ -11,7 +11,7 @@ import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { MongoClient, ObjectId } from "mongodb";
-import { CATALOG_DB, killAll, startWorld } from "../test/e2e/procs.ts";
+import { CATALOG_DB, killAll, startWorld } from "../scripts/lib/procs.ts";
 
 export interface LoadOptions {
   /** Origins per type of the seeded catalog. */

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { type CatalogOptions, seedCatalog } from "../scripts/catalog.ts";
-import { freePort } from "../test/e2e/binary.ts";
+import { freePort } from "../scripts/lib/binary.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/search-sync");

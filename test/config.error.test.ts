@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, parseConfig } from "../src/platform/config.ts";
-import { runCommand } from "./e2e/binary.ts";
+import { runCommand } from "../scripts/lib/binary.ts";
 
 function configError(env: Record<string, string>): ConfigError {
   try {

@@ -7,7 +7,7 @@ import { MongoClient } from "mongodb";
 
 if (process.env.SS_TEST_REDIS === "cluster" && !process.env.SS_TEST_CLUSTER_NODES) {
   const { startRedisCluster } = await import("./e2e/topologies.ts");
-  const { forWholeRun, killWholeRun } = await import("./e2e/procs.ts");
+  const { forWholeRun, killWholeRun } = await import("../scripts/lib/procs.ts");
   // A hook in the preload runs once, after every test file.
   afterAll(killWholeRun);
   const started = Date.now();

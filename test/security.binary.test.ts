@@ -5,7 +5,7 @@ import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, installBinary, type RunningBinary, serviceEnv, startBinary } from "./e2e/binary.ts";
+import { freePort, installBinary, type RunningBinary, serviceEnv, startBinary } from "../scripts/lib/binary.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 const WARNING = "ADMIN_API_KEY is not set: admin endpoints (sync triggers, scheduler, push updates) answer only to loopback clients";

@@ -1,4 +1,4 @@
-// Mongo documents → search entries (SPEC §1). Pure: no I/O.
+// Mongo documents → search entries (docs/spec.md §1). Pure: no I/O.
 import type { Entry, SkipReason } from "./types.ts";
 
 const MAX_EXAMPLES = 20;

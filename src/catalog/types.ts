@@ -1,3 +1,5 @@
+import { t } from "elysia";
+
 export const ITEM_TYPES = ["categories", "boxes", "options"] as const;
 export type ItemType = (typeof ITEM_TYPES)[number];
 
@@ -8,16 +10,20 @@ export const SEARCH_NAME: Record<ItemType, string> = {
   options: "option",
 };
 
-/** One searchable (item, language, display name), as SPEC §1 defines it. */
-export interface Entry {
-  sku: string;
-  linked: string;
-  name: string;
-  display_name: string;
-  iso: string;
-  origin_name: string;
-  slug: string;
-}
+/** One searchable (item, language, display name), as docs/spec.md §1 defines it. */
+export const EntrySchema = t.Object({
+  sku: t.String(),
+  name: t.String(),
+  display_name: t.String(),
+  origin_name: t.String(),
+  iso: t.String(),
+  slug: t.String(),
+  linked: t.String(),
+});
+export type Entry = typeof EntrySchema.static;
+
+/** A language code as requests may give it: `en`, `nl`, `pt-br`. */
+export const ISO_PATTERN = "^[A-Za-z-]{2,8}$";
 
 export const SKIP_REASONS = [
   "id_not_object_id",

@@ -1,6 +1,6 @@
 // Push updates: add, replace or remove one item's entries in the serving index between runs.
 import { Elysia, t } from "elysia";
-import type { ItemType } from "../catalog/types.ts";
+import { ISO_PATTERN, type ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
 import { applyPush, type PushOp } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
@@ -17,7 +17,7 @@ const DisplayNames = (field: string) =>
   t.Array(
     t.Object(
       {
-        iso: t.String({ pattern: "^[A-Za-z-]{2,8}$", error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
+        iso: t.String({ pattern: ISO_PATTERN, error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
         display_name: t.String({ minLength: 1, maxLength: 1000, error: `${field}.display_name: must be a non-empty string of at most 1000 characters` }),
       },
       { error: `${field}: must be an array of {iso, display_name} objects` },

@@ -68,8 +68,13 @@ export class Metrics {
       buckets: SEARCH_DURATION_BUCKETS,
       registers,
     });
+    this.registerSharedGauges(sources);
+    if (sources.searchCache) this.registerCacheMetrics(sources.searchCache);
+  }
 
-    // Scrape-time figures: a source that cannot be read leaves the previous value.
+  /** Figures read at scrape time; a source that cannot be read leaves the previous value. */
+  private registerSharedGauges({ store, status, history }: MetricSources): void {
+    const registers = [this.registry];
     const entries: Gauge<"type"> = new Gauge({
       name: "sync_entries",
       help: "Entries in the serving index, by type.",
@@ -77,43 +82,21 @@ export class Metrics {
       registers,
       async collect() {
         for (const type of ITEM_TYPES) {
-          const count = await sources.store
+          const count = await store
             .currentGen(type)
-            .then((gen) => sources.store.entryCount(type, gen))
+            .then((gen) => store.entryCount(type, gen))
             .catch(() => null);
           if (count !== null) entries.set({ type }, count);
         }
       },
     });
-    const cache = sources.searchCache;
-    if (cache) {
-      const counterOf = (name: string, help: string, read: () => number) => {
-        const counter: Counter = new Counter({
-          name,
-          help,
-          registers,
-          collect: () => {
-            counter.reset();
-            counter.inc(read());
-          },
-        });
-      };
-      counterOf("search_cache_hits_total", "Searches answered from the result cache.", () => cache.hits);
-      counterOf("search_cache_misses_total", "Searches that read the index (no answer cached for its current state).", () => cache.misses);
-      const cached: Gauge = new Gauge({
-        name: "search_cache_entries",
-        help: "Answers held in the result cache.",
-        registers,
-        collect: () => cached.set(cache.size),
-      });
-    }
     const inProgress: Gauge = new Gauge({
       name: "sync_in_progress",
       help: "1 while a run is active on any replica (the shared status key), else 0.",
       registers,
       async collect() {
-        const status = await sources.status.get().catch(() => null);
-        if (status) inProgress.set(status.active ? 1 : 0);
+        const current = await status.get().catch(() => null);
+        if (current) inProgress.set(current.active ? 1 : 0);
       },
     });
     const lastSuccess: Gauge = new Gauge({
@@ -122,12 +105,35 @@ export class Metrics {
       registers,
       collect() {
         try {
-          const run = sources.history.lastSuccess();
+          const run = history.lastSuccess();
           lastSuccess.set(run?.finished_at ? Date.parse(run.finished_at) / 1000 : 0);
         } catch {
           // history DB unreadable: keep the previous value
         }
       },
+    });
+  }
+
+  private registerCacheMetrics(cache: NonNullable<MetricSources["searchCache"]>): void {
+    const registers = [this.registry];
+    const counterOf = (name: string, help: string, read: () => number) => {
+      const counter: Counter = new Counter({
+        name,
+        help,
+        registers,
+        collect: () => {
+          counter.reset();
+          counter.inc(read());
+        },
+      });
+    };
+    counterOf("search_cache_hits_total", "Searches answered from the result cache.", () => cache.hits);
+    counterOf("search_cache_misses_total", "Searches that read the index (no answer cached for its current state).", () => cache.misses);
+    const cached: Gauge = new Gauge({
+      name: "search_cache_entries",
+      help: "Answers held in the result cache.",
+      registers,
+      collect: () => cached.set(cache.size),
     });
   }
 

@@ -55,7 +55,7 @@ function jsonLogger(level: LogLevel, write: (line: string, level: LogLevel) => v
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Local time as the guide's log lines show it: `2024-01-15 02:00:00`. */
+/** Local time as the re-sync guide's log lines show it (docs/re-sync-guide.md): `2024-01-15 02:00:00`. */
 export function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;

@@ -1,4 +1,4 @@
-// The scheduler endpoints of the guide: status, start, stop, trigger-now, interval.
+// The scheduler endpoints of the re-sync guide (docs/re-sync-guide.md): status, start, stop, trigger-now, interval.
 import { Elysia, t } from "elysia";
 import type { AppDeps } from "../app/deps.ts";
 import { adminGuard } from "../platform/http/admin.ts";

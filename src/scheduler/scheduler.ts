@@ -1,4 +1,4 @@
-// The scheduler (SPEC §4): a cron job (SYNC_CRON in SYNC_TIMEZONE) and an interval job, a backup
+// The scheduler (docs/spec.md §4): a cron job (SYNC_CRON in SYNC_TIMEZONE) and an interval job, a backup
 // every SYNC_INTERVAL_HOURS that skips when a successful full run is younger than one interval.
 // The jobs only decide *whether* to run; the run itself is SyncEngine.trigger(), whose Redis
 // lock keeps one run at a time across replicas; a claim per tick in Redis (see claimTick) makes
@@ -108,10 +108,6 @@ export class Scheduler {
 
   get running(): boolean {
     return this.cronJob !== null;
-  }
-
-  get intervalHours(): number {
-    return this.hours;
   }
 
   private get intervalMs(): number {

@@ -1,6 +1,6 @@
 // Autocomplete endpoints of the service this one replaces.
 import { Elysia, t } from "elysia";
-import type { ItemType } from "../catalog/types.ts";
+import { EntrySchema, ISO_PATTERN, type ItemType } from "../catalog/types.ts";
 import { ApiError } from "../platform/http/errors.ts";
 import type { SearchService } from "./service.ts";
 
@@ -10,22 +10,12 @@ export const SearchQuery = t.Object({
   ),
   iso: t.Optional(
     t.String({
-      pattern: "^[A-Za-z-]{2,8}$",
+      pattern: ISO_PATTERN,
       description: "language filter, e.g. en, nl, pt-br",
       error: "iso: must be 2-8 letters or hyphens, e.g. en or pt-br",
     }),
   ),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: "1-100, default 30", error: "limit: must be an integer from 1 to 100" })),
-});
-
-const EntrySchema = t.Object({
-  sku: t.String(),
-  name: t.String(),
-  display_name: t.String(),
-  origin_name: t.String(),
-  iso: t.String(),
-  slug: t.String(),
-  linked: t.String(),
 });
 
 const SearchResponse = t.Object({ suggestions: t.Array(EntrySchema) });

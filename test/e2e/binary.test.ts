@@ -2,7 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, serviceEnv, startBinary } from "./binary.ts";
+import { installBinary, serviceEnv, startBinary } from "../../scripts/lib/binary.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {

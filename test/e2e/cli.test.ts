@@ -9,7 +9,7 @@ import type { RunResult } from "../../src/runs/model.ts";
 import { createContext, type TestContext } from "../helpers.ts";
 import { parseExposition } from "../metrics.fixtures.ts";
 import { oid, SUPPLIER, seedLarge } from "../sync.fixtures.ts";
-import { freePort, installBinary, type Ran, runCommand, startBinary } from "./binary.ts";
+import { freePort, installBinary, type Ran, runCommand, startBinary } from "../../scripts/lib/binary.ts";
 
 let ctx: TestContext;
 let binary: string;

@@ -7,8 +7,8 @@ import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary, type Ran, runCommand } from "./binary.ts";
-import { killAll, tempDir } from "./procs.ts";
+import { ensureBinary, type Ran, runCommand } from "../../scripts/lib/binary.ts";
+import { killAll, tempDir } from "../../scripts/lib/procs.ts";
 
 let dir: string;
 let binary: string;

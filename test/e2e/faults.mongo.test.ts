@@ -3,7 +3,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { READ_TIMEOUT_MS } from "../../src/source/mongo.ts";
 import { gensIn, keyShape } from "../sync.fixtures.ts";
-import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "./procs.ts";
+import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "../../scripts/lib/procs.ts";
 
 afterEach(killAll);
 

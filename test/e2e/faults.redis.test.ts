@@ -2,7 +2,7 @@
 // started again for real (SPEC §2 "no downtime", §3 error shape; issue 6).
 import { afterEach, expect, test } from "bun:test";
 import { gensIn, keyShape } from "../sync.fixtures.ts";
-import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "./procs.ts";
+import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "../../scripts/lib/procs.ts";
 
 afterEach(killAll);
 

@@ -2,7 +2,7 @@
 // three full syncs publish a 5,100-origin catalog. bench/load.ts has the figures and bigger sizes.
 import { afterAll, expect, test } from "bun:test";
 import { runLoad, summary } from "../../bench/load.ts";
-import { killAll } from "./procs.ts";
+import { killAll } from "../../scripts/lib/procs.ts";
 
 afterAll(killAll);
 

@@ -1,7 +1,7 @@
 // The compiled binary on a Redis that speaks only TLS and wants a password (issue 9: rediss://
 // with TLS options): the CA comes from REDIS_TLS_CA_FILE, the password from REDIS_PASSWORD.
 import { afterAll, expect, test } from "bun:test";
-import { getJson, killAll, postJson, startDeployment } from "./procs.ts";
+import { getJson, killAll, postJson, startDeployment } from "../../scripts/lib/procs.ts";
 import { startRedisTls } from "./topologies.ts";
 
 afterAll(killAll);

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import { createContext, type TestContext } from "../helpers.ts";
-import { installBinary, type RunningBinary, serviceEnv, startBinary } from "./binary.ts";
+import { installBinary, type RunningBinary, serviceEnv, startBinary } from "../../scripts/lib/binary.ts";
 
 let ctx: TestContext;
 const running: RunningBinary[] = [];

@@ -1,7 +1,7 @@
 // The compiled binary on Redis Sentinel (one master, one replica, three sentinels): when the
 // master is killed, the service follows the promoted replica by itself (issue 9).
 import { afterAll, expect, test } from "bun:test";
-import { getJson, killAll, postJson, startDeployment, until } from "./procs.ts";
+import { getJson, killAll, postJson, startDeployment, until } from "../../scripts/lib/procs.ts";
 import { startRedisSentinel } from "./topologies.ts";
 
 afterAll(killAll);

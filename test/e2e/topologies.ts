@@ -3,8 +3,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
-import { freePort } from "./binary.ts";
-import { type ManagedProcess, managed, portOpen, redisPong, tempDir, until } from "./procs.ts";
+import { freePort } from "../../scripts/lib/binary.ts";
+import { type ManagedProcess, managed, portOpen, redisPong, tempDir, until } from "../../scripts/lib/procs.ts";
 
 export interface RedisClusterDeployment {
   nodes: ManagedProcess[];

@@ -11,15 +11,24 @@ export const serverClientIp: ClientIp = (request, server) => (server ? (server.r
 const ADMIN = Symbol("admin guard");
 type Guard = ((ctx: { request: Request; server: Server }) => void) & { [ADMIN]: true };
 
+// Requests that passed the admin check: the request guards check admin routes before the body is
+// read, and the route's own guard (kept as a second line of defence) then does not check again.
+const admitted = new WeakSet<Request>();
+
+/** Throws 401/403 unless the request may use admin endpoints; checks a request once. */
+export function admitAdmin(adminApiKey: string | null, request: Request, clientIp: string | null): void {
+  if (admitted.has(request)) return;
+  checkAdmin(adminApiKey, request.headers, clientIp);
+  admitted.add(request);
+}
+
 /** A beforeHandle hook for admin routes. `clientIp` replaceable for tests (a non-loopback client). */
 export function adminGuard(config: Pick<Config, "adminApiKey">, clientIp: ClientIp = serverClientIp): Guard {
-  const guard = ({ request, server }: { request: Request; server: Server }) => {
-    checkAdmin(config.adminApiKey, request.headers, clientIp(request, server));
-  };
+  const guard = ({ request, server }: { request: Request; server: Server }) => admitAdmin(config.adminApiKey, request, clientIp(request, server));
   return Object.assign(guard, { [ADMIN]: true as const });
 }
 
-type RouteLike = { method: string; path: string; hooks?: { beforeHandle?: unknown } };
+export type RouteLike = { method: string; path: string; hooks?: { beforeHandle?: unknown } };
 
 /** Whether a route carries an admin guard (from `adminGuard`) among its beforeHandle hooks. */
 export function isAdminRoute(route: RouteLike): boolean {

@@ -3,8 +3,7 @@
 // and the one body parser (JSON only, read with a size cap, nesting depth checked before parsing).
 import { Elysia } from "elysia";
 import type { Config } from "../config.ts";
-import { type ClientIp, isAdminRoute, type Server, serverClientIp } from "./admin.ts";
-import { checkAdmin } from "./auth.ts";
+import { admitAdmin, type ClientIp, isAdminRoute, type RouteLike, type Server, serverClientIp } from "./admin.ts";
 import { ApiError } from "./errors.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,8 +18,6 @@ export const SERVE_MAX_BODY_BYTES = Number.MAX_SAFE_INTEGER;
 
 const CORS_METHODS = "GET, POST, PUT, DELETE";
 const CORS_HEADERS = "Authorization, X-API-Key, Content-Type";
-
-type RouteLike = { method: string; path: string; hooks?: { beforeHandle?: unknown } };
 
 /** The app's routes by path, built on first use (routes are all added by then). */
 export class RouteIndex {
@@ -184,7 +181,7 @@ export function requestGuards({ config, clientIp = serverClientIp, routes }: Gua
       // Elysia routes by its own reading of the path (`ctx.path`, untyped); both readings are checked.
       const elysiaPath = (ctx as { path?: unknown }).path;
       const paths = [new URL(request.url).pathname, ...(typeof elysiaPath === "string" ? [elysiaPath] : [])];
-      if (paths.some((p) => routes.isAdmin(request.method, p))) checkAdmin(config.adminApiKey, request.headers, clientIp(request, server as Server));
+      if (paths.some((p) => routes.isAdmin(request.method, p))) admitAdmin(config.adminApiKey, request, clientIp(request, server as Server));
 
       if (length === null && request.body) {
         try {

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
-import { seedCatalog } from "../../scripts/catalog.ts";
+import { seedCatalog } from "../catalog.ts";
 import { scanKeys } from "../../src/platform/redis.ts";
 import { freePort, installBinary, type RunningBinary, runCommand, startBinary } from "./binary.ts";
 
