@@ -2,62 +2,8 @@
 // (HOST is the MongoDB URI there); clearer aliases take precedence when both are set.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-
-export type RedisMode = "standalone" | "sentinel" | "cluster";
-
-export interface Config {
-  mongoUri: string;
-  dbName: string;
-  redis: {
-    mode: RedisMode;
-    url: string | null;
-    host: string;
-    port: number;
-    db: number;
-    sentinels: { host: string; port: number }[];
-    sentinelName: string;
-    clusterNodes: { host: string; port: number }[];
-    /** For REDIS_HOST, cluster nodes and the master Sentinel names (a REDIS_URL carries its own). */
-    username: string | null;
-    password: string | null;
-    sentinelPassword: string | null;
-    tls: RedisTls | null;
-  };
-  keyPrefix: string;
-  baseUrl: string;
-  dataSetFile: string;
-  historyDbPath: string;
-  listenHost: string;
-  port: number;
-  enableScheduler: boolean;
-  syncIntervalHours: number;
-  syncCron: string;
-  syncTimezone: string;
-  syncMaxShrinkPercent: number;
-  syncBatchSize: number;
-  lockTtlMs: number;
-  adminApiKey: string | null;
-  corsOrigins: string[];
-  shutdownTimeoutSeconds: number;
-  /** Memory for finished search responses (0: no cache). */
-  searchCacheBytes: number;
-  alertWebhookUrl: string | null;
-  notifyOnSuccess: boolean;
-  logFormat: "text" | "json";
-  logLevel: "debug" | "info" | "warn" | "error";
-  collections: {
-    categories: { origin: string; supplier: string };
-    boxes: { origin: string; supplier: string };
-    options: { origin: string; supplier: string };
-  };
-}
-
-/** TLS to Redis; the files are PEM paths, read when the client is made. */
-export interface RedisTls {
-  caFile: string | null;
-  certFile: string | null;
-  keyFile: string | null;
-}
+import { FormatRegistry, Kind, type Static, type TOptional, type TSchema, Type } from "@sinclair/typebox";
+import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
 
 export class ConfigError extends Error {
   constructor(variable: string, value: string, expected: string) {
@@ -66,7 +12,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+type Environment = Record<string, string | undefined>;
 
 /** Parses a `.env` file: KEY=VALUE lines, `#` comments, optional quotes, optional `export `. */
 export function parseDotEnv(text: string): Record<string, string> {
@@ -86,7 +32,7 @@ export function parseDotEnv(text: string): Record<string, string> {
 }
 
 /** Process environment over `.env` in the working directory (the environment wins). */
-export function loadEnv(cwd = process.cwd(), processEnv: Env = process.env): Env {
+export function loadEnv(cwd = process.cwd(), processEnv: Environment = process.env): Environment {
   const file = resolve(cwd, ".env");
   const fromFile = existsSync(file) ? parseDotEnv(readFileSync(file, "utf8")) : {};
   return { ...fromFile, ...processEnv };
@@ -117,6 +63,337 @@ function validMongoUri(value: string): boolean {
   });
 }
 
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const systemTimeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+// Checks a pattern cannot express, each with what a value failing it is told to be. TypeBox finds
+// formats by name in a registry of the whole process, hence names no library uses.
+const FORMATS = {
+  "mongodb-uri": { check: validMongoUri, expected: "a valid URL" },
+  "parsable-url": { check: (value) => URL.canParse(value), expected: "a valid URL" },
+  "iana-time-zone": { check: validTimeZone, expected: "an IANA time zone such as Europe/Amsterdam or UTC" },
+} satisfies Record<string, { check: (value: string) => boolean; expected: string }>;
+for (const [name, { check }] of Object.entries(FORMATS)) FormatRegistry.Set(name, check);
+
+// Each helper below declares one variable: its name, the schema of its value (with `expected`, the
+// words of the error line) and its default. A variable without a default is optional.
+type Declared<S extends TSchema, D> = undefined extends D ? TOptional<S> : S;
+
+function variable<const N extends string, S extends TSchema, D extends Static<S> | (() => Static<S>) | undefined>(name: N, schema: S, fallback: D) {
+  const declared = fallback === undefined ? Type.Optional(schema) : { ...schema, default: fallback };
+  return { [name]: declared } as Record<N, Declared<S, D>>;
+}
+
+interface StringRule {
+  pattern?: RegExp;
+  minLength?: number;
+  format?: keyof typeof FORMATS;
+  expected?: string;
+  /** The value is not repeated in the error line. */
+  secret?: boolean;
+}
+
+const str = <const N extends string, D extends string | (() => string) | undefined = undefined>(name: N, fallback?: D, rule: StringRule = {}) =>
+  variable(name, Type.String({ ...rule, pattern: rule.pattern?.source }), fallback as D);
+
+const int = <const N extends string>(name: N, minimum: number, maximum: number, fallback: number) =>
+  variable(name, Type.Integer({ minimum, maximum, expected: `an integer from ${minimum} to ${maximum}` }), fallback);
+
+const num = <const N extends string>(name: N, minimum: number, maximum: number, fallback: number) =>
+  variable(name, Type.Number({ minimum, maximum, expected: `a number from ${minimum} to ${maximum}` }), fallback);
+
+const bool = <const N extends string, D extends boolean | undefined = undefined>(name: N, fallback?: D) =>
+  variable(name, Type.Boolean({ expected: "true or false" }), fallback as D);
+
+const oneOf = <const N extends string, const V extends [string, ...string[]]>(name: N, values: V, fallback: V[number]) => {
+  const union = Type.Union(
+    values.map((value) => Type.Literal(value)),
+    { expected: `one of ${values.join(", ")}` },
+  );
+  // Unsafe only gives the union its literal type (a mapped array loses it); the check is still the union's.
+  return variable(name, Type.Unsafe<V[number]>(union), fallback);
+};
+
+const host = <const N extends string>(name: N, fallback: string) => str(name, fallback, { pattern: HOST_RE, expected: "a host name or IP address" });
+
+const url = <const N extends string, D extends string | undefined = undefined>(name: N, schemes: string[], fallback?: D) =>
+  str(name, fallback as D, {
+    pattern: new RegExp(`^(?:${schemes.map((s) => s.replace(/[+.]/g, "\\$&")).join("|")})://`),
+    format: schemes.includes("mongodb") ? "mongodb-uri" : "parsable-url",
+    expected: `a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}`,
+  });
+
+const HostPort = Type.Object({ host: Type.String(), port: Type.Integer({ minimum: 1, maximum: 65535 }) });
+
+const hostPorts = <const N extends string>(name: N) => variable(name, Type.Array(HostPort, { expected: "a comma-separated list of host:port" }), []);
+
+// The file's contents are checked once the schema has passed (see `pemPath`).
+const pemFile = <const N extends string>(name: N) => str(name);
+
+const collection = <const N extends string>(name: N, fallback: string) =>
+  str(name, fallback, { pattern: /^(?!system\.)[A-Za-z0-9_.-]{1,120}$/, expected: "a collection name of letters, digits, '_', '.', '-'" });
+
+// "*" or origins; empty items (a trailing comma) are ignored.
+const ORIGIN = String.raw`\s*(?:\*|https?://[^\s/,]+)?\s*`;
+
+/** The environment the service reads: every variable, what its value must be, its default. */
+const EnvSchema = Type.Object({
+  ...url("HOST", ["mongodb", "mongodb+srv"], "mongodb://localhost:27017"),
+  ...url("MONGODB_URI", ["mongodb", "mongodb+srv"]),
+  ...str("DB_NAME", "admin", { pattern: /^[^\s/\\."$*<>:|?]{1,63}$/, expected: 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)' }),
+  ...host("REDIS_HOST", "localhost"),
+  ...int("REDIS_PORT", 1, 65535, 6379),
+  ...int("REDIS_DB", 0, 15, 0),
+  ...url("REDIS_URL", ["redis", "rediss"]),
+  ...hostPorts("REDIS_SENTINELS"),
+  ...str("REDIS_SENTINEL_NAME", "mymaster"),
+  ...hostPorts("REDIS_CLUSTER_NODES"),
+  ...str("REDIS_USERNAME"),
+  ...str("REDIS_PASSWORD"),
+  ...str("REDIS_SENTINEL_PASSWORD"),
+  ...bool("REDIS_TLS"),
+  ...pemFile("REDIS_TLS_CA_FILE"),
+  ...pemFile("REDIS_TLS_CERT_FILE"),
+  ...pemFile("REDIS_TLS_KEY_FILE"),
+  ...str("REDIS_KEY_PREFIX", "search-sync:", { pattern: /^[A-Za-z0-9:_.-]{1,64}$/, expected: "1-64 characters of letters, digits, ':', '_', '.', '-'" }),
+  ...url("BASE_URL", ["http", "https"], "http://localhost:8000"),
+  ...str("DATA_SET_FILE", "data_set.json"),
+  ...str("HISTORY_DB_PATH", "search-sync-history.db"),
+  ...int("PORT", 0, 65535, 8000),
+  ...host("LISTEN_HOST", "0.0.0.0"),
+  ...bool("ENABLE_SCHEDULER", true),
+  ...str("SYNC_CRON", "0 2 * * *", { pattern: /^\S+( \S+){4,5}$/, expected: "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'" }),
+  ...str("SYNC_TIMEZONE", systemTimeZone, { format: "iana-time-zone" }),
+  ...num("SYNC_INTERVAL_HOURS", 1, 168, 24),
+  ...num("SYNC_MAX_SHRINK_PERCENT", 0, 100, 50),
+  ...int("SYNC_BATCH_SIZE", 10, 100_000, 1000),
+  ...int("SYNC_LOCK_TTL_SECONDS", 2, 3600, 30),
+  ...num("SHUTDOWN_TIMEOUT_SECONDS", 0, 3600, 25),
+  ...int("SEARCH_CACHE_MB", 0, 4096, 64),
+  ...str("ADMIN_API_KEY", undefined, { minLength: 16, secret: true, expected: "at least 16 characters" }),
+  ...str("CORS_ORIGINS", "", { pattern: new RegExp(`^${ORIGIN}(?:,${ORIGIN})*$`), expected: "a comma-separated list of origins like https://shop.example" }),
+  ...url("ALERT_WEBHOOK_URL", ["http", "https"]),
+  ...bool("NOTIFY_ON_SUCCESS", false),
+  ...oneOf("LOG_FORMAT", ["text", "json"], "text"),
+  ...oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
+  ...collection("CATEGORIES_COLLECTION", "categories"),
+  ...collection("SUPPLIER_CATEGORIES_COLLECTION", "supplier_categories"),
+  ...collection("BOXES_COLLECTION", "boxes"),
+  ...collection("SUPPLIER_BOXES_COLLECTION", "supplier_boxes"),
+  ...collection("OPTIONS_COLLECTION", "options"),
+  ...collection("SUPPLIER_OPTIONS_COLLECTION", "supplier_options"),
+});
+
+type Env = typeof EnvSchema.static;
+type HostPort = typeof HostPort.static;
+const variables: Record<string, TSchema> = EnvSchema.properties;
+
+export type RedisMode = "standalone" | "sentinel" | "cluster";
+
+/** TLS to Redis; the files are PEM paths, read when the client is made. */
+export interface RedisTls {
+  caFile: string | null;
+  certFile: string | null;
+  keyFile: string | null;
+}
+
+export interface Config {
+  mongoUri: string;
+  dbName: string;
+  redis: {
+    mode: RedisMode;
+    url: string | null;
+    host: string;
+    port: number;
+    db: number;
+    sentinels: HostPort[];
+    sentinelName: string;
+    clusterNodes: HostPort[];
+    /** For REDIS_HOST, cluster nodes and the master Sentinel names (a REDIS_URL carries its own). */
+    username: string | null;
+    password: string | null;
+    sentinelPassword: string | null;
+    tls: RedisTls | null;
+  };
+  keyPrefix: string;
+  baseUrl: string;
+  dataSetFile: string;
+  historyDbPath: string;
+  listenHost: string;
+  port: number;
+  enableScheduler: boolean;
+  syncIntervalHours: number;
+  syncCron: string;
+  syncTimezone: string;
+  syncMaxShrinkPercent: number;
+  syncBatchSize: number;
+  lockTtlMs: number;
+  adminApiKey: string | null;
+  corsOrigins: string[];
+  shutdownTimeoutSeconds: number;
+  /** Memory for finished search responses (0: no cache). */
+  searchCacheBytes: number;
+  alertWebhookUrl: string | null;
+  notifyOnSuccess: boolean;
+  logFormat: Env["LOG_FORMAT"];
+  logLevel: Env["LOG_LEVEL"];
+  collections: {
+    categories: { origin: string; supplier: string };
+    boxes: { origin: string; supplier: string };
+    options: { origin: string; supplier: string };
+  };
+}
+
+/** The variables of the schema that are set, trimmed; empty and blank values count as unset. */
+function setVariables(env: Environment): Record<string, string> {
+  const set: Record<string, string> = {};
+  for (const name of Object.keys(variables)) {
+    const value = env[name]?.trim();
+    if (value) set[name] = value;
+  }
+  // A shell that exports HOST=<machine name> must not break a config that uses MONGODB_URI.
+  if (set.MONGODB_URI !== undefined) delete set.HOST;
+  return set;
+}
+
+const BOOLEANS = new Map([...["true", "1", "yes", "on"].map((w) => [w, true] as const), ...["false", "0", "no", "off"].map((w) => [w, false] as const)]);
+
+/** The value the schema describes, read from its text; text that does not read stays text, so the check fails. */
+function coerce(schema: TSchema, text: string): unknown {
+  // Number() alone would also read "0x10", "1e3" as an integer, and "Infinity".
+  switch (schema[Kind]) {
+    case "Integer":
+      return /^-?\d+$/.test(text) ? Number(text) : text;
+    case "Number":
+      return /^[0-9.eE+-]+$/.test(text) && Number.isFinite(Number(text)) ? Number(text) : text;
+    case "Boolean":
+      return BOOLEANS.get(text.toLowerCase()) ?? text;
+    case "Union":
+      return text.toLowerCase();
+    case "Array":
+      return text.split(",").map((part) => coerce(schema.items, part));
+    case "Object": {
+      // The only object is a HostPort item.
+      const m = /^\s*([^\s:]+):(\d{1,5})\s*$/.exec(text);
+      return m ? { host: m[1], port: Number(m[2]) } : text;
+    }
+    default:
+      return text;
+  }
+}
+
+/** The first value the schema rejects, as the one line that names it. */
+function invalid(error: ValueError, set: Record<string, string>): ConfigError {
+  const name = error.path.split("/")[1]!;
+  const schema = variables[name]!;
+  const expected = error.type === ValueErrorType.StringFormat ? FORMATS[schema.format as keyof typeof FORMATS].expected : schema.expected;
+  return new ConfigError(name, schema.secret ? "(hidden)" : (set[name] ?? ""), expected);
+}
+
+function validate(set: Record<string, string>): Env {
+  const values = Object.fromEntries(Object.entries(set).map(([name, text]) => [name, coerce(variables[name]!, text)]));
+  const env = Value.Default(EnvSchema, values);
+  const error = Value.Errors(EnvSchema, env).First();
+  if (error) throw invalid(error, set);
+  return env as Env;
+}
+
+/** A PEM file's path, its contents checked now so that a wrong file fails at start, not at the first connection. */
+function pemPath(env: Env, name: "REDIS_TLS_CA_FILE" | "REDIS_TLS_CERT_FILE" | "REDIS_TLS_KEY_FILE"): string | null {
+  const path = env[name];
+  if (path === undefined) return null;
+  let text = "";
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new ConfigError(name, path, "the path of a readable PEM file");
+  }
+  if (!text.includes("-----BEGIN ")) throw new ConfigError(name, path, "a PEM file (-----BEGIN …)");
+  return path;
+}
+
+function redisTls(env: Env): RedisTls | null {
+  const files: RedisTls = {
+    caFile: pemPath(env, "REDIS_TLS_CA_FILE"),
+    certFile: pemPath(env, "REDIS_TLS_CERT_FILE"),
+    keyFile: pemPath(env, "REDIS_TLS_KEY_FILE"),
+  };
+  if (!files.certFile !== !files.keyFile)
+    throw new ConfigError(
+      files.certFile ? "REDIS_TLS_KEY_FILE" : "REDIS_TLS_CERT_FILE",
+      "",
+      "set together with the other of REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE",
+    );
+  const on = env.REDIS_TLS ?? env.REDIS_URL?.startsWith("rediss://") ?? false;
+  if (!on && !Object.values(files).some(Boolean)) return null;
+  if (env.REDIS_URL?.startsWith("redis://")) throw new ConfigError("REDIS_URL", env.REDIS_URL, "a rediss:// URL when REDIS_TLS or a REDIS_TLS_* file is set");
+  return files;
+}
+
+function redisConfig(env: Env, set: Record<string, string>): Config["redis"] {
+  const sentinels = env.REDIS_SENTINELS;
+  const clusterNodes = env.REDIS_CLUSTER_NODES;
+  if (sentinels.length && clusterNodes.length) throw new ConfigError("REDIS_CLUSTER_NODES", set.REDIS_CLUSTER_NODES!, "unset when REDIS_SENTINELS is set");
+  return {
+    mode: clusterNodes.length ? "cluster" : sentinels.length ? "sentinel" : "standalone",
+    url: env.REDIS_URL ?? null,
+    host: env.REDIS_HOST,
+    port: env.REDIS_PORT,
+    db: env.REDIS_DB,
+    sentinels,
+    sentinelName: env.REDIS_SENTINEL_NAME,
+    clusterNodes,
+    username: env.REDIS_USERNAME ?? null,
+    password: env.REDIS_PASSWORD ?? null,
+    sentinelPassword: env.REDIS_SENTINEL_PASSWORD ?? null,
+    tls: redisTls(env),
+  };
+}
+
+function toConfig(env: Env, set: Record<string, string>): Config {
+  return {
+    mongoUri: env.MONGODB_URI ?? env.HOST,
+    dbName: env.DB_NAME,
+    redis: redisConfig(env, set),
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    baseUrl: env.BASE_URL,
+    dataSetFile: env.DATA_SET_FILE,
+    historyDbPath: env.HISTORY_DB_PATH,
+    listenHost: env.LISTEN_HOST,
+    port: env.PORT,
+    enableScheduler: env.ENABLE_SCHEDULER,
+    syncIntervalHours: env.SYNC_INTERVAL_HOURS,
+    syncCron: env.SYNC_CRON,
+    syncTimezone: env.SYNC_TIMEZONE,
+    syncMaxShrinkPercent: env.SYNC_MAX_SHRINK_PERCENT,
+    syncBatchSize: env.SYNC_BATCH_SIZE,
+    lockTtlMs: env.SYNC_LOCK_TTL_SECONDS * 1000,
+    adminApiKey: env.ADMIN_API_KEY ?? null,
+    corsOrigins: env.CORS_ORIGINS.split(",")
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    shutdownTimeoutSeconds: env.SHUTDOWN_TIMEOUT_SECONDS,
+    searchCacheBytes: env.SEARCH_CACHE_MB * 1024 * 1024,
+    alertWebhookUrl: env.ALERT_WEBHOOK_URL ?? null,
+    notifyOnSuccess: env.NOTIFY_ON_SUCCESS,
+    logFormat: env.LOG_FORMAT,
+    logLevel: env.LOG_LEVEL,
+    collections: {
+      categories: { origin: env.CATEGORIES_COLLECTION, supplier: env.SUPPLIER_CATEGORIES_COLLECTION },
+      boxes: { origin: env.BOXES_COLLECTION, supplier: env.SUPPLIER_BOXES_COLLECTION },
+      options: { origin: env.OPTIONS_COLLECTION, supplier: env.SUPPLIER_OPTIONS_COLLECTION },
+    },
+  };
+}
+
 /** Freezes an object and everything in it. */
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === "object") {
@@ -126,184 +403,7 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function parseConfig(env: Env): Config {
-  const get = (name: string): string | undefined => {
-    const v = env[name];
-    return v === undefined || v.trim() === "" ? undefined : v.trim();
-  };
-  const str = (name: string, fallback: string) => get(name) ?? fallback;
-
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError(name, v, `an integer from ${min} to ${max}`);
-    return Number(v);
-  };
-  const num = (name: string, fallback: number, min: number, max: number): number => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!/^[0-9.eE+-]+$/.test(v) || !Number.isFinite(n) || n < min || n > max) throw new ConfigError(name, v, `a number from ${min} to ${max}`);
-    return n;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    const lower = v.toLowerCase();
-    if (["true", "1", "yes", "on"].includes(lower)) return true;
-    if (["false", "0", "no", "off"].includes(lower)) return false;
-    throw new ConfigError(name, v, "true or false");
-  };
-  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    if (!allowed.includes(v.toLowerCase() as T)) throw new ConfigError(name, v, `one of ${allowed.join(", ")}`);
-    return v.toLowerCase() as T;
-  };
-  const hostPorts = (name: string): { host: string; port: number }[] => {
-    const v = get(name);
-    if (v === undefined) return [];
-    return v.split(",").map((part) => {
-      const m = /^\s*([^\s:]+):(\d{1,5})\s*$/.exec(part);
-      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, v, "a comma-separated list of host:port");
-      return { host: m[1]!, port: Number(m[2]) };
-    });
-  };
-  const url = (name: string, schemes: string[]): string | undefined => {
-    const v = get(name);
-    if (v === undefined) return undefined;
-    if (!schemes.some((s) => v.startsWith(`${s}://`))) throw new ConfigError(name, v, `a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}`);
-    if (schemes.includes("mongodb")) {
-      if (!validMongoUri(v)) throw new ConfigError(name, v, "a valid URL");
-      return v;
-    }
-    try {
-      new URL(v);
-    } catch {
-      throw new ConfigError(name, v, "a valid URL");
-    }
-    return v;
-  };
-  const host = (name: string, fallback: string): string => {
-    const v = str(name, fallback);
-    if (!HOST_RE.test(v)) throw new ConfigError(name, v, "a host name or IP address");
-    return v;
-  };
-
-  const mongoUri = url("MONGODB_URI", ["mongodb", "mongodb+srv"]) ?? url("HOST", ["mongodb", "mongodb+srv"]) ?? "mongodb://localhost:27017";
-
-  const redisUrl = url("REDIS_URL", ["redis", "rediss"]) ?? null;
-  const sentinels = hostPorts("REDIS_SENTINELS");
-  const clusterNodes = hostPorts("REDIS_CLUSTER_NODES");
-  if (sentinels.length && clusterNodes.length) throw new ConfigError("REDIS_CLUSTER_NODES", get("REDIS_CLUSTER_NODES")!, "unset when REDIS_SENTINELS is set");
-  const mode: RedisMode = clusterNodes.length ? "cluster" : sentinels.length ? "sentinel" : "standalone";
-  const pemFile = (name: string): string | null => {
-    const v = get(name);
-    if (v === undefined) return null;
-    let text = "";
-    try {
-      text = readFileSync(v, "utf8");
-    } catch {
-      throw new ConfigError(name, v, "the path of a readable PEM file");
-    }
-    if (!text.includes("-----BEGIN ")) throw new ConfigError(name, v, "a PEM file (-----BEGIN …)");
-    return v;
-  };
-  const tlsFiles: RedisTls = { caFile: pemFile("REDIS_TLS_CA_FILE"), certFile: pemFile("REDIS_TLS_CERT_FILE"), keyFile: pemFile("REDIS_TLS_KEY_FILE") };
-  if (!tlsFiles.certFile !== !tlsFiles.keyFile)
-    throw new ConfigError(
-      tlsFiles.certFile ? "REDIS_TLS_KEY_FILE" : "REDIS_TLS_CERT_FILE",
-      "",
-      "set together with the other of REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE",
-    );
-  const tls = bool("REDIS_TLS", redisUrl?.startsWith("rediss://") ?? false) || Object.values(tlsFiles).some(Boolean) ? tlsFiles : null;
-  if (tls && redisUrl?.startsWith("redis://")) throw new ConfigError("REDIS_URL", redisUrl, "a rediss:// URL when REDIS_TLS or a REDIS_TLS_* file is set");
-
-  const keyPrefix = str("REDIS_KEY_PREFIX", "search-sync:");
-  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(keyPrefix))
-    throw new ConfigError("REDIS_KEY_PREFIX", keyPrefix, "1-64 characters of letters, digits, ':', '_', '.', '-'");
-
-  const dbName = str("DB_NAME", "admin");
-  if (!/^[^\s/\\."$*<>:|?]{1,63}$/.test(dbName)) throw new ConfigError("DB_NAME", dbName, 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)');
-
-  const syncCron = str("SYNC_CRON", "0 2 * * *");
-  if (!/^\S+( \S+){4,5}$/.test(syncCron)) throw new ConfigError("SYNC_CRON", syncCron, "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'");
-
-  const syncTimezone = str("SYNC_TIMEZONE", Intl.DateTimeFormat().resolvedOptions().timeZone);
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: syncTimezone });
-  } catch {
-    throw new ConfigError("SYNC_TIMEZONE", syncTimezone, "an IANA time zone such as Europe/Amsterdam or UTC");
-  }
-
-  const collection = (name: string, fallback: string) => {
-    const v = str(name, fallback);
-    if (!/^[A-Za-z0-9_.-]{1,120}$/.test(v) || v.startsWith("system.")) throw new ConfigError(name, v, "a collection name of letters, digits, '_', '.', '-'");
-    return v;
-  };
-
-  const corsOrigins = (get("CORS_ORIGINS") ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const origin of corsOrigins)
-    if (origin !== "*" && !/^https?:\/\/[^\s/]+$/.test(origin))
-      throw new ConfigError("CORS_ORIGINS", get("CORS_ORIGINS")!, "a comma-separated list of origins like https://shop.example");
-
-  const adminApiKey = get("ADMIN_API_KEY") ?? null;
-  if (adminApiKey !== null && adminApiKey.length < 16) throw new ConfigError("ADMIN_API_KEY", "(hidden)", "at least 16 characters");
-
-  return deepFreeze({
-    mongoUri,
-    dbName,
-    redis: {
-      mode,
-      url: redisUrl,
-      host: host("REDIS_HOST", "localhost"),
-      port: int("REDIS_PORT", 6379, 1, 65535),
-      db: int("REDIS_DB", 0, 0, 15),
-      sentinels,
-      sentinelName: str("REDIS_SENTINEL_NAME", "mymaster"),
-      clusterNodes,
-      username: get("REDIS_USERNAME") ?? null,
-      password: get("REDIS_PASSWORD") ?? null,
-      sentinelPassword: get("REDIS_SENTINEL_PASSWORD") ?? null,
-      tls,
-    },
-    keyPrefix,
-    baseUrl: url("BASE_URL", ["http", "https"]) ?? "http://localhost:8000",
-    dataSetFile: str("DATA_SET_FILE", "data_set.json"),
-    historyDbPath: str("HISTORY_DB_PATH", "search-sync-history.db"),
-    listenHost: host("LISTEN_HOST", "0.0.0.0"),
-    port: int("PORT", 8000, 0, 65535),
-    enableScheduler: bool("ENABLE_SCHEDULER", true),
-    syncIntervalHours: num("SYNC_INTERVAL_HOURS", 24, 1, 168),
-    syncCron,
-    syncTimezone,
-    syncMaxShrinkPercent: num("SYNC_MAX_SHRINK_PERCENT", 50, 0, 100),
-    syncBatchSize: int("SYNC_BATCH_SIZE", 1000, 10, 100_000),
-    lockTtlMs: int("SYNC_LOCK_TTL_SECONDS", 30, 2, 3600) * 1000,
-    adminApiKey,
-    corsOrigins,
-    shutdownTimeoutSeconds: num("SHUTDOWN_TIMEOUT_SECONDS", 25, 0, 3600),
-    searchCacheBytes: int("SEARCH_CACHE_MB", 64, 0, 4096) * 1024 * 1024,
-    alertWebhookUrl: url("ALERT_WEBHOOK_URL", ["http", "https"]) ?? null,
-    notifyOnSuccess: bool("NOTIFY_ON_SUCCESS", false),
-    logFormat: oneOf("LOG_FORMAT", "text", ["text", "json"] as const),
-    logLevel: oneOf("LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),
-    collections: {
-      categories: {
-        origin: collection("CATEGORIES_COLLECTION", "categories"),
-        supplier: collection("SUPPLIER_CATEGORIES_COLLECTION", "supplier_categories"),
-      },
-      boxes: {
-        origin: collection("BOXES_COLLECTION", "boxes"),
-        supplier: collection("SUPPLIER_BOXES_COLLECTION", "supplier_boxes"),
-      },
-      options: {
-        origin: collection("OPTIONS_COLLECTION", "options"),
-        supplier: collection("SUPPLIER_OPTIONS_COLLECTION", "supplier_options"),
-      },
-    },
-  });
+export function parseConfig(env: Environment): Config {
+  const set = setVariables(env);
+  return deepFreeze(toConfig(validate(set), set));
 }
