@@ -4,8 +4,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ConfigError, parseConfig } from "../src/platform/config.ts";
 import { runCommand } from "../scripts/lib/binary.ts";
+import { ConfigError, parseConfig } from "../src/platform/config.ts";
 
 function configError(env: Record<string, string>): ConfigError {
   try {

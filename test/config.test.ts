@@ -45,6 +45,7 @@ describe("defaults", () => {
       lockTtlMs: 30_000,
       adminApiKey: null,
       corsOrigins: [],
+      allowedHosts: [],
       shutdownTimeoutSeconds: 25,
       searchCacheBytes: 64 * 1024 * 1024,
       alertWebhookUrl: null,

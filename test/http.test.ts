@@ -1,5 +1,7 @@
 // The HTTP app in-process (createApp(deps).handle): probes, /info, errors, OpenAPI, bad parameters.
+
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { basename } from "node:path";
 import { ObjectId } from "mongodb";
 import { createServices, type Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
@@ -124,7 +126,7 @@ describe("GET /info", () => {
           options: { serving: true, entries: 3 },
         },
         mongodb: { reachable: true, database: ctx.dbName },
-        history: { path: ctx.env.HISTORY_DB_PATH, last_run_id: result.run_id },
+        history: { file: basename(ctx.env.HISTORY_DB_PATH!), last_run_id: result.run_id },
         active_run_id: null,
         scheduler: null,
       });

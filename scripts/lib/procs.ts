@@ -10,8 +10,8 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
-import { seedCatalog } from "../catalog.ts";
 import { scanKeys } from "../../src/platform/redis.ts";
+import { seedCatalog } from "../catalog.ts";
 import { freePort, installBinary, type RunningBinary, runCommand, startBinary } from "./binary.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");

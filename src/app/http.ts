@@ -27,6 +27,9 @@ function fieldOf(value: unknown, path: string | undefined, fallback: string): st
   return named.join(".") || fallback;
 }
 
+// A 404 names the path it did not find, cut to this many characters.
+const MAX_PATH_IN_MESSAGE = 200;
+
 // normalize: false everywhere: Elysia's normalisation turns a string where an array is expected
 // into an array of empty objects, so the 422 would name the wrong field.
 export function createApp(deps: AppDeps) {
@@ -48,8 +51,9 @@ export function createApp(deps: AppDeps) {
           return errorResponse("invalid_request", message, { field });
         }
         case "NOT_FOUND": {
-          const path = new URL(request.url).pathname;
-          const allowed = routes.methodsOf(path);
+          const fullPath = new URL(request.url).pathname;
+          const allowed = routes.methodsOf(fullPath);
+          const path = fullPath.slice(0, MAX_PATH_IN_MESSAGE);
           if (allowed.length)
             return errorResponse("method_not_allowed", `${path} answers to ${allowed.join(", ")}, not ${request.method}`, {}, { allow: allowed.join(", ") });
           return errorResponse("not_found", `no route for ${request.method} ${path}`);

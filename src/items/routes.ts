@@ -4,7 +4,7 @@ import { ISO_PATTERN, type ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
 import { applyPush, type PushOp } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
-import { adminGuard, type ClientIp } from "../platform/http/admin.ts";
+import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
 
 const ObjectIdHex = (field: string) =>
@@ -57,7 +57,7 @@ const removeItem = (b: RemoveInput) => ({ linked: lower(b.linked), display_names
 
 const PATHS: Record<ItemType, string> = { categories: "/categories", boxes: "/boxes", options: "/options" };
 
-export function itemRoutes(store: IndexStore, config: Pick<Config, "adminApiKey">, clientIp?: ClientIp) {
+export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: ClientIp) {
   const admin = adminGuard(config, clientIp);
   const apply = async (type: ItemType, op: PushOp) => {
     let outcome: Awaited<ReturnType<typeof applyPush>>;

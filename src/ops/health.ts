@@ -1,4 +1,5 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
+import { basename } from "node:path";
 import { Elysia } from "elysia";
 import type { AppDeps } from "../app/deps.ts";
 import { ITEM_TYPES } from "../catalog/types.ts";
@@ -72,7 +73,8 @@ export function healthRoutes(deps: AppDeps) {
           },
           index: index.ok ? index.value : null,
           mongodb: { reachable: mongo.ok, database: deps.config.dbName, ...(mongo.ok ? {} : { error: mongo.error }) },
-          history: { path: deps.history.path, last_run_id: runs[0]?.run_id ?? null },
+          // The file name only: /info is public, and the machine's directories are nobody's business.
+          history: { file: basename(deps.history.path), last_run_id: runs[0]?.run_id ?? null },
           active_run_id: deps.engine.activeRunId,
           scheduler: deps.scheduler?.status() ?? null,
         };

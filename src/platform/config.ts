@@ -180,6 +180,10 @@ const EnvSchema = Type.Object({
   ...int("SEARCH_CACHE_MB", 0, 4096, 64),
   ...str("ADMIN_API_KEY", undefined, { minLength: 16, secret: true, expected: "at least 16 characters" }),
   ...str("CORS_ORIGINS", "", { pattern: new RegExp(`^${ORIGIN}(?:,${ORIGIN})*$`), expected: "a comma-separated list of origins like https://shop.example" }),
+  ...str("ALLOWED_HOSTS", "", {
+    pattern: /^\s*[A-Za-z0-9.-]*(\s*,\s*[A-Za-z0-9.-]*)*\s*$/,
+    expected: "a comma-separated list of host names or IP addresses without ports, e.g. search.internal,10.0.0.5",
+  }),
   ...url("ALERT_WEBHOOK_URL", ["http", "https"]),
   ...bool("NOTIFY_ON_SUCCESS", false),
   ...oneOf("LOG_FORMAT", ["text", "json"], "text"),
@@ -238,6 +242,8 @@ export interface Config {
   lockTtlMs: number;
   adminApiKey: string | null;
   corsOrigins: string[];
+  /** Host names admin endpoints answer to without ADMIN_API_KEY, besides loopback names and BASE_URL's host. */
+  allowedHosts: string[];
   shutdownTimeoutSeconds: number;
   /** Memory for finished search responses (0: no cache). */
   searchCacheBytes: number;
@@ -379,6 +385,9 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     adminApiKey: env.ADMIN_API_KEY ?? null,
     corsOrigins: env.CORS_ORIGINS.split(",")
       .map((origin) => origin.trim())
+      .filter(Boolean),
+    allowedHosts: env.ALLOWED_HOSTS.split(",")
+      .map((host) => host.trim().toLowerCase())
       .filter(Boolean),
     shutdownTimeoutSeconds: env.SHUTDOWN_TIMEOUT_SECONDS,
     searchCacheBytes: env.SEARCH_CACHE_MB * 1024 * 1024,

@@ -3,6 +3,7 @@ import { Elysia, t } from "elysia";
 import type { AppDeps } from "../app/deps.ts";
 import { adminGuard } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
+import { decimalQuery } from "../platform/http/params.ts";
 import { errorText } from "./engine.ts";
 import type { RunResult, Scope } from "./model.ts";
 import { computeTrends } from "./trends.ts";
@@ -103,9 +104,7 @@ export function syncRoutes(deps: AppDeps) {
     {
       query: t.Object({
         history: t.Optional(t.BooleanString({ error: "history: must be true or false" })),
-        limit: t.Optional(
-          t.Integer({ minimum: 1, maximum: 1000, description: "how many past runs (default 20)", error: "limit: must be an integer from 1 to 1000" }),
-        ),
+        limit: t.Optional(decimalQuery("limit", 1000, "how many past runs (default 20)")),
       }),
       detail: { summary: "Last run, the active run's progress, and (history=true) past runs with trends", tags: ["status"] },
     },

@@ -2,6 +2,7 @@
 import { Elysia, t } from "elysia";
 import { EntrySchema, ISO_PATTERN, type ItemType } from "../catalog/types.ts";
 import { ApiError } from "../platform/http/errors.ts";
+import { decimalQuery } from "../platform/http/params.ts";
 import type { SearchService } from "./service.ts";
 
 export const SearchQuery = t.Object({
@@ -15,7 +16,7 @@ export const SearchQuery = t.Object({
       error: "iso: must be 2-8 letters or hyphens, e.g. en or pt-br",
     }),
   ),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: "1-100, default 30", error: "limit: must be an integer from 1 to 100" })),
+  limit: t.Optional(decimalQuery("limit", 100, "1-100, default 30")),
 });
 
 const SearchResponse = t.Object({ suggestions: t.Array(EntrySchema) });

@@ -4,12 +4,12 @@
 // serves from the binary (/metrics through prom-client, /dashboard, alerts).
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import pkg from "../../package.json";
+import { freePort, installBinary, type Ran, runCommand, startBinary } from "../../scripts/lib/binary.ts";
 import { COMMAND_USAGE, COMMANDS, USAGE } from "../../src/cli/usage.ts";
 import type { RunResult } from "../../src/runs/model.ts";
 import { createContext, type TestContext } from "../helpers.ts";
 import { parseExposition } from "../metrics.fixtures.ts";
 import { oid, SUPPLIER, seedLarge } from "../sync.fixtures.ts";
-import { freePort, installBinary, type Ran, runCommand, startBinary } from "../../scripts/lib/binary.ts";
 
 let ctx: TestContext;
 let binary: string;

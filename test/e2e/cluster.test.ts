@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Cluster } from "ioredis";
-import { scanKeys } from "../../src/platform/redis.ts";
 import type { RunningBinary } from "../../scripts/lib/binary.ts";
 import { type Deployment, documentsRead, getJson, historyRows, killAll, postJson, startDeployment, startRun, until } from "../../scripts/lib/procs.ts";
+import { scanKeys } from "../../src/platform/redis.ts";
 import { type RedisClusterDeployment, startRedisCluster } from "./topologies.ts";
 
 const QUERIES = [

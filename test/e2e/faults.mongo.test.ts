@@ -1,9 +1,9 @@
 // The MongoDB-compatible server killed mid-run and started again, against the compiled binary
 // (SPEC §2 "no downtime": a failed run leaves the previous index serving; issue 6).
 import { afterEach, expect, test } from "bun:test";
+import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "../../scripts/lib/procs.ts";
 import { READ_TIMEOUT_MS } from "../../src/source/mongo.ts";
 import { gensIn, keyShape } from "../sync.fixtures.ts";
-import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "../../scripts/lib/procs.ts";
 
 afterEach(killAll);
 

@@ -1,7 +1,19 @@
 // The service process itself killed or stopped mid-run (SPEC §2 run lock, §6 SIGTERM; issue 6).
 import { afterEach, expect, test } from "bun:test";
+import {
+  documentsRead,
+  getJson,
+  historyRows,
+  keysUnder,
+  killAll,
+  portOpen,
+  postJson,
+  startDelayProxy,
+  startRun,
+  startWorld,
+  until,
+} from "../../scripts/lib/procs.ts";
 import { gensIn, keyShape } from "../sync.fixtures.ts";
-import { documentsRead, getJson, historyRows, keysUnder, killAll, portOpen, postJson, startDelayProxy, startRun, startWorld, until } from "../../scripts/lib/procs.ts";
 
 afterEach(killAll);
 

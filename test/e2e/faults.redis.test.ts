@@ -1,8 +1,8 @@
 // Redis faults against the compiled binary, with a private redis-server that is killed and
 // started again for real (SPEC §2 "no downtime", §3 error shape; issue 6).
 import { afterEach, expect, test } from "bun:test";
-import { gensIn, keyShape } from "../sync.fixtures.ts";
 import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "../../scripts/lib/procs.ts";
+import { gensIn, keyShape } from "../sync.fixtures.ts";
 
 afterEach(killAll);
 

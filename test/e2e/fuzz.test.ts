@@ -8,8 +8,8 @@
 // number). Responses may differ between replays where timing decides (409 while a run is active).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
-import { createContext, type TestContext } from "../helpers.ts";
 import { installBinary, type RunningBinary, serviceEnv, startBinary } from "../../scripts/lib/binary.ts";
+import { createContext, type TestContext } from "../helpers.ts";
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : crypto.getRandomValues(new Uint32Array(1))[0]!;
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);

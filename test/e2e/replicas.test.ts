@@ -2,8 +2,8 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectId } from "mongodb";
-import { createContext, type TestContext } from "../helpers.ts";
 import { installBinary, type RunningBinary, serviceEnv, startBinary } from "../../scripts/lib/binary.ts";
+import { createContext, type TestContext } from "../helpers.ts";
 
 let ctx: TestContext;
 const running: RunningBinary[] = [];

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { createContext, type TestContext } from "../helpers.ts";
 import { installBinary, serviceEnv, startBinary } from "../../scripts/lib/binary.ts";
+import { createContext, type TestContext } from "../helpers.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {

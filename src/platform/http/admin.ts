@@ -1,5 +1,5 @@
 import type { Config } from "../config.ts";
-import { checkAdmin } from "./auth.ts";
+import { checkAdmin, checkBrowserContext } from "./auth.ts";
 
 export type Server = { requestIP(req: Request): { address: string } | null } | null;
 
@@ -11,20 +11,23 @@ export const serverClientIp: ClientIp = (request, server) => (server ? (server.r
 const ADMIN = Symbol("admin guard");
 type Guard = ((ctx: { request: Request; server: Server }) => void) & { [ADMIN]: true };
 
+export type AdminConfig = Pick<Config, "adminApiKey" | "corsOrigins" | "baseUrl" | "allowedHosts">;
+
 // Requests that passed the admin check: the request guards check admin routes before the body is
 // read, and the route's own guard (kept as a second line of defence) then does not check again.
 const admitted = new WeakSet<Request>();
 
 /** Throws 401/403 unless the request may use admin endpoints; checks a request once. */
-export function admitAdmin(adminApiKey: string | null, request: Request, clientIp: string | null): void {
+export function admitAdmin(config: AdminConfig, request: Request, clientIp: string | null): void {
   if (admitted.has(request)) return;
-  checkAdmin(adminApiKey, request.headers, clientIp);
+  checkBrowserContext(config, request);
+  checkAdmin(config.adminApiKey, request.headers, clientIp);
   admitted.add(request);
 }
 
 /** A beforeHandle hook for admin routes. `clientIp` replaceable for tests (a non-loopback client). */
-export function adminGuard(config: Pick<Config, "adminApiKey">, clientIp: ClientIp = serverClientIp): Guard {
-  const guard = ({ request, server }: { request: Request; server: Server }) => admitAdmin(config.adminApiKey, request, clientIp(request, server));
+export function adminGuard(config: AdminConfig, clientIp: ClientIp = serverClientIp): Guard {
+  const guard = ({ request, server }: { request: Request; server: Server }) => admitAdmin(config, request, clientIp(request, server));
   return Object.assign(guard, { [ADMIN]: true as const });
 }
 

@@ -15,6 +15,40 @@ export function presentedKey(headers: Headers): string | null {
   return auth !== null ? "" : null;
 }
 
+/** Host names that always mean this machine. */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || isLoopback(host);
+}
+
+/**
+ * Admin endpoints refuse what a web page in a browser could send them, in every auth mode: a
+ * request marked cross-site (Sec-Fetch-Site), or from an Origin other than the service's own or
+ * one in CORS_ORIGINS. Without ADMIN_API_KEY the loopback rule is the only protection, so the
+ * Host must also be a name of this service (a loopback name, BASE_URL's host or ALLOWED_HOSTS):
+ * a page on a host name that resolves to 127.0.0.1 (DNS rebinding) is refused.
+ */
+export function checkBrowserContext(
+  config: { adminApiKey: string | null; corsOrigins: readonly string[]; baseUrl: string; allowedHosts: readonly string[] },
+  request: Request,
+): void {
+  const url = new URL(request.url);
+  if (config.adminApiKey === null) {
+    const hostname = url.hostname.toLowerCase();
+    const known = isLoopbackHost(hostname) || hostname === new URL(config.baseUrl).hostname.toLowerCase() || config.allowedHosts.includes(hostname);
+    if (!known)
+      throw new ApiError(
+        "forbidden",
+        `admin endpoints answer to Host ${hostname.slice(0, 100)} only when it is a loopback name, the host of BASE_URL or listed in ALLOWED_HOSTS (or ADMIN_API_KEY is set)`,
+      );
+  }
+  if (request.headers.get("sec-fetch-site")?.toLowerCase() === "cross-site")
+    throw new ApiError("forbidden", "admin endpoints do not answer cross-site browser requests");
+  const origin = request.headers.get("origin");
+  if (origin !== null && origin !== url.origin && !config.corsOrigins.includes(origin) && !config.corsOrigins.includes("*"))
+    throw new ApiError("forbidden", `admin endpoints do not answer requests from origin ${origin.slice(0, 200)}; CORS_ORIGINS lists the origins that may`);
+}
+
 export function isLoopback(ip: string | null | undefined): boolean {
   if (!ip) return false;
   const v4 = ip.toLowerCase().replace(/^::ffff:/, "");

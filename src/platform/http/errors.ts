@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   sync_rejected: 409,
   payload_too_large: 413,
   uri_too_long: 414,
+  unsupported_media_type: 415,
   invalid_request: 422,
   internal_error: 500,
   sync_failed: 503,

@@ -2,8 +2,7 @@
 // routes (before the body is parsed or validated, so a client without the key gets 401, not 422),
 // and the one body parser (JSON only, read with a size cap, nesting depth checked before parsing).
 import { Elysia } from "elysia";
-import type { Config } from "../config.ts";
-import { admitAdmin, type ClientIp, isAdminRoute, type RouteLike, type Server, serverClientIp } from "./admin.ts";
+import { type AdminConfig, admitAdmin, type ClientIp, isAdminRoute, type RouteLike, type Server, serverClientIp } from "./admin.ts";
 import { ApiError } from "./errors.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -110,9 +109,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A request body as JSON: null when empty; 400 when not UTF-8 or not JSON; 422 when too deep or not JSON's type. */
 export function parseJsonBody(bytes: Uint8Array, contentType: string | null): unknown {
+  if (bytes.byteLength === 0) return null;
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type && type !== "application/json" && !type.endsWith("+json") && type !== "text/plain")
-    throw new ApiError("invalid_request", `body: must be JSON, sent as Content-Type: application/json (got ${type.slice(0, 100)})`, { field: "body" });
+  // text/plain and form types are what a web page may send cross-site without a preflight: refused.
+  if (type && type !== "application/json" && !type.endsWith("+json"))
+    throw new ApiError("unsupported_media_type", `the body must be JSON, sent as Content-Type: application/json (got ${type.slice(0, 100)})`);
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -129,7 +130,7 @@ export function parseJsonBody(bytes: Uint8Array, contentType: string | null): un
 }
 
 export interface GuardOptions {
-  config: Pick<Config, "adminApiKey" | "corsOrigins">;
+  config: AdminConfig;
   clientIp?: ClientIp;
   routes: RouteIndex;
 }
@@ -148,6 +149,8 @@ export function requestGuards({ config, clientIp = serverClientIp, routes }: Gua
   return new Elysia()
     .onRequest(async (ctx) => {
       const { request, set, server } = ctx;
+      // Bun builds request.url from the Host header; a missing or malformed one makes no URL.
+      if (!URL.canParse(request.url)) throw new ApiError("bad_request", "the Host header is missing or not a valid host name");
       const origin = request.headers.get("origin");
       const allowOrigin = corsOrigin(config.corsOrigins, origin);
       if (allowOrigin) set.headers["access-control-allow-origin"] = allowOrigin;
@@ -181,7 +184,7 @@ export function requestGuards({ config, clientIp = serverClientIp, routes }: Gua
       // Elysia routes by its own reading of the path (`ctx.path`, untyped); both readings are checked.
       const elysiaPath = (ctx as { path?: unknown }).path;
       const paths = [new URL(request.url).pathname, ...(typeof elysiaPath === "string" ? [elysiaPath] : [])];
-      if (paths.some((p) => routes.isAdmin(request.method, p))) admitAdmin(config.adminApiKey, request, clientIp(request, server as Server));
+      if (paths.some((p) => routes.isAdmin(request.method, p))) admitAdmin(config, request, clientIp(request, server as Server));
 
       if (length === null && request.body) {
         try {
