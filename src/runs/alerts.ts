@@ -4,6 +4,7 @@
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { redactUri } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
+import { withTimeout } from "../platform/timeouts.ts";
 import type { RunResult } from "./model.ts";
 
 export const ALERT_DEFAULTS = { timeoutMs: 5_000, retries: 3, backoffMs: 1_000 };
@@ -113,9 +114,7 @@ export class Alerter {
   /** Waits for deliveries under way, at most `maxMs` (a CLI run or a shutdown calls this before exiting). */
   async drain(maxMs: number): Promise<void> {
     if (!this.pending.size) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.allSettled([...this.pending]), new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
-    clearTimeout(timer);
+    await withTimeout(Promise.allSettled([...this.pending]), maxMs, () => {});
   }
 
   private async deliver(payload: AlertPayload): Promise<void> {
