@@ -1,6 +1,7 @@
 // Run alerts: a JSON POST to ALERT_WEBHOOK_URL for every failed or rejected run (and successful
 // ones with NOTIFY_ON_SUCCESS=true). Fire and forget: a slow or broken receiver never holds up
 // or fails a run; each delivery times out, is retried with backoff, and a failure is logged.
+import { skippedTotal } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { redactUri } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
@@ -52,7 +53,7 @@ export function alertPayload(run: RunResult, baseUrl: string): AlertPayload {
         documents: t.documents,
         entries: t.entries,
         previous_entries: t.previous_entries,
-        skipped: Object.values(t.skipped).reduce((sum, s) => sum + (s?.count ?? 0), 0),
+        skipped: skippedTotal(t.skipped),
       };
   }
   const seconds = run.duration_ms === null ? null : Math.round(run.duration_ms / 100) / 10;
