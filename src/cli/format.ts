@@ -2,8 +2,7 @@
 import { skippedTotal } from "../catalog/entries.ts";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import { timestamp } from "../platform/log.ts";
-import type { RunResult } from "../runs/model.ts";
-import type { SyncStatus } from "../runs/status.ts";
+import type { RunResult, SyncStatus } from "../runs/model.ts";
 
 const ERROR_WIDTH = 60;
 const local = (iso: string | null) => (iso ? timestamp(new Date(iso)) : "-");

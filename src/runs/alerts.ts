@@ -6,7 +6,7 @@ import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { redactUri } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
 import { withTimeout } from "../platform/timeouts.ts";
-import type { RunResult } from "./model.ts";
+import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "./model.ts";
 
 export const ALERT_DEFAULTS = { timeoutMs: 5_000, retries: 3, backoffMs: 1_000 };
 
@@ -27,21 +27,21 @@ export interface AlertPayload {
   text: string;
   service: "search-sync";
   run_id: string;
-  status: RunResult["status"];
-  trigger: RunResult["trigger"];
-  scope: RunResult["scope"];
+  status: RunStatus;
+  trigger: Trigger;
+  scope: Scope;
   dry_run: boolean;
   force: boolean;
   started_at: string;
   finished_at: string | null;
   duration_seconds: number | null;
   counts: Partial<Record<ItemType, { documents: number; entries: number; previous_entries: number; skipped: number }>>;
-  reason: string | null;
+  reason: RunReason | null;
   error: string | null;
   dashboard_url: string;
 }
 
-const ICON: Partial<Record<RunResult["status"], string>> = { success: "✅", failed: "❌", rejected: "⚠️" };
+const ICON: Partial<Record<RunStatus, string>> = { success: "✅", failed: "❌", rejected: "⚠️" };
 
 /** The JSON body of an alert; `text` is for Slack-compatible receivers. No configuration goes in. */
 export function alertPayload(run: RunResult, baseUrl: string): AlertPayload {

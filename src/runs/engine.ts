@@ -12,8 +12,8 @@ import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { HeldLock, RunLock } from "./lock.ts";
-import type { RunOptions, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
-import type { ActiveRun, StatusStore } from "./status.ts";
+import type { ActiveRun, RunOptions, RunReason, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
+import type { StatusStore } from "./status.ts";
 
 export interface EngineDeps {
   config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize" | "syncMaxShrinkPercent" | "lockTtlMs">;
@@ -413,7 +413,7 @@ function baseResult(runId: string, scope: Scope, trigger: Trigger, opts: RunOpti
 }
 
 /** A trigger that started no run, as recorded in the history (the scheduler's `recent_success` ticks). */
-export function skippedResult(scope: Scope, trigger: Trigger, reason: string, extra: Pick<RunResult, "active_run_id"> = {}): RunResult {
+export function skippedResult(scope: Scope, trigger: Trigger, reason: RunReason, extra: Pick<RunResult, "active_run_id"> = {}): RunResult {
   const now = new Date();
   return { ...baseResult(newRunId(now), scope, trigger, {}, now), ...finishTimes(now), status: "skipped", reason, ...extra };
 }

@@ -2,9 +2,9 @@
 import { Elysia, t } from "elysia";
 import type { AppDeps } from "../app/deps.ts";
 import { adminGuard } from "../platform/http/admin.ts";
-import { ApiError } from "../platform/http/errors.ts";
+import { ApiError, ERROR_STATUS } from "../platform/http/errors.ts";
 import { errorText } from "./engine.ts";
-import type { RunResult, Scope } from "./model.ts";
+import type { RunErrorCode, RunResult, Scope } from "./model.ts";
 import { computeTrends } from "./trends.ts";
 
 const RunQuery = t.Object({
@@ -15,23 +15,25 @@ const RunQuery = t.Object({
   dry_run: t.Optional(t.BooleanString({ description: "build and report differences, publish nothing", error: "dry_run: must be true or false" })),
 });
 
-/** HTTP answer for a finished run: 200 success, 409 rejected, 503 failed; always the whole result. */
+/** HTTP answer for a finished run: 200 success, 409 skipped or rejected, 503 failed; always the whole result. */
 export function runResponse(result: RunResult): Response {
   if (result.status === "success") return Response.json(result);
-  if (result.status === "skipped")
+  if (result.status === "skipped") {
+    const code: RunErrorCode = "sync_in_progress";
     return Response.json(
       {
         ...result,
-        error: "sync_in_progress",
+        error: code,
         message: `a run is already in progress (${result.active_run_id})`,
         run_id: result.active_run_id,
         skipped_run_id: result.run_id,
       },
-      { status: 409 },
+      { status: ERROR_STATUS[code] },
     );
+  }
   // The result goes first: its `error` (the text) must not replace the error code; the text is the message.
-  const code = result.status === "rejected" ? "sync_rejected" : "sync_failed";
-  return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: code === "sync_rejected" ? 409 : 503 });
+  const code: RunErrorCode = result.status === "rejected" ? "sync_rejected" : "sync_failed";
+  return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: ERROR_STATUS[code] });
 }
 
 export function syncRoutes(deps: AppDeps) {
@@ -39,7 +41,7 @@ export function syncRoutes(deps: AppDeps) {
   // `server.timeout(request, 0)`: a client waiting for a run's result sends and receives nothing until the
   // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
   type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
-  const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }, ctx?: Waiting) => {
+  const start = async (scope: Scope, query: typeof RunQuery.static, ctx?: Waiting) => {
     let outcome: Awaited<ReturnType<typeof deps.engine.trigger>>;
     try {
       outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
