@@ -5,6 +5,13 @@ import { settings, syncRuns } from "./schema.ts";
 
 type Row = typeof syncRuns.$inferSelect;
 
+/** The newest run of a trigger, as /scheduler/status shows it for each job. */
+export interface LastRun {
+  run_id: string;
+  status: RunStatus;
+  finished_at: string | null;
+}
+
 function toRow(r: RunResult): typeof syncRuns.$inferInsert {
   return {
     id: r.run_id,
@@ -71,6 +78,18 @@ export class HistoryRepo {
     const where = and(eq(syncRuns.status, "success"), eq(syncRuns.dryRun, false), scope ? eq(syncRuns.scope, scope) : undefined);
     const row = this.db.select().from(syncRuns).where(where).orderBy(desc(syncRuns.finishedAt)).limit(1).get();
     return row ? fromRow(row) : null;
+  }
+
+  /** The newest run of a trigger (cron, interval), or null. */
+  lastRunOf(trigger: Trigger): LastRun | null {
+    const row = this.db
+      .select({ id: syncRuns.id, status: syncRuns.status, finishedAt: syncRuns.finishedAt })
+      .from(syncRuns)
+      .where(eq(syncRuns.trigger, trigger))
+      .orderBy(desc(syncRuns.startedAt))
+      .limit(1)
+      .get();
+    return row ? { run_id: row.id, status: row.status as RunStatus, finished_at: row.finishedAt?.toISOString() ?? null } : null;
   }
 
   /** Marks runs left `running` by a process that died as failed; returns how many. */
