@@ -1,11 +1,21 @@
 // Run triggers (the old service's endpoints) and GET /sync-status.
 import { Elysia, t } from "elysia";
-import type { AppDeps } from "../app/deps.ts";
-import { adminGuard } from "../platform/http/admin.ts";
+import type { Config } from "../platform/config.ts";
+import { adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError, ERROR_STATUS } from "../platform/http/errors.ts";
-import { errorText } from "./engine.ts";
-import type { RunErrorCode, RunResult, Scope } from "./model.ts";
+import { errorText, type SyncEngine, type TriggerOutcome } from "./engine.ts";
+import type { HistoryRepo } from "./history/repo.ts";
+import type { RunErrorCode, RunResult, Scope, SyncStatus, Trigger } from "./model.ts";
+import type { StatusStore } from "./status.ts";
 import { computeTrends } from "./trends.ts";
+
+interface SyncRoutesDeps {
+  config: Pick<Config, "adminApiKey">;
+  clientIp?: ClientIp;
+  engine: Pick<SyncEngine, "trigger">;
+  status: Pick<StatusStore, "get">;
+  history: Pick<HistoryRepo, "list">;
+}
 
 const RunQuery = t.Object({
   wait: t.Optional(t.BooleanString({ description: "false: answer 202 with the run id at once", error: "wait: must be true or false" })),
@@ -36,13 +46,18 @@ export function runResponse(result: RunResult): Response {
   return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: ERROR_STATUS[code] });
 }
 
-export function syncRoutes(deps: AppDeps) {
+/** HTTP answer for a run started without waiting for its end: 202 with its id. */
+export function runStartedResponse(runId: string, scope: Scope, trigger?: Trigger): Response {
+  return Response.json({ run_id: runId, status: "running", scope, ...(trigger && { trigger }) }, { status: 202 });
+}
+
+export function syncRoutes(deps: SyncRoutesDeps) {
   const admin = adminGuard(deps.config, deps.clientIp);
   // `server.timeout(request, 0)`: a client waiting for a run's result sends and receives nothing until the
   // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
   type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
   const start = async (scope: Scope, query: typeof RunQuery.static, ctx?: Waiting) => {
-    let outcome: Awaited<ReturnType<typeof deps.engine.trigger>>;
+    let outcome: TriggerOutcome;
     try {
       outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
     } catch (err) {
@@ -50,7 +65,7 @@ export function syncRoutes(deps: AppDeps) {
       throw new ApiError("service_unavailable", `could not start a run (is Redis reachable?): ${errorText(err)}`);
     }
     if (!outcome.started) return runResponse(outcome.result);
-    if (query.wait === false) return Response.json({ run_id: outcome.runId, status: "running", scope }, { status: 202 });
+    if (query.wait === false) return runStartedResponse(outcome.runId, scope);
     ctx?.server?.timeout(ctx.request, 0);
     return runResponse(await outcome.done);
   };
@@ -80,7 +95,7 @@ export function syncRoutes(deps: AppDeps) {
   return app.get(
     "/sync-status",
     async ({ query }) => {
-      let status: Awaited<ReturnType<typeof deps.status.get>>;
+      let status: SyncStatus;
       try {
         status = await deps.status.get();
       } catch {
