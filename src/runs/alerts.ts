@@ -10,7 +10,7 @@ import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "./model.ts
 
 export const ALERT_DEFAULTS = { timeoutMs: 5_000, retries: 3, backoffMs: 1_000 };
 
-export interface AlertOptions {
+interface AlertOptions {
   url: string | null;
   notifyOnSuccess: boolean;
   /** The service's public URL, for a link to the dashboard. */
@@ -23,7 +23,7 @@ export interface AlertOptions {
   backoffMs?: number;
 }
 
-export interface AlertPayload {
+interface AlertPayload {
   text: string;
   service: "search-sync";
   run_id: string;
@@ -100,7 +100,7 @@ export class Alerter {
     this.backoffMs = opts.backoffMs ?? ALERT_DEFAULTS.backoffMs;
   }
 
-  wants(run: RunResult): boolean {
+  private wants(run: RunResult): boolean {
     if (!this.opts.url) return false;
     return run.status === "failed" || run.status === "rejected" || (run.status === "success" && this.opts.notifyOnSuccess);
   }

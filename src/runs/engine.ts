@@ -43,7 +43,7 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-export function scopeTypes(scope: Scope): ItemType[] {
+function scopeTypes(scope: Scope): ItemType[] {
   return scope === "all" ? [...ITEM_TYPES] : [scope];
 }
 

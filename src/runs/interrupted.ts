@@ -17,7 +17,7 @@ interface Deps {
   logger: Logger;
 }
 
-export interface InterruptedRunsWatch {
+interface InterruptedRunsWatch {
   /** Settles after the first look (whether or not Redis answered). */
   first: Promise<void>;
   stop(): void;

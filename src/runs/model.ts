@@ -52,13 +52,13 @@ export interface RunOptions {
   dryRun?: boolean;
 }
 
-export interface TypeProgress {
+interface TypeProgress {
   documents_read: number;
   documents_total: number;
   entries_written: number;
 }
 
-export type RunStage = "starting" | `${ItemType}: origins` | `${ItemType}: suppliers` | "comparing" | "publishing";
+type RunStage = "starting" | `${ItemType}: origins` | `${ItemType}: suppliers` | "comparing" | "publishing";
 
 export interface ActiveRun {
   run_id: string;
