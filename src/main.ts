@@ -8,6 +8,7 @@ import { openServices } from "./cli/common.ts";
 import { runCli } from "./cli/run.ts";
 import type { Config } from "./platform/config.ts";
 import { createLogger } from "./platform/log.ts";
+import { withTimeout } from "./platform/timeouts.ts";
 import { watchInterruptedRuns } from "./runs/interrupted.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
 
@@ -48,10 +49,14 @@ async function serve(config: Config): Promise<void> {
     const running = services.engine.activeRunId;
     if (running) {
       logger.info(`Waiting up to ${config.shutdownTimeoutSeconds} s for run ${running} to finish`);
-      const finished = await Promise.race([waitForIdle(services).then(() => true), Bun.sleep(config.shutdownTimeoutSeconds * 1000).then(() => false)]);
+      const finished = await withTimeout(
+        waitForIdle(services).then(() => true),
+        config.shutdownTimeoutSeconds * 1000,
+        () => false,
+      );
       if (!finished) await services.engine.abortActive("shutdown");
     }
-    await Promise.race([stopped, Bun.sleep(2_000)]);
+    await withTimeout(stopped, 2_000, () => {});
     await services.alerts.drain(ALERT_DRAIN_ON_SHUTDOWN_MS);
     await services.close();
     process.exit(0);

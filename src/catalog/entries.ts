@@ -6,6 +6,11 @@ const OBJECT_ID_HEX = /^[0-9a-f]{24}$/i;
 
 export type SkippedSummary = Partial<Record<SkipReason, { count: number; examples: string[] }>>;
 
+/** Skipped documents (or names) over every reason. */
+export function skippedTotal(skipped: SkippedSummary): number {
+  return Object.values(skipped).reduce((sum, s) => sum + (s?.count ?? 0), 0);
+}
+
 /** Counts skipped documents per reason, keeping up to 20 example `_id`s each. */
 export class SkipTally {
   readonly byReason: SkippedSummary = {};
@@ -16,7 +21,7 @@ export class SkipTally {
     if (slot.examples.length < MAX_EXAMPLES && !slot.examples.includes(docId)) slot.examples.push(docId);
   }
   total(): number {
-    return Object.values(this.byReason).reduce((sum, s) => sum + (s?.count ?? 0), 0);
+    return skippedTotal(this.byReason);
   }
 }
 

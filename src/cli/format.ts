@@ -1,15 +1,13 @@
 // Readable text for `search-sync status` and `search-sync history`. Pure.
+import { skippedTotal } from "../catalog/entries.ts";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import { timestamp } from "../platform/log.ts";
-import type { RunResult } from "../runs/model.ts";
-import type { SyncStatus } from "../runs/status.ts";
+import type { RunResult, SyncStatus } from "../runs/model.ts";
 
 const ERROR_WIDTH = 60;
 const local = (iso: string | null) => (iso ? timestamp(new Date(iso)) : "-");
 const seconds = (ms: number | null) => (ms === null ? "-" : (ms / 1000).toFixed(1));
 const num = (v: number) => v.toLocaleString("en-US");
-const skippedCount = (run: RunResult, type: (typeof ITEM_TYPES)[number]) =>
-  Object.values(run.types[type]?.skipped ?? {}).reduce((sum, s) => sum + (s?.count ?? 0), 0);
 
 /** Aligned columns, header first. */
 export function table(header: string[], rows: string[][]): string {
@@ -50,7 +48,7 @@ export function formatStatus(status: SyncStatus): string {
   for (const type of ITEM_TYPES) {
     const t = last.types[type];
     if (!t) continue;
-    const skipped = skippedCount(last, type);
+    const skipped = skippedTotal(t.skipped ?? {});
     lines.push(
       `  ${type.padEnd(11)} ${num(t.entries)} entries from ${num(t.documents)} documents (before: ${num(t.previous_entries)}${skipped ? `, ${num(skipped)} skipped` : ""})`,
     );

@@ -2,7 +2,7 @@
 // elsewhere. Fed by the engine's onProgress (each time it writes the status key).
 
 import type { Logger } from "../platform/log.ts";
-import type { ActiveRun } from "../runs/status.ts";
+import type { ActiveRun } from "../runs/model.ts";
 
 export interface ProgressFigures {
   stage: string;

@@ -3,7 +3,6 @@ import { Elysia, t } from "elysia";
 import { ISO_PATTERN, type ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
 import { applyPush, type PushOp } from "../index/update.ts";
-import type { Config } from "../platform/config.ts";
 import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
 

@@ -6,16 +6,16 @@ import { ITEM_TYPES } from "../catalog/types.ts";
 import { redactUri } from "../platform/config.ts";
 import { errorResponse } from "../platform/http/errors.ts";
 import { redisErrorText, redisTopology, scanKeys } from "../platform/redis.ts";
+import { withTimeout } from "../platform/timeouts.ts";
 
 const CHECK_TIMEOUT_MS = 1_500;
 
-function withTimeout<T>(promise: Promise<T>, ms = CHECK_TIMEOUT_MS): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
-}
-
 async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
   try {
-    return { ok: true, value: await withTimeout(promise) };
+    const value = await withTimeout(promise, CHECK_TIMEOUT_MS, () => {
+      throw new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`);
+    });
+    return { ok: true, value };
   } catch (err) {
     return { ok: false, error: redactUri((err as Error)?.message ?? String(err)) };
   }

@@ -1,14 +1,16 @@
 // Run alerts: a JSON POST to ALERT_WEBHOOK_URL for every failed or rejected run (and successful
 // ones with NOTIFY_ON_SUCCESS=true). Fire and forget: a slow or broken receiver never holds up
 // or fails a run; each delivery times out, is retried with backoff, and a failure is logged.
+import { skippedTotal } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { redactUri } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
-import type { RunResult } from "./model.ts";
+import { withTimeout } from "../platform/timeouts.ts";
+import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "./model.ts";
 
 export const ALERT_DEFAULTS = { timeoutMs: 5_000, retries: 3, backoffMs: 1_000 };
 
-export interface AlertOptions {
+interface AlertOptions {
   url: string | null;
   notifyOnSuccess: boolean;
   /** The service's public URL, for a link to the dashboard. */
@@ -21,25 +23,25 @@ export interface AlertOptions {
   backoffMs?: number;
 }
 
-export interface AlertPayload {
+interface AlertPayload {
   text: string;
   service: "search-sync";
   run_id: string;
-  status: RunResult["status"];
-  trigger: RunResult["trigger"];
-  scope: RunResult["scope"];
+  status: RunStatus;
+  trigger: Trigger;
+  scope: Scope;
   dry_run: boolean;
   force: boolean;
   started_at: string;
   finished_at: string | null;
   duration_seconds: number | null;
   counts: Partial<Record<ItemType, { documents: number; entries: number; previous_entries: number; skipped: number }>>;
-  reason: string | null;
+  reason: RunReason | null;
   error: string | null;
   dashboard_url: string;
 }
 
-const ICON: Partial<Record<RunResult["status"], string>> = { success: "✅", failed: "❌", rejected: "⚠️" };
+const ICON: Partial<Record<RunStatus, string>> = { success: "✅", failed: "❌", rejected: "⚠️" };
 
 /** The JSON body of an alert; `text` is for Slack-compatible receivers. No configuration goes in. */
 export function alertPayload(run: RunResult, baseUrl: string): AlertPayload {
@@ -51,7 +53,7 @@ export function alertPayload(run: RunResult, baseUrl: string): AlertPayload {
         documents: t.documents,
         entries: t.entries,
         previous_entries: t.previous_entries,
-        skipped: Object.values(t.skipped).reduce((sum, s) => sum + (s?.count ?? 0), 0),
+        skipped: skippedTotal(t.skipped),
       };
   }
   const seconds = run.duration_ms === null ? null : Math.round(run.duration_ms / 100) / 10;
@@ -98,7 +100,7 @@ export class Alerter {
     this.backoffMs = opts.backoffMs ?? ALERT_DEFAULTS.backoffMs;
   }
 
-  wants(run: RunResult): boolean {
+  private wants(run: RunResult): boolean {
     if (!this.opts.url) return false;
     return run.status === "failed" || run.status === "rejected" || (run.status === "success" && this.opts.notifyOnSuccess);
   }
@@ -113,9 +115,7 @@ export class Alerter {
   /** Waits for deliveries under way, at most `maxMs` (a CLI run or a shutdown calls this before exiting). */
   async drain(maxMs: number): Promise<void> {
     if (!this.pending.size) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.allSettled([...this.pending]), new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
-    clearTimeout(timer);
+    await withTimeout(Promise.allSettled([...this.pending]), maxMs, () => {});
   }
 
   private async deliver(payload: AlertPayload): Promise<void> {

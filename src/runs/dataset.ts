@@ -18,10 +18,10 @@ export function datasetPath(dataSetFile: string, type: ItemType): string {
 export class DatasetWriter {
   private readonly sink: FileSink;
   private count = 0;
-  readonly tmpPath: string;
+  private readonly tmpPath: string;
 
   constructor(
-    readonly path: string,
+    private readonly path: string,
     runId: string,
   ) {
     this.tmpPath = `${path}.${runId}.tmp`;

@@ -12,8 +12,8 @@ import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { HeldLock, RunLock } from "./lock.ts";
-import type { RunOptions, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
-import type { ActiveRun, StatusStore } from "./status.ts";
+import type { ActiveRun, RunOptions, RunReason, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
+import type { StatusStore } from "./status.ts";
 
 export interface EngineDeps {
   config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize" | "syncMaxShrinkPercent" | "lockTtlMs">;
@@ -43,16 +43,33 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-export function scopeTypes(scope: Scope): ItemType[] {
+function scopeTypes(scope: Scope): ItemType[] {
   return scope === "all" ? [...ITEM_TYPES] : [scope];
 }
 
 class RunAborted extends Error {}
+/** A type stopped because another type of its run failed: not the run's cause of failure. */
+class OtherTypeFailed extends RunAborted {}
 
 interface Built {
   gen: string;
   result: TypeResult;
   dataset: DatasetWriter;
+}
+
+/** A run under way: what its stages share. */
+interface Run {
+  lock: HeldLock;
+  result: RunResult;
+  types: ItemType[];
+  active: ActiveRun;
+  signal: AbortSignal;
+  /** Built and not published: whatever is left here when the run ends is abandoned. */
+  built: Map<ItemType, Built>;
+  /** Being built: their markers are renewed with the lock. */
+  building: Set<ItemType>;
+  lockLost: boolean;
+  typeFailed: boolean;
 }
 
 export class SyncEngine {
@@ -74,8 +91,13 @@ export class SyncEngine {
     const startedAt = new Date();
     const acquired = await this.deps.lock.acquire(runId);
     if ("heldBy" in acquired) {
-      const result = baseResult(runId, scope, trigger, opts, startedAt);
-      Object.assign(result, finishTimes(startedAt), { status: "skipped", reason: "in_progress", active_run_id: acquired.heldBy });
+      const result: RunResult = {
+        ...baseResult(runId, scope, trigger, opts, startedAt),
+        ...finishTimes(startedAt),
+        status: "skipped",
+        reason: "in_progress",
+        active_run_id: acquired.heldBy,
+      };
       await this.recordSkipped(result);
       return { started: false, result };
     }
@@ -108,113 +130,105 @@ export class SyncEngine {
   }
 
   private async execute(lock: HeldLock, result: RunResult, signal: AbortSignal): Promise<RunResult> {
-    const { store, logger, history, config } = this.deps;
-    const types = scopeTypes(result.scope);
-    const built = new Map<ItemType, Built>();
-    const active: ActiveRun = {
-      run_id: result.run_id,
-      scope: result.scope,
-      trigger: result.trigger,
-      started_at: result.started_at,
-      stage: "starting",
-      progress: {},
-      updated_at: result.started_at,
-    };
-    let lockLost = false;
-    // Types being built need their markers kept alive too, or pushes made during a long build
-    // stop being journaled once the marker expires, and are lost when the new index is published.
-    const building = new Set<ItemType>();
-    const renewal = setInterval(
-      async () => {
-        try {
-          if (!(await this.deps.lock.renew(lock))) lockLost = true;
-          for (const type of new Set([...built.keys(), ...building])) await store.touchBuilding(type, config.lockTtlMs);
-        } catch {
-          // Redis unreachable: the lock may expire; publish checks the fence.
-        }
-      },
-      Math.max(500, Math.floor(config.lockTtlMs / 3)),
-    );
-    let typeFailed = false;
-    const check = () => {
-      if (lockLost) throw new Error("lost the run lock (another run took over); nothing was published");
-      if (signal.aborted) throw new RunAborted(`aborted: ${String(signal.reason ?? "shutdown")}`);
-      if (typeFailed) throw new RunAborted("aborted: another type of this run failed");
-    };
-
+    const run = newRun(lock, result, signal);
+    const renewal = this.renewWhileRunning(run);
     try {
-      history.save(result);
-      await this.writeStatus(active);
-      for (const type of types) await store.removeStale(type);
-      for (const type of types) active.progress[type] = { documents_read: 0, documents_total: 0, entries_written: 0 };
-      void this.estimateTotals(types, active);
-      // The types are built side by side: each reads its own collections, and MongoDB hands
-      // out documents faster to several cursors than to one.
-      const failures: unknown[] = [];
-      await Promise.all(
-        types.map(async (type) => {
-          building.add(type);
-          try {
-            const b = await this.buildType(type, lock, active, check);
-            built.set(type, b);
-            result.types[type] = b.result;
-          } catch (err) {
-            typeFailed = true;
-            failures.push(err);
-          } finally {
-            building.delete(type);
-          }
-        }),
-      );
-      const cause = failures.find((err) => !(err instanceof RunAborted) || !err.message.includes("another type")) ?? failures[0];
-      if (cause) throw cause;
-      check();
-
-      const shrinking = types.filter((type) => {
-        const { entries, previous_entries } = result.types[type]!;
-        return previous_entries > 0 && ((previous_entries - entries) / previous_entries) * 100 > config.syncMaxShrinkPercent;
-      });
-
-      if (result.dry_run) {
-        active.stage = "comparing";
-        await this.writeStatus(active);
-        for (const type of types) {
-          result.types[type]!.diff = await diffGenerations(store, type, built.get(type)!.gen, await store.currentGen(type));
-        }
-        result.status = "success";
-      } else if (shrinking.length && !result.force) {
-        result.status = "rejected";
-        result.reason = "shrink";
-        result.error = shrinking
-          .map((type) => {
-            const t = result.types[type]!;
-            const pct = (((t.previous_entries - t.entries) / t.previous_entries) * 100).toFixed(1);
-            return `${type}: ${t.previous_entries} → ${t.entries} entries (-${pct}%)`;
-          })
-          .join("; ")
-          .concat(`; more than SYNC_MAX_SHRINK_PERCENT=${config.syncMaxShrinkPercent}%, nothing published (use force=true to publish anyway)`);
-      } else {
-        active.stage = "publishing";
-        await this.writeStatus(active);
-        for (const type of types) {
-          check();
-          const b = built.get(type)!;
-          const outcome = await store.publish(type, b.gen, lock.token, (ops) => this.replay(type, b.gen, ops));
-          if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
-          built.delete(type);
-          await b.dataset.commit();
-          await store.removeStale(type);
-        }
-        result.status = "success";
-        result.published = true;
-      }
+      this.deps.history.save(result);
+      await this.writeStatus(run.active);
+      await this.buildGeneration(run);
+      const shrink = checkShrink(result, run.types, this.deps.config.syncMaxShrinkPercent);
+      if (result.dry_run) await this.compareGenerations(run);
+      else if (shrink && !result.force) Object.assign(result, { status: "rejected", reason: "shrink", error: shrink } satisfies Partial<RunResult>);
+      else await this.publishTypes(run);
     } catch (err) {
       result.status = "failed";
       result.error = errorText(err);
     } finally {
       clearInterval(renewal);
     }
+    await this.finishRun(run);
+    return result;
+  }
 
+  /** Keeps the run lock alive until cleared; a renewal refused means another run took over. */
+  private renewWhileRunning(run: Run): ReturnType<typeof setInterval> {
+    const { store, lock, config } = this.deps;
+    return setInterval(
+      async () => {
+        try {
+          if (!(await lock.renew(run.lock))) run.lockLost = true;
+          // Types being built need their markers kept alive too, or pushes made during a long build
+          // stop being journaled once the marker expires, and are lost when the new index is published.
+          for (const type of new Set([...run.built.keys(), ...run.building])) await store.touchBuilding(type, config.lockTtlMs);
+        } catch {
+          // Redis unreachable: the lock may expire; publish checks the fence.
+        }
+      },
+      Math.max(500, Math.floor(config.lockTtlMs / 3)),
+    );
+  }
+
+  /** Builds a new generation of every type of the run; throws the failure that stopped it. */
+  private async buildGeneration(run: Run): Promise<void> {
+    const { types, active, result } = run;
+    for (const type of types) await this.deps.store.removeStale(type);
+    for (const type of types) active.progress[type] = { documents_read: 0, documents_total: 0, entries_written: 0 };
+    void this.estimateTotals(types, active);
+    // The types are built side by side: each reads its own collections, and MongoDB hands
+    // out documents faster to several cursors than to one.
+    const failures: unknown[] = [];
+    await Promise.all(
+      types.map(async (type) => {
+        run.building.add(type);
+        try {
+          const built = await this.buildType(run, type);
+          run.built.set(type, built);
+          result.types[type] = built.result;
+        } catch (err) {
+          run.typeFailed = true;
+          failures.push(err);
+        } finally {
+          run.building.delete(type);
+        }
+      }),
+    );
+    const cause = failures.find((err) => !(err instanceof OtherTypeFailed)) ?? failures[0];
+    if (cause) throw cause;
+    checkRunning(run);
+  }
+
+  /** A dry run's end: how each built type differs from the serving one; nothing is published. */
+  private async compareGenerations({ types, active, result, built }: Run): Promise<void> {
+    const { store } = this.deps;
+    active.stage = "comparing";
+    await this.writeStatus(active);
+    for (const type of types) {
+      result.types[type]!.diff = await diffGenerations(store, type, built.get(type)!.gen, await store.currentGen(type));
+    }
+    result.status = "success";
+  }
+
+  /** Makes each built type the serving one (fenced by the lock's token), with its dataset file. */
+  private async publishTypes(run: Run): Promise<void> {
+    const { store } = this.deps;
+    run.active.stage = "publishing";
+    await this.writeStatus(run.active);
+    for (const type of run.types) {
+      checkRunning(run);
+      const b = run.built.get(type)!;
+      const outcome = await store.publish(type, b.gen, run.lock.token, (ops) => this.replay(type, b.gen, ops));
+      if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
+      run.built.delete(type);
+      await b.dataset.commit();
+      await store.removeStale(type);
+    }
+    run.result.status = "success";
+    run.result.published = true;
+  }
+
+  /** Drops what was not published, records the end (history, lock, status key, log) and tells the listeners. */
+  private async finishRun({ lock, result, built }: Run): Promise<void> {
+    const { store, history, logger } = this.deps;
     for (const [type, b] of built) {
       await b.dataset.discard();
       await store.abandon(type, b.gen, lock.token).catch(() => {});
@@ -229,7 +243,6 @@ export class SyncEngine {
     await this.writeFinalStatus(result);
     this.logResult(result);
     await this.notify(result);
-    return result;
   }
 
   /** Fills in the documents to expect per type, for progress; a run does not wait for it. */
@@ -245,8 +258,10 @@ export class SyncEngine {
     }
   }
 
-  private async buildType(type: ItemType, lock: HeldLock, active: ActiveRun, check: () => void): Promise<Built> {
+  /** Builds one type into the run's generation, and its dataset file; on failure both are dropped. */
+  private async buildType(run: Run, type: ItemType): Promise<Built> {
     const { store, source, config } = this.deps;
+    const { lock, active } = run;
     const gen = lock.runId;
     const names = config.collections[type];
     const tally = new SkipTally();
@@ -274,12 +289,8 @@ export class SyncEngine {
       active.stage = `${type}: origins`;
       await report(true);
       for await (const docs of prefetched(source.batches(names.origin, ORIGIN_PROJECTION, config.syncBatchSize))) {
-        check();
-        const writes: ItemWrite[] = [];
-        for (const doc of docs) {
-          const origin = originRecord(doc, tally);
-          if (origin) writes.push({ ...origin, added: origin.record.e.map((_, i) => i) });
-        }
+        checkRunning(run);
+        const writes = originWrites(docs, tally);
         result.documents += docs.length;
         await this.write(type, gen, writes, writes.length, result, dataset);
         await report();
@@ -288,28 +299,10 @@ export class SyncEngine {
       active.stage = `${type}: suppliers`;
       await report(true);
       for await (const docs of prefetched(source.batches(names.supplier, SUPPLIER_PROJECTION, config.syncBatchSize))) {
-        check();
-        const links = docs.map((doc) => supplierLink(doc, tally));
-        const skus = [...new Set(links.filter((l): l is string => l !== null))];
-        const records = new Map<string, ItemRecord | null>();
-        for (const [i, r] of (await store.readItems(type, gen, skus)).entries()) records.set(skus[i]!, r);
-        const touched = new Map<string, ItemWrite>();
-        docs.forEach((doc: Document, i) => {
-          const sku = links[i];
-          if (!sku) return;
-          const record = records.get(sku);
-          if (!record) {
-            tally.add("linked_unknown_origin", docIdText(doc));
-            return;
-          }
-          const added = addDisplayNames(record, validDisplayNames(doc.display_name, docIdText(doc), tally));
-          if (!added.length) return;
-          const write = touched.get(sku) ?? { sku, record, added: [] };
-          write.added.push(...added);
-          touched.set(sku, write);
-        });
+        checkRunning(run);
+        const writes = await this.supplierWrites(type, gen, docs, tally);
         result.documents += docs.length;
-        await this.write(type, gen, [...touched.values()], 0, result, dataset);
+        await this.write(type, gen, writes, 0, result, dataset);
         await report();
       }
       await dataset.close();
@@ -320,6 +313,30 @@ export class SyncEngine {
       await store.abandon(type, gen, lock.token).catch(() => {});
       throw err;
     }
+  }
+
+  /** The names a batch of supplier documents adds to their origins, as read from the generation being built. */
+  private async supplierWrites(type: ItemType, gen: string, docs: Document[], tally: SkipTally): Promise<ItemWrite[]> {
+    const links = docs.map((doc) => supplierLink(doc, tally));
+    const skus = [...new Set(links.filter((l): l is string => l !== null))];
+    const records = new Map<string, ItemRecord | null>();
+    for (const [i, r] of (await this.deps.store.readItems(type, gen, skus)).entries()) records.set(skus[i]!, r);
+    const touched = new Map<string, ItemWrite>();
+    docs.forEach((doc, i) => {
+      const sku = links[i];
+      if (!sku) return;
+      const record = records.get(sku);
+      if (!record) {
+        tally.add("linked_unknown_origin", docIdText(doc));
+        return;
+      }
+      const added = addDisplayNames(record, validDisplayNames(doc.display_name, docIdText(doc), tally));
+      if (!added.length) return;
+      const write = touched.get(sku) ?? { sku, record, added: [] };
+      write.added.push(...added);
+      touched.set(sku, write);
+    });
+    return [...touched.values()];
   }
 
   private async write(type: ItemType, gen: string, writes: ItemWrite[], newItems: number, result: TypeResult, dataset: DatasetWriter) {
@@ -412,8 +429,51 @@ function baseResult(runId: string, scope: Scope, trigger: Trigger, opts: RunOpti
   };
 }
 
+function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
+  const active: ActiveRun = {
+    run_id: result.run_id,
+    scope: result.scope,
+    trigger: result.trigger,
+    started_at: result.started_at,
+    stage: "starting",
+    progress: {},
+    updated_at: result.started_at,
+  };
+  const types = scopeTypes(result.scope);
+  return { lock, result, types, active, signal, built: new Map(), building: new Set(), lockLost: false, typeFailed: false };
+}
+
+/** Throws when the run must stop: its lock was lost, it was aborted, or another of its types failed. */
+function checkRunning({ lockLost, signal, typeFailed }: Run): void {
+  if (lockLost) throw new Error("lost the run lock (another run took over); nothing was published");
+  if (signal.aborted) throw new RunAborted(`aborted: ${String(signal.reason ?? "shutdown")}`);
+  if (typeFailed) throw new OtherTypeFailed("aborted: another type of this run failed");
+}
+
+/** The shrink guard: what would shrink by more than `maxPercent` against the serving index, or null. */
+function checkShrink(result: RunResult, types: ItemType[], maxPercent: number): string | null {
+  const shrinking = types.flatMap((type) => {
+    const { entries, previous_entries: before } = result.types[type]!;
+    if (before <= 0) return [];
+    const percent = ((before - entries) / before) * 100;
+    return percent > maxPercent ? [`${type}: ${before} → ${entries} entries (-${percent.toFixed(1)}%)`] : [];
+  });
+  if (!shrinking.length) return null;
+  return `${shrinking.join("; ")}; more than SYNC_MAX_SHRINK_PERCENT=${maxPercent}%, nothing published (use force=true to publish anyway)`;
+}
+
+/** The items of a batch of origin documents, each with all its entries. */
+function originWrites(docs: Document[], tally: SkipTally): ItemWrite[] {
+  const writes: ItemWrite[] = [];
+  for (const doc of docs) {
+    const origin = originRecord(doc, tally);
+    if (origin) writes.push({ ...origin, added: origin.record.e.map((_, i) => i) });
+  }
+  return writes;
+}
+
 /** A trigger that started no run, as recorded in the history (the scheduler's `recent_success` ticks). */
-export function skippedResult(scope: Scope, trigger: Trigger, reason: string, extra: Pick<RunResult, "active_run_id"> = {}): RunResult {
+export function skippedResult(scope: Scope, trigger: Trigger, reason: RunReason, extra: Pick<RunResult, "active_run_id"> = {}): RunResult {
   const now = new Date();
   return { ...baseResult(newRunId(now), scope, trigger, {}, now), ...finishTimes(now), status: "skipped", reason, ...extra };
 }

@@ -3,11 +3,21 @@
 // belong to a live process sharing this database (`search-sync sync` next to the service), so it
 // is marked only once the lock no longer names it: a live run keeps renewing its lock, a dead
 // one's lock expires within SYNC_LOCK_TTL_SECONDS. Until then the service watches the lock.
-import type { Services } from "../app/container.ts";
+import type { Logger } from "../platform/log.ts";
+import type { SyncEngine } from "./engine.ts";
+import type { HistoryRepo } from "./history/repo.ts";
+import type { RunLock } from "./lock.ts";
+import type { StatusStore } from "./status.ts";
 
-type Deps = Pick<Services, "history" | "lock" | "status" | "engine" | "logger">;
+interface Deps {
+  history: HistoryRepo;
+  lock: RunLock;
+  status: StatusStore;
+  engine: Pick<SyncEngine, "activeRunId">;
+  logger: Logger;
+}
 
-export interface InterruptedRunsWatch {
+interface InterruptedRunsWatch {
   /** Settles after the first look (whether or not Redis answered). */
   first: Promise<void>;
   stop(): void;

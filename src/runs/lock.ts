@@ -14,7 +14,7 @@ export class RunLock {
   constructor(
     private readonly redis: RedisClient,
     private readonly key: string,
-    readonly ttlMs: number,
+    private readonly ttlMs: number,
   ) {}
 
   /** Takes the lock for `runId`, or returns the run id that holds it. */

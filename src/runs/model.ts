@@ -1,10 +1,16 @@
+// The shapes of a run: its result (history rows, HTTP bodies, alerts) and its progress (the status key).
 import type { SkippedSummary } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
+import type { ErrorCode } from "../platform/http/errors.ts";
 
 export const TRIGGERS = ["manual", "cron", "interval", "api", "cli"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 export type Scope = ItemType | "all";
 export type RunStatus = "running" | "success" | "failed" | "rejected" | "skipped";
+/** Why a run was skipped (another run holds the lock; the interval job's last success is recent) or rejected (the shrink guard). */
+export type RunReason = "in_progress" | "recent_success" | "shrink";
+/** The `error` code of a trigger's answer when its run did not succeed. */
+export type RunErrorCode = Extract<ErrorCode, "sync_in_progress" | "sync_rejected" | "sync_failed">;
 
 export interface DiffSummary {
   added: number;
@@ -35,8 +41,7 @@ export interface RunResult {
   finished_at: string | null;
   duration_ms: number | null;
   types: Partial<Record<ItemType, TypeResult>>;
-  /** Why a run was skipped or rejected: in_progress, recent_success, shrink. */
-  reason?: string;
+  reason?: RunReason;
   /** The run holding the lock, when skipped for in_progress. */
   active_run_id?: string;
   error?: string;
@@ -45,4 +50,28 @@ export interface RunResult {
 export interface RunOptions {
   force?: boolean;
   dryRun?: boolean;
+}
+
+interface TypeProgress {
+  documents_read: number;
+  documents_total: number;
+  entries_written: number;
+}
+
+type RunStage = "starting" | `${ItemType}: origins` | `${ItemType}: suppliers` | "comparing" | "publishing";
+
+export interface ActiveRun {
+  run_id: string;
+  scope: Scope;
+  trigger: Trigger;
+  started_at: string;
+  stage: RunStage;
+  progress: Partial<Record<ItemType, TypeProgress>>;
+  updated_at: string;
+}
+
+/** The status key: the active run's progress and the last finished run, shared by every replica. */
+export interface SyncStatus {
+  active: ActiveRun | null;
+  last_run: RunResult | null;
 }

@@ -1,12 +1,21 @@
 // Run triggers (the old service's endpoints) and GET /sync-status.
 import { Elysia, t } from "elysia";
-import type { AppDeps } from "../app/deps.ts";
-import { adminGuard } from "../platform/http/admin.ts";
-import { ApiError } from "../platform/http/errors.ts";
+import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
+import { ApiError, ERROR_STATUS } from "../platform/http/errors.ts";
 import { decimalQuery } from "../platform/http/params.ts";
-import { errorText } from "./engine.ts";
-import type { RunResult, Scope } from "./model.ts";
+import { errorText, type SyncEngine, type TriggerOutcome } from "./engine.ts";
+import type { HistoryRepo } from "./history/repo.ts";
+import type { RunErrorCode, RunResult, Scope, SyncStatus, Trigger } from "./model.ts";
+import type { StatusStore } from "./status.ts";
 import { computeTrends } from "./trends.ts";
+
+interface SyncRoutesDeps {
+  config: AdminConfig;
+  clientIp?: ClientIp;
+  engine: Pick<SyncEngine, "trigger">;
+  status: Pick<StatusStore, "get">;
+  history: Pick<HistoryRepo, "list">;
+}
 
 const RunQuery = t.Object({
   wait: t.Optional(t.BooleanString({ description: "false: answer 202 with the run id at once", error: "wait: must be true or false" })),
@@ -16,32 +25,39 @@ const RunQuery = t.Object({
   dry_run: t.Optional(t.BooleanString({ description: "build and report differences, publish nothing", error: "dry_run: must be true or false" })),
 });
 
-/** HTTP answer for a finished run: 200 success, 409 rejected, 503 failed; always the whole result. */
+/** HTTP answer for a finished run: 200 success, 409 skipped or rejected, 503 failed; always the whole result. */
 export function runResponse(result: RunResult): Response {
   if (result.status === "success") return Response.json(result);
-  if (result.status === "skipped")
+  if (result.status === "skipped") {
+    const code: RunErrorCode = "sync_in_progress";
     return Response.json(
       {
         ...result,
-        error: "sync_in_progress",
+        error: code,
         message: `a run is already in progress (${result.active_run_id})`,
         run_id: result.active_run_id,
         skipped_run_id: result.run_id,
       },
-      { status: 409 },
+      { status: ERROR_STATUS[code] },
     );
+  }
   // The result goes first: its `error` (the text) must not replace the error code; the text is the message.
-  const code = result.status === "rejected" ? "sync_rejected" : "sync_failed";
-  return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: code === "sync_rejected" ? 409 : 503 });
+  const code: RunErrorCode = result.status === "rejected" ? "sync_rejected" : "sync_failed";
+  return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: ERROR_STATUS[code] });
 }
 
-export function syncRoutes(deps: AppDeps) {
+/** HTTP answer for a run started without waiting for its end: 202 with its id. */
+export function runStartedResponse(runId: string, scope: Scope, trigger?: Trigger): Response {
+  return Response.json({ run_id: runId, status: "running", scope, ...(trigger && { trigger }) }, { status: 202 });
+}
+
+export function syncRoutes(deps: SyncRoutesDeps) {
   const admin = adminGuard(deps.config, deps.clientIp);
   // `server.timeout(request, 0)`: a client waiting for a run's result sends and receives nothing until the
   // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
   type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
-  const start = async (scope: Scope, query: { wait?: boolean; force?: boolean; dry_run?: boolean }, ctx?: Waiting) => {
-    let outcome: Awaited<ReturnType<typeof deps.engine.trigger>>;
+  const start = async (scope: Scope, query: typeof RunQuery.static, ctx?: Waiting) => {
+    let outcome: TriggerOutcome;
     try {
       outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
     } catch (err) {
@@ -49,7 +65,7 @@ export function syncRoutes(deps: AppDeps) {
       throw new ApiError("service_unavailable", `could not start a run (is Redis reachable?): ${errorText(err)}`);
     }
     if (!outcome.started) return runResponse(outcome.result);
-    if (query.wait === false) return Response.json({ run_id: outcome.runId, status: "running", scope }, { status: 202 });
+    if (query.wait === false) return runStartedResponse(outcome.runId, scope);
     ctx?.server?.timeout(ctx.request, 0);
     return runResponse(await outcome.done);
   };
@@ -79,7 +95,7 @@ export function syncRoutes(deps: AppDeps) {
   return app.get(
     "/sync-status",
     async ({ query }) => {
-      let status: Awaited<ReturnType<typeof deps.status.get>>;
+      let status: SyncStatus;
       try {
         status = await deps.status.get();
       } catch {

@@ -2,7 +2,7 @@
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { RunResult } from "./model.ts";
 
-export interface Trends {
+interface Trends {
   runs: number;
   /** success / (success + failed + rejected), skipped and running runs not counted; null with none. */
   success_rate: number | null;

@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import type { AppDeps } from "../app/deps.ts";
 import { adminGuard } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
-import { runResponse } from "../runs/routes.ts";
+import { runResponse, runStartedResponse } from "../runs/routes.ts";
 import { parseIntervalHours } from "./hours.ts";
 import { type Scheduler, SchedulerStartError } from "./scheduler.ts";
 
@@ -46,7 +46,7 @@ export function schedulerRoutes(deps: AppDeps) {
       async () => {
         const outcome = await deps.engine.trigger("all", "manual");
         if (!outcome.started) return runResponse(outcome.result);
-        return Response.json({ run_id: outcome.runId, status: "running", scope: "all", trigger: "manual" }, { status: 202 });
+        return runStartedResponse(outcome.runId, "all", "manual");
       },
       { beforeHandle: admin, detail: detail("Start a full re-sync now: 202 with the run id, 409 when a run is active") },
     )

@@ -21,8 +21,7 @@ import type { IndexStore } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
 import { type Logger, timestamp } from "../platform/log.ts";
 import { errorText, type SyncEngine, skippedResult } from "../runs/engine.ts";
-import { type LastRun, lastRunOf } from "../runs/history/last-runs.ts";
-import type { HistoryRepo } from "../runs/history/repo.ts";
+import type { HistoryRepo, LastRun } from "../runs/history/repo.ts";
 import type { RunLock } from "../runs/lock.ts";
 import type { StatusStore } from "../runs/status.ts";
 import { validIntervalHours } from "./hours.ts";
@@ -178,7 +177,7 @@ export class Scheduler {
           schedule: config.syncCron,
           timezone: config.syncTimezone,
           next_run: next ? next.toISOString() : null,
-          last_run: lastRunOf(history, "cron"),
+          last_run: history.lastRunOf("cron"),
         },
         {
           name: "interval",
@@ -186,7 +185,7 @@ export class Scheduler {
           schedule: `every ${this.hours} hours`,
           timezone: null,
           next_run: intervalNext === null ? null : new Date(intervalNext).toISOString(),
-          last_run: lastRunOf(history, "interval"),
+          last_run: history.lastRunOf("interval"),
         },
       ],
       interval_hours: this.hours,

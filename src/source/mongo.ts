@@ -1,6 +1,7 @@
 // Reading the catalog from MongoDB: streaming cursors with projections, one batch at a time.
 // FerretDB v1 pushes down only `{ _id: value }` filters, so every read here is a plain scan.
 import { type Db, type Document, type FindCursor, MongoClient, MongoError, MongoServerError } from "mongodb";
+import { withTimeout } from "../platform/timeouts.ts";
 
 export const ORIGIN_PROJECTION = { name: 1, slug: 1, display_name: 1 } as const;
 export const SUPPLIER_PROJECTION = { linked: 1, display_name: 1 } as const;
@@ -22,11 +23,9 @@ export class ReadTimeoutError extends Error {
 }
 
 function withinReadTimeout<T>(what: string, promise: Promise<T>, ms = READ_TIMEOUT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ReadTimeoutError(`MongoDB did not answer ${what} within ${ms / 1000} s`)), ms);
+  return withTimeout(promise, ms, () => {
+    throw new ReadTimeoutError(`MongoDB did not answer ${what} within ${ms / 1000} s`);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A failure of the connection or of the client itself, not an answer of the server. */
@@ -133,7 +132,7 @@ export class CatalogSource {
         if (!this.renew(err, used) || yielded || attempt > 1) throw err;
       } finally {
         // Bounded: closing a cursor whose connection is stuck may never finish either.
-        if (cursor) await Promise.race([cursor.close().catch(() => {}), Bun.sleep(1_000)]);
+        if (cursor) await withTimeout(cursor.close(), 1_000, () => {}).catch(() => {});
       }
     }
   }

@@ -1,9 +1,16 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
-import type { RunResult } from "../model.ts";
+import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "../model.ts";
 import type { HistoryDb } from "./db.ts";
 import { settings, syncRuns } from "./schema.ts";
 
 type Row = typeof syncRuns.$inferSelect;
+
+/** The newest run of a trigger, as /scheduler/status shows it for each job. */
+export interface LastRun {
+  run_id: string;
+  status: RunStatus;
+  finished_at: string | null;
+}
 
 function toRow(r: RunResult): typeof syncRuns.$inferInsert {
   return {
@@ -25,13 +32,13 @@ function toRow(r: RunResult): typeof syncRuns.$inferInsert {
 
 function fromRow(row: Row): RunResult {
   const colon = (row.reason ?? "").indexOf(":");
-  const reason = colon < 0 ? row.reason : row.reason!.slice(0, colon);
+  const reason = (colon < 0 ? row.reason : row.reason!.slice(0, colon)) as RunReason | null;
   const activeRunId = colon < 0 ? null : row.reason!.slice(colon + 1);
   return {
-    status: row.status as RunResult["status"],
+    status: row.status as RunStatus,
     run_id: row.id,
-    trigger: row.trigger as RunResult["trigger"],
-    scope: row.scope as RunResult["scope"],
+    trigger: row.trigger as Trigger,
+    scope: row.scope as Scope,
     dry_run: row.dryRun,
     force: row.force,
     published: row.status === "success" && !row.dryRun,
@@ -67,10 +74,22 @@ export class HistoryRepo {
     return this.db.select().from(syncRuns).orderBy(desc(syncRuns.startedAt)).limit(limit).all().map(fromRow);
   }
 
-  lastSuccess(scope?: RunResult["scope"]): RunResult | null {
+  lastSuccess(scope?: Scope): RunResult | null {
     const where = and(eq(syncRuns.status, "success"), eq(syncRuns.dryRun, false), scope ? eq(syncRuns.scope, scope) : undefined);
     const row = this.db.select().from(syncRuns).where(where).orderBy(desc(syncRuns.finishedAt)).limit(1).get();
     return row ? fromRow(row) : null;
+  }
+
+  /** The newest run of a trigger (cron, interval), or null. */
+  lastRunOf(trigger: Trigger): LastRun | null {
+    const row = this.db
+      .select({ id: syncRuns.id, status: syncRuns.status, finishedAt: syncRuns.finishedAt })
+      .from(syncRuns)
+      .where(eq(syncRuns.trigger, trigger))
+      .orderBy(desc(syncRuns.startedAt))
+      .limit(1)
+      .get();
+    return row ? { run_id: row.id, status: row.status as RunStatus, finished_at: row.finishedAt?.toISOString() ?? null } : null;
   }
 
   /** Marks runs left `running` by a process that died as failed; returns how many. */
