@@ -4,7 +4,7 @@ import type { ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
-import { entryMembers } from "./members.ts";
+import { entryMembers, memberKey } from "./members.ts";
 
 // Switches the serving generation if this run still owns the type (fence) and every push
 // journaled during the build has been replayed into the new generation.
@@ -91,7 +91,7 @@ export class IndexStore {
         push(phrases, m.iso, m.phrase);
         for (const w of m.words) {
           push(wordsByIso, m.iso, w);
-          vocab.add(w.slice(0, w.indexOf("\u0000")));
+          vocab.add(memberKey(w));
         }
       }
     }

@@ -1,8 +1,8 @@
 // Push updates: add, remove or replace one item's entries in a generation without a full run.
-import { addDisplayNames, type DisplayName, type ItemRecord } from "../catalog/entries.ts";
+import { addDisplayNames, type DisplayName, displayNameKey, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import { runScript } from "../platform/redis.ts";
-import { entryMembers } from "./members.ts";
+import { entryMembers, memberKey } from "./members.ts";
 import type { IndexStore } from "./store.ts";
 
 export interface AddItem {
@@ -44,9 +44,9 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
   const remove = (item: RemoveItem) => {
     const record = records.get(item.linked);
     if (!record) return;
-    const wanted = item.display_names ? new Set(item.display_names.map((d) => `${d.iso}\u0000${d.display_name}`)) : null;
+    const wanted = item.display_names ? new Set(item.display_names.map((d) => displayNameKey(d.iso, d.display_name))) : null;
     record.e.forEach((e, position) => {
-      if (!e || (wanted && !wanted.has(`${e[0]}\u0000${e[1]}`))) return;
+      if (!e || (wanted && !wanted.has(displayNameKey(e[0], e[1])))) return;
       const m = entryMembers(item.linked, record, position)!;
       plan.changes.push(["pr", m.iso, m.phrase], ...m.words.map((w): MemberChange => ["wr", m.iso, w]));
       record.e[position] = null;
@@ -65,7 +65,7 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
     for (const position of addDisplayNames(record, item.display_names, item.origin_name)) {
       const m = entryMembers(item.linked, record, position)!;
       plan.changes.push(["pa", m.iso, m.phrase]);
-      for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, w.slice(0, w.indexOf("\u0000"))]);
+      for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, memberKey(w)]);
       plan.added++;
     }
   };

@@ -1,5 +1,5 @@
 // Differences between two generations of one type (for dry runs), in bounded memory.
-import { entriesOf, type ItemRecord } from "../catalog/entries.ts";
+import { displayNameKey, entriesOf, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { DiffSummary } from "./model.ts";
@@ -10,7 +10,7 @@ const SCAN_COUNT = 500;
 function entryKeys(sku: string, record: ItemRecord | null): Map<string, string> {
   const out = new Map<string, string>();
   if (!record) return out;
-  for (const e of entriesOf(sku, record)) out.set(`${e.iso}\u0000${e.display_name}`, `${sku} ${e.iso} ${e.display_name}`);
+  for (const e of entriesOf(sku, record)) out.set(displayNameKey(e.iso, e.display_name), `${sku} ${e.iso} ${e.display_name}`);
   return out;
 }
 

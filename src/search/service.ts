@@ -9,7 +9,7 @@ import { parseMember } from "../index/members.ts";
 import type { IndexStore } from "../index/store.ts";
 import { runScript } from "../platform/redis.ts";
 import { ResultCache } from "./cache.ts";
-import { type Candidate, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
+import { type Candidate, cmp, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
 
 // Returns {gen, vocab_version, phrase hits, word hits}, hits as [iso, member, iso, member, …].
 // Word members come from the query
@@ -297,8 +297,4 @@ export class SearchService {
     this.vocabularies.set(type, { gen, version, words: list });
     return list;
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
