@@ -5,23 +5,7 @@ import type { ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
-
-// Switches the serving generation if this run still owns the type (fence) and every push
-// journaled during the build has been replayed into the new generation.
-const PUBLISH = `
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {0, 'fence'} end
-if redis.call('LLEN', KEYS[4]) ~= tonumber(ARGV[3]) then return {0, 'journal'} end
-local previous = redis.call('GET', KEYS[1])
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-return {1, previous or ''}`;
-
-// Drops the build markers of a type only if they are still this run's: a run that lost its lock
-// must not remove the fence, marker and journal of the run that took over.
-const ABANDON = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[3]) end
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return 1`;
+import { ABANDON, PUBLISH } from "./scripts.ts";
 
 const UNLINK_BATCH = 100;
 

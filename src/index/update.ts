@@ -3,6 +3,7 @@ import { addDisplayNames, type DisplayName, displayNameKey, type ItemRecord } fr
 import type { ItemType } from "../catalog/types.ts";
 import { runScript } from "../platform/redis.ts";
 import { entryMembers, memberKey } from "./members.ts";
+import { APPLY_PUSH } from "./scripts.ts";
 import type { IndexStore } from "./store.ts";
 
 export interface AddItem {
@@ -80,41 +81,6 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
   return plan;
 }
 
-// Applies a plan if the records are still as read (compare-and-set). With ARGV[3] = 'serving'
-// it also checks the generation still serves, and journals the op while a new one is built.
-const APPLY = `
-local base, gen, mode, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if mode == 'serving' and redis.call('GET', KEYS[1]) ~= gen then return -1 end
-local g = base .. 'g:' .. gen .. ':'
-local items = g .. 'items'
-local n = tonumber(ARGV[5])
-local i = 6
-for k = 1, n do
-  local current = redis.call('HGET', items, ARGV[i])
-  if (current or '') ~= ARGV[i + 1] then return 0 end
-  i = i + 3
-end
-i = 6
-for k = 1, n do
-  if ARGV[i + 2] == '' then redis.call('HDEL', items, ARGV[i]) else redis.call('HSET', items, ARGV[i], ARGV[i + 2]) end
-  i = i + 3
-end
-local vocab_added = 0
-while i <= #ARGV - 1 do
-  local kind, iso, member = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if kind == 'pa' then redis.call('ZADD', g .. 'phrase:' .. iso, 0, member); redis.call('SADD', g .. 'isos', iso)
-  elseif kind == 'pr' then redis.call('ZREM', g .. 'phrase:' .. iso, member)
-  elseif kind == 'wa' then redis.call('ZADD', g .. 'word:' .. iso, 0, member)
-  elseif kind == 'wr' then redis.call('ZREM', g .. 'word:' .. iso, member)
-  elseif kind == 'v' then vocab_added = vocab_added + redis.call('ZADD', g .. 'vocab', 0, member) end
-  i = i + 3
-end
-redis.call('HINCRBY', g .. 'meta', 'entries', ARGV[#ARGV])
-if vocab_added > 0 then redis.call('HINCRBY', g .. 'meta', 'vocab_version', 1) end
-redis.call('HINCRBY', g .. 'meta', 'updates', 1)
-if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPUSH', KEYS[3], op) end
-return 1`;
-
 const MAX_ATTEMPTS = 20;
 
 export interface PushOutcome {
@@ -144,7 +110,7 @@ export async function applyPush(store: IndexStore, type: ItemType, op: PushOp, t
     });
     for (const change of plan.changes) args.push(...change);
     args.push(plan.entriesDelta);
-    const outcome = (await runScript(store.redis, APPLY, 3, keys.current(type), keys.building(type), keys.journal(type), ...args)) as number;
+    const outcome = (await runScript(store.redis, APPLY_PUSH, 3, keys.current(type), keys.building(type), keys.journal(type), ...args)) as number;
     if (outcome === 1) return { added: plan.added, removed: plan.removed, applied: true };
   }
   throw new Error(`push update for ${type} kept conflicting with concurrent updates; try again`);
