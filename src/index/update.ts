@@ -1,9 +1,7 @@
 // Push updates: add, remove or replace one item's entries in a generation without a full run.
 import { addDisplayNames, type DisplayName, displayNameKey, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
-import { runScript } from "../platform/redis.ts";
 import { entryMembers, memberKey } from "./members.ts";
-import { APPLY_PUSH } from "./scripts.ts";
 import type { IndexStore } from "./store.ts";
 
 export interface AddItem {
@@ -95,23 +93,10 @@ export interface PushOutcome {
  * or to a given generation being built (mode 'building', used to replay the journal).
  */
 export async function applyPush(store: IndexStore, type: ItemType, op: PushOp, target: { building: string } | "serving"): Promise<PushOutcome> {
-  const keys = store.keys;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const gen = target === "serving" ? await store.currentGen(type) : target.building;
-    if (!gen) return { added: 0, removed: 0, applied: false };
-    const skus = skusOf(op);
-    const raw = await store.redis.hmget(keys.gen(type, gen).items, ...skus);
-    const current = new Map(skus.map((sku, i) => [sku, raw[i] ? (JSON.parse(raw[i]!) as ItemRecord) : null]));
-    const plan = planPush(op, current);
-    const args: (string | number)[] = [keys.typeBase(type), gen, target === "serving" ? "serving" : "building", JSON.stringify(op), skus.length];
-    skus.forEach((sku, i) => {
-      const next = plan.records.get(sku);
-      args.push(sku, raw[i] ?? "", next ? JSON.stringify(next) : "");
-    });
-    for (const change of plan.changes) args.push(...change);
-    args.push(plan.entriesDelta);
-    const outcome = (await runScript(store.redis, APPLY_PUSH, 3, keys.current(type), keys.building(type), keys.journal(type), ...args)) as number;
-    if (outcome === 1) return { added: plan.added, removed: plan.removed, applied: true };
+    const outcome = await store.tryPush(type, op, target, (current) => planPush(op, current));
+    if (outcome === "no-index") return { added: 0, removed: 0, applied: false };
+    if (outcome !== "conflict") return { added: outcome.added, removed: outcome.removed, applied: true };
   }
   throw new Error(`push update for ${type} kept conflicting with concurrent updates; try again`);
 }

@@ -1,4 +1,4 @@
-// Autocomplete over the serving generation of one type (layout: src/index/keys.ts, members:
+// Autocomplete over the serving generation of one type, read through IndexStore (members:
 // src/index/members.ts). Candidates come from the sorted sets and are ranked on what their
 // members carry; only the items of the few best are read. Infix and one-typo matches, needed
 // only when the prefix classes give fewer than `limit`, go through the type's vocabulary.
@@ -6,9 +6,7 @@ import { entryId, type ItemRecord, toEntry } from "../catalog/entries.ts";
 import { words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
-import { ITEMS_FETCH, PREFIX_SEARCH, SERVING_STATE, WORD_FETCH } from "../index/scripts.ts";
 import type { IndexStore } from "../index/store.ts";
-import { runScript } from "../platform/redis.ts";
 import { ResultCache } from "./cache.ts";
 import { type Candidate, cmp, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
 
@@ -16,8 +14,6 @@ import { type Candidate, cmp, infixMatches, MATCH, type MatchClass, prefixClass,
 const WORD_CANDIDATES = 200;
 /** How many vocabulary words infix and typo matching may each expand to. */
 const VOCAB_MATCHES = 20;
-/** Parsed item records kept for reuse (about 1 KB of text each, plus the parsed object). */
-const PARSED_RECORDS = 10_000;
 /** Candidates read beyond `limit`, so de-duplication by display name still fills the page. */
 const SLACK = 10;
 
@@ -65,7 +61,7 @@ export class SearchService {
     if (!this.cache.enabled) return JSON.stringify({ suggestions: await this.search(type, query) });
     const queryWords = words(query.query);
     if (query.query.trim() !== "" && queryWords.length === 0) return NO_SUGGESTIONS;
-    const state = (await runScript(this.store.redis, SERVING_STATE, 1, this.store.keys.current(type), this.store.keys.typeBase(type))) as string | null;
+    const state = await this.store.servingState(type);
     if (state === null) return NO_SUGGESTIONS;
     const key = `${type}\u0000${query.iso?.toLowerCase() ?? ""}\u0000${query.limit}\u0000${queryWords.join(" ")}`;
     const cached = this.cache.get(key, state);
@@ -91,20 +87,9 @@ export class SearchService {
     if (query.trim() !== "" && queryWords.length === 0) return [];
     const q = queryWords.join(" ");
     const isoKey = iso?.toLowerCase() ?? "";
-    const reply = (await runScript(
-      this.store.redis,
-      PREFIX_SEARCH,
-      1,
-      this.store.keys.current(type),
-      this.store.keys.typeBase(type),
-      isoKey,
-      q,
-      limit,
-      WORD_CANDIDATES,
-      ...queryWords,
-    )) as [string, string, string[], string[]] | [];
-    if (reply.length === 0) return [];
-    const [gen, vocabVersion, phraseHits, wordHits] = reply;
+    const found = await this.store.prefixHits(type, { iso: isoKey, phrase: q, words: queryWords, limit, wordCandidates: WORD_CANDIDATES });
+    if (!found) return [];
+    const { gen, vocabVersion, phraseHits, wordHits } = found;
 
     const hits = new Map<string, Hit>();
     const consider = (flat: string[], classify: (phrase: string) => { match: MatchClass; unverified: boolean }) => {
@@ -161,27 +146,9 @@ export class SearchService {
   }
 
   private async items(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord>> {
-    const raw = (await runScript(this.store.redis, ITEMS_FETCH, 1, this.store.keys.current(type), this.store.keys.typeBase(type), gen, ...skus)) as
-      | (string | null)[]
-      | null;
-    if (raw === null) throw new GenerationChanged();
-    const out = new Map<string, ItemRecord>();
-    skus.forEach((sku, i) => {
-      if (raw[i]) out.set(sku, this.parseRecord(sku, raw[i]!));
-    });
-    return out;
-  }
-
-  // Popular items come back in many searches: parsing their JSON was the largest single cost of
-  // a search. Reused only while the stored text is the same (a changed record is parsed again).
-  private readonly parsedRecords = new Map<string, { json: string; record: ItemRecord }>();
-  private parseRecord(sku: string, json: string): ItemRecord {
-    const cached = this.parsedRecords.get(sku);
-    if (cached && cached.json === json) return cached.record;
-    if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
-    const record = JSON.parse(json) as ItemRecord;
-    this.parsedRecords.set(sku, { json, record });
-    return record;
+    const items = await this.store.servingItems(type, gen, skus);
+    if (items === null) throw new GenerationChanged();
+    return items;
   }
 
   /** Infix and one-typo hits of a one-word query, found through the vocabulary. */
@@ -200,17 +167,7 @@ export class SearchService {
       }
     }
     if (!matchOf.size) return [];
-    const flat = (await runScript(
-      this.store.redis,
-      WORD_FETCH,
-      1,
-      this.store.keys.current(type),
-      this.store.keys.typeBase(type),
-      gen,
-      iso,
-      limit + SLACK,
-      ...matchOf.keys(),
-    )) as string[] | null;
+    const flat = await this.store.wordHits(type, gen, iso, limit + SLACK, [...matchOf.keys()]);
     if (flat === null) throw new GenerationChanged();
     const out: Hit[] = [];
     for (let i = 0; i < flat.length; i += 2) {
@@ -224,7 +181,7 @@ export class SearchService {
   private async vocabulary(type: ItemType, gen: string, version: string): Promise<string[]> {
     const cached = this.vocabularies.get(type);
     if (cached && cached.gen === gen && cached.version === version) return cached.words;
-    const list = await this.store.redis.zrange(this.store.keys.gen(type, gen).vocab, "0", "-1");
+    const list = await this.store.vocabulary(type, gen);
     this.vocabularies.set(type, { gen, version, words: list });
     return list;
   }
