@@ -46,10 +46,15 @@ export interface PrefixQuery {
 export type PushAttempt = PushPlan | "no-index" | "conflict";
 
 export class IndexStore {
-  readonly redis: RedisClient;
+  /**
+   * Only for the scheduler's tick claim (not index data), until scheduler.ts takes a client of its own.
+   * @deprecated Index data goes through the methods of this class.
+   */
+  readonly redis: Pick<RedisClient, "set">;
 
   constructor(
     private readonly client: RedisClient,
+    /** Key names, readable for the scheduler's tick key and for tests checking the layout. */
     readonly keys: Keys,
   ) {
     this.redis = client;
