@@ -173,7 +173,7 @@ describe("the run lock", () => {
     await seedLarge(ctx.db, ["boxes"], 30);
     const s = await ctx.services({ SYNC_LOCK_TTL_SECONDS: "2", SYNC_BATCH_SIZE: "10" });
     expect((await s.engine.run("boxes", "api")).status).toBe("success");
-    const serving = await snapshot(s.store, "boxes");
+    const serving = await snapshot(s, "boxes");
 
     const slow = slowEngine(s, 250); // 6 batches: about 1.5 s
     const outcome = await slow.trigger("boxes", "api");
@@ -186,7 +186,7 @@ describe("the run lock", () => {
 
     const result = await outcome.done;
     expect(result).toMatchObject({ status: "failed", published: false, error: "lost the run lock (another run took over); nothing was published" });
-    expect(await snapshot(s.store, "boxes")).toEqual(serving);
+    expect(await snapshot(s, "boxes")).toEqual(serving);
     // The thief's lock is untouched by the loser's release.
     expect((await ctx.redis.get(`${ctx.prefix}lock`))?.split(" ")[0]).toBe("20240101T000000Z-thief000");
     if ("lock" in thief) await s.lock.release(thief.lock);
@@ -211,7 +211,7 @@ describe("the run lock", () => {
     const [lost, won] = await Promise.all([a.done, b.done]);
     expect(lost).toMatchObject({ status: "failed", published: false });
     expect(won).toMatchObject({ status: "success", published: true });
-    expect(await snapshot(one.store, "boxes")).toEqual({ gen: b.runId, items: 30, entries: 90, phrases: 90 });
+    expect(await snapshot(one, "boxes")).toEqual({ gen: b.runId, items: 30, entries: 90, phrases: 90 });
     expect(gensIn(await ctx.keys())).toEqual([b.runId]);
     expect(keyShape(await ctx.keys(), [b.runId])).toEqual(keyShape(clean, gensIn(clean)));
   });

@@ -59,8 +59,8 @@ export interface Snapshot {
   phrases: number;
 }
 
-export async function snapshot(store: IndexStore, type: ItemType): Promise<Snapshot> {
-  const [gen, items, entries, phrases] = (await store.redis.eval(SNAPSHOT, 1, store.keys.current(type), store.keys.typeBase(type))) as [
+export async function snapshot({ redis, store }: Pick<Services, "redis" | "store">, type: ItemType): Promise<Snapshot> {
+  const [gen, items, entries, phrases] = (await redis.eval(SNAPSHOT, 1, store.keys.current(type), store.keys.typeBase(type))) as [
     string,
     number,
     number,
@@ -73,8 +73,9 @@ export async function snapshot(store: IndexStore, type: ItemType): Promise<Snaps
 export async function servingEntries(store: IndexStore, type: ItemType): Promise<Entry[]> {
   const gen = await store.currentGen(type);
   if (!gen) return [];
-  const all = await store.redis.hgetall(store.keys.gen(type, gen).items);
-  return sortEntries(Object.entries(all).flatMap(([sku, raw]) => entriesOf(sku, JSON.parse(raw) as ItemRecord)));
+  const items = new Map<string, ItemRecord>();
+  for await (const batch of store.itemBatches(type, gen)) for (const { sku, record } of batch) items.set(sku, record);
+  return sortEntries([...items].flatMap(([sku, record]) => entriesOf(sku, record)));
 }
 
 export function sortEntries(entries: Entry[]): Entry[] {

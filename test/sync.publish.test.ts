@@ -57,7 +57,7 @@ describe("atomic publish", () => {
     await seedLarge(ctx.db, ["categories"], 1500);
     const s = await ctx.services({ SYNC_BATCH_SIZE: "10" });
     expect((await s.engine.run("categories", "api")).status).toBe("success");
-    const before = await snapshot(s.store, "categories");
+    const before = await snapshot(s, "categories");
     expect(before).toEqual({ gen: expect.any(String), items: 1500, entries: 4500, phrases: 4500 });
 
     await seedLarge(ctx.db, ["categories"], 500, 1500);
@@ -70,13 +70,13 @@ describe("atomic publish", () => {
     let finished = false;
     void outcome.done.finally(() => (finished = true));
     while (!finished) {
-      reads.push(await snapshot(s.store, "categories"));
+      reads.push(await snapshot(s, "categories"));
       const status = await s.status.get();
       if (status.active?.run_id === outcome.runId && (status.active.progress.categories?.documents_read ?? 0) > 0) sawProgress = true;
     }
     const result = await outcome.done;
     expect(result.status).toBe("success");
-    reads.push(await snapshot(s.store, "categories"));
+    reads.push(await snapshot(s, "categories"));
 
     // Only the two complete states, in order: old ... old, new ... new.
     const firstNew = reads.findIndex((r) => r.gen === after.gen);
@@ -95,7 +95,7 @@ describe("shrink guard", () => {
     const s = await ctx.services();
     const first = await s.engine.run("categories", "api");
     expect(first.types.categories!.entries).toBe(300);
-    const serving = await snapshot(s.store, "categories");
+    const serving = await snapshot(s, "categories");
     const dataset = readDataset("categories");
     const keys = await ctx.keys();
 
@@ -109,7 +109,7 @@ describe("shrink guard", () => {
       error: "categories: 300 → 147 entries (-51.0%); more than SYNC_MAX_SHRINK_PERCENT=50%, nothing published (use force=true to publish anyway)",
     });
     expect(rejected.types.categories).toMatchObject({ documents: 98, entries: 147, previous_entries: 300 });
-    expect(await snapshot(s.store, "categories")).toEqual(serving);
+    expect(await snapshot(s, "categories")).toEqual(serving);
     expect(readDataset("categories")).toBe(dataset);
     expect(await ctx.keys()).toEqual(keys);
     expect(readdirSync(ctx.dir).filter((f) => f.includes(".tmp"))).toEqual([]);
@@ -130,7 +130,7 @@ describe("shrink guard", () => {
       return { status: res.status, body: (await res.json()) as Record<string, any> };
     };
     expect((await call("/generate-data-set")).status).toBe(200);
-    const serving = await snapshot(s.store, "categories");
+    const serving = await snapshot(s, "categories");
     await deleteOrigins("categories", range(0, 8));
 
     const rejected = await call("/generate-data-set");
@@ -150,12 +150,12 @@ describe("shrink guard", () => {
       published: false,
       types: { categories: { entries: 6, diff: { added: 0, removed: 24 } } },
     });
-    expect(await snapshot(s.store, "categories")).toEqual(serving);
+    expect(await snapshot(s, "categories")).toEqual(serving);
 
     const forced = await call("/generate-data-set?force=true");
     expect(forced.status).toBe(200);
     expect(forced.body).toMatchObject({ status: "success", force: true, published: true, types: { categories: { entries: 6, previous_entries: 30 } } });
-    expect((await snapshot(s.store, "categories")).entries).toBe(6);
+    expect((await snapshot(s, "categories")).entries).toBe(6);
   });
 
   test("force=true publishes the shrunken index", async () => {
@@ -167,7 +167,7 @@ describe("shrink guard", () => {
     const forced = await s.engine.run("boxes", "api", { force: true });
     expect(forced).toMatchObject({ status: "success", published: true, force: true });
     expect(forced.types.boxes).toMatchObject({ entries: 15, previous_entries: 150 });
-    expect(await snapshot(s.store, "boxes")).toEqual({ gen: forced.run_id, items: 5, entries: 15, phrases: 15 });
+    expect(await snapshot(s, "boxes")).toEqual({ gen: forced.run_id, items: 5, entries: 15, phrases: 15 });
     expect(JSON.parse(readDataset("boxes"))).toHaveLength(15);
   });
 
@@ -175,13 +175,13 @@ describe("shrink guard", () => {
     await seedLarge(ctx.db, ["categories", "boxes", "options"], 20);
     const s = await ctx.services();
     await s.engine.run("all", "api");
-    const before = await Promise.all(ITEM_TYPES.map((t) => snapshot(s.store, t)));
+    const before = await Promise.all(ITEM_TYPES.map((t) => snapshot(s, t)));
     await deleteOrigins("options", range(0, 15));
     await seedLarge(ctx.db, ["categories"], 5, 20); // categories grow
     const rejected = await s.engine.run("all", "api");
     expect(rejected.status).toBe("rejected");
     expect(rejected.error).toStartWith("options: 60 → 15 entries (-75.0%); ");
-    expect(await Promise.all(ITEM_TYPES.map((t) => snapshot(s.store, t)))).toEqual(before);
+    expect(await Promise.all(ITEM_TYPES.map((t) => snapshot(s, t)))).toEqual(before);
   });
 
   test("SYNC_MAX_SHRINK_PERCENT is honoured", async () => {
@@ -261,7 +261,7 @@ describe("scope", () => {
     expect((await s.engine.run("all", "api")).status).toBe("success");
     const others = async () => ({ categories: await dumpType(ctx.redis, s.store, "categories"), options: await dumpType(ctx.redis, s.store, "options") });
     const before = await others();
-    const boxesBefore = await snapshot(s.store, "boxes");
+    const boxesBefore = await snapshot(s, "boxes");
     const datasets = [readDataset("categories"), readDataset("options")];
     await seedLarge(ctx.db, ["categories", "boxes", "options"], 2, 10);
 
@@ -272,7 +272,7 @@ describe("scope", () => {
     expect(Object.keys(body.types)).toEqual(["boxes"]);
     expect(await others()).toEqual(before);
     expect([readDataset("categories"), readDataset("options")]).toEqual(datasets);
-    expect(await snapshot(s.store, "boxes")).toEqual({ gen: body.run_id, items: 12, entries: 36, phrases: 36 });
+    expect(await snapshot(s, "boxes")).toEqual({ gen: body.run_id, items: 12, entries: 36, phrases: 36 });
     expect(boxesBefore.gen).not.toBe(body.run_id);
     expect(JSON.parse(readDataset("boxes"))).toHaveLength(36);
   });
@@ -314,7 +314,7 @@ describe("no leftovers", () => {
     const s = await ctx.services({ SYNC_BATCH_SIZE: "10" });
     const first = await s.engine.run("all", "api");
     const clean = keyShape(await ctx.keys(), [first.run_id]);
-    const serving = await Promise.all(ITEM_TYPES.map((t) => snapshot(s.store, t)));
+    const serving = await Promise.all(ITEM_TYPES.map((t) => snapshot(s, t)));
     const datasets = (["categories", "boxes", "options"] as const).map(readDataset);
 
     // Abort while boxes are half built (categories already built, not yet published).
@@ -326,7 +326,7 @@ describe("no leftovers", () => {
     expect(aborted).toMatchObject({ status: "failed", error: "aborted: test", published: false, run_id: outcome.runId });
     expect(slow.activeRunId).toBeNull();
 
-    expect(await Promise.all(ITEM_TYPES.map((t) => snapshot(s.store, t)))).toEqual(serving);
+    expect(await Promise.all(ITEM_TYPES.map((t) => snapshot(s, t)))).toEqual(serving);
     expect((["categories", "boxes", "options"] as const).map(readDataset)).toEqual(datasets);
     const afterAbort = await ctx.keys();
     expect(gensIn(afterAbort)).toEqual([first.run_id]);
@@ -347,15 +347,12 @@ describe("no leftovers", () => {
     const clean = keyShape(await ctx.keys(), [first.run_id]);
     // What a process killed mid-build leaves: a registered generation with data and markers.
     await s.store.begin("categories", "crashed", "crashed", "token", 60_000);
-    const pipe = s.store.redis.pipeline();
-    s.store.queueItemWrites(
-      pipe,
+    await s.store.writeItems(
       "categories",
       "crashed",
       [{ sku: oid("categories", 0, 0).toHexString(), record: { n: "x", s: "x", o: {}, e: [["en", "x", "x"]] }, added: [0] }],
       1,
     );
-    await pipe.exec();
     expect(gensIn(await ctx.keys()).sort()).toEqual(["crashed", first.run_id].sort());
 
     const next = await s.engine.run("categories", "api");

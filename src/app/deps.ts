@@ -3,6 +3,7 @@ import type { Metrics } from "../ops/metrics.ts";
 import type { Config } from "../platform/config.ts";
 import type { ClientIp } from "../platform/http/admin.ts";
 import type { Logger } from "../platform/log.ts";
+import type { RedisClient } from "../platform/redis.ts";
 import type { SyncEngine } from "../runs/engine.ts";
 import type { HistoryRepo } from "../runs/history/repo.ts";
 import type { StatusStore } from "../runs/status.ts";
@@ -16,6 +17,8 @@ export interface AppDeps {
   startedAt: Date;
   engine: SyncEngine;
   store: IndexStore;
+  /** For health checks of the connection (ping, topology); index data goes through `store`. */
+  redis: RedisClient;
   status: StatusStore;
   history: HistoryRepo;
   source: CatalogSource;

@@ -99,13 +99,18 @@ function textField(doc: Record<string, unknown>, field: "name" | "slug", docId: 
   return "";
 }
 
+/** What makes an entry unique within its item: its (iso, display_name). */
+export function displayNameKey(iso: string, displayName: string): string {
+  return `${iso}\u0000${displayName}`;
+}
+
 /** Adds display names as entries of `record`, skipping (iso, display_name) pairs it has. Returns the new positions. */
 export function addDisplayNames(record: ItemRecord, names: DisplayName[], originName?: string): number[] {
   const have = new Set<string>();
-  for (const e of record.e) if (e) have.add(`${e[0]}\u0000${e[1]}`);
+  for (const e of record.e) if (e) have.add(displayNameKey(e[0], e[1]));
   const added: number[] = [];
   for (const { iso, display_name } of names) {
-    const key = `${iso}\u0000${display_name}`;
+    const key = displayNameKey(iso, display_name);
     if (have.has(key)) continue;
     have.add(key);
     record.e.push([iso, display_name, originName ?? record.o[iso] ?? display_name]);

@@ -50,7 +50,7 @@ export class Keys {
     return `${this.typeBase(type)}journal`;
   }
   gen(type: ItemType, gen: string): GenKeys {
-    return new GenKeys(`${this.typeBase(type)}g:${gen}:`);
+    return new GenKeys(genBase(this.typeBase(type), gen));
   }
   /** A pattern matching every key of ours (for counting keys under the prefix). */
   get all(): string {
@@ -58,24 +58,51 @@ export class Keys {
   }
 }
 
+// The parts of a generation's key names. GenKeys and the Lua helper below are both built from
+// these, so the TypeScript and the scripts cannot disagree on the layout.
+const GEN_OPEN = "g:";
+const GEN_CLOSE = ":";
+const GEN_PART = { items: "items", meta: "meta", isos: "isos", vocab: "vocab" } as const;
+const ISO_PART = { phrase: "phrase:", word: "word:" } as const;
+
+function genBase(typeBase: string, gen: string): string {
+  return `${typeBase}${GEN_OPEN}${gen}${GEN_CLOSE}`;
+}
+
 export class GenKeys {
-  constructor(readonly base: string) {}
-  get items(): string {
-    return `${this.base}items`;
-  }
-  get meta(): string {
-    return `${this.base}meta`;
-  }
-  get isos(): string {
-    return `${this.base}isos`;
-  }
-  get vocab(): string {
-    return `${this.base}vocab`;
+  readonly items: string;
+  readonly meta: string;
+  readonly isos: string;
+  readonly vocab: string;
+  constructor(readonly base: string) {
+    this.items = base + GEN_PART.items;
+    this.meta = base + GEN_PART.meta;
+    this.isos = base + GEN_PART.isos;
+    this.vocab = base + GEN_PART.vocab;
   }
   phrase(iso: string): string {
-    return `${this.base}phrase:${iso}`;
+    return this.base + ISO_PART.phrase + iso;
   }
   word(iso: string): string {
-    return `${this.base}word:${iso}`;
+    return this.base + ISO_PART.word + iso;
   }
 }
+
+/**
+ * Lua defining `gen_keys(type_base, gen)`: a generation's keys as GenKeys names them, in a table
+ * with items, meta, isos, vocab and the functions phrase(iso), word(iso). Scripts are given
+ * Keys.typeBase and read the generation id in Redis, so they derive these keys themselves.
+ */
+export const LUA_GEN_KEYS = `
+local function gen_keys(type_base, gen)
+  local g = type_base .. '${GEN_OPEN}' .. gen .. '${GEN_CLOSE}'
+  local k = {}
+${Object.entries(GEN_PART)
+  .map(([name, part]) => `  k.${name} = g .. '${part}'`)
+  .join("\n")}
+${Object.entries(ISO_PART)
+  .map(([name, part]) => `  k.${name} = function(iso) return g .. '${part}' .. iso end`)
+  .join("\n")}
+  return k
+end
+`;

@@ -37,6 +37,12 @@ export interface ParsedMember {
   id: string;
 }
 
+/** The word of a word member, the display name of a phrase member: the text before the first NUL. */
+export function memberKey(member: string): string {
+  const first = member.indexOf("\u0000");
+  return first < 0 ? member : member.slice(0, first);
+}
+
 /** Reads a phrase or word member; null if it is not one of ours. */
 export function parseMember(member: string): ParsedMember | null {
   const first = member.indexOf("\u0000");

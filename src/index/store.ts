@@ -1,29 +1,18 @@
-// The Redis side of the index: generations of one type, their writing, publishing and cleanup.
+// The Redis side of the index: generations of one type, their writing, publishing, reading for
+// search and cleanup. Nothing outside src/index/ reads or writes index keys but through this class.
 import type { ChainableCommander } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
-import { type RedisClient, runScript } from "../platform/redis.ts";
+import { type RedisClient, runScript, scanKeys } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
-import { entryMembers } from "./members.ts";
-
-// Switches the serving generation if this run still owns the type (fence) and every push
-// journaled during the build has been replayed into the new generation.
-const PUBLISH = `
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {0, 'fence'} end
-if redis.call('LLEN', KEYS[4]) ~= tonumber(ARGV[3]) then return {0, 'journal'} end
-local previous = redis.call('GET', KEYS[1])
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-return {1, previous or ''}`;
-
-// Drops the build markers of a type only if they are still this run's: a run that lost its lock
-// must not remove the fence, marker and journal of the run that took over.
-const ABANDON = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[3]) end
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return 1`;
+import { entryMembers, memberKey } from "./members.ts";
+import { ABANDON, APPLY_PUSH, ITEMS_FETCH, PREFIX_SEARCH, PUBLISH, SERVING_STATE, WORD_FETCH } from "./scripts.ts";
+import { type PushOp, type PushPlan, skusOf } from "./update.ts";
 
 const UNLINK_BATCH = 100;
+const SCAN_COUNT = 500;
+/** Parsed item records kept for reuse by search (about 1 KB of text each, plus the parsed object). */
+const PARSED_RECORDS = 10_000;
 
 export interface ItemWrite {
   sku: string;
@@ -34,26 +23,62 @@ export interface ItemWrite {
 
 export type PublishOutcome = { published: true; previous: string | null } | { published: false; reason: "fence" };
 
+/** What the prefix classes of a search found, hits as [iso, member, iso, member, …]. */
+export interface PrefixHits {
+  gen: string;
+  vocabVersion: string;
+  phraseHits: string[];
+  wordHits: string[];
+}
+
+export interface PrefixQuery {
+  /** Lower-cased language, or "" for every language. */
+  iso: string;
+  /** The normalised query phrase ("" lists entries). */
+  phrase: string;
+  words: string[];
+  limit: number;
+  /** How many word members the query may read, shared by the languages it searches. */
+  wordCandidates: number;
+}
+
+/** One attempt of a push update: applied (the plan), nothing serving, or a concurrent change won. */
+export type PushAttempt = PushPlan | "no-index" | "conflict";
+
 export class IndexStore {
+  /**
+   * Only for the scheduler's tick claim (not index data), until scheduler.ts takes a client of its own.
+   * @deprecated Index data goes through the methods of this class.
+   */
+  readonly redis: Pick<RedisClient, "set">;
+
   constructor(
-    readonly redis: RedisClient,
+    private readonly client: RedisClient,
+    /** Key names, readable for the scheduler's tick key and for tests checking the layout. */
     readonly keys: Keys,
-  ) {}
+  ) {
+    this.redis = client;
+  }
 
   async currentGen(type: ItemType): Promise<string | null> {
-    return this.redis.get(this.keys.current(type));
+    return this.client.get(this.keys.current(type));
   }
 
   /** Entries in a generation (0 when it does not exist). */
   async entryCount(type: ItemType, gen: string | null): Promise<number> {
     if (!gen) return 0;
-    return Number((await this.redis.hget(this.keys.gen(type, gen).meta, "entries")) ?? 0);
+    return Number((await this.client.hget(this.keys.gen(type, gen).meta, "entries")) ?? 0);
+  }
+
+  /** Keys under the prefix, on every master (a SCAN of the whole keyspace). */
+  async keyCount(): Promise<number> {
+    return (await scanKeys(this.client, this.keys.all)).length;
   }
 
   /** Registers a new generation before anything of it is written, so cleanup always finds it. */
   async begin(type: ItemType, gen: string, runId: string, token: string, ttlMs: number): Promise<void> {
     const g = this.keys.gen(type, gen);
-    await this.redis
+    await this.client
       .multi()
       .sadd(this.keys.gens(type), gen)
       .set(this.keys.owner(type), token)
@@ -65,16 +90,39 @@ export class IndexStore {
 
   /** Keeps the building marker alive as long as the run lock. */
   async touchBuilding(type: ItemType, ttlMs: number): Promise<void> {
-    await this.redis.pexpire(this.keys.building(type), ttlMs);
+    await this.client.pexpire(this.keys.building(type), ttlMs);
   }
 
   async readItems(type: ItemType, gen: string, skus: string[]): Promise<(ItemRecord | null)[]> {
     if (skus.length === 0) return [];
-    const values = await this.redis.hmget(this.keys.gen(type, gen).items, ...skus);
-    return values.map((v) => (v ? (JSON.parse(v) as ItemRecord) : null));
+    const values = await this.client.hmget(this.keys.gen(type, gen).items, ...skus);
+    return values.map((v) => (v ? decodeRecord(v) : null));
   }
 
-  /** Queues the writes of items (records and new entries' members) on a pipeline. Returns entries added. */
+  /** Every item of a generation, a batch at a time (HSCAN: an item may come twice). */
+  async *itemBatches(type: ItemType, gen: string): AsyncGenerator<{ sku: string; record: ItemRecord }[]> {
+    const key = this.keys.gen(type, gen).items;
+    let cursor = "0";
+    do {
+      const [next, flat] = await this.client.hscan(key, cursor, "COUNT", SCAN_COUNT);
+      cursor = next;
+      const batch: { sku: string; record: ItemRecord }[] = [];
+      for (let i = 0; i < flat.length; i += 2) batch.push({ sku: flat[i]!, record: decodeRecord(flat[i + 1]!) });
+      yield batch;
+    } while (cursor !== "0");
+  }
+
+  /** Writes items (records and new entries' members) in one pipeline. Returns entries added. */
+  async writeItems(type: ItemType, gen: string, writes: ItemWrite[], newItems: number): Promise<number> {
+    const pipe = this.client.pipeline();
+    const added = this.queueItemWrites(pipe, type, gen, writes, newItems);
+    const replies = await pipe.exec();
+    const failed = replies?.find(([err]) => err);
+    if (failed) throw failed[0];
+    return added;
+  }
+
+  /** Queues what writeItems writes on a pipeline (public for bench/sync.ts, which times the execution alone). */
   queueItemWrites(pipe: ChainableCommander, type: ItemType, gen: string, writes: ItemWrite[], newItems: number): number {
     const g = this.keys.gen(type, gen);
     const phrases = new Map<string, string[]>();
@@ -83,7 +131,7 @@ export class IndexStore {
     const records: string[] = [];
     let added = 0;
     for (const { sku, record, added: positions } of writes) {
-      records.push(sku, JSON.stringify(record));
+      records.push(sku, encodeRecord(record));
       for (const position of positions) {
         const m = entryMembers(sku, record, position);
         if (!m) continue;
@@ -91,7 +139,7 @@ export class IndexStore {
         push(phrases, m.iso, m.phrase);
         for (const w of m.words) {
           push(wordsByIso, m.iso, w);
-          vocab.add(w.slice(0, w.indexOf("\u0000")));
+          vocab.add(memberKey(w));
         }
       }
     }
@@ -105,18 +153,45 @@ export class IndexStore {
     return added;
   }
 
+  /**
+   * One compare-and-set attempt of a push update: reads the op's items in the serving generation
+   * (journaling the op for a build in progress) or in a given generation being built, plans the
+   * change from them and applies it unless a record changed meanwhile.
+   */
+  async tryPush(
+    type: ItemType,
+    op: PushOp,
+    target: { building: string } | "serving",
+    plan: (current: Map<string, ItemRecord | null>) => PushPlan,
+  ): Promise<PushAttempt> {
+    const gen = target === "serving" ? await this.currentGen(type) : target.building;
+    if (!gen) return "no-index";
+    const skus = skusOf(op);
+    const raw = await this.client.hmget(this.keys.gen(type, gen).items, ...skus);
+    const planned = plan(new Map(skus.map((sku, i) => [sku, raw[i] ? decodeRecord(raw[i]!) : null])));
+    const args: (string | number)[] = [this.keys.typeBase(type), gen, target === "serving" ? "serving" : "building", JSON.stringify(op), skus.length];
+    skus.forEach((sku, i) => {
+      const next = planned.records.get(sku);
+      args.push(sku, raw[i] ?? "", next ? encodeRecord(next) : "");
+    });
+    for (const change of planned.changes) args.push(...change);
+    args.push(planned.entriesDelta);
+    const outcome = await runScript(this.client, APPLY_PUSH, 3, this.keys.current(type), this.keys.building(type), this.keys.journal(type), ...args);
+    return outcome === 1 ? planned : "conflict";
+  }
+
   /** Makes `gen` the serving generation of `type`, replaying pushes journaled during its build. */
   async publish(type: ItemType, gen: string, token: string, replay: (ops: string[]) => Promise<void>): Promise<PublishOutcome> {
     const journal = this.keys.journal(type);
     let applied = 0;
     for (;;) {
-      const ops = await this.redis.lrange(journal, applied, -1);
+      const ops = await this.client.lrange(journal, applied, -1);
       if (ops.length) {
         await replay(ops);
         applied += ops.length;
       }
       const [ok, detail] = (await runScript(
-        this.redis,
+        this.client,
         PUBLISH,
         5,
         this.keys.current(type),
@@ -135,13 +210,13 @@ export class IndexStore {
 
   /** Drops a generation that will not be published, and the markers of its build (if still ours). */
   async abandon(type: ItemType, gen: string, token: string): Promise<void> {
-    await runScript(this.redis, ABANDON, 3, this.keys.owner(type), this.keys.building(type), this.keys.journal(type), token, gen);
+    await runScript(this.client, ABANDON, 3, this.keys.owner(type), this.keys.building(type), this.keys.journal(type), token, gen);
     await this.unlinkGeneration(type, gen);
   }
 
   /** Removes every generation of `type` except the serving one (leftovers of failed or crashed runs). */
   async removeStale(type: ItemType): Promise<number> {
-    const [current, gens] = await Promise.all([this.currentGen(type), this.redis.smembers(this.keys.gens(type))]);
+    const [current, gens] = await Promise.all([this.currentGen(type), this.client.smembers(this.keys.gens(type))]);
     let removed = 0;
     for (const gen of gens) {
       if (gen === current) continue;
@@ -154,16 +229,83 @@ export class IndexStore {
   /** UNLINKs a generation's keys in batches; safe to repeat. */
   async unlinkGeneration(type: ItemType, gen: string): Promise<void> {
     const g = this.keys.gen(type, gen);
-    const isos = await this.redis.smembers(g.isos);
+    const isos = await this.client.smembers(g.isos);
     const keys = [g.items, g.vocab, ...isos.flatMap((iso) => [g.phrase(iso), g.word(iso)]), g.isos, g.meta];
     for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
       // One key per command: in Redis Cluster a multi-key UNLINK is fine (one slot), but it keeps batches small.
-      const pipe = this.redis.pipeline();
+      const pipe = this.client.pipeline();
       for (const key of keys.slice(i, i + UNLINK_BATCH)) pipe.unlink(key);
       await pipe.exec();
     }
-    await this.redis.srem(this.keys.gens(type), gen);
+    await this.client.srem(this.keys.gens(type), gen);
   }
+
+  // Search reads the serving generation by script, so each read checks it still serves.
+
+  /** "<serving generation>:<push updates applied to it>", or null before any publish (search cache state). */
+  async servingState(type: ItemType): Promise<string | null> {
+    return (await runScript(this.client, SERVING_STATE, 1, this.keys.current(type), this.keys.typeBase(type))) as string | null;
+  }
+
+  /** Phrase-prefix and word-prefix hits in the serving generation, in one round trip; null before any publish. */
+  async prefixHits(type: ItemType, q: PrefixQuery): Promise<PrefixHits | null> {
+    const reply = (await runScript(
+      this.client,
+      PREFIX_SEARCH,
+      1,
+      this.keys.current(type),
+      this.keys.typeBase(type),
+      q.iso,
+      q.phrase,
+      q.limit,
+      q.wordCandidates,
+      ...q.words,
+    )) as [string, string, string[], string[]] | [];
+    if (reply.length === 0) return null;
+    const [gen, vocabVersion, phraseHits, wordHits] = reply;
+    return { gen, vocabVersion, phraseHits, wordHits };
+  }
+
+  /** Word hits ([iso, member, …]) for exactly these words, up to `cap` per word and language; null if `gen` no longer serves. */
+  async wordHits(type: ItemType, gen: string, iso: string, cap: number, words: string[]): Promise<string[] | null> {
+    return (await runScript(this.client, WORD_FETCH, 1, this.keys.current(type), this.keys.typeBase(type), gen, iso, cap, ...words)) as string[] | null;
+  }
+
+  /** The distinct words of a generation, sorted. */
+  async vocabulary(type: ItemType, gen: string): Promise<string[]> {
+    return this.client.zrange(this.keys.gen(type, gen).vocab, "0", "-1");
+  }
+
+  /** Records of the items in generation `gen`; null if it no longer serves. */
+  async servingItems(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord> | null> {
+    const raw = (await runScript(this.client, ITEMS_FETCH, 1, this.keys.current(type), this.keys.typeBase(type), gen, ...skus)) as (string | null)[] | null;
+    if (raw === null) return null;
+    const out = new Map<string, ItemRecord>();
+    skus.forEach((sku, i) => {
+      if (raw[i]) out.set(sku, this.parseRecord(sku, raw[i]!));
+    });
+    return out;
+  }
+
+  // Popular items come back in many searches: parsing their JSON was the largest single cost of
+  // a search. Reused only while the stored text is the same (a changed record is parsed again).
+  private readonly parsedRecords = new Map<string, { json: string; record: ItemRecord }>();
+  private parseRecord(sku: string, json: string): ItemRecord {
+    const cached = this.parsedRecords.get(sku);
+    if (cached && cached.json === json) return cached.record;
+    if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
+    const record = decodeRecord(json);
+    this.parsedRecords.set(sku, { json, record });
+    return record;
+  }
+}
+
+function encodeRecord(record: ItemRecord): string {
+  return JSON.stringify(record);
+}
+
+function decodeRecord(json: string): ItemRecord {
+  return JSON.parse(json) as ItemRecord;
 }
 
 function push(map: Map<string, string[]>, key: string, value: string): void {

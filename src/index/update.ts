@@ -1,8 +1,7 @@
 // Push updates: add, remove or replace one item's entries in a generation without a full run.
-import { addDisplayNames, type DisplayName, type ItemRecord } from "../catalog/entries.ts";
+import { addDisplayNames, type DisplayName, displayNameKey, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
-import { runScript } from "../platform/redis.ts";
-import { entryMembers } from "./members.ts";
+import { entryMembers, memberKey } from "./members.ts";
 import type { IndexStore } from "./store.ts";
 
 export interface AddItem {
@@ -44,9 +43,9 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
   const remove = (item: RemoveItem) => {
     const record = records.get(item.linked);
     if (!record) return;
-    const wanted = item.display_names ? new Set(item.display_names.map((d) => `${d.iso}\u0000${d.display_name}`)) : null;
+    const wanted = item.display_names ? new Set(item.display_names.map((d) => displayNameKey(d.iso, d.display_name))) : null;
     record.e.forEach((e, position) => {
-      if (!e || (wanted && !wanted.has(`${e[0]}\u0000${e[1]}`))) return;
+      if (!e || (wanted && !wanted.has(displayNameKey(e[0], e[1])))) return;
       const m = entryMembers(item.linked, record, position)!;
       plan.changes.push(["pr", m.iso, m.phrase], ...m.words.map((w): MemberChange => ["wr", m.iso, w]));
       record.e[position] = null;
@@ -65,7 +64,7 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
     for (const position of addDisplayNames(record, item.display_names, item.origin_name)) {
       const m = entryMembers(item.linked, record, position)!;
       plan.changes.push(["pa", m.iso, m.phrase]);
-      for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, w.slice(0, w.indexOf("\u0000"))]);
+      for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, memberKey(w)]);
       plan.added++;
     }
   };
@@ -79,41 +78,6 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
   plan.entriesDelta = plan.added - plan.removed;
   return plan;
 }
-
-// Applies a plan if the records are still as read (compare-and-set). With ARGV[3] = 'serving'
-// it also checks the generation still serves, and journals the op while a new one is built.
-const APPLY = `
-local base, gen, mode, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if mode == 'serving' and redis.call('GET', KEYS[1]) ~= gen then return -1 end
-local g = base .. 'g:' .. gen .. ':'
-local items = g .. 'items'
-local n = tonumber(ARGV[5])
-local i = 6
-for k = 1, n do
-  local current = redis.call('HGET', items, ARGV[i])
-  if (current or '') ~= ARGV[i + 1] then return 0 end
-  i = i + 3
-end
-i = 6
-for k = 1, n do
-  if ARGV[i + 2] == '' then redis.call('HDEL', items, ARGV[i]) else redis.call('HSET', items, ARGV[i], ARGV[i + 2]) end
-  i = i + 3
-end
-local vocab_added = 0
-while i <= #ARGV - 1 do
-  local kind, iso, member = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if kind == 'pa' then redis.call('ZADD', g .. 'phrase:' .. iso, 0, member); redis.call('SADD', g .. 'isos', iso)
-  elseif kind == 'pr' then redis.call('ZREM', g .. 'phrase:' .. iso, member)
-  elseif kind == 'wa' then redis.call('ZADD', g .. 'word:' .. iso, 0, member)
-  elseif kind == 'wr' then redis.call('ZREM', g .. 'word:' .. iso, member)
-  elseif kind == 'v' then vocab_added = vocab_added + redis.call('ZADD', g .. 'vocab', 0, member) end
-  i = i + 3
-end
-redis.call('HINCRBY', g .. 'meta', 'entries', ARGV[#ARGV])
-if vocab_added > 0 then redis.call('HINCRBY', g .. 'meta', 'vocab_version', 1) end
-redis.call('HINCRBY', g .. 'meta', 'updates', 1)
-if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPUSH', KEYS[3], op) end
-return 1`;
 
 const MAX_ATTEMPTS = 20;
 
@@ -129,23 +93,10 @@ export interface PushOutcome {
  * or to a given generation being built (mode 'building', used to replay the journal).
  */
 export async function applyPush(store: IndexStore, type: ItemType, op: PushOp, target: { building: string } | "serving"): Promise<PushOutcome> {
-  const keys = store.keys;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const gen = target === "serving" ? await store.currentGen(type) : target.building;
-    if (!gen) return { added: 0, removed: 0, applied: false };
-    const skus = skusOf(op);
-    const raw = await store.redis.hmget(keys.gen(type, gen).items, ...skus);
-    const current = new Map(skus.map((sku, i) => [sku, raw[i] ? (JSON.parse(raw[i]!) as ItemRecord) : null]));
-    const plan = planPush(op, current);
-    const args: (string | number)[] = [keys.typeBase(type), gen, target === "serving" ? "serving" : "building", JSON.stringify(op), skus.length];
-    skus.forEach((sku, i) => {
-      const next = plan.records.get(sku);
-      args.push(sku, raw[i] ?? "", next ? JSON.stringify(next) : "");
-    });
-    for (const change of plan.changes) args.push(...change);
-    args.push(plan.entriesDelta);
-    const outcome = (await runScript(store.redis, APPLY, 3, keys.current(type), keys.building(type), keys.journal(type), ...args)) as number;
-    if (outcome === 1) return { added: plan.added, removed: plan.removed, applied: true };
+    const outcome = await store.tryPush(type, op, target, (current) => planPush(op, current));
+    if (outcome === "no-index") return { added: 0, removed: 0, applied: false };
+    if (outcome !== "conflict") return { added: outcome.added, removed: outcome.removed, applied: true };
   }
   throw new Error(`push update for ${type} kept conflicting with concurrent updates; try again`);
 }

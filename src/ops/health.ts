@@ -5,7 +5,7 @@ import type { AppDeps } from "../app/deps.ts";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import { redactUri } from "../platform/config.ts";
 import { errorResponse } from "../platform/http/errors.ts";
-import { redisErrorText, redisTopology, scanKeys } from "../platform/redis.ts";
+import { redisErrorText, redisTopology } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
 
 const CHECK_TIMEOUT_MS = 1_500;
@@ -48,11 +48,11 @@ export function healthRoutes(deps: AppDeps) {
     .get(
       "/info",
       async ({ set }) => {
-        const redis = deps.store.redis;
+        const redis = deps.redis;
         const [ping, topology, keys, index, mongo] = await Promise.all([
           settle(redis.ping()),
           settle(redisTopology(redis, deps.config.redis.mode)),
-          settle(scanKeys(redis, deps.store.keys.all).then((keys) => keys.length)),
+          settle(deps.store.keyCount()),
           settle(indexState(deps)),
           settle(deps.source.ping()),
         ]);

@@ -1,43 +1,38 @@
 // Differences between two generations of one type (for dry runs), in bounded memory.
-import { entriesOf, type ItemRecord } from "../catalog/entries.ts";
+import { displayNameKey, entriesOf, type ItemRecord } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { DiffSummary } from "./model.ts";
 
 const MAX_EXAMPLES = 20;
-const SCAN_COUNT = 500;
 
 function entryKeys(sku: string, record: ItemRecord | null): Map<string, string> {
   const out = new Map<string, string>();
   if (!record) return out;
-  for (const e of entriesOf(sku, record)) out.set(`${e.iso}\u0000${e.display_name}`, `${sku} ${e.iso} ${e.display_name}`);
+  for (const e of entriesOf(sku, record)) out.set(displayNameKey(e.iso, e.display_name), `${sku} ${e.iso} ${e.display_name}`);
   return out;
 }
 
 /** Entries in `from` missing in `to`, scanning `from` item by item. */
 async function missing(store: IndexStore, type: ItemType, from: string, to: string | null): Promise<{ count: number; examples: string[] }> {
   const result = { count: 0, examples: [] as string[] };
-  const fromKey = store.keys.gen(type, from).items;
-  let cursor = "0";
-  do {
-    const [next, flat] = await store.redis.hscan(fromKey, cursor, "COUNT", SCAN_COUNT);
-    cursor = next;
-    const skus: string[] = [];
-    const records: ItemRecord[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      skus.push(flat[i]!);
-      records.push(JSON.parse(flat[i + 1]!) as ItemRecord);
-    }
-    const others = to ? await store.readItems(type, to, skus) : skus.map(() => null);
-    skus.forEach((sku, i) => {
+  for await (const batch of store.itemBatches(type, from)) {
+    const others = to
+      ? await store.readItems(
+          type,
+          to,
+          batch.map((item) => item.sku),
+        )
+      : [];
+    batch.forEach(({ sku, record }, i) => {
       const have = entryKeys(sku, others[i] ?? null);
-      for (const [key, example] of entryKeys(sku, records[i]!)) {
+      for (const [key, example] of entryKeys(sku, record)) {
         if (have.has(key)) continue;
         result.count++;
         if (result.examples.length < MAX_EXAMPLES) result.examples.push(example);
       }
     });
-  } while (cursor !== "0");
+  }
   return result;
 }
 

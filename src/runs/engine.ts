@@ -341,11 +341,7 @@ export class SyncEngine {
 
   private async write(type: ItemType, gen: string, writes: ItemWrite[], newItems: number, result: TypeResult, dataset: DatasetWriter) {
     if (!writes.length) return;
-    const pipe = this.deps.store.redis.pipeline();
-    result.entries += this.deps.store.queueItemWrites(pipe, type, gen, writes, newItems);
-    const replies = await pipe.exec();
-    const failed = replies?.find(([err]) => err);
-    if (failed) throw failed[0];
+    result.entries += await this.deps.store.writeItems(type, gen, writes, newItems);
     await dataset.write(writes.flatMap((w) => w.added.map((p) => toEntry(w.sku, w.record, p)!)));
     this.collectGarbageEvery(writes.length);
   }

@@ -86,7 +86,8 @@ export function compareCandidates(a: Candidate, b: Candidate): number {
   );
 }
 
-function cmp(a: string, b: string): number {
+/** Code-unit order: the same on every machine, unlike localeCompare. */
+export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -1,4 +1,4 @@
-// Autocomplete over the serving generation of one type (layout: src/index/keys.ts, members:
+// Autocomplete over the serving generation of one type, read through IndexStore (members:
 // src/index/members.ts). Candidates come from the sorted sets and are ranked on what their
 // members carry; only the items of the few best are read. Infix and one-typo matches, needed
 // only when the prefix classes give fewer than `limit`, go through the type's vocabulary.
@@ -7,86 +7,13 @@ import { words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
 import type { IndexStore } from "../index/store.ts";
-import { runScript } from "../platform/redis.ts";
 import { ResultCache } from "./cache.ts";
-import { type Candidate, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
-
-// Returns {gen, vocab_version, phrase hits, word hits}, hits as [iso, member, iso, member, …].
-// Word members come from the query
-// word with the fewest matches, and only when the phrase members (counted once per item and
-// display name) are fewer than the limit.
-const PREFIX_SEARCH = `
-local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local gen = redis.call('GET', KEYS[1])
-if not gen then return {} end
-local g = base .. 'g:' .. gen .. ':'
-local isos = {iso}
-if iso == '' then isos = redis.call('SMEMBERS', g .. 'isos') end
-local phrase_hits, word_hits, seen, distinct = {}, {}, {}, 0
-for _, i in ipairs(isos) do
-  local members
-  if q == '' then members = redis.call('ZRANGEBYLEX', g .. 'phrase:' .. i, '-', '+', 'LIMIT', 0, limit)
-  else members = redis.call('ZRANGEBYLEX', g .. 'phrase:' .. i, '[' .. q, '[' .. q .. '\\255', 'LIMIT', 0, limit) end
-  for _, m in ipairs(members) do
-    phrase_hits[#phrase_hits + 1] = i
-    phrase_hits[#phrase_hits + 1] = m
-    local sep = string.find(m, '\\0', 1, true)
-    local key = string.sub(m, sep + 1, string.find(m, '.', sep, true)) .. string.sub(m, 1, sep)
-    if not seen[key] then seen[key] = true; distinct = distinct + 1 end
-  end
-end
-if #ARGV > 5 and distinct < limit then
-  local best, best_count = nil, nil
-  for t = 6, #ARGV do
-    local count = 0
-    for _, i in ipairs(isos) do count = count + redis.call('ZLEXCOUNT', g .. 'word:' .. i, '[' .. ARGV[t], '[' .. ARGV[t] .. '\\255') end
-    if best_count == nil or count < best_count then best, best_count = ARGV[t], count end
-  end
-  if best_count > 0 then
-    -- The candidate budget is shared by the languages searched, but each gets a page's worth.
-    local each = math.max(limit + 10, math.floor(cap / #isos))
-    for _, i in ipairs(isos) do
-      local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, each)
-      for _, m in ipairs(members) do word_hits[#word_hits + 1] = i; word_hits[#word_hits + 1] = m end
-    end
-  end
-end
-return {gen, redis.call('HGET', g .. 'meta', 'vocab_version') or '0', phrase_hits, word_hits}`;
-
-// Word hits ([iso, member, …]) having exactly the given words, in generation ARGV[2] if it still serves.
-const WORD_FETCH = `
-local base, gen, iso, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-if redis.call('GET', KEYS[1]) ~= gen then return false end
-local g = base .. 'g:' .. gen .. ':'
-local isos = {iso}
-if iso == '' then isos = redis.call('SMEMBERS', g .. 'isos') end
-local hits = {}
-for t = 5, #ARGV do
-  for _, i in ipairs(isos) do
-    local members = redis.call('ZRANGEBYLEX', g .. 'word:' .. i, '[' .. ARGV[t] .. '\\0', '[' .. ARGV[t] .. '\\0\\255', 'LIMIT', 0, cap)
-    for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
-  end
-end
-return hits`;
-
-// "<serving generation>:<push updates applied to it>", or false before any publish: what a
-// cached answer must have been read at to be used.
-const STATE = `
-local gen = redis.call('GET', KEYS[1])
-if not gen then return false end
-return gen .. ':' .. (redis.call('HGET', ARGV[1] .. 'g:' .. gen .. ':meta', 'updates') or '0')`;
-
-// Item records of generation ARGV[2] if it still serves.
-const ITEMS_FETCH = `
-if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
-return redis.call('HMGET', ARGV[1] .. 'g:' .. ARGV[2] .. ':items', unpack(ARGV, 3))`;
+import { type Candidate, cmp, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
 
 /** How many word-index members one query may read (shared by the languages it searches). */
 const WORD_CANDIDATES = 200;
 /** How many vocabulary words infix and typo matching may each expand to. */
 const VOCAB_MATCHES = 20;
-/** Parsed item records kept for reuse (about 1 KB of text each, plus the parsed object). */
-const PARSED_RECORDS = 10_000;
 /** Candidates read beyond `limit`, so de-duplication by display name still fills the page. */
 const SLACK = 10;
 
@@ -134,7 +61,7 @@ export class SearchService {
     if (!this.cache.enabled) return JSON.stringify({ suggestions: await this.search(type, query) });
     const queryWords = words(query.query);
     if (query.query.trim() !== "" && queryWords.length === 0) return NO_SUGGESTIONS;
-    const state = (await runScript(this.store.redis, STATE, 1, this.store.keys.current(type), this.store.keys.typeBase(type))) as string | null;
+    const state = await this.store.servingState(type);
     if (state === null) return NO_SUGGESTIONS;
     const key = `${type}\u0000${query.iso?.toLowerCase() ?? ""}\u0000${query.limit}\u0000${queryWords.join(" ")}`;
     const cached = this.cache.get(key, state);
@@ -160,20 +87,9 @@ export class SearchService {
     if (query.trim() !== "" && queryWords.length === 0) return [];
     const q = queryWords.join(" ");
     const isoKey = iso?.toLowerCase() ?? "";
-    const reply = (await runScript(
-      this.store.redis,
-      PREFIX_SEARCH,
-      1,
-      this.store.keys.current(type),
-      this.store.keys.typeBase(type),
-      isoKey,
-      q,
-      limit,
-      WORD_CANDIDATES,
-      ...queryWords,
-    )) as [string, string, string[], string[]] | [];
-    if (reply.length === 0) return [];
-    const [gen, vocabVersion, phraseHits, wordHits] = reply;
+    const found = await this.store.prefixHits(type, { iso: isoKey, phrase: q, words: queryWords, limit, wordCandidates: WORD_CANDIDATES });
+    if (!found) return [];
+    const { gen, vocabVersion, phraseHits, wordHits } = found;
 
     const hits = new Map<string, Hit>();
     const consider = (flat: string[], classify: (phrase: string) => { match: MatchClass; unverified: boolean }) => {
@@ -230,27 +146,9 @@ export class SearchService {
   }
 
   private async items(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord>> {
-    const raw = (await runScript(this.store.redis, ITEMS_FETCH, 1, this.store.keys.current(type), this.store.keys.typeBase(type), gen, ...skus)) as
-      | (string | null)[]
-      | null;
-    if (raw === null) throw new GenerationChanged();
-    const out = new Map<string, ItemRecord>();
-    skus.forEach((sku, i) => {
-      if (raw[i]) out.set(sku, this.parseRecord(sku, raw[i]!));
-    });
-    return out;
-  }
-
-  // Popular items come back in many searches: parsing their JSON was the largest single cost of
-  // a search. Reused only while the stored text is the same (a changed record is parsed again).
-  private readonly parsedRecords = new Map<string, { json: string; record: ItemRecord }>();
-  private parseRecord(sku: string, json: string): ItemRecord {
-    const cached = this.parsedRecords.get(sku);
-    if (cached && cached.json === json) return cached.record;
-    if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
-    const record = JSON.parse(json) as ItemRecord;
-    this.parsedRecords.set(sku, { json, record });
-    return record;
+    const items = await this.store.servingItems(type, gen, skus);
+    if (items === null) throw new GenerationChanged();
+    return items;
   }
 
   /** Infix and one-typo hits of a one-word query, found through the vocabulary. */
@@ -269,17 +167,7 @@ export class SearchService {
       }
     }
     if (!matchOf.size) return [];
-    const flat = (await runScript(
-      this.store.redis,
-      WORD_FETCH,
-      1,
-      this.store.keys.current(type),
-      this.store.keys.typeBase(type),
-      gen,
-      iso,
-      limit + SLACK,
-      ...matchOf.keys(),
-    )) as string[] | null;
+    const flat = await this.store.wordHits(type, gen, iso, limit + SLACK, [...matchOf.keys()]);
     if (flat === null) throw new GenerationChanged();
     const out: Hit[] = [];
     for (let i = 0; i < flat.length; i += 2) {
@@ -293,12 +181,8 @@ export class SearchService {
   private async vocabulary(type: ItemType, gen: string, version: string): Promise<string[]> {
     const cached = this.vocabularies.get(type);
     if (cached && cached.gen === gen && cached.version === version) return cached.words;
-    const list = await this.store.redis.zrange(this.store.keys.gen(type, gen).vocab, "0", "-1");
+    const list = await this.store.vocabulary(type, gen);
     this.vocabularies.set(type, { gen, version, words: list });
     return list;
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

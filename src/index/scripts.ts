@@ -1,0 +1,131 @@
+// Every Lua script of the index. Scripts that reach into a generation are given Keys.typeBase and
+// derive the generation's keys with gen_keys (keys.ts), never by spelling the layout out here.
+import { LUA_GEN_KEYS } from "./keys.ts";
+
+// Switches the serving generation if this run still owns the type (fence) and every push
+// journaled during the build has been replayed into the new generation.
+// KEYS: current, owner, building, journal, gens. ARGV: gen, token, journal entries applied.
+export const PUBLISH = `
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {0, 'fence'} end
+if redis.call('LLEN', KEYS[4]) ~= tonumber(ARGV[3]) then return {0, 'journal'} end
+local previous = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+return {1, previous or ''}`;
+
+// Drops the build markers of a type only if they are still this run's: a run that lost its lock
+// must not remove the fence, marker and journal of the run that took over.
+// KEYS: owner, building, journal. ARGV: token, gen.
+export const ABANDON = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[3]) end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
+// Applies a push plan if the records are still as read (compare-and-set). With ARGV[3] = 'serving'
+// it also checks the generation still serves, and journals the op while a new one is built.
+// KEYS: current, building, journal. ARGV: type base, gen, mode, op, n, n × (sku, read, next),
+// member changes as (kind, iso, member)…, entries delta.
+export const APPLY_PUSH = `${LUA_GEN_KEYS}
+local base, gen, mode, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if mode == 'serving' and redis.call('GET', KEYS[1]) ~= gen then return -1 end
+local k = gen_keys(base, gen)
+local n = tonumber(ARGV[5])
+local i = 6
+for _ = 1, n do
+  local current = redis.call('HGET', k.items, ARGV[i])
+  if (current or '') ~= ARGV[i + 1] then return 0 end
+  i = i + 3
+end
+i = 6
+for _ = 1, n do
+  if ARGV[i + 2] == '' then redis.call('HDEL', k.items, ARGV[i]) else redis.call('HSET', k.items, ARGV[i], ARGV[i + 2]) end
+  i = i + 3
+end
+local vocab_added = 0
+while i <= #ARGV - 1 do
+  local kind, iso, member = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if kind == 'pa' then redis.call('ZADD', k.phrase(iso), 0, member); redis.call('SADD', k.isos, iso)
+  elseif kind == 'pr' then redis.call('ZREM', k.phrase(iso), member)
+  elseif kind == 'wa' then redis.call('ZADD', k.word(iso), 0, member)
+  elseif kind == 'wr' then redis.call('ZREM', k.word(iso), member)
+  elseif kind == 'v' then vocab_added = vocab_added + redis.call('ZADD', k.vocab, 0, member) end
+  i = i + 3
+end
+redis.call('HINCRBY', k.meta, 'entries', ARGV[#ARGV])
+if vocab_added > 0 then redis.call('HINCRBY', k.meta, 'vocab_version', 1) end
+redis.call('HINCRBY', k.meta, 'updates', 1)
+if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPUSH', KEYS[3], op) end
+return 1`;
+
+// "<serving generation>:<push updates applied to it>", or false before any publish: what a
+// cached answer must have been read at to be used.
+// KEYS: current. ARGV: type base.
+export const SERVING_STATE = `${LUA_GEN_KEYS}
+local gen = redis.call('GET', KEYS[1])
+if not gen then return false end
+return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates') or '0')`;
+
+// Returns {gen, vocab_version, phrase hits, word hits}, hits as [iso, member, iso, member, …].
+// Word members come from the query word with the fewest matches, and only when the phrase
+// members (counted once per item and display name) are fewer than the limit.
+// KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, query words….
+export const PREFIX_SEARCH = `${LUA_GEN_KEYS}
+local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local gen = redis.call('GET', KEYS[1])
+if not gen then return {} end
+local k = gen_keys(base, gen)
+local isos = {iso}
+if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
+local phrase_hits, word_hits, seen, distinct = {}, {}, {}, 0
+for _, i in ipairs(isos) do
+  local members
+  if q == '' then members = redis.call('ZRANGEBYLEX', k.phrase(i), '-', '+', 'LIMIT', 0, limit)
+  else members = redis.call('ZRANGEBYLEX', k.phrase(i), '[' .. q, '[' .. q .. '\\255', 'LIMIT', 0, limit) end
+  for _, m in ipairs(members) do
+    phrase_hits[#phrase_hits + 1] = i
+    phrase_hits[#phrase_hits + 1] = m
+    local sep = string.find(m, '\\0', 1, true)
+    local key = string.sub(m, sep + 1, string.find(m, '.', sep, true)) .. string.sub(m, 1, sep)
+    if not seen[key] then seen[key] = true; distinct = distinct + 1 end
+  end
+end
+if #ARGV > 5 and distinct < limit then
+  local best, best_count = nil, nil
+  for t = 6, #ARGV do
+    local count = 0
+    for _, i in ipairs(isos) do count = count + redis.call('ZLEXCOUNT', k.word(i), '[' .. ARGV[t], '[' .. ARGV[t] .. '\\255') end
+    if best_count == nil or count < best_count then best, best_count = ARGV[t], count end
+  end
+  if best_count > 0 then
+    -- The candidate budget is shared by the languages searched, but each gets a page's worth.
+    local each = math.max(limit + 10, math.floor(cap / #isos))
+    for _, i in ipairs(isos) do
+      local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, each)
+      for _, m in ipairs(members) do word_hits[#word_hits + 1] = i; word_hits[#word_hits + 1] = m end
+    end
+  end
+end
+return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, word_hits}`;
+
+// Word hits ([iso, member, …]) having exactly the given words, in generation ARGV[2] if it still serves.
+// KEYS: current. ARGV: type base, gen, iso ('' for all), cap per word and language, words….
+export const WORD_FETCH = `${LUA_GEN_KEYS}
+local base, gen, iso, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('GET', KEYS[1]) ~= gen then return false end
+local k = gen_keys(base, gen)
+local isos = {iso}
+if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
+local hits = {}
+for t = 5, #ARGV do
+  for _, i in ipairs(isos) do
+    local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. ARGV[t] .. '\\0', '[' .. ARGV[t] .. '\\0\\255', 'LIMIT', 0, cap)
+    for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
+  end
+end
+return hits`;
+
+// Item records of generation ARGV[2] if it still serves.
+// KEYS: current. ARGV: type base, gen, skus….
+export const ITEMS_FETCH = `${LUA_GEN_KEYS}
+if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
+return redis.call('HMGET', gen_keys(ARGV[1], ARGV[2]).items, unpack(ARGV, 3))`;
