@@ -48,7 +48,7 @@ function collector(): { logger: Logger; lines: string[] } {
   return { lines, logger: createLogger({ format: "text", level: "info" }, (line) => lines.push(line)) };
 }
 
-function schedulerOf(services: Pick<Services, "config" | "engine" | "history" | "status" | "lock" | "store" | "logger">, opts: SchedulerOptions = {}) {
+function schedulerOf(services: Pick<Services, "config" | "engine" | "history" | "status" | "lock" | "redis" | "keys" | "logger">, opts: SchedulerOptions = {}) {
   const s = new Scheduler(services, { intervalCheck: "* * * * * *", ...opts });
   schedulers.push(s);
   return s;

@@ -19,6 +19,8 @@ export interface Services {
   config: Config;
   logger: Logger;
   redis: RedisClient;
+  /** The Redis key layout; index data is read and written only through `store`. */
+  keys: Keys;
   mongo: MongoClient;
   source: CatalogSource;
   store: IndexStore;
@@ -65,6 +67,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     config,
     logger,
     redis,
+    keys,
     mongo,
     source,
     store,

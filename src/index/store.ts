@@ -6,8 +6,8 @@ import type { ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, scanKeys } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
+import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
 import { ABANDON, APPLY_PUSH, ITEMS_FETCH, PREFIX_SEARCH, PUBLISH, SERVING_STATE, WORD_FETCH } from "./scripts.ts";
-import { type PushOp, type PushPlan, skusOf } from "./update.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -46,19 +46,11 @@ export interface PrefixQuery {
 export type PushAttempt = PushPlan | "no-index" | "conflict";
 
 export class IndexStore {
-  /**
-   * Only for the scheduler's tick claim (not index data), until scheduler.ts takes a client of its own.
-   * @deprecated Index data goes through the methods of this class.
-   */
-  readonly redis: Pick<RedisClient, "set">;
-
   constructor(
     private readonly client: RedisClient,
-    /** Key names, readable for the scheduler's tick key and for tests checking the layout. */
+    /** Key names, readable for tests checking the layout. */
     readonly keys: Keys,
-  ) {
-    this.redis = client;
-  }
+  ) {}
 
   async currentGen(type: ItemType): Promise<string | null> {
     return this.client.get(this.keys.current(type));

@@ -1,8 +1,9 @@
 // Push updates: add, replace or remove one item's entries in the serving index between runs.
 import { Elysia, t } from "elysia";
 import { ISO_PATTERN, type ItemType } from "../catalog/types.ts";
+import type { PushOp } from "../index/push-plan.ts";
 import type { IndexStore } from "../index/store.ts";
-import { applyPush, type PushOp } from "../index/update.ts";
+import { applyPush } from "../index/update.ts";
 import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
 

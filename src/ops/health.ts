@@ -1,12 +1,16 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
 import { basename } from "node:path";
 import { Elysia } from "elysia";
-import type { AppDeps } from "../app/deps.ts";
 import { ITEM_TYPES } from "../catalog/types.ts";
-import { redactUri } from "../platform/config.ts";
+import type { IndexStore } from "../index/store.ts";
+import { type Config, redactUri } from "../platform/config.ts";
 import { errorResponse } from "../platform/http/errors.ts";
-import { redisErrorText, redisTopology } from "../platform/redis.ts";
+import { type RedisClient, redisErrorText, redisTopology } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
+import type { SyncEngine } from "../runs/engine.ts";
+import type { HistoryRepo } from "../runs/history/repo.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
+import type { CatalogSource } from "../source/mongo.ts";
 
 const CHECK_TIMEOUT_MS = 1_500;
 
@@ -22,7 +26,20 @@ async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | 
 }
 
 /** Serving generation and entry count per type. */
-async function indexState(deps: AppDeps) {
+interface HealthDeps {
+  config: Pick<Config, "redis" | "keyPrefix" | "dbName">;
+  version: string;
+  startedAt: Date;
+  store: Pick<IndexStore, "currentGen" | "entryCount" | "keyCount">;
+  /** For the connection's health (ping, topology); index data goes through `store`. */
+  redis: RedisClient;
+  source: Pick<CatalogSource, "ping">;
+  history: Pick<HistoryRepo, "list" | "path">;
+  engine: Pick<SyncEngine, "activeRunId">;
+  scheduler?: Pick<Scheduler, "status">;
+}
+
+async function indexState(deps: Pick<HealthDeps, "store">) {
   const out: Record<string, { serving: boolean; entries: number }> = {};
   for (const type of ITEM_TYPES) {
     const gen = await deps.store.currentGen(type);
@@ -31,7 +48,7 @@ async function indexState(deps: AppDeps) {
   return out;
 }
 
-export function healthRoutes(deps: AppDeps) {
+export function healthRoutes(deps: HealthDeps) {
   return new Elysia({ name: "health-routes", normalize: false })
     .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["health"] } })
     .get(

@@ -3,8 +3,9 @@
 import type { Document } from "mongodb";
 import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, toEntry, validDisplayNames } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import type { PushOp } from "../index/push-plan.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
-import { applyPush, type PushOp } from "../index/update.ts";
+import { applyPush } from "../index/update.ts";
 import { type Config, redactUri } from "../platform/config.ts";
 import { type Logger, timestamp } from "../platform/log.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";

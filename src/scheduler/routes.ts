@@ -1,13 +1,21 @@
 // The scheduler endpoints of the re-sync guide (docs/re-sync-guide.md): status, start, stop, trigger-now, interval.
 import { Elysia, t } from "elysia";
-import type { AppDeps } from "../app/deps.ts";
-import { adminGuard } from "../platform/http/admin.ts";
+import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
+import type { SyncEngine } from "../runs/engine.ts";
 import { runResponse, runStartedResponse } from "../runs/routes.ts";
 import { parseIntervalHours } from "./hours.ts";
 import { type Scheduler, SchedulerStartError } from "./scheduler.ts";
 
-export function schedulerRoutes(deps: AppDeps) {
+interface SchedulerRoutesDeps {
+  config: AdminConfig;
+  clientIp?: ClientIp;
+  engine: Pick<SyncEngine, "trigger">;
+  /** Absent where no scheduler runs: the endpoints then answer 503. */
+  scheduler?: Scheduler;
+}
+
+export function schedulerRoutes(deps: SchedulerRoutesDeps) {
   const admin = adminGuard(deps.config, deps.clientIp);
   const detail = (summary: string) => ({ summary, tags: ["scheduler"] });
   const scheduler = (): Scheduler => {

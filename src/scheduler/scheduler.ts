@@ -17,9 +17,10 @@
 //     own run does not make its next tick skip, and a failed run is retried one interval later;
 //   - after PUT /scheduler/interval: recomputed at once from the same point.
 
-import type { IndexStore } from "../index/store.ts";
+import type { Keys } from "../index/keys.ts";
 import type { Config } from "../platform/config.ts";
 import { type Logger, timestamp } from "../platform/log.ts";
+import type { RedisClient } from "../platform/redis.ts";
 import { errorText, type SyncEngine, skippedResult } from "../runs/engine.ts";
 import type { HistoryRepo, LastRun } from "../runs/history/repo.ts";
 import type { RunLock } from "../runs/lock.ts";
@@ -33,7 +34,9 @@ export interface SchedulerDeps {
   history: HistoryRepo;
   status: StatusStore;
   lock: RunLock;
-  store: IndexStore;
+  /** For the tick claims, which are the scheduler's own keys, not index data. */
+  redis: Pick<RedisClient, "set">;
+  keys: Pick<Keys, "schedulerTick">;
   logger: Logger;
 }
 
@@ -333,8 +336,8 @@ export class Scheduler {
   }
 
   private async claimTick(job: JobName, tickAt: number): Promise<boolean> {
-    const key = this.deps.store.keys.schedulerTick(job, Math.floor(tickAt / 1000));
-    return (await this.deps.store.redis.set(key, this.instanceId, "PX", TICK_CLAIM_TTL_MS, "NX")) === "OK";
+    const key = this.deps.keys.schedulerTick(job, Math.floor(tickAt / 1000));
+    return (await this.deps.redis.set(key, this.instanceId, "PX", TICK_CLAIM_TTL_MS, "NX")) === "OK";
   }
 
   /**

@@ -1,0 +1,78 @@
+// What a push update does to one item's records and sorted-set members. Pure.
+import { addDisplayNames, type DisplayName, displayNameKey, type ItemRecord } from "../catalog/entries.ts";
+import { entryMembers, memberKey } from "./members.ts";
+
+export interface AddItem {
+  linked: string;
+  slug?: string;
+  name?: string;
+  origin_name?: string;
+  display_names: DisplayName[];
+}
+export interface RemoveItem {
+  linked: string;
+  /** Absent: every entry of the item. */
+  display_names?: DisplayName[];
+}
+export type PushOp = { op: "add"; item: AddItem } | { op: "remove"; item: RemoveItem } | { op: "replace"; source: RemoveItem; target: AddItem };
+
+/** One sorted-set change: phrase add/remove, word add/remove, vocabulary add. */
+export type MemberChange = ["pa" | "pr" | "wa" | "wr" | "v", string, string];
+
+export interface PushPlan {
+  records: Map<string, ItemRecord | null>;
+  changes: MemberChange[];
+  entriesDelta: number;
+  added: number;
+  removed: number;
+}
+
+export function skusOf(op: PushOp): string[] {
+  if (op.op === "replace") return [...new Set([op.source.linked, op.target.linked])];
+  return [op.item.linked];
+}
+
+/** What an op does to the given current records. Pure. */
+export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): PushPlan {
+  const records = new Map<string, ItemRecord | null>();
+  for (const [sku, r] of current) records.set(sku, r ? structuredClone(r) : null);
+  const plan: PushPlan = { records, changes: [], entriesDelta: 0, added: 0, removed: 0 };
+
+  const remove = (item: RemoveItem) => {
+    const record = records.get(item.linked);
+    if (!record) return;
+    const wanted = item.display_names ? new Set(item.display_names.map((d) => displayNameKey(d.iso, d.display_name))) : null;
+    record.e.forEach((e, position) => {
+      if (!e || (wanted && !wanted.has(displayNameKey(e[0], e[1])))) return;
+      const m = entryMembers(item.linked, record, position)!;
+      plan.changes.push(["pr", m.iso, m.phrase], ...m.words.map((w): MemberChange => ["wr", m.iso, w]));
+      record.e[position] = null;
+      plan.removed++;
+    });
+    while (record.e.length && record.e[record.e.length - 1] === null) record.e.pop();
+    if (record.e.length === 0) records.set(item.linked, null);
+  };
+
+  const add = (item: AddItem) => {
+    let record = records.get(item.linked) ?? null;
+    if (!record) {
+      record = { n: item.name ?? "", s: item.slug ?? "", o: {}, e: [] };
+      records.set(item.linked, record);
+    }
+    for (const position of addDisplayNames(record, item.display_names, item.origin_name)) {
+      const m = entryMembers(item.linked, record, position)!;
+      plan.changes.push(["pa", m.iso, m.phrase]);
+      for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, memberKey(w)]);
+      plan.added++;
+    }
+  };
+
+  if (op.op === "add") add(op.item);
+  else if (op.op === "remove") remove(op.item);
+  else {
+    remove(op.source);
+    add(op.target);
+  }
+  plan.entriesDelta = plan.added - plan.removed;
+  return plan;
+}
