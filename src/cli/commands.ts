@@ -24,7 +24,7 @@ export function options<T extends NonNullable<ParseArgsConfig["options"]>>(comma
   }
 }
 
-export function exitCodeOf(result: RunResult): number {
+function exitCodeOf(result: RunResult): number {
   if (result.status === "success") return EXIT.ok;
   if (result.status === "rejected") return EXIT.rejected;
   if (result.status === "skipped") return EXIT.skipped;

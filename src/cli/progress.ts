@@ -4,7 +4,7 @@
 import type { Logger } from "../platform/log.ts";
 import type { ActiveRun } from "../runs/model.ts";
 
-export interface ProgressFigures {
+interface ProgressFigures {
   stage: string;
   read: number;
   /** Estimated documents to read (0: unknown). */
@@ -19,7 +19,7 @@ const BAR_CELLS = 20;
 const PLAIN_EVERY_MS = 5_000;
 
 /** Sums the types of a run, with rates over the time since it started. */
-export function progressFigures(active: ActiveRun, now: number): ProgressFigures {
+function progressFigures(active: ActiveRun, now: number): ProgressFigures {
   const types = Object.values(active.progress);
   const read = types.reduce((sum, p) => sum + (p?.documents_read ?? 0), 0);
   const total = types.reduce((sum, p) => sum + (p?.documents_total ?? 0), 0);
@@ -32,7 +32,7 @@ export function progressFigures(active: ActiveRun, now: number): ProgressFigures
 
 const n = (v: number) => Math.round(v).toLocaleString("en-US");
 
-export function formatDuration(seconds: number): string {
+function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
   const hms = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
   const pad = (v: number) => String(v).padStart(2, "0");
@@ -40,7 +40,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** One terminal line: `boxes: suppliers  [██████░░░…]  31%  1,550/5,000 docs  2,340 entries/s  ETA 0:42`. */
-export function formatBar(f: ProgressFigures, columns = 100): string {
+function formatBar(f: ProgressFigures, columns = 100): string {
   const parts = [f.stage];
   if (f.total > 0) {
     const ratio = Math.min(1, f.read / f.total);
@@ -53,7 +53,7 @@ export function formatBar(f: ProgressFigures, columns = 100): string {
 }
 
 /** One log line: `Progress: boxes: suppliers — 1,550/5,000 documents (31%), 2,340 entries/s, ETA 0:42`. */
-export function formatLine(f: ProgressFigures): string {
+function formatLine(f: ProgressFigures): string {
   const docs = f.total > 0 ? `${n(f.read)}/${n(f.total)} documents (${Math.floor(Math.min(1, f.read / f.total) * 100)}%)` : `${n(f.read)} documents`;
   return `Progress: ${f.stage} — ${docs}, ${n(f.entriesPerSecond)} entries/s, ETA ${f.etaSeconds === null ? "-" : formatDuration(f.etaSeconds)}`;
 }

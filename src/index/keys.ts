@@ -69,7 +69,7 @@ function genBase(typeBase: string, gen: string): string {
   return `${typeBase}${GEN_OPEN}${gen}${GEN_CLOSE}`;
 }
 
-export class GenKeys {
+class GenKeys {
   readonly items: string;
   readonly meta: string;
   readonly isos: string;

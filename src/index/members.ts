@@ -5,7 +5,7 @@
 import { entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 
-export interface EntryMembers {
+interface EntryMembers {
   /** The language as it names the entry's sorted sets: lower-cased, so `iso` filters ignore case. */
   iso: string;
   phrase: string;
@@ -27,7 +27,7 @@ export function entryMembers(sku: string, record: ItemRecord, position: number):
   };
 }
 
-export interface ParsedMember {
+interface ParsedMember {
   /** The word (word members) or the display name (phrase members). */
   key: string;
   /** The normalised display name. */

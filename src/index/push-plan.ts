@@ -2,14 +2,14 @@
 import { addDisplayNames, type DisplayName, displayNameKey, type ItemRecord } from "../catalog/entries.ts";
 import { entryMembers, memberKey } from "./members.ts";
 
-export interface AddItem {
+interface AddItem {
   linked: string;
   slug?: string;
   name?: string;
   origin_name?: string;
   display_names: DisplayName[];
 }
-export interface RemoveItem {
+interface RemoveItem {
   linked: string;
   /** Absent: every entry of the item. */
   display_names?: DisplayName[];
@@ -17,7 +17,7 @@ export interface RemoveItem {
 export type PushOp = { op: "add"; item: AddItem } | { op: "remove"; item: RemoveItem } | { op: "replace"; source: RemoveItem; target: AddItem };
 
 /** One sorted-set change: phrase add/remove, word add/remove, vocabulary add. */
-export type MemberChange = ["pa" | "pr" | "wa" | "wr" | "v", string, string];
+type MemberChange = ["pa" | "pr" | "wa" | "wr" | "v", string, string];
 
 export interface PushPlan {
   records: Map<string, ItemRecord | null>;

@@ -21,17 +21,17 @@ export interface ItemWrite {
   added: number[];
 }
 
-export type PublishOutcome = { published: true; previous: string | null } | { published: false; reason: "fence" };
+type PublishOutcome = { published: true; previous: string | null } | { published: false; reason: "fence" };
 
 /** What the prefix classes of a search found, hits as [iso, member, iso, member, …]. */
-export interface PrefixHits {
+interface PrefixHits {
   gen: string;
   vocabVersion: string;
   phraseHits: string[];
   wordHits: string[];
 }
 
-export interface PrefixQuery {
+interface PrefixQuery {
   /** Lower-cased language, or "" for every language. */
   iso: string;
   /** The normalised query phrase ("" lists entries). */
@@ -43,7 +43,7 @@ export interface PrefixQuery {
 }
 
 /** One attempt of a push update: applied (the plan), nothing serving, or a concurrent change won. */
-export type PushAttempt = PushPlan | "no-index" | "conflict";
+type PushAttempt = PushPlan | "no-index" | "conflict";
 
 export class IndexStore {
   constructor(

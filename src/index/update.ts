@@ -5,7 +5,7 @@ import type { IndexStore } from "./store.ts";
 
 const MAX_ATTEMPTS = 20;
 
-export interface PushOutcome {
+interface PushOutcome {
   added: number;
   removed: number;
   /** False when no index has been published yet for the type. */

@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import page from "./dashboard.html" with { type: "text" };
 
 // bun-types declares *.html imports as HTML bundles; imported as text it is the file's contents.
-export const DASHBOARD_HTML = page as unknown as string;
+const DASHBOARD_HTML = page as unknown as string;
 
 export const DASHBOARD_CSP =
   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

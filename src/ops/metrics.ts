@@ -9,7 +9,7 @@ import { type RunResult, TRIGGERS } from "../runs/model.ts";
 import type { StatusStore } from "../runs/status.ts";
 import type { ResultCache } from "../search/cache.ts";
 
-export interface MetricSources {
+interface MetricSources {
   store: Pick<IndexStore, "currentGen" | "entryCount">;
   status: Pick<StatusStore, "get">;
   history: Pick<HistoryRepo, "lastSuccess">;

@@ -200,10 +200,10 @@ type Env = typeof EnvSchema.static;
 type HostPort = typeof HostPort.static;
 const variables: Record<string, TSchema> = EnvSchema.properties;
 
-export type RedisMode = "standalone" | "sentinel" | "cluster";
+type RedisMode = "standalone" | "sentinel" | "cluster";
 
 /** TLS to Redis; the files are PEM paths, read when the client is made. */
-export interface RedisTls {
+interface RedisTls {
   caFile: string | null;
   certFile: string | null;
   keyFile: string | null;

@@ -8,7 +8,7 @@ import type { Config } from "./config.ts";
 
 export type RedisClient = Redis | Cluster;
 
-export interface RedisClientOptions {
+interface RedisClientOptions {
   /** Fail commands at once while disconnected instead of queueing them (for request paths). */
   failFast?: boolean;
   onError?: (err: Error) => void;
@@ -94,14 +94,14 @@ export async function runScript(redis: RedisClient, script: string, numKeys: num
   }
 }
 
-export interface RedisNode {
+interface RedisNode {
   address: string;
   role: "master" | "replica";
   /** False for a node the cluster marks as failed. */
   up: boolean;
 }
 
-export interface RedisTopology {
+interface RedisTopology {
   mode: Config["redis"]["mode"];
   masters: number;
   replicas: number;

@@ -1,6 +1,6 @@
 // The interval job's period: SYNC_INTERVAL_HOURS and PUT /scheduler/interval?hours=N.
-export const MIN_INTERVAL_HOURS = 1;
-export const MAX_INTERVAL_HOURS = 168;
+const MIN_INTERVAL_HOURS = 1;
+const MAX_INTERVAL_HOURS = 168;
 
 export function validIntervalHours(hours: number): boolean {
   return Number.isFinite(hours) && hours >= MIN_INTERVAL_HOURS && hours <= MAX_INTERVAL_HOURS;

@@ -11,7 +11,7 @@ import { Elysia } from "elysia";
 
 export type Job = Cron;
 
-export interface JobSpec {
+interface JobSpec {
   name: string;
   /** A croner pattern: 5 fields, or 6 with seconds first. */
   pattern: string;

@@ -28,7 +28,7 @@ import type { StatusStore } from "../runs/status.ts";
 import { validIntervalHours } from "./hours.ts";
 import { type Job, scheduleJob } from "./jobs.ts";
 
-export interface SchedulerDeps {
+interface SchedulerDeps {
   config: Pick<Config, "enableScheduler" | "syncIntervalHours" | "syncCron" | "syncTimezone">;
   engine: SyncEngine;
   history: HistoryRepo;
@@ -47,9 +47,9 @@ export interface SchedulerOptions {
   intervalCheck?: string;
 }
 
-export type JobName = "cron" | "interval";
+type JobName = "cron" | "interval";
 
-export interface JobStatus {
+interface JobStatus {
   name: JobName;
   kind: JobName;
   schedule: string;

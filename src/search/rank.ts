@@ -15,7 +15,7 @@ export interface Candidate {
 }
 
 /** The normalised words an entry can be found by: its display name, name and origin name. */
-export function entryWords(entry: Entry): string[] {
+function entryWords(entry: Entry): string[] {
   return [...new Set([...words(entry.display_name), ...words(entry.name), ...words(entry.origin_name)])];
 }
 
@@ -55,7 +55,7 @@ export function withinOneEdit(a: string, b: string, lb = b.length): boolean {
   return la > lb ? restEqual(i + 1, i) : restEqual(i, i + 1);
 }
 
-export const TYPO_MIN_LENGTH = 4;
+const TYPO_MIN_LENGTH = 4;
 
 /** A vocabulary word that a query word with one typo could be the start of. */
 export function typoMatches(query: string, word: string): boolean {
@@ -69,14 +69,14 @@ export function typoMatches(query: string, word: string): boolean {
 }
 
 /** Shortest query word matched inside words: one letter would match nearly everything. */
-export const INFIX_MIN_LENGTH = 2;
+const INFIX_MIN_LENGTH = 2;
 
 /** A vocabulary word containing the query word other than at its start. */
 export function infixMatches(query: string, word: string): boolean {
   return query.length >= INFIX_MIN_LENGTH && word.indexOf(query, 1) > 0;
 }
 
-export function compareCandidates(a: Candidate, b: Candidate): number {
+function compareCandidates(a: Candidate, b: Candidate): number {
   return (
     a.match - b.match ||
     cmp(a.sortKey, b.sortKey) ||

@@ -18,7 +18,7 @@ export function createMongoClient(uri: string): MongoClient {
 /** A read that got no answer at all within this long fails (the driver's own socket timeout may never fire, see below). */
 export const READ_TIMEOUT_MS = 30_000;
 
-export class ReadTimeoutError extends Error {
+class ReadTimeoutError extends Error {
   override name = "ReadTimeoutError";
 }
 

@@ -59,7 +59,7 @@ const trimSlash = (path: string) => (path.length > 1 && path.endsWith("/") ? pat
 const tooLarge = () => new ApiError("payload_too_large", `the request body is larger than ${MAX_BODY_BYTES} bytes (1 MB)`);
 
 /** The body, at most `max` bytes: more → 413 (the rest is not read). */
-export async function readCapped(request: Request, max = MAX_BODY_BYTES): Promise<Uint8Array> {
+async function readCapped(request: Request, max = MAX_BODY_BYTES): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -129,7 +129,7 @@ export function parseJsonBody(bytes: Uint8Array, contentType: string | null): un
   }
 }
 
-export interface GuardOptions {
+interface GuardOptions {
   config: AdminConfig;
   clientIp?: ClientIp;
   routes: RouteIndex;
