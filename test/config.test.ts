@@ -3,7 +3,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadEnv, parseConfig, parseDotEnv, redactUri } from "../src/platform/config.ts";
+import { loadEnv, parseConfig, parseDotEnv } from "../src/platform/config.ts";
+import { redactUri, redactValue } from "../src/platform/redact.ts";
 
 /** The value at a dotted path of the config. */
 function at(config: unknown, path: string): unknown {
@@ -344,6 +345,39 @@ describe("redactUri", () => {
     expect(redactUri("admin:s3cret@db.example:27017")).toBe("admin:***@db.example:27017");
     expect(redactUri('Invalid HOST="mongodb//admin:s3cret@db"')).toBe('Invalid HOST="mongodb//admin:***@db"');
     expect(redactUri("see 10:30 user@example.com")).toBe("see 10:30 user@example.com");
+  });
+
+  test("a password holding '@' or a space shows no part of itself", () => {
+    expect(redactUri("mongodb://admin:hunter@2secret@h:27017/db")).toBe("mongodb://admin:***@h:27017/db");
+    expect(redactValue("mongodb://admin:hunter@2secret@h")).toBe("mongodb://admin:***@h");
+    expect(redactValue("mongodb://admin:pass word@h")).toBe("mongodb://admin:***@h");
+    expect(redactValue("admin:pa ss@w@rd@h:1")).toBe("admin:***@h:1");
+  });
+
+  test("secrets of a parsed configuration are masked wherever they appear, also URL-encoded", () => {
+    parseConfig({
+      MONGODB_URI: "mongodb://admin:M0ngo%20pw%40x@db:27017/shop",
+      REDIS_PASSWORD: "redis pass word 1",
+      REDIS_SENTINEL_PASSWORD: "sentinel-secret-2",
+      ADMIN_API_KEY: "admin-key-secret-0123",
+    });
+    for (const secret of ["M0ngo pw@x", "redis pass word 1", "sentinel-secret-2", "admin-key-secret-0123"]) {
+      const text = `error: ${secret} and ${encodeURIComponent(secret)} in a message`;
+      expect(redactUri(text)).toBe("error: *** and *** in a message");
+    }
+  });
+
+  test("an invalid URI value names the variable without its password", () => {
+    for (const uri of ["mongodb://admin:hunter@2secret@h:notaport", "mongodb://admin:pass word@h:x"]) {
+      let message = "";
+      try {
+        parseConfig({ MONGODB_URI: uri });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toStartWith('Invalid MONGODB_URI="mongodb://admin:***@h');
+      for (const part of ["hunter", "2secret", "pass", "word"]) expect(message).not.toContain(part);
+    }
   });
 });
 

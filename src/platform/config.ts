@@ -4,10 +4,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { FormatRegistry, Kind, type Static, type TOptional, type TSchema, Type } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
+import { redactValue, registerSecret, uriPassword } from "./redact.ts";
 
 export class ConfigError extends Error {
   constructor(variable: string, value: string, expected: string) {
-    super(`Invalid ${variable}=${JSON.stringify(redactUri(value))}: expected ${expected}`);
+    super(`Invalid ${variable}=${JSON.stringify(redactValue(value))}: expected ${expected}`);
     this.name = "ConfigError";
   }
 }
@@ -39,9 +40,6 @@ export function loadEnv(cwd = process.cwd(), processEnv: Environment = process.e
 }
 
 /** Replaces the password of any URI in `text` with `***` (also of a `user:password@host` without a scheme). */
-export function redactUri(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@").replace(/(^|[\s"'=(,])([^:@\s"'=(,]+:)(?!\/\/)[^@\s"']*@/g, "$1$2***@");
-}
 
 // A host name, IPv4 or IPv6 address (bare or in brackets), without port or scheme.
 const HOST_RE = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[?[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?)$/;
@@ -157,8 +155,8 @@ const EnvSchema = Type.Object({
   ...str("REDIS_SENTINEL_NAME", "mymaster"),
   ...hostPorts("REDIS_CLUSTER_NODES"),
   ...str("REDIS_USERNAME"),
-  ...str("REDIS_PASSWORD"),
-  ...str("REDIS_SENTINEL_PASSWORD"),
+  ...str("REDIS_PASSWORD", undefined, { secret: true }),
+  ...str("REDIS_SENTINEL_PASSWORD", undefined, { secret: true }),
   ...bool("REDIS_TLS"),
   ...pemFile("REDIS_TLS_CA_FILE"),
   ...pemFile("REDIS_TLS_CERT_FILE"),
@@ -414,5 +412,9 @@ function deepFreeze<T>(value: T): T {
 
 export function parseConfig(env: Environment): Config {
   const set = setVariables(env);
-  return deepFreeze(toConfig(validate(set), set));
+  const config = deepFreeze(toConfig(validate(set), set));
+  const { redis } = config;
+  for (const secret of [uriPassword(config.mongoUri), redis.url && uriPassword(redis.url), redis.password, redis.sentinelPassword, config.adminApiKey])
+    registerSecret(secret);
+  return config;
 }

@@ -2,7 +2,7 @@
 // ({ level, time, msg, ...fields }), formatted by pino. Both write warn/error to stderr and the
 // rest to stdout, so `sync --json` keeps stdout for its result.
 import pino from "pino";
-import { redactUri } from "./config.ts";
+import { redactUri } from "./redact.ts";
 
 type LogLevel = "debug" | "info" | "warn" | "error";
 type LogFields = Record<string, unknown>;

@@ -3,8 +3,8 @@
 // or fails a run; each delivery times out, is retried with backoff, and a failure is logged.
 import { skippedTotal } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import { redactUri } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
+import { redactUri } from "../platform/redact.ts";
 import { withTimeout } from "../platform/timeouts.ts";
 import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "./model.ts";
 
