@@ -1,5 +1,4 @@
 // The HTTP application, built from its dependencies; it does not listen (src/main.ts does).
-import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { itemRoutes } from "../items/routes.ts";
 import { dashboardRoutes } from "../ops/dashboard.ts";
@@ -12,6 +11,7 @@ import { syncRoutes } from "../runs/routes.ts";
 import { schedulerRoutes } from "../scheduler/routes.ts";
 import { searchRoutes } from "../search/routes.ts";
 import type { AppDeps } from "./deps.ts";
+import { apiDocs } from "./openapi.ts";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -65,20 +65,7 @@ export function createApp(deps: AppDeps) {
           return errorResponse("internal_error", "internal error; see the service log");
       }
     })
-    .use(
-      openapi({
-        path: "/swagger",
-        specPath: "/swagger/json",
-        provider: "swagger-ui",
-        documentation: {
-          info: {
-            title: "search-sync",
-            version: deps.version,
-            description: "Keeps a Redis search index of the catalog in step with MongoDB and serves autocomplete search over it.",
-          },
-        },
-      }),
-    )
+    .use(apiDocs(deps.version))
     .use(requestGuards({ config: deps.config, clientIp: deps.clientIp, routes }))
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
     .use(healthRoutes(deps))
