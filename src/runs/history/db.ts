@@ -11,6 +11,11 @@ export class HistoryDbError extends Error {
   override name = "HistoryDbError";
 }
 
+// Opening may wait this long for another connection's write (a migration needs the write lock);
+// afterwards no statement waits at all: a locked database fails at once and writes are retried
+// (repo.ts), so the event loop never stalls on SQLite.
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
+
 /** Opens (creating if needed) and migrates the history database. Relative paths are against the working directory. */
 export function openHistoryDb(path: string): HistoryDb {
   const file = path === ":memory:" ? path : resolve(process.cwd(), path);
@@ -18,7 +23,7 @@ export function openHistoryDb(path: string): HistoryDb {
   try {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
     sqlite = new Database(file, { create: true, strict: true });
-    sqlite.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;");
+    sqlite.exec(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
   } catch (err) {
     throw new HistoryDbError(`cannot open history database ${file}: ${(err as Error).message}`);
   }
@@ -32,6 +37,7 @@ export function openHistoryDb(path: string): HistoryDb {
       (db as unknown as { session: unknown }).session,
       {},
     );
+    sqlite.exec("PRAGMA busy_timeout = 0");
     return db as HistoryDb;
   } catch (err) {
     sqlite.close();
