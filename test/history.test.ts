@@ -1,7 +1,7 @@
 // The history database (SPEC §2 "History"): embedded migrations, the repository, trends.
 import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { silentLogger } from "../src/platform/log.ts";
@@ -95,9 +95,27 @@ describe("opening", () => {
     }
   });
 
-  test("a file that is not a database gives a HistoryDbError naming the path", async () => {
+  test("a file that is not a database is moved aside and a fresh database takes its place", async () => {
     const path = join(dir, "garbage.db");
-    await Bun.write(path, "this is not sqlite ".repeat(500));
+    const garbage = "this is not sqlite ".repeat(500);
+    await Bun.write(path, garbage);
+    const logged: string[] = [];
+    const repo = HistoryRepo.open(path, { ...silentLogger, error: (msg) => logged.push(msg) });
+    opened.push(repo);
+    const aside = readdirSync(dir).filter((f) => f.startsWith("garbage.db.corrupt-"));
+    expect(aside).toEqual([expect.stringMatching(/^garbage\.db\.corrupt-\d{8}T\d{6}Z$/)]);
+    expect(readFileSync(join(dir, aside[0]!), "utf8")).toBe(garbage);
+    expect(repo.health()).toEqual({ file: "garbage.db", pending_writes: 0, last_error: null, corrupt_file_moved_to: aside[0]! });
+    expect(logged).toEqual([
+      `History database ${path} is corrupt (file is not a database): moved it to ${join(dir, aside[0]!)} and started an empty one; past runs and scheduler settings stay in the moved file`,
+    ]);
+    repo.save(run({ run_id: "r1", started_at: "2024-01-15T02:00:00.000Z" }));
+    expect(repo.list(10).map((r) => r.run_id)).toEqual(["r1"]);
+  });
+
+  test("a path where no database can be created gives a HistoryDbError naming the path", () => {
+    const path = join(dir, "a-directory");
+    mkdirSync(path);
     expect(() => openHistoryDb(path)).toThrow(HistoryDbError);
     expect(() => openHistoryDb(path)).toThrow(path);
   });
@@ -281,7 +299,7 @@ describe("a database locked by another connection", () => {
     repo.save(running);
     repo.save(done);
     repo.setSetting("scheduler.enabled", "false");
-    expect(repo.health()).toEqual({ file: "history.db", pending_writes: 3, last_error: "database is locked" });
+    expect(repo.health()).toEqual({ file: "history.db", pending_writes: 3, last_error: "database is locked", corrupt_file_moved_to: null });
     expect(repo.list(10)).toEqual([earlier]);
     expect(() => repo.markInterrupted(null)).toThrow("history database not writable: database is locked");
     expect(logged).toEqual(["Could not write to the history database: database is locked; keeping 1 record(s) in memory and retrying until it is writable"]);

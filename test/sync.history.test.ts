@@ -145,6 +145,7 @@ describe("GET /sync-status?history=true", () => {
         last_run_id: null,
         pending_writes: 0,
         last_error: null,
+        corrupt_file_moved_to: null,
       });
     } finally {
       history.db.$client.close();

@@ -1,13 +1,13 @@
 // The history database under faults (SPEC §2 history, §5 "one clear line", §8 "search never
-// waits on SQLite"). An unusable history database stops start-up with exit code 2 and one clear
-// line, never a stack trace. Tests run as root, so permissions cannot make a path unwritable: a
-// regular file where a directory should be, or a directory where the file should be, can. Those
-// tests reach neither Redis nor MongoDB: the history database is opened first. A database locked
-// by another connection holds up neither search nor the run's record.
+// waits on SQLite"). A path where no database can be opened or created stops start-up with exit
+// code 2 and one clear line, never a stack trace. A corrupt file is moved aside and replaced by a
+// fresh one: search starts anyway. A database locked by another connection holds up neither search
+// nor the run's record. Tests run as root, so permissions cannot make a path unusable: a regular
+// file where a directory should be, or a directory where the file should be, can.
 
 import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBinary, type Ran, runCommand, serviceEnv } from "../../scripts/lib/binary.ts";
 import { getJson, historyRows, killAll, postJson, startService, tempDir, until } from "../../scripts/lib/procs.ts";
@@ -21,6 +21,8 @@ beforeEach(() => {
   binary = ensureBinary();
 });
 afterEach(killAll);
+
+// ---------- a path where no database can be created ----------
 
 function run(args: string[], historyDbPath: string): Promise<Ran> {
   const env = {
@@ -44,7 +46,7 @@ function expectOneLine(out: Ran, ...mentions: string[]): void {
   expect(out.stderr).not.toMatch(/\n\s+at |Error:|\^/);
 }
 
-const CASES: [string, (dir: string) => { path: string; mentions: string[] }][] = [
+const UNUSABLE: [string, (dir: string) => { path: string; mentions: string[] }][] = [
   [
     "a path through a regular file (as if it were a directory)",
     (d) => {
@@ -56,16 +58,33 @@ const CASES: [string, (dir: string) => { path: string; mentions: string[] }][] =
     "a directory where the database file should be",
     (d) => {
       mkdirSync(join(d, "history.db"));
-      return { path: join(d, "history.db"), mentions: [join(d, "history.db")] };
+      return { path: join(d, "history.db"), mentions: [join(d, "history.db"), "cannot open", "unable to open database file"] };
     },
   ],
+];
+
+for (const [name, make] of UNUSABLE) {
+  test(`history DB: ${name} → serve and sync stop with exit code 2 and one line`, async () => {
+    const { path, mentions } = make(dir);
+    const serve = await run(["serve"], path);
+    expectOneLine(serve, ...mentions);
+    const sync = await run(["sync"], path);
+    expectOneLine(sync, ...mentions);
+    expect(sync.stderr).toBe(serve.stderr);
+  }, 30_000);
+}
+
+// ---------- a corrupt file ----------
+
+/** Writes a corrupt history.db into `d`; returns what SQLite says about it. */
+const CORRUPT: [string, (d: string) => string][] = [
   [
     "a file of garbage bytes",
     (d) => {
       const bytes = new Uint8Array(16_384);
       for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + 13) % 251;
       writeFileSync(join(d, "history.db"), bytes);
-      return { path: "history.db", mentions: [join(d, "history.db"), "file is not a database"] };
+      return "file is not a database";
     },
   ],
   [
@@ -75,7 +94,7 @@ const CASES: [string, (dir: string) => { path: string; mentions: string[] }][] =
       bytes.set(new TextEncoder().encode("SQLite format 3\0"));
       bytes.set([0x10, 0x00, 0x01, 0x01], 16); // page size 4096, file format versions 1
       writeFileSync(join(d, "history.db"), bytes);
-      return { path: "history.db", mentions: [join(d, "history.db"), "file is not a database"] };
+      return "file is not a database";
     },
   ],
   [
@@ -92,20 +111,55 @@ const CASES: [string, (dir: string) => { path: string; mentions: string[] }][] =
       const bytes = readFileSync(file);
       for (let i = 3 * 4096; i < bytes.length - 4096; i++) bytes[i] = (i * 31) % 256;
       writeFileSync(file, bytes);
-      return { path: "history.db", mentions: [file, "is not usable: integrity check failed", "more problems"] };
+      return "integrity check failed";
     },
   ],
 ];
 
-for (const [name, make] of CASES) {
-  test(`history DB: ${name} → serve and sync stop with exit code 2 and one line`, async () => {
-    const { path, mentions } = make(dir);
-    const serve = await run(["serve"], path);
-    expectOneLine(serve, ...mentions);
-    const sync = await run(["sync"], path);
-    expectOneLine(sync, ...mentions);
-    expect(sync.stderr).toBe(serve.stderr);
-  }, 30_000);
+const movedAside = (d: string) => readdirSync(d).filter((f) => f.startsWith("history.db.corrupt-"));
+
+for (const [name, corrupt] of CORRUPT) {
+  test(`history DB: ${name} → moved aside with one loud line; serve and sync go on with a fresh database`, async () => {
+    const ctx = await createContext("histcorrupt");
+    try {
+      const file = join(ctx.dir, "history.db");
+      const env = serviceEnv(ctx, { HISTORY_DB_PATH: "history.db" });
+      const problem = corrupt(ctx.dir);
+      const original = readFileSync(file);
+
+      const svc = await startService(binary, ctx.dir, env);
+      const aside = movedAside(ctx.dir);
+      expect(aside).toEqual([expect.stringMatching(/^history\.db\.corrupt-\d{8}T\d{6}Z$/)]);
+      expect(readFileSync(join(ctx.dir, aside[0]!))).toEqual(original);
+      const loud = svc
+        .output()
+        .split("\n")
+        .filter((line) => line.includes("corrupt"));
+      expect(loud).toEqual([expect.stringContaining(`History database ${file} is corrupt (${problem}`)]);
+      expect(loud[0]).toContain(`moved it to ${join(ctx.dir, aside[0]!)} and started an empty one`);
+      const info = await getJson(`${svc.url}/info`);
+      expect({ status: info.status, history: info.body.history }).toEqual({
+        status: 200,
+        history: { file: "history.db", last_run_id: null, pending_writes: 0, last_error: null, corrupt_file_moved_to: aside[0]! },
+      });
+      expect((await getJson(`${svc.url}/category-search?query=door`)).status).toBe(200);
+      const synced = await postJson(`${svc.url}/re-sync-all`);
+      expect(synced.body.status).toBe("success");
+      expect(historyRows(file).map((r) => [r.id, r.status])).toEqual([[synced.body.run_id, "success"]]);
+      expect(await svc.stop()).toBe(0);
+
+      // The CLI does the same.
+      for (const f of readdirSync(ctx.dir)) if (f.startsWith("history.db")) rmSync(join(ctx.dir, f));
+      writeFileSync(file, original);
+      const sync = await runCommand([binary, "sync"], ctx.dir, env);
+      expect(sync.code).toBe(0);
+      expect(sync.stderr).toContain(`History database ${file} is corrupt (${problem}`);
+      expect(movedAside(ctx.dir)).toHaveLength(1);
+      expect(historyRows(file)).toHaveLength(1);
+    } finally {
+      await ctx.cleanup();
+    }
+  }, 60_000);
 }
 
 // ---------- a history database locked by another connection ----------

@@ -61,6 +61,8 @@ export interface HistoryHealth {
   pending_writes: number;
   /** Why the last write failed, while records are pending; null once they are written. */
   last_error: string | null;
+  /** The file a corrupt database was moved to at start-up (names only: /info is public). */
+  corrupt_file_moved_to: string | null;
 }
 
 interface PendingWrite {
@@ -90,10 +92,18 @@ export class HistoryRepo {
     readonly db: HistoryDb,
     readonly path: string,
     private readonly logger: Logger = silentLogger,
+    private readonly corruptMovedTo: string | null = null,
   ) {}
 
+  /** Opens the database at `path`; a corrupt file is moved aside (and said so, loudly) for a fresh one. */
   static open(path: string, logger: Logger): HistoryRepo {
-    return new HistoryRepo(openHistoryDb(path), path, logger);
+    const { db, file, corrupt } = openHistoryDb(path);
+    if (corrupt)
+      logger.error(
+        `History database ${file} is corrupt (${corrupt.problem}): moved it to ${corrupt.movedTo} and started an empty one; past runs and scheduler settings stay in the moved file`,
+        { moved_to: corrupt.movedTo },
+      );
+    return new HistoryRepo(db, path, logger, corrupt ? basename(corrupt.movedTo) : null);
   }
 
   health(): HistoryHealth {
@@ -101,6 +111,7 @@ export class HistoryRepo {
       file: basename(this.path),
       pending_writes: this.pending.length,
       last_error: this.lastError,
+      corrupt_file_moved_to: this.corruptMovedTo,
     };
   }
 
