@@ -1,13 +1,16 @@
 // The history database (SPEC §2 "History"): embedded migrations, the repository, trends.
+import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { silentLogger } from "../src/platform/log.ts";
 import { HistoryDbError, openHistoryDb } from "../src/runs/history/db.ts";
 import { embeddedMigrations, MIGRATION_SQL } from "../src/runs/history/migrations.ts";
 import { HistoryRepo } from "../src/runs/history/repo.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { computeTrends, percentile } from "../src/runs/trends.ts";
+import { until } from "./sync.fixtures.ts";
 
 const drizzleDir = resolve(import.meta.dir, "../drizzle");
 
@@ -39,7 +42,7 @@ afterEach(() => {
 
 const opened: HistoryRepo[] = [];
 function open(path = join(dir, "history.db")): HistoryRepo {
-  const repo = new HistoryRepo(openHistoryDb(path), path);
+  const repo = HistoryRepo.open(path, silentLogger);
   opened.push(repo);
   return repo;
 }
@@ -92,9 +95,27 @@ describe("opening", () => {
     }
   });
 
-  test("a file that is not a database gives a HistoryDbError naming the path", async () => {
+  test("a file that is not a database is moved aside and a fresh database takes its place", async () => {
     const path = join(dir, "garbage.db");
-    await Bun.write(path, "this is not sqlite ".repeat(500));
+    const garbage = "this is not sqlite ".repeat(500);
+    await Bun.write(path, garbage);
+    const logged: string[] = [];
+    const repo = HistoryRepo.open(path, { ...silentLogger, error: (msg) => logged.push(msg) });
+    opened.push(repo);
+    const aside = readdirSync(dir).filter((f) => f.startsWith("garbage.db.corrupt-"));
+    expect(aside).toEqual([expect.stringMatching(/^garbage\.db\.corrupt-\d{8}T\d{6}Z$/)]);
+    expect(readFileSync(join(dir, aside[0]!), "utf8")).toBe(garbage);
+    expect(repo.health()).toEqual({ file: "garbage.db", pending_writes: 0, last_error: null, corrupt_file_moved_to: aside[0]! });
+    expect(logged).toEqual([
+      `History database ${path} is corrupt (file is not a database): moved it to ${join(dir, aside[0]!)} and started an empty one; past runs and scheduler settings stay in the moved file`,
+    ]);
+    repo.save(run({ run_id: "r1", started_at: "2024-01-15T02:00:00.000Z" }));
+    expect(repo.list(10).map((r) => r.run_id)).toEqual(["r1"]);
+  });
+
+  test("a path where no database can be created gives a HistoryDbError naming the path", () => {
+    const path = join(dir, "a-directory");
+    mkdirSync(path);
     expect(() => openHistoryDb(path)).toThrow(HistoryDbError);
     expect(() => openHistoryDb(path)).toThrow(path);
   });
@@ -259,6 +280,58 @@ describe("repository", () => {
     repo.setSetting("scheduler.interval_hours", "6");
     expect(open(path).getSetting("scheduler.enabled")).toBe("false");
     expect(open(path).getSetting("scheduler.interval_hours")).toBe("6");
+  });
+});
+
+describe("a database locked by another connection", () => {
+  test("writes do not wait: they are kept in memory, retried, and written in order once the lock is released; reads go on; one error line, one recovery line", async () => {
+    const path = join(dir, "history.db");
+    const logged: string[] = [];
+    const repo = HistoryRepo.open(path, { ...silentLogger, info: (msg) => logged.push(msg), error: (msg) => logged.push(msg) });
+    opened.push(repo);
+    const earlier = run({ run_id: "r0", started_at: "2024-01-15T01:00:00.000Z", finished_at: "2024-01-15T01:00:01.000Z", duration_ms: 1000 });
+    repo.save(earlier);
+
+    const locker = new Database(path);
+    locker.exec("BEGIN EXCLUSIVE");
+    const running = run({ run_id: "r1", status: "running", published: false, started_at: "2024-01-15T02:00:00.000Z" });
+    const done = run({ run_id: "r1", started_at: "2024-01-15T02:00:00.000Z", finished_at: "2024-01-15T02:00:45.200Z", duration_ms: 45_200 });
+    repo.save(running);
+    repo.save(done);
+    repo.setSetting("scheduler.enabled", "false");
+    expect(repo.health()).toEqual({ file: "history.db", pending_writes: 3, last_error: "database is locked", corrupt_file_moved_to: null });
+    expect(repo.list(10)).toEqual([earlier]);
+    expect(() => repo.markInterrupted(null)).toThrow("history database not writable: database is locked");
+    expect(logged).toEqual(["Could not write to the history database: database is locked; keeping 1 record(s) in memory and retrying until it is writable"]);
+
+    await Bun.sleep(300); // a few retries fail too, quietly
+    expect(repo.health().pending_writes).toBe(3);
+    locker.exec("ROLLBACK");
+    locker.close();
+    await until(() => repo.health().pending_writes === 0, 5_000, "the pending writes");
+    expect(repo.health().last_error).toBeNull();
+    expect(repo.list(10)).toEqual([done, earlier]);
+    expect(repo.getSetting("scheduler.enabled")).toBe("false");
+    expect(logged.slice(1)).toEqual(["History database writable again: wrote 3 pending record(s)"]);
+  });
+
+  test("on close, records still not written after the wait are logged whole", async () => {
+    const path = join(dir, "history.db");
+    const errors: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const repo = HistoryRepo.open(path, { ...silentLogger, error: (msg, fields) => errors.push({ msg, fields }) });
+    const locker = new Database(path);
+    locker.exec("BEGIN EXCLUSIVE");
+    try {
+      const r = run({ run_id: "r1", status: "failed", published: false, started_at: "2024-01-15T02:00:00.000Z", error: "boom" });
+      repo.save(r);
+      await repo.close(200);
+      expect(errors.at(-1)).toEqual({
+        msg: "1 record(s) could not be written to the history database before exit: database is locked",
+        fields: { records: [{ what: "run r1 (failed)", row: expect.objectContaining({ id: "r1", status: "failed", error: "boom" }) }] },
+      });
+    } finally {
+      locker.close();
+    }
   });
 });
 

@@ -126,7 +126,7 @@ describe("GET /info", () => {
           options: { serving: true, entries: 3 },
         },
         mongodb: { reachable: true, database: ctx.dbName },
-        history: { file: basename(ctx.env.HISTORY_DB_PATH!), last_run_id: result.run_id },
+        history: { file: basename(ctx.env.HISTORY_DB_PATH!), last_run_id: result.run_id, pending_writes: 0, last_error: null, corrupt_file_moved_to: null },
         active_run_id: null,
         scheduler: null,
       });

@@ -1,8 +1,10 @@
 // Every run is recorded (SPEC §2 "History"): success, failed, rejected, skipped; the rows survive
 // re-opening the database; GET /sync-status?history=true returns them newest first with trends.
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { type App, createApp } from "../src/app/http.ts";
-import { openHistoryDb } from "../src/runs/history/db.ts";
+import { silentLogger } from "../src/platform/log.ts";
 import { HistoryRepo } from "../src/runs/history/repo.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
@@ -62,7 +64,7 @@ describe("history rows", () => {
   });
 
   test("every run is stored as returned, and survives re-opening the database", () => {
-    const repo = new HistoryRepo(openHistoryDb(ctx.env.HISTORY_DB_PATH!), ctx.env.HISTORY_DB_PATH!);
+    const repo = HistoryRepo.open(ctx.env.HISTORY_DB_PATH!, silentLogger);
     try {
       expect(repo.list(100)).toEqual([...runs].reverse());
       for (const r of runs) expect(repo.get(r.run_id)).toEqual(r);
@@ -121,6 +123,33 @@ describe("GET /sync-status?history=true", () => {
       ],
       change_vs_previous: {}, // no type in common
     });
+  });
+
+  test("a history database that cannot be read: 503 at once, and /info still answers", async () => {
+    const path = join(ctx.dir, "unreadable.db");
+    const history = HistoryRepo.open(path, silentLogger);
+    const other = new Database(path);
+    other.exec("DROP TABLE sync_runs");
+    other.close();
+    try {
+      const broken = createApp({ ...(await ctx.services()), history, version: "test", startedAt: new Date() });
+      const res = await broken.handle(new Request("http://localhost/sync-status?history=true"));
+      expect({ status: res.status, body: await res.json() }).toEqual({
+        status: 503,
+        body: { error: "service_unavailable", message: "the history database cannot be read now: no such table: sync_runs" },
+      });
+      const info = await broken.handle(new Request("http://localhost/info"));
+      expect(info.status).toBe(200);
+      expect(((await info.json()) as { history: unknown }).history).toEqual({
+        file: "unreadable.db",
+        last_run_id: null,
+        pending_writes: 0,
+        last_error: null,
+        corrupt_file_moved_to: null,
+      });
+    } finally {
+      history.db.$client.close();
+    }
   });
 
   test("without history=true, no history", async () => {

@@ -8,12 +8,14 @@ import type { Logger } from "../platform/log.ts";
 import { createRedis, type RedisClient } from "../platform/redis.ts";
 import { Alerter } from "../runs/alerts.ts";
 import { type EngineDeps, SyncEngine } from "../runs/engine.ts";
-import { openHistoryDb } from "../runs/history/db.ts";
 import { HistoryRepo } from "../runs/history/repo.ts";
 import { RunLock } from "../runs/lock.ts";
 import { StatusStore } from "../runs/status.ts";
 import { SearchService } from "../search/service.ts";
 import { CatalogSource, createMongoClient } from "../source/mongo.ts";
+
+// On close, how long records the history database could not take yet may still be written.
+const HISTORY_DRAIN_MS = 5_000;
 
 export interface Services {
   config: Config;
@@ -35,7 +37,7 @@ export interface Services {
 }
 
 export function createServices(config: Config, logger: Logger, onFinished?: EngineDeps["onFinished"], onProgress?: EngineDeps["onProgress"]): Services {
-  const history = new HistoryRepo(openHistoryDb(config.historyDbPath), config.historyDbPath);
+  const history = HistoryRepo.open(config.historyDbPath, logger);
   let redisDownLogged = false;
   const redis = createRedis(config.redis, {
     failFast: true,
@@ -82,7 +84,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
       redis.disconnect();
       await mongo.close().catch(() => {});
       await source.close(); // the client it uses now, if it had to replace `mongo`
-      history.db.$client.close();
+      await history.close(HISTORY_DRAIN_MS);
     },
   };
 }

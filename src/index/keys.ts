@@ -52,10 +52,6 @@ export class Keys {
   gen(type: ItemType, gen: string): GenKeys {
     return new GenKeys(genBase(this.typeBase(type), gen));
   }
-  /** A pattern matching every key of ours (for counting keys under the prefix). */
-  get all(): string {
-    return `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
-  }
 }
 
 // The parts of a generation's key names. GenKeys and the Lua helper below are both built from

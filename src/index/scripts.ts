@@ -57,6 +57,19 @@ redis.call('HINCRBY', k.meta, 'updates', 1)
 if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPUSH', KEYS[3], op) end
 return 1`;
 
+// The keys of one type, counted from its own records rather than a SCAN: its markers, and each
+// registered generation's keys (two sorted sets per language). The cost follows the index, not
+// the keyspace.
+// KEYS: current, gens, owner, building, journal. ARGV: type base.
+export const KEY_COUNT = `${LUA_GEN_KEYS}
+local n = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+for _, gen in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local k = gen_keys(ARGV[1], gen)
+  n = n + redis.call('EXISTS', k.items, k.meta, k.isos, k.vocab)
+  for _, iso in ipairs(redis.call('SMEMBERS', k.isos)) do n = n + redis.call('EXISTS', k.phrase(iso), k.word(iso)) end
+end
+return n`;
+
 // "<serving generation>:<push updates applied to it>", or false before any publish: what a
 // cached answer must have been read at to be used.
 // KEYS: current. ARGV: type base.

@@ -2,12 +2,12 @@
 // search and cleanup. Nothing outside src/index/ reads or writes index keys but through this class.
 import type { ChainableCommander } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
-import type { ItemType } from "../catalog/types.ts";
-import { type RedisClient, runScript, scanKeys } from "../platform/redis.ts";
+import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import { type RedisClient, runScript } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, ITEMS_FETCH, PREFIX_SEARCH, PUBLISH, SERVING_STATE, WORD_FETCH } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, ITEMS_FETCH, KEY_COUNT, PREFIX_SEARCH, PUBLISH, SERVING_STATE, WORD_FETCH } from "./scripts.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -62,9 +62,22 @@ export class IndexStore {
     return Number((await this.client.hget(this.keys.gen(type, gen).meta, "entries")) ?? 0);
   }
 
-  /** Keys under the prefix, on every master (a SCAN of the whole keyspace). */
+  /**
+   * The service's keys under the prefix, counted from the index's own records (each type's
+   * markers and registered generations) plus the lock and status keys. No SCAN: /info calls this,
+   * and its cost must not grow with the keyspace. Keys other programs put under the prefix and the
+   * scheduler's short-lived tick claims are not counted.
+   */
   async keyCount(): Promise<number> {
-    return (await scanKeys(this.client, this.keys.all)).length;
+    const k = this.keys;
+    const counts = await Promise.all([
+      ...ITEM_TYPES.map((type) =>
+        runScript(this.client, KEY_COUNT, 5, k.current(type), k.gens(type), k.owner(type), k.building(type), k.journal(type), k.typeBase(type)),
+      ),
+      this.client.exists(k.lock),
+      this.client.exists(k.status),
+    ]);
+    return counts.reduce((sum: number, n) => sum + Number(n), 0);
   }
 
   /** Registers a new generation before anything of it is written, so cleanup always finds it. */

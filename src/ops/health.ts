@@ -1,5 +1,4 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
-import { basename } from "node:path";
 import { Elysia } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
@@ -35,7 +34,7 @@ interface HealthDeps {
   /** For the connection's health (ping, topology); index data goes through `store`. */
   redis: RedisClient;
   source: Pick<CatalogSource, "ping">;
-  history: Pick<HistoryRepo, "list" | "path">;
+  history: Pick<HistoryRepo, "list" | "health">;
   engine: Pick<SyncEngine, "activeRunId">;
   scheduler?: Pick<Scheduler, "status">;
 }
@@ -74,7 +73,12 @@ export function healthRoutes(deps: HealthDeps) {
           settle(indexState(deps)),
           settle(deps.source.ping()),
         ]);
-        const runs = deps.history.list(1);
+        let lastRunId: string | null = null;
+        try {
+          lastRunId = deps.history.list(1)[0]?.run_id ?? null;
+        } catch {
+          // The database cannot be read now; history.last_error or the log says why.
+        }
         const body = {
           name: "search-sync",
           version: deps.version,
@@ -91,8 +95,8 @@ export function healthRoutes(deps: HealthDeps) {
           },
           index: index.ok ? index.value : null,
           mongodb: { reachable: mongo.ok, database: deps.config.dbName, ...(mongo.ok ? {} : { error: mongo.error }) },
-          // The file name only: /info is public, and the machine's directories are nobody's business.
-          history: { file: basename(deps.history.path), last_run_id: runs[0]?.run_id ?? null },
+          // File names only: /info is public, and the machine's directories are nobody's business.
+          history: { ...deps.history.health(), last_run_id: lastRunId },
           active_run_id: deps.engine.activeRunId,
           scheduler: deps.scheduler?.status() ?? null,
         };

@@ -111,7 +111,12 @@ export function syncRoutes(deps: SyncRoutesDeps) {
         active: status.active,
       };
       if (query.history) {
-        const runs = deps.history.list(query.limit ?? 20);
+        let runs: RunResult[];
+        try {
+          runs = deps.history.list(query.limit ?? 20);
+        } catch (err) {
+          throw new ApiError("service_unavailable", `the history database cannot be read now: ${errorText(err)}`);
+        }
         body.history = runs;
         body.trends = computeTrends(runs);
       }

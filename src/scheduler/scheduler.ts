@@ -168,7 +168,7 @@ export class Scheduler {
   }
 
   status(): SchedulerStatus {
-    const { config, history } = this.deps;
+    const { config } = this.deps;
     const next = this.cronJob?.nextRun() ?? null;
     const intervalNext = this.intervalNextRun();
     return {
@@ -180,7 +180,7 @@ export class Scheduler {
           schedule: config.syncCron,
           timezone: config.syncTimezone,
           next_run: next ? next.toISOString() : null,
-          last_run: history.lastRunOf("cron"),
+          last_run: this.lastRunOf("cron"),
         },
         {
           name: "interval",
@@ -188,7 +188,7 @@ export class Scheduler {
           schedule: `every ${this.hours} hours`,
           timezone: null,
           next_run: intervalNext === null ? null : new Date(intervalNext).toISOString(),
-          last_run: history.lastRunOf("interval"),
+          last_run: this.lastRunOf("interval"),
         },
       ],
       interval_hours: this.hours,
@@ -376,6 +376,15 @@ export class Scheduler {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => {});
     return next;
+  }
+
+  /** A job's last run, or null while the history database cannot be read (the status still answers). */
+  private lastRunOf(job: "cron" | "interval"): LastRun | null {
+    try {
+      return this.deps.history.lastRunOf(job);
+    } catch {
+      return null;
+    }
   }
 
   private setting(key: string): string | null {

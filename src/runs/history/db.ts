@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { embeddedMigrations } from "./migrations.ts";
@@ -11,20 +11,52 @@ export class HistoryDbError extends Error {
   override name = "HistoryDbError";
 }
 
-/** Opens (creating if needed) and migrates the history database. Relative paths are against the working directory. */
-export function openHistoryDb(path: string): HistoryDb {
+export interface OpenedHistoryDb {
+  db: HistoryDb;
+  /** The absolute path of the database file. */
+  file: string;
+  /** A corrupt file found at the path, moved aside so that a fresh database could be created. */
+  corrupt: { problem: string; movedTo: string } | null;
+}
+
+// Opening may wait this long for another connection's write (a migration needs the write lock);
+// afterwards no statement waits at all: a locked database fails at once and writes are retried
+// (repo.ts), so the event loop never stalls on SQLite.
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
+
+/** A file SQLite cannot use as a database: moving it aside and starting afresh is the only way on. */
+class CorruptError extends Error {}
+
+/**
+ * Opens (creating if needed) and migrates the history database. Relative paths are against the
+ * working directory. A corrupt file is moved to `<file>.corrupt-<timestamp>` and replaced by a
+ * fresh one; a path where no database can be opened or created at all is a HistoryDbError.
+ */
+export function openHistoryDb(path: string): OpenedHistoryDb {
   const file = path === ":memory:" ? path : resolve(process.cwd(), path);
+  try {
+    return { db: openFile(file), file, corrupt: null };
+  } catch (err) {
+    if (!(err instanceof CorruptError)) throw err;
+    const movedTo = moveAside(file, err.message);
+    return { db: openFile(file), file, corrupt: { problem: err.message, movedTo } };
+  }
+}
+
+function openFile(file: string): HistoryDb {
   let sqlite: Database;
   try {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
     sqlite = new Database(file, { create: true, strict: true });
-    sqlite.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;");
   } catch (err) {
     throw new HistoryDbError(`cannot open history database ${file}: ${(err as Error).message}`);
   }
   try {
+    sqlite.exec(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
+    // Checked before anything is written, so that a corrupt file is moved aside as it was found.
     const check = sqlite.query("PRAGMA quick_check").get() as { quick_check?: string } | null;
-    if (check && check.quick_check !== "ok") throw new Error(`integrity check failed: ${firstProblem(String(check.quick_check))}`);
+    if (check && check.quick_check !== "ok") throw new CorruptError(`integrity check failed: ${firstProblem(String(check.quick_check))}`);
+    sqlite.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     const db = drizzle({ client: sqlite, schema });
     // drizzle's public migrate() reads a folder; the dialect's migrate takes the embedded list.
     (db as unknown as { dialect: { migrate(m: unknown, s: unknown, c: unknown): void }; session: unknown }).dialect.migrate(
@@ -32,14 +64,29 @@ export function openHistoryDb(path: string): HistoryDb {
       (db as unknown as { session: unknown }).session,
       {},
     );
+    sqlite.exec("PRAGMA busy_timeout = 0");
     return db as HistoryDb;
   } catch (err) {
     sqlite.close();
+    if (err instanceof CorruptError) throw err;
+    const code = (err as { code?: string }).code ?? "";
+    if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) throw new CorruptError((err as Error).message);
     throw new HistoryDbError(`history database ${file} is not usable: ${(err as Error).message}`);
   }
 }
 
-/** quick_check reports one problem per line (a damaged file: hundreds); start-up errors are one line. */
+/** Renames the file and its WAL and shared-memory files (they belong to it) to `<file>.corrupt-<timestamp>`. */
+function moveAside(file: string, problem: string): string {
+  const target = `${file}.corrupt-${new Date().toISOString().replace(/[-:]|\.\d+/g, "")}`;
+  try {
+    for (const suffix of ["-wal", "-shm", ""]) if (existsSync(file + suffix)) renameSync(file + suffix, target + suffix);
+  } catch (err) {
+    throw new HistoryDbError(`history database ${file} is corrupt (${problem}) and could not be moved aside: ${(err as Error).message}`);
+  }
+  return target;
+}
+
+/** quick_check reports one problem per line (a damaged file: hundreds); log lines are one line. */
 function firstProblem(report: string): string {
   const problems = report.split("\n").filter((line) => line.trim() && !line.startsWith("***"));
   return problems.length > 1 ? `${problems[0]} (and ${problems.length - 1} more problems)` : (problems[0] ?? report);

@@ -1,6 +1,8 @@
+import { basename } from "node:path";
 import { and, desc, eq, inArray } from "drizzle-orm";
+import { type Logger, silentLogger } from "../../platform/log.ts";
 import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "../model.ts";
-import type { HistoryDb } from "./db.ts";
+import { type HistoryDb, openHistoryDb } from "./db.ts";
 import { settings, syncRuns } from "./schema.ts";
 
 type Row = typeof syncRuns.$inferSelect;
@@ -52,16 +54,75 @@ function fromRow(row: Row): RunResult {
   };
 }
 
+/** What /info shows of the history database. */
+export interface HistoryHealth {
+  file: string;
+  /** Records not yet written (the database was locked or failing), kept in memory and retried. */
+  pending_writes: number;
+  /** Why the last write failed, while records are pending; null once they are written. */
+  last_error: string | null;
+  /** The file a corrupt database was moved to at start-up (names only: /info is public). */
+  corrupt_file_moved_to: string | null;
+}
+
+interface PendingWrite {
+  /** What the record is, for the log (e.g. "run <id> (success)"). */
+  label: string;
+  row: unknown;
+  write(): void;
+}
+
+// Retries of pending writes: the first soon (a lock held for a moment), then less often.
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 2_000;
+
+/**
+ * The run history and the scheduler's settings. Writes never wait and never get lost: they are
+ * queued and written in order, at once when the database is free, otherwise retried in the
+ * background until it is (a lock held by another process, a full disk). Reads never wait either:
+ * a database that cannot be read now throws at once, and callers answer without it.
+ */
 export class HistoryRepo {
+  private readonly pending: PendingWrite[] = [];
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private retryMs = FIRST_RETRY_MS;
+  private lastError: string | null = null;
+
   constructor(
     readonly db: HistoryDb,
     readonly path: string,
+    private readonly logger: Logger = silentLogger,
+    private readonly corruptMovedTo: string | null = null,
   ) {}
+
+  /** Opens the database at `path`; a corrupt file is moved aside (and said so, loudly) for a fresh one. */
+  static open(path: string, logger: Logger): HistoryRepo {
+    const { db, file, corrupt } = openHistoryDb(path);
+    if (corrupt)
+      logger.error(
+        `History database ${file} is corrupt (${corrupt.problem}): moved it to ${corrupt.movedTo} and started an empty one; past runs and scheduler settings stay in the moved file`,
+        { moved_to: corrupt.movedTo },
+      );
+    return new HistoryRepo(db, path, logger, corrupt ? basename(corrupt.movedTo) : null);
+  }
+
+  health(): HistoryHealth {
+    return {
+      file: basename(this.path),
+      pending_writes: this.pending.length,
+      last_error: this.lastError,
+      corrupt_file_moved_to: this.corruptMovedTo,
+    };
+  }
 
   /** Inserts or replaces the row of a run (called at its start and at its end). */
   save(run: RunResult): void {
     const row = toRow(run);
-    this.db.insert(syncRuns).values(row).onConflictDoUpdate({ target: syncRuns.id, set: row }).run();
+    this.enqueue({
+      label: `run ${run.run_id} (${run.status})`,
+      row,
+      write: () => this.db.insert(syncRuns).values(row).onConflictDoUpdate({ target: syncRuns.id, set: row }).run(),
+    });
   }
 
   get(runId: string): RunResult | null {
@@ -94,6 +155,8 @@ export class HistoryRepo {
 
   /** Marks runs left `running` by a process that died as failed; returns how many. */
   markInterrupted(activeRunId: string | null, now = new Date()): number {
+    // This process's pending writes go first: they may end the very runs that look interrupted.
+    if (!this.flush()) throw new Error(`history database not writable: ${this.lastError}`);
     const stale = this.db
       .select()
       .from(syncRuns)
@@ -121,6 +184,69 @@ export class HistoryRepo {
 
   setSetting(key: string, value: string): void {
     const row = { key, value, updatedAt: new Date() };
-    this.db.insert(settings).values(row).onConflictDoUpdate({ target: settings.key, set: row }).run();
+    this.enqueue({
+      label: `setting ${key}`,
+      row,
+      write: () => this.db.insert(settings).values(row).onConflictDoUpdate({ target: settings.key, set: row }).run(),
+    });
+  }
+
+  /** Writes the pending records, in order, in one transaction; true when none is left. */
+  flush(): boolean {
+    if (this.pending.length === 0) return true;
+    try {
+      this.db.$client
+        .transaction(() => {
+          for (const w of this.pending) w.write();
+        })
+        .immediate();
+    } catch (err) {
+      this.writeFailed((err as Error).message);
+      return false;
+    }
+    const written = this.pending.splice(0).length;
+    if (this.lastError !== null) this.logger.info(`History database writable again: wrote ${written} pending record(s)`);
+    this.lastError = null;
+    this.retryMs = FIRST_RETRY_MS;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    return true;
+  }
+
+  /**
+   * Waits up to `ms` for the pending writes, then closes the database. Records still not written
+   * are logged whole, so that they can be put back by hand.
+   */
+  async close(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.flush() && Date.now() < deadline) await Bun.sleep(Math.min(FIRST_RETRY_MS, deadline - Date.now()));
+    if (this.pending.length)
+      this.logger.error(`${this.pending.length} record(s) could not be written to the history database before exit: ${this.lastError}`, {
+        records: this.pending.map((w) => ({ what: w.label, row: w.row })),
+      });
+    if (this.retry) clearTimeout(this.retry);
+    this.db.$client.close();
+  }
+
+  private enqueue(write: PendingWrite): void {
+    this.pending.push(write);
+    this.flush();
+  }
+
+  private writeFailed(message: string): void {
+    if (this.lastError === null)
+      this.logger.error(
+        `Could not write to the history database: ${message}; keeping ${this.pending.length} record(s) in memory and retrying until it is writable`,
+        { pending_writes: this.pending.length },
+      );
+    this.lastError = message;
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.flush();
+    }, this.retryMs);
+    // Pending writes do not keep a process alive: close() waits for them.
+    this.retry.unref();
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
   }
 }
