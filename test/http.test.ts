@@ -66,6 +66,7 @@ describe("probes", () => {
     expect(before.status).toBe(503);
     expect(before.body).toEqual({
       error: "not_ready",
+      status: "error",
       message: "no index is serving yet for: categories, boxes, options; run a sync",
       missing: ["categories", "boxes", "options"],
     });
@@ -146,7 +147,8 @@ describe("GET /info", () => {
     expect(run.body).toMatchObject({
       error: "sync_failed",
       message: "connect ECONNREFUSED 127.0.0.1:1",
-      status: "failed",
+      status: "error",
+      run_status: "failed",
       run_id: expect.any(String),
       published: false,
     });
@@ -183,6 +185,7 @@ describe("Redis unreachable", () => {
       }
       expect((await call(app, "GET", "/sync-status")).body).toEqual({
         error: "service_unavailable",
+        status: "error",
         message: "Redis is unreachable: the sync status cannot be read",
       });
       expect((await call(app, "GET", "/healthz-startup")).status).toBe(503);
@@ -202,12 +205,12 @@ describe("errors", () => {
     expect(await call(app, "GET", "/no/such/route")).toEqual({
       status: 404,
       type: "application/json",
-      body: { error: "not_found", message: "no route for GET /no/such/route" },
+      body: { error: "not_found", status: "error", message: "no route for GET /no/such/route" },
     });
     expect(await call(app, "DELETE", "/healthz")).toEqual({
       status: 405,
       type: "application/json",
-      body: { error: "method_not_allowed", message: "/healthz answers to GET, not DELETE" },
+      body: { error: "method_not_allowed", status: "error", message: "/healthz answers to GET, not DELETE" },
     });
   });
 
@@ -229,7 +232,7 @@ describe("errors", () => {
       expect({ path, status: res.status, body: res.body }).toEqual({
         path,
         status: 422,
-        body: { error: "invalid_request", field, message: expect.stringMatching(new RegExp(`^${field}: .+`)) },
+        body: { error: "invalid_request", status: "error", field, message: expect.stringMatching(new RegExp(`^${field}: .+`)) },
       });
       expect(JSON.stringify(res.body)).not.toMatch(/\n\s+at |\.ts:\d+/);
     }

@@ -99,7 +99,7 @@ describe("GET /scheduler/status", () => {
     const app = createApp({ ...services, version: "test", startedAt: new Date() });
     expect(await call(app, "GET", "/scheduler/status")).toEqual({
       status: 503,
-      body: { error: "service_unavailable", message: "the scheduler is not available in this process" },
+      body: { error: "service_unavailable", status: "error", message: "the scheduler is not available in this process" },
     });
   });
 });
@@ -137,7 +137,7 @@ describe("POST /scheduler/start and /scheduler/stop", () => {
     const { app, scheduler } = await instance(await ctx.services({ SYNC_CRON: "0 61 * * *" }, logger));
     expect(await call(app, "POST", "/scheduler/start")).toEqual({
       status: 500,
-      body: { error: "internal_error", message: "the scheduler could not start: CronPattern: hour value out of range: '61'" },
+      body: { error: "internal_error", status: "error", message: "the scheduler could not start: CronPattern: hour value out of range: '61'" },
     });
     expect(lines).toContain("⚠️ Failed to start scheduler: CronPattern: hour value out of range: '61'");
     expect(scheduler.running).toBe(false);
@@ -165,7 +165,8 @@ describe("POST /scheduler/trigger-now", () => {
     expect(res.body).toMatchObject({
       error: "sync_in_progress",
       run_id: "20990101T000000Z-elsewhere",
-      status: "skipped",
+      status: "error",
+      run_status: "skipped",
       reason: "in_progress",
       trigger: "manual",
     });

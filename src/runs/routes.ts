@@ -1,7 +1,7 @@
 // Run triggers (the old service's endpoints) and GET /sync-status.
 import { Elysia, t } from "elysia";
 import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
-import { ApiError, ERROR_STATUS } from "../platform/http/errors.ts";
+import { ApiError, errorResponse } from "../platform/http/errors.ts";
 import { decimalQuery } from "../platform/http/params.ts";
 import { errorText, type SyncEngine, type TriggerOutcome } from "./engine.ts";
 import type { HistoryRepo } from "./history/repo.ts";
@@ -25,25 +25,24 @@ const RunQuery = t.Object({
   dry_run: t.Optional(t.BooleanString({ description: "build and report differences, publish nothing", error: "dry_run: must be true or false" })),
 });
 
-/** HTTP answer for a finished run: 200 success, 409 skipped or rejected, 503 failed; always the whole result. */
+/**
+ * HTTP answer for a finished run: 200 success, 409 skipped or rejected, 503 failed; always
+ * the whole result, its status also as `run_status` (an error answer's `status` is "error").
+ */
 export function runResponse(result: RunResult): Response {
-  if (result.status === "success") return Response.json(result);
-  if (result.status === "skipped") {
-    const code: RunErrorCode = "sync_in_progress";
-    return Response.json(
-      {
-        ...result,
-        error: code,
-        message: `a run is already in progress (${result.active_run_id})`,
-        run_id: result.active_run_id,
-        skipped_run_id: result.run_id,
-      },
-      { status: ERROR_STATUS[code] },
-    );
+  // The run's `status` and `error` (its text) would replace the error answer's: they become `run_status` and `message`.
+  const { status, error, ...rest } = result;
+  const body = { ...rest, run_status: status };
+  if (status === "success") return Response.json({ ...body, status });
+  if (status === "skipped") {
+    return errorResponse("sync_in_progress", `a run is already in progress (${result.active_run_id})`, {
+      ...body,
+      run_id: result.active_run_id,
+      skipped_run_id: result.run_id,
+    });
   }
-  // The result goes first: its `error` (the text) must not replace the error code; the text is the message.
-  const code: RunErrorCode = result.status === "rejected" ? "sync_rejected" : "sync_failed";
-  return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: ERROR_STATUS[code] });
+  const code: RunErrorCode = status === "rejected" ? "sync_rejected" : "sync_failed";
+  return errorResponse(code, error ?? status, body);
 }
 
 /** HTTP answer for a run started without waiting for its end: 202 with its id. */
