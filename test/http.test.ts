@@ -53,9 +53,13 @@ async function seed() {
 }
 
 describe("probes", () => {
-  test("GET /healthz is always ok", async () => {
+  test("GET /healthz is always healthy", async () => {
     const app = appOf(await ctx.services());
-    expect(await call(app, "GET", "/healthz")).toEqual({ status: 200, body: { status: "ok" }, type: "application/json" });
+    expect(await call(app, "GET", "/healthz")).toEqual({
+      status: 200,
+      body: { status: "healthy", message: "Search service is running" },
+      type: "application/json",
+    });
   });
 
   test("GET /healthz-startup: 503 before any index serves, 200 once every type serves", async () => {
@@ -66,8 +70,9 @@ describe("probes", () => {
     expect(before.status).toBe(503);
     expect(before.body).toEqual({
       error: "not_ready",
-      status: "error",
-      message: "no index is serving yet for: categories, boxes, options; run a sync",
+      status: "initializing",
+      message: "Search service is still initializing",
+      detail: "no index is serving yet for: categories, boxes, options; run a sync",
       missing: ["categories", "boxes", "options"],
     });
 
@@ -83,6 +88,7 @@ describe("probes", () => {
       type: "application/json",
       body: {
         status: "ready",
+        message: "Search service initialization complete",
         index: {
           categories: { serving: true, entries: 3 },
           boxes: { serving: true, entries: 3 },
@@ -192,7 +198,7 @@ describe("Redis unreachable", () => {
       const info = await call(app, "GET", "/info");
       expect(info.status).toBe(503);
       expect(info.body).toMatchObject({ status: "degraded", redis: { reachable: false, keys_under_prefix: null, error: expect.any(String) }, index: null });
-      expect(await call(app, "GET", "/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
+      expect(await call(app, "GET", "/healthz")).toMatchObject({ status: 200, body: { status: "healthy" } });
     } finally {
       await services.close();
     }
