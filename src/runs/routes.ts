@@ -45,9 +45,9 @@ export function runResponse(result: RunResult): Response {
   return errorResponse(code, error ?? status, body);
 }
 
-/** HTTP answer for a run started without waiting for its end: 202 with its id. */
-export function runStartedResponse(runId: string, scope: Scope, trigger?: Trigger): Response {
-  return Response.json({ run_id: runId, status: "running", scope, ...(trigger && { trigger }) }, { status: 202 });
+/** The body of a run started without waiting for its end. */
+export function runStarted(runId: string, scope: Scope, trigger: Trigger) {
+  return { run_id: runId, run_status: "running", scope, trigger };
 }
 
 export function syncRoutes(deps: SyncRoutesDeps) {
@@ -64,7 +64,7 @@ export function syncRoutes(deps: SyncRoutesDeps) {
       throw new ApiError("service_unavailable", `could not start a run (is Redis reachable?): ${errorText(err)}`);
     }
     if (!outcome.started) return runResponse(outcome.result);
-    if (query.wait === false) return runStartedResponse(outcome.runId, scope);
+    if (query.wait === false) return Response.json({ ...runStarted(outcome.runId, scope, "api"), status: "running" }, { status: 202 });
     ctx?.server?.timeout(ctx.request, 0);
     return runResponse(await outcome.done);
   };
