@@ -48,11 +48,14 @@ async function call(app: App, method: string, path: string, init: { headers?: Re
   return { status: res.status, body, headers: res.headers };
 }
 
-const isAdminPath = (r: { method: string; path: string }) => r.method !== "GET" || r.path.startsWith("/generate-");
+const isAdminPath = (r: { method: string; path: string }) => r.method !== "GET" || r.path.startsWith("/generate-") || r.path === "/clear-data";
 
-/** What SPEC §3 names as admin endpoints: every run trigger, scheduler change and push update. */
+/** What SPEC §3 names as admin endpoints: every run trigger, scheduler change and push update (and the index's clearing). */
 const EXPECTED_ADMIN = [
   "POST /re-sync-all",
+  "POST /sync",
+  "GET /clear-data",
+  "POST /clear-data",
   ...["/generate-data-set", "/generate-box-data", "/generate-option-data"].flatMap((p) => [`GET ${p}`, `POST ${p}`]),
   "POST /scheduler/start",
   "POST /scheduler/stop",
