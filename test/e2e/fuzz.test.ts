@@ -403,9 +403,9 @@ class Generator {
       if (roll < 0.012) {
         body = { oversized: r.int(MB + 1, 3 * MB), chunked: r.chance(0.5) };
         kind = `oversized ${body.chunked ? "chunked" : "with length"}`;
-        // A declared length is refused first; a chunked body is read after the key is checked.
-        const keyed = headers.authorization === `Bearer ${KEY}` || headers["x-api-key"] === KEY;
-        if (!preflight && !long) expect = body.chunked && !keyed ? [413, 401, 403] : [413];
+        // A declared length is refused first; a chunked body is read after the key and the Origin are checked.
+        const passesGuard = (headers.authorization === `Bearer ${KEY}` || headers["x-api-key"] === KEY) && !headers.origin;
+        if (!preflight && !long) expect = body.chunked && !passesGuard ? [413, 401, 403] : [413];
       } else if (roll < 0.2) {
         const hostile = this.hostileBody();
         body = hostile.body;
