@@ -53,9 +53,13 @@ async function seed() {
 }
 
 describe("probes", () => {
-  test("GET /healthz is always ok", async () => {
+  test("GET /healthz is always healthy", async () => {
     const app = appOf(await ctx.services());
-    expect(await call(app, "GET", "/healthz")).toEqual({ status: 200, body: { status: "ok" }, type: "application/json" });
+    expect(await call(app, "GET", "/healthz")).toEqual({
+      status: 200,
+      body: { status: "healthy", message: "Search service is running" },
+      type: "application/json",
+    });
   });
 
   test("GET /healthz-startup: 503 before any index serves, 200 once every type serves", async () => {
@@ -66,7 +70,9 @@ describe("probes", () => {
     expect(before.status).toBe(503);
     expect(before.body).toEqual({
       error: "not_ready",
-      message: "no index is serving yet for: categories, boxes, options; run a sync",
+      status: "initializing",
+      message: "Search service is still initializing",
+      detail: "no index is serving yet for: categories, boxes, options; run a sync",
       missing: ["categories", "boxes", "options"],
     });
 
@@ -82,6 +88,7 @@ describe("probes", () => {
       type: "application/json",
       body: {
         status: "ready",
+        message: "Search service initialization complete",
         index: {
           categories: { serving: true, entries: 3 },
           boxes: { serving: true, entries: 3 },
@@ -146,7 +153,8 @@ describe("GET /info", () => {
     expect(run.body).toMatchObject({
       error: "sync_failed",
       message: "connect ECONNREFUSED 127.0.0.1:1",
-      status: "failed",
+      status: "error",
+      run_status: "failed",
       run_id: expect.any(String),
       published: false,
     });
@@ -183,13 +191,14 @@ describe("Redis unreachable", () => {
       }
       expect((await call(app, "GET", "/sync-status")).body).toEqual({
         error: "service_unavailable",
+        status: "error",
         message: "Redis is unreachable: the sync status cannot be read",
       });
       expect((await call(app, "GET", "/healthz-startup")).status).toBe(503);
       const info = await call(app, "GET", "/info");
       expect(info.status).toBe(503);
       expect(info.body).toMatchObject({ status: "degraded", redis: { reachable: false, keys_under_prefix: null, error: expect.any(String) }, index: null });
-      expect(await call(app, "GET", "/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
+      expect(await call(app, "GET", "/healthz")).toMatchObject({ status: 200, body: { status: "healthy" } });
     } finally {
       await services.close();
     }
@@ -202,12 +211,12 @@ describe("errors", () => {
     expect(await call(app, "GET", "/no/such/route")).toEqual({
       status: 404,
       type: "application/json",
-      body: { error: "not_found", message: "no route for GET /no/such/route" },
+      body: { error: "not_found", status: "error", message: "no route for GET /no/such/route" },
     });
     expect(await call(app, "DELETE", "/healthz")).toEqual({
       status: 405,
       type: "application/json",
-      body: { error: "method_not_allowed", message: "/healthz answers to GET, not DELETE" },
+      body: { error: "method_not_allowed", status: "error", message: "/healthz answers to GET, not DELETE" },
     });
   });
 
@@ -229,7 +238,7 @@ describe("errors", () => {
       expect({ path, status: res.status, body: res.body }).toEqual({
         path,
         status: 422,
-        body: { error: "invalid_request", field, message: expect.stringMatching(new RegExp(`^${field}: .+`)) },
+        body: { error: "invalid_request", status: "error", field, message: expect.stringMatching(new RegExp(`^${field}: .+`)) },
       });
       expect(JSON.stringify(res.body)).not.toMatch(/\n\s+at |\.ts:\d+/);
     }

@@ -61,7 +61,14 @@ describe("push updates", () => {
     expect((await services.engine.run("categories", "api")).status).toBe("success");
     expect(await call("POST", "/categories", addBody(pushed, ["en", "Banner"], ["nl", "Spandoek"]))).toEqual({
       status: 200,
-      body: { status: "ok", type: "categories", added: 2, removed: 0 },
+      body: {
+        message: "Category added to search engine successfully",
+        status: "success",
+        data: { message: "Category added successfully", category_id: pushed, status: "success" },
+        type: "categories",
+        added: 2,
+        removed: 0,
+      },
     });
     expect(await found("banner")).toEqual(["aa Banner"]);
     expect(await found("spand")).toEqual(["aa Spandoek"]);
@@ -73,7 +80,10 @@ describe("push updates", () => {
     expect((await call("POST", "/categories", addBody(pushed, ["en", "Banner"]))).body.added).toBe(0);
 
     expect((await call("DELETE", "/categories", { linked: pushed, display_names: [{ iso: "nl", display_name: "Spandoek" }] })).body).toEqual({
-      status: "ok",
+      message: "Category entries deleted successfully",
+      linked: pushed,
+      deleted_count: 1,
+      status: "success",
       type: "categories",
       added: 0,
       removed: 1,
@@ -88,7 +98,18 @@ describe("push updates", () => {
   test("PUT replaces the source's entries by the target's atomically", async () => {
     expect((await services.engine.run("categories", "api")).status).toBe("success");
     const res = await call("PUT", "/categories", { source: { linked: flyer }, target: addBody(pushed, ["en", "Folder"]) });
-    expect(res).toEqual({ status: 200, body: { status: "ok", type: "categories", added: 1, removed: 1 } });
+    expect(res).toEqual({
+      status: 200,
+      body: {
+        message: "Category updated (delete-then-insert)",
+        status: "success",
+        delete_result: { message: "Category entries deleted successfully", linked: flyer, deleted_count: 1, status: "success" },
+        add_result: { message: "Category added successfully", category_id: pushed, status: "success" },
+        type: "categories",
+        added: 1,
+        removed: 1,
+      },
+    });
     expect(await found("flyer")).toEqual([]);
     expect(await found("folder")).toEqual(["aa Folder"]);
     expect(await found("poster")).toEqual(["02 Poster"]);

@@ -45,11 +45,14 @@ test.each([
   ["NaN", `hours must be ${EXPECTED}, not "NaN"`],
   ["1.", `hours must be ${EXPECTED}, not "1."`],
 ])("hours=%p → 422", async (value, message) => {
-  expect(await put(`?hours=${value}`)).toEqual({ status: 422, body: { error: "invalid_request", message, field: "hours" } });
+  expect(await put(`?hours=${value}`)).toEqual({ status: 422, body: { error: "invalid_request", status: "error", message, field: "hours" } });
   expect(scheduler.status().interval_hours).toBe(24);
   expect(services.history.getSetting("scheduler.interval_hours")).toBeNull();
 });
 
 test("no hours at all → 422", async () => {
-  expect(await put("")).toEqual({ status: 422, body: { error: "invalid_request", message: `hours is required: ${EXPECTED}`, field: "hours" } });
+  expect(await put("")).toEqual({
+    status: 422,
+    body: { error: "invalid_request", status: "error", message: `hours is required: ${EXPECTED}`, field: "hours" },
+  });
 });

@@ -99,7 +99,7 @@ describe("GET /scheduler/status", () => {
     const app = createApp({ ...services, version: "test", startedAt: new Date() });
     expect(await call(app, "GET", "/scheduler/status")).toEqual({
       status: 503,
-      body: { error: "service_unavailable", message: "the scheduler is not available in this process" },
+      body: { error: "service_unavailable", status: "error", message: "the scheduler is not available in this process" },
     });
   });
 });
@@ -114,22 +114,47 @@ describe("POST /scheduler/start and /scheduler/stop", () => {
 
     const started = await call(app, "POST", "/scheduler/start");
     expect(started.status).toBe(200);
-    expect(started.body).toMatchObject({ changed: true, message: "scheduler started", running: true, interval_hours: 24 });
+    expect(started.body).toMatchObject({
+      message: "Scheduler started successfully",
+      status: "running",
+      changed: true,
+      detail: "scheduler started",
+      running: true,
+      interval_hours: 24,
+    });
     expect(started.body.jobs.map((j: { next_run: string | null }) => typeof j.next_run)).toEqual(["string", "string"]);
     expect(lines).toContain("✅ Automatic re-sync scheduler started successfully!");
 
     const again = await call(app, "POST", "/scheduler/start");
     expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ changed: false, message: "scheduler already running; nothing changed", running: true });
+    expect(again.body).toMatchObject({
+      message: "Scheduler started successfully",
+      status: "running",
+      changed: false,
+      detail: "scheduler already running; nothing changed",
+      running: true,
+    });
 
     const stopped = await call(app, "POST", "/scheduler/stop");
     expect(stopped.status).toBe(200);
-    expect(stopped.body).toMatchObject({ changed: true, message: "scheduler stopped", running: false });
+    expect(stopped.body).toMatchObject({
+      message: "Scheduler stopped successfully",
+      status: "stopped",
+      changed: true,
+      detail: "scheduler stopped",
+      running: false,
+    });
     expect(stopped.body.jobs.map((j: { next_run: string | null }) => j.next_run)).toEqual([null, null]);
 
     const stoppedAgain = await call(app, "POST", "/scheduler/stop");
     expect(stoppedAgain.status).toBe(200);
-    expect(stoppedAgain.body).toMatchObject({ changed: false, message: "scheduler already stopped; nothing changed", running: false });
+    expect(stoppedAgain.body).toMatchObject({
+      message: "Scheduler stopped successfully",
+      status: "stopped",
+      changed: false,
+      detail: "scheduler already stopped; nothing changed",
+      running: false,
+    });
   });
 
   test("start answers 500 with the reason when SYNC_CRON is not valid", async () => {
@@ -137,7 +162,7 @@ describe("POST /scheduler/start and /scheduler/stop", () => {
     const { app, scheduler } = await instance(await ctx.services({ SYNC_CRON: "0 61 * * *" }, logger));
     expect(await call(app, "POST", "/scheduler/start")).toEqual({
       status: 500,
-      body: { error: "internal_error", message: "the scheduler could not start: CronPattern: hour value out of range: '61'" },
+      body: { error: "internal_error", status: "error", message: "the scheduler could not start: CronPattern: hour value out of range: '61'" },
     });
     expect(lines).toContain("⚠️ Failed to start scheduler: CronPattern: hour value out of range: '61'");
     expect(scheduler.running).toBe(false);
@@ -150,7 +175,14 @@ describe("POST /scheduler/trigger-now", () => {
     const { app } = await instance(services);
     const res = await call(app, "POST", "/scheduler/trigger-now");
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ run_id: expect.any(String), status: "running", scope: "all", trigger: "manual" });
+    expect(res.body).toEqual({
+      message: "Manual re-sync triggered successfully",
+      status: "triggered",
+      run_id: expect.any(String),
+      run_status: "running",
+      scope: "all",
+      trigger: "manual",
+    });
     const run = await waitForRun(services, res.body.run_id);
     expect(run).toMatchObject({ status: "success", trigger: "manual", scope: "all", published: true });
   });
@@ -165,7 +197,8 @@ describe("POST /scheduler/trigger-now", () => {
     expect(res.body).toMatchObject({
       error: "sync_in_progress",
       run_id: "20990101T000000Z-elsewhere",
-      status: "skipped",
+      status: "error",
+      run_status: "skipped",
       reason: "in_progress",
       trigger: "manual",
     });

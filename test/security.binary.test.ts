@@ -159,7 +159,7 @@ describe("limits on the real server", () => {
       );
       expect(reply).toStartWith("HTTP/1.1 413");
       expect(reply.toLowerCase()).toContain("connection: close");
-      expect(reply).toContain('{"error":"payload_too_large","message":"the request body is larger than 1048576 bytes (1 MB)"}');
+      expect(reply).toContain('{"error":"payload_too_large","message":"the request body is larger than 1048576 bytes (1 MB)","status":"error"}');
     }
 
     let sent = 0;
@@ -172,7 +172,7 @@ describe("limits on the real server", () => {
     });
     const res = await fetch(`${running.url}/re-sync-all?wait=maybe`, { method: "POST", body: chunked, duplex: "half" } as RequestInit);
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ error: "payload_too_large", message: "the request body is larger than 1048576 bytes (1 MB)" });
+    expect(await res.json()).toEqual({ error: "payload_too_large", status: "error", message: "the request body is larger than 1048576 bytes (1 MB)" });
 
     const long = await fetch(`${running.url}/category-search?query=${"a".repeat(9_000)}`);
     expect(long.status).toBe(414);

@@ -48,11 +48,14 @@ async function call(app: App, method: string, path: string, init: { headers?: Re
   return { status: res.status, body, headers: res.headers };
 }
 
-const isAdminPath = (r: { method: string; path: string }) => r.method !== "GET" || r.path.startsWith("/generate-");
+const isAdminPath = (r: { method: string; path: string }) => r.method !== "GET" || r.path.startsWith("/generate-") || r.path === "/clear-data";
 
-/** What SPEC §3 names as admin endpoints: every run trigger, scheduler change and push update. */
+/** What SPEC §3 names as admin endpoints: every run trigger, scheduler change and push update (and the index's clearing). */
 const EXPECTED_ADMIN = [
   "POST /re-sync-all",
+  "POST /sync",
+  "GET /clear-data",
+  "POST /clear-data",
   ...["/generate-data-set", "/generate-box-data", "/generate-option-data"].flatMap((p) => [`GET ${p}`, `POST ${p}`]),
   "POST /scheduler/start",
   "POST /scheduler/stop",
@@ -188,14 +191,18 @@ describe("admin routes, enumerated from the app", () => {
       expect({ route, status: missing.status, body: missing.body }).toEqual({
         route,
         status: 401,
-        body: { error: "unauthorized", message: "this endpoint needs the admin key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'" },
+        body: {
+          error: "unauthorized",
+          status: "error",
+          message: "this endpoint needs the admin key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+        },
       });
       for (const headers of [{ authorization: "Bearer not-the-key-0123456789" }, { "x-api-key": "not-the-key-0123456789" }] as Record<string, string>[]) {
         const wrong = await call(app, method, target, { body, headers: { ...json, ...headers } });
         expect({ route, status: wrong.status, body: wrong.body }).toEqual({
           route,
           status: 403,
-          body: { error: "forbidden", message: "the admin key is not valid" },
+          body: { error: "forbidden", status: "error", message: "the admin key is not valid" },
         });
       }
       for (const headers of [{ authorization: `Bearer ${KEY}` }, { "x-api-key": KEY }] as Record<string, string>[]) {
@@ -342,7 +349,7 @@ describe("CORS", () => {
     const app = await appWith({ CORS_ORIGINS: "https://shop.example" });
     const res = await call(app, "OPTIONS", "/categories");
     expect(res.status).toBe(405);
-    expect(res.body).toEqual({ error: "method_not_allowed", message: "/categories answers to POST, PUT, DELETE, not OPTIONS" });
+    expect(res.body).toEqual({ error: "method_not_allowed", status: "error", message: "/categories answers to POST, PUT, DELETE, not OPTIONS" });
     expect(res.headers.get("allow")).toBe("POST, PUT, DELETE");
   });
 });

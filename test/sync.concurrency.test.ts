@@ -49,7 +49,7 @@ describe("concurrent triggers", () => {
     };
 
     const first = await call("POST", "/re-sync-all?wait=false");
-    expect(first).toEqual({ status: 202, body: { run_id: expect.any(String), status: "running", scope: "all" } });
+    expect(first).toEqual({ status: 202, body: { run_id: expect.any(String), status: "running", run_status: "running", scope: "all", trigger: "api" } });
     const runId = first.body.run_id as string;
 
     for (const [method, path] of [

@@ -138,7 +138,8 @@ describe("shrink guard", () => {
     expect(rejected.body).toMatchObject({
       error: "sync_rejected",
       message: "categories: 30 → 6 entries (-80.0%); more than SYNC_MAX_SHRINK_PERCENT=50%, nothing published (use force=true to publish anyway)",
-      status: "rejected",
+      status: "error",
+      run_status: "rejected",
       reason: "shrink",
       types: { categories: { entries: 6, previous_entries: 30 } },
     });

@@ -74,7 +74,7 @@ describe("limits", () => {
           method,
           path,
           status: 413,
-          body: { error: "payload_too_large", message: "the request body is larger than 1048576 bytes (1 MB)" },
+          body: { error: "payload_too_large", status: "error", message: "the request body is larger than 1048576 bytes (1 MB)" },
         });
         expect(res.headers.get("connection")).toBe("close");
       }
@@ -84,6 +84,7 @@ describe("limits", () => {
     }
     expect((await call("POST", "/categories", "{}", { "content-type": "application/json", "content-length": "lots" })).body).toEqual({
       error: "bad_request",
+      status: "error",
       message: "the Content-Length header is not a number",
     });
   });
@@ -99,7 +100,7 @@ describe("limits", () => {
   test("a query string over 8 KB is a JSON 414; 8 KB is served", async () => {
     const query = (n: number) => `query=${"a".repeat(n - 6)}`;
     const over = await call("GET", `/category-search?${query(MAX_QUERY_BYTES + 1)}`);
-    expect(over).toMatchObject({ status: 414, body: { error: "uri_too_long", message: "the query string is longer than 8192 bytes" } });
+    expect(over).toMatchObject({ status: 414, body: { error: "uri_too_long", status: "error", message: "the query string is longer than 8192 bytes" } });
     for (const path of ["/re-sync-all", "/sync-status", "/nowhere"]) expect((await call("POST", `${path}?${query(MAX_QUERY_BYTES + 1)}`)).status).toBe(414);
     // Exactly 8 KB passes the limit; the search then refuses the 8186-character query itself.
     const at = await call("GET", `/category-search?${query(MAX_QUERY_BYTES)}`);
@@ -113,7 +114,7 @@ describe("limits", () => {
       expect({ depth, status: res.status, body: res.body }).toEqual({
         depth,
         status: 422,
-        body: { error: "invalid_request", message: "body: JSON nested deeper than 64 levels", field: "body" },
+        body: { error: "invalid_request", status: "error", message: "body: JSON nested deeper than 64 levels", field: "body" },
       });
     }
     const inField = `{"linked": "${oid}", "slug": "s", "origin_name": "o", "display_names": ${nested(70)}}`;
@@ -143,10 +144,15 @@ describe("limits", () => {
 
   test("bodies that are not JSON: invalid UTF-8 and broken JSON are 400, another content type a 415", async () => {
     const invalidUtf8 = new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0xff, 0xfe, 0x22, 0x7d]);
-    expect((await call("POST", "/categories", invalidUtf8)).body).toEqual({ error: "bad_request", message: "the request body is not valid UTF-8" });
+    expect((await call("POST", "/categories", invalidUtf8)).body).toEqual({
+      error: "bad_request",
+      status: "error",
+      message: "the request body is not valid UTF-8",
+    });
     for (const text of ["{not json", '{"a":', "\u0000", "[1,]", "{'a':1}", "NaN"])
       expect((await call("DELETE", "/categories", text)).body).toEqual({
         error: "bad_request",
+        status: "error",
         message: "the request body could not be parsed (expected JSON)",
       });
     for (const type of ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/octet-stream", "application/xml", "text/plain"]) {
@@ -226,7 +232,7 @@ describe("validation: every parameter and body, one 422 shape", () => {
     test(`${method} ${path.slice(0, 60)} ${body === undefined ? "" : JSON.stringify(body)?.slice(0, 60)} → 422 ${field}`, async () => {
       const res = await call(method, path, body === undefined ? undefined : JSON.stringify(body));
       expect({ status: res.status, error: res.body.error, field: res.body.field }).toEqual({ status: 422, error: "invalid_request", field });
-      expect(Object.keys(res.body).sort()).toEqual(["error", "field", "message"]);
+      expect(Object.keys(res.body).sort()).toEqual(["error", "field", "message", "status"]);
       expect(res.body.message).toMatch(new RegExp(`^${field.replace(/\./g, "\\.")}\\b`));
     });
   }
@@ -260,7 +266,7 @@ describe("routes", () => {
       const res = await call(method, path);
       expect({ status: res.status, body: res.body, allow: res.headers.get("allow") }).toEqual({
         status: 405,
-        body: { error: "method_not_allowed", message: `${path} answers to ${allow}, not ${method}` },
+        body: { error: "method_not_allowed", status: "error", message: `${path} answers to ${allow}, not ${method}` },
         allow,
       });
     }

@@ -52,6 +52,14 @@ export class Keys {
   gen(type: ItemType, gen: string): GenKeys {
     return new GenKeys(genBase(this.typeBase(type), gen));
   }
+  /** A pattern matching every key of one type: its pointers and every generation. */
+  typeAll(type: ItemType): string {
+    return `${escapeGlob(this.typeBase(type))}*`;
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
 }
 
 // The parts of a generation's key names. GenKeys and the Lua helper below are both built from

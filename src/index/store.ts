@@ -3,7 +3,7 @@
 import type { ChainableCommander } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import { type RedisClient, runScript } from "../platform/redis.ts";
+import { type RedisClient, runScript, scanKeys } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
@@ -235,14 +235,30 @@ export class IndexStore {
   async unlinkGeneration(type: ItemType, gen: string): Promise<void> {
     const g = this.keys.gen(type, gen);
     const isos = await this.client.smembers(g.isos);
-    const keys = [g.items, g.vocab, ...isos.flatMap((iso) => [g.phrase(iso), g.word(iso)]), g.isos, g.meta];
+    await this.unlinkKeys([g.items, g.vocab, ...isos.flatMap((iso) => [g.phrase(iso), g.word(iso)]), g.isos, g.meta]);
+    await this.client.srem(this.keys.gens(type), gen);
+  }
+
+  /**
+   * Empties the index of these types: the serving pointers first, so search answers empty at once,
+   * then every other key of each type (every generation, build markers, journal), found by SCAN.
+   * The run lock, status and scheduler keys are not the index's and stay.
+   */
+  async clear(types: readonly ItemType[]): Promise<void> {
+    for (const type of types) await this.client.unlink(this.keys.current(type));
+    for (const type of types) {
+      await this.unlinkKeys(await scanKeys(this.client, this.keys.typeAll(type)));
+    }
+  }
+
+  /** UNLINKs keys in batches of pipelined single-key commands. */
+  private async unlinkKeys(keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
       // One key per command: in Redis Cluster a multi-key UNLINK is fine (one slot), but it keeps batches small.
       const pipe = this.client.pipeline();
       for (const key of keys.slice(i, i + UNLINK_BATCH)) pipe.unlink(key);
       await pipe.exec();
     }
-    await this.client.srem(this.keys.gens(type), gen);
   }
 
   // Search reads the serving generation by script, so each read checks it still serves.

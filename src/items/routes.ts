@@ -1,6 +1,6 @@
 // Push updates: add, replace or remove one item's entries in the serving index between runs.
 import { Elysia, t } from "elysia";
-import { ISO_PATTERN, type ItemType } from "../catalog/types.ts";
+import { ISO_PATTERN, type ItemType, SEARCH_NAME } from "../catalog/types.ts";
 import type { PushOp } from "../index/push-plan.ts";
 import type { IndexStore } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
@@ -57,6 +57,15 @@ const removeItem = (b: RemoveInput) => ({ linked: lower(b.linked), display_names
 
 const PATHS: Record<ItemType, string> = { categories: "/categories", boxes: "/boxes", options: "/options" };
 
+// The replaced service's answers, field for field (its clients read `status` and `<name>_id`);
+// ours (type, added, removed) go alongside. `name` is the singular: category, box, option.
+const titled = (name: string) => name[0]!.toUpperCase() + name.slice(1);
+const addResult = (name: string, linked: string) => ({ message: `${titled(name)} added successfully`, [`${name}_id`]: linked, status: "success" });
+const deleteResult = (name: string, linked: string, removed: number) =>
+  removed
+    ? { message: `${titled(name)} entries deleted successfully`, linked, deleted_count: removed, status: "success" }
+    : { message: `No matching ${name} entries found in search engine`, linked, deleted_count: 0, status: "not_found" };
+
 export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: ClientIp) {
   const admin = adminGuard(config, clientIp);
   const apply = async (type: ItemType, op: PushOp) => {
@@ -67,31 +76,59 @@ export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: Cl
       throw new ApiError("index_unavailable", `the index cannot be updated right now: ${(err as Error).message}`);
     }
     if (!outcome.applied) throw new ApiError("not_ready", `no ${type} index has been published yet; run a sync first`);
-    return { status: "ok", type, added: outcome.added, removed: outcome.removed };
+    return { type, added: outcome.added, removed: outcome.removed };
   };
   // parse: "json" tells the OpenAPI document the body is JSON; the parser that runs is limits.ts's (size and depth capped).
   const app = new Elysia({ name: "item-routes", normalize: false });
   for (const [type, path] of Object.entries(PATHS) as [ItemType, string][]) {
     const detail = (summary: string) => ({ summary, tags: ["push updates"] });
+    const name = SEARCH_NAME[type];
     app
-      .post(path, ({ body }) => apply(type, { op: "add", item: addItem(body) }), {
-        body: AddBody,
-        parse: "json",
-        beforeHandle: admin,
-        detail: detail(`Add entries of one item to the ${type} index`),
-      })
-      .put(path, ({ body }) => apply(type, { op: "replace", source: removeItem(body.source), target: addItem(body.target) }), {
-        body: ReplaceBody,
-        parse: "json",
-        beforeHandle: admin,
-        detail: detail(`Replace one item's ${type} entries by another's, atomically`),
-      })
-      .delete(path, ({ body }) => apply(type, { op: "remove", item: removeItem(body) }), {
-        body: RemoveBody,
-        parse: "json",
-        beforeHandle: admin,
-        detail: detail(`Remove entries (or all entries) of one item from the ${type} index`),
-      });
+      .post(
+        path,
+        async ({ body }) => {
+          const done = await apply(type, { op: "add", item: addItem(body) });
+          return { message: `${titled(name)} added to search engine successfully`, status: "success", data: addResult(name, body.linked), ...done };
+        },
+        {
+          body: AddBody,
+          parse: "json",
+          beforeHandle: admin,
+          detail: detail(`Add entries of one item to the ${type} index`),
+        },
+      )
+      .put(
+        path,
+        async ({ body }) => {
+          const done = await apply(type, { op: "replace", source: removeItem(body.source), target: addItem(body.target) });
+          return {
+            message: `${titled(name)} updated (delete-then-insert)`,
+            status: "success",
+            delete_result: deleteResult(name, body.source.linked, done.removed),
+            add_result: addResult(name, body.target.linked),
+            ...done,
+          };
+        },
+        {
+          body: ReplaceBody,
+          parse: "json",
+          beforeHandle: admin,
+          detail: detail(`Replace one item's ${type} entries by another's, atomically`),
+        },
+      )
+      .delete(
+        path,
+        async ({ body }) => {
+          const done = await apply(type, { op: "remove", item: removeItem(body) });
+          return { ...deleteResult(name, body.linked, done.removed), ...done };
+        },
+        {
+          body: RemoveBody,
+          parse: "json",
+          beforeHandle: admin,
+          detail: detail(`Remove entries (or all entries) of one item from the ${type} index`),
+        },
+      );
   }
   return app;
 }

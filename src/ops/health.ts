@@ -48,17 +48,23 @@ async function indexState(deps: Pick<HealthDeps, "store">) {
   return out;
 }
 
+// The probes answer the replaced service's status and message (Kubernetes probes and scripts
+// read them); what is missing is in `detail` (and `missing`).
+function notReady(detail: string, extra: Record<string, unknown> = {}): Response {
+  return errorResponse("not_ready", "Search service is still initializing", { status: "initializing", detail, ...extra });
+}
+
 export function healthRoutes(deps: HealthDeps) {
   return new Elysia({ name: "health-routes", normalize: false })
-    .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["health"] } })
+    .get("/healthz", () => ({ status: "healthy", message: "Search service is running" }), { detail: { summary: "Liveness", tags: ["health"] } })
     .get(
       "/healthz-startup",
       async () => {
         const state = await settle(indexState(deps));
-        if (!state.ok) return errorResponse("not_ready", `Redis is unreachable: ${state.error}`);
+        if (!state.ok) return notReady(`Redis is unreachable: ${state.error}`);
         const missing = ITEM_TYPES.filter((type) => !state.value[type]!.serving);
-        if (missing.length) return errorResponse("not_ready", `no index is serving yet for: ${missing.join(", ")}; run a sync`, { missing });
-        return { status: "ready", index: state.value };
+        if (missing.length) return notReady(`no index is serving yet for: ${missing.join(", ")}; run a sync`, { missing });
+        return { status: "ready", message: "Search service initialization complete", index: state.value };
       },
       { detail: { summary: "Startup probe: 503 until every type has a serving index", tags: ["health"] } },
     )

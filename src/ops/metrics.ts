@@ -141,7 +141,7 @@ export class Metrics {
   recordRun(run: RunResult): void {
     if (run.status === "running") return;
     this.runs.inc({ status: run.status, trigger: run.trigger });
-    if (run.status !== "skipped" && run.duration_ms !== null) this.runDuration.observe(run.duration_ms / 1000);
+    if (run.status !== "skipped" && run.status !== "cleared" && run.duration_ms !== null) this.runDuration.observe(run.duration_ms / 1000);
     for (const [type, result] of Object.entries(run.types))
       for (const [reason, slot] of Object.entries(result?.skipped ?? {})) if (slot?.count) this.skipped.inc({ type, reason }, slot.count);
   }

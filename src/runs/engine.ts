@@ -89,22 +89,31 @@ export class SyncEngine {
    * trigger is recorded as `skipped` with reason `in_progress`.
    */
   async trigger(scope: Scope, trigger: Trigger, opts: RunOptions = {}): Promise<TriggerOutcome> {
-    const runId = newRunId();
-    const startedAt = new Date();
+    return this.start(baseResult(newRunId(), scope, trigger, opts, new Date()), (run) => this.sync(run));
+  }
+
+  /**
+   * Empties the index of every type and the dataset files, as a run of its own (status `cleared`):
+   * under the run lock, so no run builds meanwhile, and refused like a trigger while one is active.
+   */
+  async clear(trigger: Trigger): Promise<TriggerOutcome> {
+    return this.start(baseResult(newRunId(), "all", trigger, {}, new Date()), (run) => this.clearIndex(run));
+  }
+
+  private async start(result: RunResult, work: (run: Run) => Promise<void>): Promise<TriggerOutcome> {
+    const runId = result.run_id;
     const acquired = await this.deps.lock.acquire(runId);
     if ("heldBy" in acquired) {
-      const result: RunResult = {
-        ...baseResult(runId, scope, trigger, opts, startedAt),
-        ...finishTimes(startedAt),
+      Object.assign(result, finishTimes(new Date(result.started_at)), {
         status: "skipped",
         reason: "in_progress",
         active_run_id: acquired.heldBy,
-      };
+      } satisfies Partial<RunResult>);
       await this.recordSkipped(result);
       return { started: false, result };
     }
     const abort = new AbortController();
-    const done = this.execute(acquired.lock, baseResult(runId, scope, trigger, opts, startedAt), abort.signal);
+    const done = this.execute(acquired.lock, result, abort.signal, work);
     this.current = { runId, abort, done };
     done.finally(() => {
       if (this.current?.runId === runId) this.current = null;
@@ -131,17 +140,13 @@ export class SyncEngine {
     return this.current.done;
   }
 
-  private async execute(lock: HeldLock, result: RunResult, signal: AbortSignal): Promise<RunResult> {
+  private async execute(lock: HeldLock, result: RunResult, signal: AbortSignal, work: (run: Run) => Promise<void>): Promise<RunResult> {
     const run = newRun(lock, result, signal);
     const renewal = this.renewWhileRunning(run);
     try {
       this.deps.history.save(result);
       await this.writeStatus(run.active);
-      await this.buildGeneration(run);
-      const shrink = checkShrink(result, run.types, this.deps.config.syncMaxShrinkPercent);
-      if (result.dry_run) await this.compareGenerations(run);
-      else if (shrink && !result.force) Object.assign(result, { status: "rejected", reason: "shrink", error: shrink } satisfies Partial<RunResult>);
-      else await this.publishTypes(run);
+      await work(run);
     } catch (err) {
       result.status = "failed";
       result.error = errorText(err);
@@ -150,6 +155,33 @@ export class SyncEngine {
     }
     await this.finishRun(run);
     return result;
+  }
+
+  /** A sync: build every type, then the shrink guard, then publish (a dry run compares instead). */
+  private async sync(run: Run): Promise<void> {
+    const { result } = run;
+    await this.buildGeneration(run);
+    const shrink = checkShrink(result, run.types, this.deps.config.syncMaxShrinkPercent);
+    if (result.dry_run) await this.compareGenerations(run);
+    else if (shrink && !result.force) Object.assign(result, { status: "rejected", reason: "shrink", error: shrink } satisfies Partial<RunResult>);
+    else await this.publishTypes(run);
+  }
+
+  /** Empties every type's index (recording what each served) and replaces each dataset file by an empty one. */
+  private async clearIndex({ lock, types, active, result }: Run): Promise<void> {
+    const { store, config } = this.deps;
+    active.stage = "clearing";
+    await this.writeStatus(active);
+    for (const type of types) {
+      result.types[type] = { documents: 0, entries: 0, previous_entries: await store.entryCount(type, await store.currentGen(type)), skipped: {} };
+    }
+    await store.clear(types);
+    for (const type of types) {
+      const empty = new DatasetWriter(datasetPath(config.dataSetFile, type), lock.runId);
+      await empty.close();
+      await empty.commit();
+    }
+    result.status = "cleared";
   }
 
   /** Keeps the run lock alive until cleared; a renewal refused means another run took over. */
@@ -395,6 +427,8 @@ export class SyncEngine {
         const t = result.types[type];
         if (t) logger.info(`${TYPE_LABEL[type]}: ${t.entries}`, { ...fields, type, entries: t.entries, documents: t.documents });
       }
+    } else if (result.status === "cleared") {
+      logger.warn("Search index and dataset files cleared: search answers nothing until the next run", fields);
     } else if (result.status === "rejected") {
       logger.warn(`Re-sync rejected: ${result.error}`, fields);
     } else if (result.status === "failed") {

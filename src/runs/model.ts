@@ -6,7 +6,8 @@ import type { ErrorCode } from "../platform/http/errors.ts";
 export const TRIGGERS = ["manual", "cron", "interval", "api", "cli"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 export type Scope = ItemType | "all";
-export type RunStatus = "running" | "success" | "failed" | "rejected" | "skipped";
+/** `cleared`: GET /clear-data emptied the index and the dataset files (a run of its own kind, under the run lock). */
+export type RunStatus = "running" | "success" | "failed" | "rejected" | "skipped" | "cleared";
 /** Why a run was skipped (another run holds the lock; the interval job's last success is recent) or rejected (the shrink guard). */
 export type RunReason = "in_progress" | "recent_success" | "shrink";
 /** The `error` code of a trigger's answer when its run did not succeed. */
@@ -58,7 +59,7 @@ interface TypeProgress {
   entries_written: number;
 }
 
-type RunStage = "starting" | `${ItemType}: origins` | `${ItemType}: suppliers` | "comparing" | "publishing";
+type RunStage = "starting" | `${ItemType}: origins` | `${ItemType}: suppliers` | "comparing" | "publishing" | "clearing";
 
 export interface ActiveRun {
   run_id: string;

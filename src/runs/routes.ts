@@ -1,7 +1,7 @@
 // Run triggers (the old service's endpoints) and GET /sync-status.
 import { Elysia, t } from "elysia";
 import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
-import { ApiError, ERROR_STATUS } from "../platform/http/errors.ts";
+import { ApiError, errorResponse } from "../platform/http/errors.ts";
 import { decimalQuery } from "../platform/http/params.ts";
 import { errorText, type SyncEngine, type TriggerOutcome } from "./engine.ts";
 import type { HistoryRepo } from "./history/repo.ts";
@@ -12,7 +12,7 @@ import { computeTrends } from "./trends.ts";
 interface SyncRoutesDeps {
   config: AdminConfig;
   clientIp?: ClientIp;
-  engine: Pick<SyncEngine, "trigger">;
+  engine: Pick<SyncEngine, "trigger" | "clear">;
   status: Pick<StatusStore, "get">;
   history: Pick<HistoryRepo, "list">;
 }
@@ -25,30 +25,34 @@ const RunQuery = t.Object({
   dry_run: t.Optional(t.BooleanString({ description: "build and report differences, publish nothing", error: "dry_run: must be true or false" })),
 });
 
-/** HTTP answer for a finished run: 200 success, 409 skipped or rejected, 503 failed; always the whole result. */
+const CLEAR_SUMMARY =
+  "Destructive: empties the search index (this service's keys only) and the dataset files; search answers nothing until the next run. 409 while a run is active";
+
+/**
+ * HTTP answer for a finished run: 200 success or cleared, 409 skipped or rejected, 503 failed; always
+ * the whole result, its status also as `run_status` (an error answer's `status` is "error").
+ */
 export function runResponse(result: RunResult): Response {
-  if (result.status === "success") return Response.json(result);
-  if (result.status === "skipped") {
-    const code: RunErrorCode = "sync_in_progress";
-    return Response.json(
-      {
-        ...result,
-        error: code,
-        message: `a run is already in progress (${result.active_run_id})`,
-        run_id: result.active_run_id,
-        skipped_run_id: result.run_id,
-      },
-      { status: ERROR_STATUS[code] },
-    );
+  // The run's `status` and `error` (its text) would replace the error answer's: they become `run_status` and `message`.
+  const { status, error, ...rest } = result;
+  const body = { ...rest, run_status: status };
+  if (status === "success") return Response.json({ ...body, status });
+  if (status === "cleared")
+    return Response.json({ message: "Search index and dataset files cleared; search answers nothing until the next run", ...body, status });
+  if (status === "skipped") {
+    return errorResponse("sync_in_progress", `a run is already in progress (${result.active_run_id})`, {
+      ...body,
+      run_id: result.active_run_id,
+      skipped_run_id: result.run_id,
+    });
   }
-  // The result goes first: its `error` (the text) must not replace the error code; the text is the message.
-  const code: RunErrorCode = result.status === "rejected" ? "sync_rejected" : "sync_failed";
-  return Response.json({ ...result, error: code, message: result.error ?? result.status }, { status: ERROR_STATUS[code] });
+  const code: RunErrorCode = status === "rejected" ? "sync_rejected" : "sync_failed";
+  return errorResponse(code, error ?? status, body);
 }
 
-/** HTTP answer for a run started without waiting for its end: 202 with its id. */
-export function runStartedResponse(runId: string, scope: Scope, trigger?: Trigger): Response {
-  return Response.json({ run_id: runId, status: "running", scope, ...(trigger && { trigger }) }, { status: 202 });
+/** The body of a run started without waiting for its end. */
+export function runStarted(runId: string, scope: Scope, trigger: Trigger) {
+  return { run_id: runId, run_status: "running", scope, trigger };
 }
 
 export function syncRoutes(deps: SyncRoutesDeps) {
@@ -56,25 +60,44 @@ export function syncRoutes(deps: SyncRoutesDeps) {
   // `server.timeout(request, 0)`: a client waiting for a run's result sends and receives nothing until the
   // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
   type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
-  const start = async (scope: Scope, query: typeof RunQuery.static, ctx?: Waiting) => {
-    let outcome: TriggerOutcome;
+  const begin = async (trigger: () => Promise<TriggerOutcome>): Promise<TriggerOutcome> => {
     try {
-      outcome = await deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run });
+      return await trigger();
     } catch (err) {
       // Taking the run lock needs Redis: unreachable is a 503 with the reason, not a 500.
       throw new ApiError("service_unavailable", `could not start a run (is Redis reachable?): ${errorText(err)}`);
     }
+  };
+  const start = async (scope: Scope, query: typeof RunQuery.static, ctx: Waiting) => {
+    const outcome = await begin(() => deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run }));
     if (!outcome.started) return runResponse(outcome.result);
-    if (query.wait === false) return runStartedResponse(outcome.runId, scope);
-    ctx?.server?.timeout(ctx.request, 0);
+    if (query.wait === false) return Response.json({ ...runStarted(outcome.runId, scope, "api"), status: "running" }, { status: 202 });
+    ctx.server?.timeout(ctx.request, 0);
     return runResponse(await outcome.done);
   };
+  const clear = async () => {
+    const outcome = await begin(() => deps.engine.clear("api"));
+    return runResponse(outcome.started ? await outcome.done : outcome.result);
+  };
   const detail = (summary: string) => ({ summary, tags: ["sync"] });
-  const app = new Elysia({ name: "sync-routes", normalize: false }).post(
-    "/re-sync-all",
-    ({ query, request, server }) => start("all", query, { request, server }),
-    { query: RunQuery, beforeHandle: admin, detail: detail("Re-sync categories, boxes and options") },
-  );
+  const app = new Elysia({ name: "sync-routes", normalize: false })
+    .post("/re-sync-all", ({ query, request, server }) => start("all", query, { request, server }), {
+      query: RunQuery,
+      beforeHandle: admin,
+      detail: detail("Re-sync categories, boxes and options"),
+    })
+    .post(
+      "/sync",
+      async () => {
+        const outcome = await begin(() => deps.engine.trigger("all", "api"));
+        if (!outcome.started) return runResponse(outcome.result);
+        // The replaced service's answer once its background re-sync had started: HTTP 200, status "200".
+        return { message: "Success Resynced", status: "200", ...runStarted(outcome.runId, "all", "api") };
+      },
+      { beforeHandle: admin, detail: detail("The replaced service's re-sync: starts a full run without waiting (200, its run id)") },
+    )
+    .get("/clear-data", clear, { beforeHandle: admin, detail: detail(CLEAR_SUMMARY) })
+    .post("/clear-data", clear, { beforeHandle: admin, detail: detail(CLEAR_SUMMARY) });
   for (const [path, scope, label] of [
     ["/generate-data-set", "categories", "categories"],
     ["/generate-box-data", "boxes", "boxes"],

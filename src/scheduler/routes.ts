@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
 import type { SyncEngine } from "../runs/engine.ts";
-import { runResponse, runStartedResponse } from "../runs/routes.ts";
+import { runResponse, runStarted } from "../runs/routes.ts";
 import { parseIntervalHours } from "./hours.ts";
 import { type Scheduler, SchedulerStartError } from "./scheduler.ts";
 
@@ -31,10 +31,15 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
       if (err instanceof SchedulerStartError) throw new ApiError("internal_error", err.message);
       throw err;
     }
-    const message = changed
-      ? `scheduler ${action === "start" ? "started" : "stopped"}`
-      : `scheduler already ${action === "start" ? "running" : "stopped"}; nothing changed`;
-    return { changed, message, ...s.status() };
+    const [done, state] = action === "start" ? ["started", "running"] : ["stopped", "stopped"];
+    return {
+      // The replaced service's message and status (it said so whether or not anything changed); ours is `detail`.
+      message: `Scheduler ${done} successfully`,
+      status: state,
+      changed,
+      detail: changed ? `scheduler ${done}` : `scheduler already ${state}; nothing changed`,
+      ...s.status(),
+    };
   };
 
   return new Elysia({ name: "scheduler-routes" })
@@ -54,7 +59,8 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
       async () => {
         const outcome = await deps.engine.trigger("all", "manual");
         if (!outcome.started) return runResponse(outcome.result);
-        return runStartedResponse(outcome.runId, "all", "manual");
+        const body = { message: "Manual re-sync triggered successfully", status: "triggered", ...runStarted(outcome.runId, "all", "manual") };
+        return Response.json(body, { status: 202 });
       },
       { beforeHandle: admin, detail: detail("Start a full re-sync now: 202 with the run id, 409 when a run is active") },
     )

@@ -69,7 +69,7 @@ test("MongoDB killed mid-run: the run fails, the previous index answers every se
   // A trigger while MongoDB is down fails with the cause and leaves the index alone.
   const down = await postJson(`${svc.url}/re-sync-all`);
   expect(down.status).toBe(503);
-  expect(down.body).toMatchObject({ error: "sync_failed", status: "failed", published: false });
+  expect(down.body).toMatchObject({ error: "sync_failed", status: "error", run_status: "failed", published: false });
   const keysDown = await keysUnder(w.redis.url, w.prefix);
   expect(gensIn(keysDown)).toEqual([first.body.run_id]);
   expect(keyShape(keysDown, [first.body.run_id])).toEqual(clean);

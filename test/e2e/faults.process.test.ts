@@ -103,7 +103,10 @@ test("SIGTERM mid-run with a short SHUTDOWN_TIMEOUT_SECONDS: the run is aborted 
   expect(code).toBe(0);
   expect(tookMs).toBeLessThan(1_000 + 3_000);
   // The waiting client is answered with the aborted run before the process exits.
-  expect(await waiting).toMatchObject({ status: 503, body: { error: "sync_failed", message: "aborted: shutdown", status: "failed", run_id: runId } });
+  expect(await waiting).toMatchObject({
+    status: 503,
+    body: { error: "sync_failed", status: "error", message: "aborted: shutdown", run_status: "failed", run_id: runId },
+  });
 
   const row = historyRows(w.historyDbPath).find((r) => r.id === runId)!;
   expect(row).toMatchObject({ status: "failed", error: "aborted: shutdown" });

@@ -1,4 +1,6 @@
-// One error shape for every error: { error, message, ...details }, with a status per code.
+// One error shape for every error: { error, message, status: "error", ...details }, with an HTTP
+// status per code. `status: "error"` is what the replaced service's clients look for (it answered
+// every failure that way); `error` is the code our clients look for.
 export const ERROR_STATUS = {
   bad_request: 400,
   unauthorized: 401,
@@ -31,10 +33,15 @@ export class ApiError extends Error {
     return ERROR_STATUS[this.code];
   }
   toJSON(): Record<string, unknown> {
-    return { error: this.code, message: this.message, ...this.details };
+    return errorBody(this.code, this.message, this.details);
   }
 }
 
+/** The body of every error answer; `details` may replace `status` where the replaced service answered another value. */
+function errorBody(code: ErrorCode, message: string, details: Record<string, unknown> = {}): Record<string, unknown> {
+  return { error: code, message, status: "error", ...details };
+}
+
 export function errorResponse(code: ErrorCode, message: string, details: Record<string, unknown> = {}, headers?: Record<string, string>): Response {
-  return Response.json({ error: code, message, ...details }, { status: ERROR_STATUS[code], headers });
+  return Response.json(errorBody(code, message, details), { status: ERROR_STATUS[code], headers });
 }
