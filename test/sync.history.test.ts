@@ -136,7 +136,7 @@ describe("GET /sync-status?history=true", () => {
       const res = await broken.handle(new Request("http://localhost/sync-status?history=true"));
       expect({ status: res.status, body: await res.json() }).toEqual({
         status: 503,
-        body: { error: "service_unavailable", message: "the history database cannot be read now: no such table: sync_runs" },
+        body: { error: "service_unavailable", message: "the history database cannot be read now: no such table: sync_runs", status: "error" },
       });
       const info = await broken.handle(new Request("http://localhost/info"));
       expect(info.status).toBe(200);
