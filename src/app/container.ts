@@ -1,5 +1,6 @@
 // Builds the long-lived dependencies from the config; the service and the CLI share this.
 import type { MongoClient } from "mongodb";
+import { ChangeFollower } from "../changes/follower.ts";
 import { Keys } from "../index/keys.ts";
 import { IndexStore } from "../index/store.ts";
 import { Metrics } from "../ops/metrics.ts";
@@ -31,6 +32,8 @@ export interface Services {
   search: SearchService;
   metrics: Metrics;
   alerts: Alerter;
+  /** The change-stream follower; started by the service (src/main.ts), not by the CLI. */
+  changes: ChangeFollower;
   close(): Promise<void>;
 }
 
@@ -63,6 +66,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     await onFinished?.(run);
   };
   const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished: finished, onProgress });
+  const changes = new ChangeFollower({ config, source, store, redis, keys, engine, logger, onApplied: (...args) => metrics.recordChanges(...args) });
   return {
     config,
     logger,
@@ -78,7 +82,9 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     search,
     metrics,
     alerts,
+    changes,
     async close() {
+      await changes.stop();
       redis.disconnect();
       await mongo.close().catch(() => {});
       await source.close(); // the client it uses now, if it had to replace `mongo`

@@ -2,6 +2,7 @@
 import { basename } from "node:path";
 import { Elysia } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
+import type { ChangeFollower } from "../changes/follower.ts";
 import type { IndexStore } from "../index/store.ts";
 import { type Config, redactUri } from "../platform/config.ts";
 import { errorResponse } from "../platform/http/errors.ts";
@@ -37,6 +38,7 @@ interface HealthDeps {
   history: Pick<HistoryRepo, "list" | "path">;
   engine: Pick<SyncEngine, "activeRunId">;
   scheduler?: Pick<Scheduler, "status">;
+  changes?: Pick<ChangeFollower, "status">;
 }
 
 async function indexState(deps: Pick<HealthDeps, "store">) {
@@ -94,6 +96,7 @@ export function healthRoutes(deps: HealthDeps) {
           history: { file: basename(deps.history.path), last_run_id: runs[0]?.run_id ?? null },
           active_run_id: deps.engine.activeRunId,
           scheduler: deps.scheduler?.status() ?? null,
+          change_stream: deps.changes?.status() ?? null,
         };
         if (!ping.ok || !mongo.ok) set.status = 503;
         return body;

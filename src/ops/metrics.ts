@@ -42,6 +42,8 @@ export class Metrics {
   private readonly skipped: Counter<"type" | "reason">;
   private readonly searches: Counter<"type" | "status">;
   private readonly searchDuration: Histogram<"type">;
+  private readonly changeEvents: Counter<"type" | "op">;
+  private readonly changeLag: Gauge;
   private processMetrics = false;
 
   constructor(sources: MetricSources) {
@@ -66,6 +68,17 @@ export class Metrics {
       help: "Search request latency by type.",
       labelNames: ["type"],
       buckets: SEARCH_DURATION_BUCKETS,
+      registers,
+    });
+    this.changeEvents = new Counter({
+      name: "sync_change_events_total",
+      help: "Change stream events applied to the index by this process, by item type and operation.",
+      labelNames: ["type", "op"],
+      registers,
+    });
+    this.changeLag = new Gauge({
+      name: "sync_change_stream_lag_seconds",
+      help: "Seconds between the last change applied from the change streams and when it was applied (0 when caught up).",
       registers,
     });
     this.registerSharedGauges(sources);
@@ -144,6 +157,12 @@ export class Metrics {
     if (run.status !== "skipped" && run.duration_ms !== null) this.runDuration.observe(run.duration_ms / 1000);
     for (const [type, result] of Object.entries(run.types))
       for (const [reason, slot] of Object.entries(result?.skipped ?? {})) if (slot?.count) this.skipped.inc({ type, reason }, slot.count);
+  }
+
+  /** The change follower's onApplied: `count` events of one type and operation, and the lag they were applied with. */
+  recordChanges(type: ItemType, op: string, count: number, lagSeconds: number): void {
+    this.changeEvents.inc({ type, op }, count);
+    this.changeLag.set(lagSeconds);
   }
 
   recordSearch(type: ItemType, status: number, seconds: number): void {

@@ -3,7 +3,8 @@ import type { SkippedSummary } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { ErrorCode } from "../platform/http/errors.ts";
 
-export const TRIGGERS = ["manual", "cron", "interval", "api", "cli"] as const;
+// resync: the change follower's full run when its stream could not be resumed (or had never run).
+export const TRIGGERS = ["manual", "cron", "interval", "api", "cli", "resync"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 export type Scope = ItemType | "all";
 export type RunStatus = "running" | "success" | "failed" | "rejected" | "skipped";
