@@ -52,7 +52,7 @@ async function newWorld(name: string): Promise<World> {
     s,
     followers,
     follower() {
-      const f = new ChangeFollower({ ...s, retryMs: 200, resyncRetryMs: 500 });
+      const f = new ChangeFollower({ ...s, retryMs: 200, resyncRetryMs: 500, onApplied: (type, op, count) => s.metrics.recordChanges(type, op, count) });
       followers.push(f);
       f.start();
       return f;
@@ -157,6 +157,9 @@ describe("change streams", () => {
     expect(status.events_applied.update).toBeGreaterThan(0);
     expect(status.events_applied.delete).toBeGreaterThan(0);
     expect(status.last_event_at).not.toBeNull();
+    const metrics = await w.s.metrics.exposition();
+    expect(metrics).toMatch(/^sync_change_events_total\{type="categories",op="insert"\} [1-9]/m);
+    expect(metrics).toMatch(/^sync_change_stream_lag_seconds \d+/m);
     // Search sees it: the supplier inserted before its origin is searchable under that origin.
     const hits = await w.s.search.search("categories", { query: "quatre", iso: "fr", limit: 10 });
     expect(hits.map((e) => e.sku)).toEqual([id(1004).toHexString()]);

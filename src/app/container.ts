@@ -58,7 +58,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
   const status = new StatusStore(redis, keys.status);
   const search = new SearchService(store, config.searchCacheBytes);
-  const metrics = new Metrics({ store, status, history, searchCache: search.cache });
+  const metrics = new Metrics({ store, status, history, searchCache: search.cache, changeStream: () => changes.status() });
   const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
   const finished: EngineDeps["onFinished"] = async (run) => {
     metrics.recordRun(run);
@@ -66,7 +66,17 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     await onFinished?.(run);
   };
   const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished: finished, onProgress });
-  const changes = new ChangeFollower({ config, source, store, redis, keys, engine, logger, onApplied: (...args) => metrics.recordChanges(...args) });
+  const changes: ChangeFollower = new ChangeFollower({
+    config,
+    source,
+    store,
+    redis,
+    keys,
+    engine,
+    lock,
+    logger,
+    onApplied: (type, op, count) => metrics.recordChanges(type, op, count),
+  });
   return {
     config,
     logger,

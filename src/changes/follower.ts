@@ -18,7 +18,7 @@
 // - One follower across replicas: a lease in Redis like the run lock; a replica that cannot renew
 //   it stops, and another takes over from the stored tokens.
 import { hostname } from "node:os";
-import { type ChangeStream, type Document, MongoServerError, type ResumeToken } from "mongodb";
+import { type ChangeStream, type Db, type Document, type MongoClient, MongoServerError, type ResumeToken } from "mongodb";
 import { docIdText, objectIdHex } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { Keys } from "../index/keys.ts";
@@ -27,11 +27,12 @@ import { applyPush } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
 import type { RedisClient } from "../platform/redis.ts";
+import { withTimeout } from "../platform/timeouts.ts";
 import type { SyncEngine } from "../runs/engine.ts";
 import { errorText } from "../runs/engine.ts";
 import { type HeldLock, RunLock } from "../runs/lock.ts";
 import { CHANGE_BATCH, type ChangeEvent, changeStreamsUnsupported, itemDocuments, openChangeStream, probeChangeStreams } from "../source/changes.ts";
-import type { CatalogSource } from "../source/mongo.ts";
+import { type CatalogSource, createMongoClient } from "../source/mongo.ts";
 import { itemUpdate, linkAtEvent, linkNow, originOf, supplierOf } from "./derive.ts";
 import { FollowerState } from "./state.ts";
 
@@ -59,15 +60,18 @@ export interface ChangeStreamStatus {
 }
 
 interface FollowerDeps {
-  config: Pick<Config, "changeStreams" | "collections" | "lockTtlMs" | "syncBatchSize">;
-  source: Pick<CatalogSource, "db" | "batches">;
+  config: Pick<Config, "changeStreams" | "collections" | "lockTtlMs" | "syncBatchSize" | "mongoUri" | "dbName">;
+  /** For the supplier links' scan (its reads renew their client after a connection problem). */
+  source: Pick<CatalogSource, "batches">;
   store: IndexStore;
   redis: RedisClient;
   keys: Keys;
   engine: Pick<SyncEngine, "trigger">;
+  /** The run lock: a resync waits for another replica's run to end rather than be recorded as skipped every second. */
+  lock: Pick<RunLock, "holder">;
   logger: Logger;
-  /** Called after each applied batch: its events of one type and op (metrics), and the lag. */
-  onApplied?: (type: ItemType, op: ChangeOp, count: number, lagSeconds: number) => void;
+  /** Called after each applied batch with its events of one type and op (metrics). */
+  onApplied?: (type: ItemType, op: ChangeOp, count: number) => void;
   /** How long to wait before trying again after a failure (default 5 s) and after a resync run that did not succeed (default 5 min). */
   retryMs?: number;
   resyncRetryMs?: number;
@@ -97,6 +101,9 @@ interface Follow extends Watched {
 /** One period of holding the lease with open streams; ends on stop, lease loss or the first failure. */
 interface Cycle {
   lease: HeldLock;
+  /** A client of the cycle's own: a connection the server dropped mid-read can leave a client stuck (see CatalogSource); the next cycle starts afresh. */
+  client: MongoClient;
+  db: Db;
   follows: Follow[];
   /** False until the index is known to hold everything before the streams' positions. */
   tokensValid: boolean;
@@ -109,9 +116,11 @@ class Unsupported extends Error {}
 // An empty read of an idle stream returns at once on some servers: wait this long between them.
 const IDLE_POLL_MS = 250;
 const IDLE_SAVE_MS = 1_000;
+/** A read of a stream that has not answered in this long is given up (the cycle ends and starts again). */
+const READ_TIMEOUT_MS = 30_000;
 
 export class ChangeFollower {
-  private readonly lock: RunLock;
+  private readonly lease: RunLock;
   private readonly state: FollowerState;
   private readonly watched: Watched[];
   private readonly id = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
@@ -124,7 +133,7 @@ export class ChangeFollower {
   private current: ChangeStreamStatus;
 
   constructor(private readonly deps: FollowerDeps) {
-    this.lock = new RunLock(deps.redis, deps.keys.changesLease, deps.config.lockTtlMs);
+    this.lease = new RunLock(deps.redis, deps.keys.changesLease, deps.config.lockTtlMs);
     this.state = new FollowerState(deps.redis, deps.keys);
     this.watched = ITEM_TYPES.flatMap((type) => [
       { type, kind: "origin" as const, collection: deps.config.collections[type].origin },
@@ -151,7 +160,8 @@ export class ChangeFollower {
 
   /** Whether the server has change streams: null if it has, else the reason. Throws when MongoDB cannot be asked. */
   probe(): Promise<string | null> {
-    return probeChangeStreams(this.deps.source.db, this.watched[0]!.collection);
+    const client = createMongoClient(this.deps.config.mongoUri);
+    return probeChangeStreams(client.db(this.deps.config.dbName), this.watched[0]!.collection).finally(() => closeClient(client));
   }
 
   /** Starts following in the background (nothing with SYNC_CHANGE_STREAMS=off). */
@@ -193,7 +203,7 @@ export class ChangeFollower {
           probed = true;
           if (reason) throw new Unsupported(reason);
         }
-        const acquired = await this.lock.acquire(this.id);
+        const acquired = await this.lease.acquire(this.id);
         if ("heldBy" in acquired) {
           this.set("standby", `another replica follows the change streams (${acquired.heldBy})`);
           await this.sleep(Math.max(200, Math.floor(config.lockTtlMs / 3)));
@@ -218,12 +228,13 @@ export class ChangeFollower {
 
   /** Holds the lease and follows until stopped, the lease is lost, or a failure (thrown). */
   private async follow(lease: HeldLock): Promise<void> {
-    const cycle: Cycle = { lease, follows: [], tokensValid: false, halted: false };
+    const client = createMongoClient(this.deps.config.mongoUri);
+    const cycle: Cycle = { lease, client, db: client.db(this.deps.config.dbName), follows: [], tokensValid: false, halted: false };
     this.cycle = cycle;
     const renewal = setInterval(
       async () => {
         try {
-          if (!(await this.lock.renew(lease))) this.leaseLost(cycle);
+          if (!(await this.lease.renew(lease))) this.leaseLost(cycle);
         } catch {
           // Redis unreachable: the lease may expire; every write checks it.
         }
@@ -239,9 +250,9 @@ export class ChangeFollower {
     } finally {
       clearInterval(renewal);
       cycle.halted = true;
-      await Promise.all(cycle.follows.map((f) => f.stream.close().catch(() => {})));
+      await closeClient(client);
       if (this.cycle === cycle) this.cycle = null;
-      if (!this.stopping || !this.keepLeaseOnStop) await this.lock.release(lease).catch(() => {});
+      if (!this.stopping || !this.keepLeaseOnStop) await this.lease.release(lease).catch(() => {});
     }
   }
 
@@ -259,8 +270,9 @@ export class ChangeFollower {
     this.forceResync = false;
     if (this.watched.every((w) => tokens.has(w.collection))) {
       try {
-        cycle.follows = await this.openAll((w) => tokens.get(w.collection)!);
+        cycle.follows = await this.openAll(cycle, (w) => tokens.get(w.collection)!);
         cycle.tokensValid = true;
+        logger.info("Following the change streams from their stored positions");
         return;
       } catch (err) {
         if (changeStreamsUnsupported(err)) throw new Unsupported(changeStreamsUnsupported(err)!);
@@ -270,15 +282,15 @@ export class ChangeFollower {
     } else {
       logger.info("No change stream position stored for every collection; starting a full run (trigger resync)");
     }
-    cycle.follows = await this.openAll(() => undefined);
+    cycle.follows = await this.openAll(cycle, () => undefined);
   }
 
   /** Opens the six streams and reads each once, which fixes its start point; closes them all on failure. */
-  private async openAll(tokenOf: (w: Watched) => ResumeToken | undefined): Promise<Follow[]> {
+  private async openAll(cycle: Cycle, tokenOf: (w: Watched) => ResumeToken | undefined): Promise<Follow[]> {
     const follows: Follow[] = [];
     try {
       for (const w of this.watched) {
-        const stream = openChangeStream(this.deps.source.db, w.collection, tokenOf(w));
+        const stream = openChangeStream(cycle.db, w.collection, tokenOf(w));
         const follow: Follow = {
           ...w,
           stream,
@@ -290,7 +302,7 @@ export class ChangeFollower {
           lagSeconds: 0,
         };
         follows.push(follow);
-        follow.first = await stream.tryNext();
+        follow.first = await read(stream);
         if (!follow.first) follow.applied = stream.resumeToken ?? follow.applied;
       }
       return follows;
@@ -320,15 +332,17 @@ export class ChangeFollower {
 
   /** Runs full runs (trigger resync) until one succeeds; the streams' positions are stored from then on. */
   private async resync(cycle: Cycle): Promise<void> {
-    const { engine, logger } = this.deps;
+    const { engine, lock, logger } = this.deps;
     while (!cycle.halted) {
-      const outcome = await engine.trigger("all", "resync");
-      if (!outcome.started) {
-        // Another run is active, but it may have read before these streams began: wait, then run our own.
-        this.set("resyncing", `waiting for run ${outcome.result.active_run_id} to end`);
+      const active = await lock.holder();
+      // Another run is active, but it may have read before these streams began: wait, then run our own.
+      if (active) {
+        this.set("resyncing", `waiting for run ${active} to end`);
         await this.sleep(1_000);
         continue;
       }
+      const outcome = await engine.trigger("all", "resync");
+      if (!outcome.started) continue;
       this.current.resync_run_id = outcome.runId;
       this.set("resyncing", `full run ${outcome.runId}`);
       const result = await outcome.done;
@@ -373,7 +387,7 @@ export class ChangeFollower {
       const events: ChangeEvent[] = f.first ? [f.first] : [];
       f.first = null;
       while (events.length < CHANGE_BATCH) {
-        const event = await f.stream.tryNext();
+        const event = await read(f.stream);
         if (!event) break;
         events.push(event);
       }
@@ -399,7 +413,7 @@ export class ChangeFollower {
 
   /** Applies a batch of one stream's events; returns the supplier links they change (stored with the stream's position). */
   private async apply(cycle: Cycle, f: Follow, events: ChangeEvent[]): Promise<Map<string, string | null>> {
-    const { store, source, config } = this.deps;
+    const { store, config } = this.deps;
     const skus = new Set<string>();
     const links = new Map<string, string | null>();
     for (const event of events) {
@@ -429,7 +443,7 @@ export class ChangeFollower {
     }
     for (const sku of skus) {
       if (cycle.halted) break;
-      const { origin, suppliers } = await itemDocuments(source.db, config.collections[f.type], sku);
+      const { origin, suppliers } = await itemDocuments(cycle.db, config.collections[f.type], sku);
       await applyPush(store, f.type, itemUpdate(sku, origin, suppliers), "serving");
     }
     this.countApplied(f, events);
@@ -447,7 +461,7 @@ export class ChangeFollower {
     for (const e of events) byOp.set(e.operationType as ChangeOp, (byOp.get(e.operationType as ChangeOp) ?? 0) + 1);
     for (const [op, count] of byOp) {
       this.current.events_applied[op] += count;
-      this.deps.onApplied?.(f.type, op, count, f.lagSeconds);
+      this.deps.onApplied?.(f.type, op, count);
     }
   }
 
@@ -468,4 +482,16 @@ export class ChangeFollower {
   private wakeAll(): void {
     for (const wake of [...this.sleepers]) wake();
   }
+}
+
+/** The next event of a stream, null at its end for now; throws when the server has not answered for READ_TIMEOUT_MS. */
+function read(stream: ChangeStream<Document, ChangeEvent>): Promise<ChangeEvent | null> {
+  return withTimeout(stream.tryNext(), READ_TIMEOUT_MS, () => {
+    throw new Error(`MongoDB did not answer a change stream read within ${READ_TIMEOUT_MS / 1000} s`);
+  });
+}
+
+/** Closes a client (and its streams), bounded: closing over a stuck connection may never finish. */
+async function closeClient(client: MongoClient): Promise<void> {
+  await withTimeout(client.close(true), 2_000, () => {}).catch(() => {});
 }

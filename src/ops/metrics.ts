@@ -14,6 +14,8 @@ interface MetricSources {
   status: Pick<StatusStore, "get">;
   history: Pick<HistoryRepo, "lastSuccess">;
   searchCache?: Pick<ResultCache, "hits" | "misses" | "size">;
+  /** The change follower's lag (src/changes/), read at scrape time. */
+  changeStream?: () => { lag_seconds: number | null };
 }
 
 const FINISHED = ["success", "failed", "rejected", "skipped"] as const;
@@ -43,7 +45,6 @@ export class Metrics {
   private readonly searches: Counter<"type" | "status">;
   private readonly searchDuration: Histogram<"type">;
   private readonly changeEvents: Counter<"type" | "op">;
-  private readonly changeLag: Gauge;
   private processMetrics = false;
 
   constructor(sources: MetricSources) {
@@ -76,10 +77,14 @@ export class Metrics {
       labelNames: ["type", "op"],
       registers,
     });
-    this.changeLag = new Gauge({
+    const changeLag: Gauge = new Gauge({
       name: "sync_change_stream_lag_seconds",
-      help: "Seconds between the last change applied from the change streams and when it was applied (0 when caught up).",
+      help: "How far this process's change follower is behind the change streams, in seconds (0 when caught up).",
       registers,
+      collect: () => {
+        const lag = sources.changeStream?.().lag_seconds;
+        if (lag !== null && lag !== undefined) changeLag.set(lag);
+      },
     });
     this.registerSharedGauges(sources);
     if (sources.searchCache) this.registerCacheMetrics(sources.searchCache);
@@ -159,10 +164,9 @@ export class Metrics {
       for (const [reason, slot] of Object.entries(result?.skipped ?? {})) if (slot?.count) this.skipped.inc({ type, reason }, slot.count);
   }
 
-  /** The change follower's onApplied: `count` events of one type and operation, and the lag they were applied with. */
-  recordChanges(type: ItemType, op: string, count: number, lagSeconds: number): void {
+  /** The change follower's onApplied: `count` events of one type and operation applied. */
+  recordChanges(type: ItemType, op: string, count: number): void {
     this.changeEvents.inc({ type, op }, count);
-    this.changeLag.set(lagSeconds);
   }
 
   recordSearch(type: ItemType, status: number, seconds: number): void {

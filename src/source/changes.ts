@@ -28,8 +28,7 @@ export function openChangeStream(db: Db, collection: string, resumeAfter?: Resum
 /** The server's reason when `err` says it has no change streams; null for any other error. */
 export function changeStreamsUnsupported(err: unknown): string | null {
   if (!(err instanceof MongoServerError)) return null;
-  if (UNSUPPORTED_CODES.has(Number(err.code)) || /\$changeStream|replica set/i.test(err.message)) return err.message;
-  return null;
+  return UNSUPPORTED_CODES.has(Number(err.code)) ? err.message : null;
 }
 
 /** Opens a stream on `collection` and closes it: null when the server has change streams, else its reason. Throws on other errors. */
