@@ -204,6 +204,30 @@ describe("change streams", () => {
     await expectInStep(w);
   });
 
+  test("a dropped collection starts a full run (resync)", async () => {
+    const w = await newWorld("cs-drop");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    await w.db.collection(SUPPLIER.boxes).drop();
+    await until(() => resyncRuns(w).length === 2 && f.status().state === "following", 20_000, "a second resync");
+    await change(w.db);
+    await expectInStep(w);
+  });
+
+  test("a burst of changes is applied in batches, and nothing is missed", async () => {
+    const w = await newWorld("cs-burst");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    const docs = Array.from({ length: 450 }, (_, i) => ({ linked: id(1001 + (i % 3)), display_name: names(["it", `Nome ${i}`]) }));
+    await w.db.collection(SUPPLIER.categories).insertMany(docs);
+    await w.db.collection("categories").updateMany({}, { $set: { slug: "bulk" } });
+    // Every event is read and applied (an early one's update already holds the later names: it reads MongoDB as it is).
+    await until(() => f.status().events_applied.insert >= 450 && f.status().state === "following", 20_000, "every event applied");
+    await expectInStep(w);
+  });
+
   test("one follower across replicas; another takes over when it stops renewing its lease", async () => {
     const w = await newWorld("cs-lease");
     await seed(w.db);
