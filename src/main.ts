@@ -33,9 +33,9 @@ async function serve(config: Config): Promise<void> {
   // Before listening, so /scheduler/status is right from the first request.
   await scheduler.init();
   await checkChangeStreams(services);
-  services.changes.start();
   app.listen({ hostname: config.listenHost, port: config.port });
   logger.info(`search-sync ${pkg.version} listening on http://${config.listenHost}:${app.server?.port}`);
+  services.changes.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -210,7 +210,6 @@ export class ChangeFollower {
           continue;
         }
         await this.follow(acquired.lock);
-        this.current.error = null;
       } catch (err) {
         if (err instanceof Unsupported) {
           this.set("unsupported", err.message);
@@ -219,8 +218,10 @@ export class ChangeFollower {
           else logger.info(line);
           return;
         }
-        this.current.error = errorText(err);
-        logger.warn("Change stream follower stopped by an error; retrying", { error: this.current.error });
+        // Once per kind of failure, not at every retry while MongoDB or Redis stays away.
+        const error = errorText(err);
+        if (error !== this.current.error) logger.warn(`Change stream follower stopped by an error; retrying every ${retryMs / 1000} s`, { error });
+        this.current.error = error;
         await this.sleep(retryMs);
       }
     }
@@ -244,6 +245,8 @@ export class ChangeFollower {
     try {
       this.set("starting");
       await this.openStreams(cycle);
+      if (this.current.error) this.deps.logger.info("Change stream follower recovered");
+      this.current.error = null;
       // Before any event is applied: events move suppliers from where the links say they were.
       if (!cycle.tokensValid) await this.rebuildLinks(cycle);
       await this.runAll(cycle);
