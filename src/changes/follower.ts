@@ -31,6 +31,7 @@ import { withTimeout } from "../platform/timeouts.ts";
 import type { SyncEngine } from "../runs/engine.ts";
 import { errorText } from "../runs/engine.ts";
 import { type HeldLock, RunLock } from "../runs/lock.ts";
+import type { RunResult } from "../runs/model.ts";
 import { CHANGE_BATCH, type ChangeEvent, changeStreamsUnsupported, itemDocuments, openChangeStream, probeChangeStreams } from "../source/changes.ts";
 import { type CatalogSource, createMongoClient } from "../source/mongo.ts";
 import { itemUpdate, linkAtEvent, linkNow, originOf, supplierOf } from "./derive.ts";
@@ -348,7 +349,15 @@ export class ChangeFollower {
       if (!outcome.started) continue;
       this.current.resync_run_id = outcome.runId;
       this.set("resyncing", `full run ${outcome.runId}`);
-      const result = await outcome.done;
+      // Not awaited outright: a stop must not wait for the run (the shutdown decides about the run).
+      let finished: RunResult | null = null;
+      void outcome.done.then((r) => {
+        finished = r;
+        this.wakeAll();
+      });
+      while (!finished && !cycle.halted) await this.sleep(60_000);
+      const result = finished as RunResult | null;
+      if (!result) return;
       if (result.status === "success") {
         cycle.tokensValid = true;
         // Every stream's position now, so that a restart resumes from here even on a stream without events.
