@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Local Redis + MongoDB-compatible server for dev and tests. Data lives in .local/ (git-ignored).
 #   scripts/services.sh start|stop|status|env
-#   eval "$(scripts/services.sh env)"     # exports REDIS_URL and MONGODB_URI
+#   eval "$(scripts/services.sh env)"     # exports REDIS_URL, MONGODB_URI and MONGODB_CS_URI
 # Mongo source, in order: MONGODB_URI / HOST (mongodb://…) from the environment (nothing started),
 # else mongod from PATH, else FerretDB v1.24.2 on SQLite (built into .local/bin on first use).
-# Ports: SS_REDIS_PORT (6390), SS_MONGO_PORT (27027). `status` exits 3 when something is down.
+# Besides it, a MongoDB server with change streams for the change-stream tests: mongo-java-server
+# (in memory; scripts/mongo-java-server/, built with Maven into .local/ on first use), at MONGODB_CS_URI.
+# Ports: SS_REDIS_PORT (6390), SS_MONGO_PORT (27027), SS_MONGO_CS_PORT (27037).
+# `status` exits 3 when something is down.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 REDIS_PORT="${SS_REDIS_PORT:-6390}"
 MONGO_PORT="${SS_MONGO_PORT:-27027}"
+MONGO_CS_PORT="${SS_MONGO_CS_PORT:-27037}"
+MONGO_CS_SRC="$ROOT/scripts/mongo-java-server"
+MONGO_CS_JAR="$LOCAL/mongo-java-server/mongo-cs-server.jar"
+MONGO_CS_DIR="$LOCAL/mongo-cs"
+MONGO_CS_PID="$MONGO_CS_DIR/mongo-cs.pid"
 FERRETDB_VERSION="v1.24.2"
 FERRETDB_BIN="$LOCAL/bin/ferretdb"
 REDIS_DIR="$LOCAL/redis"
@@ -26,6 +34,7 @@ die() { echo "services: error: $*" >&2; exit 1; }
 
 [[ "$REDIS_PORT" =~ ^[0-9]+$ ]] || die "SS_REDIS_PORT must be a number, got '$REDIS_PORT'"
 [[ "$MONGO_PORT" =~ ^[0-9]+$ ]] || die "SS_MONGO_PORT must be a number, got '$MONGO_PORT'"
+[[ "$MONGO_CS_PORT" =~ ^[0-9]+$ ]] || die "SS_MONGO_CS_PORT must be a number, got '$MONGO_CS_PORT'"
 
 # The user's own MongoDB, if any. Our own local URI (e.g. exported earlier by `env`) does not count.
 user_mongo_uri() {
@@ -218,6 +227,59 @@ stop_mongo() {
   ((stopped)) || say "mongo not running"
 }
 
+# ---------- MongoDB with change streams (mongo-java-server) ----------
+
+ensure_java_and_maven() {
+  command -v java >/dev/null && command -v mvn >/dev/null && return 0
+  say "java or mvn not found, installing them with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
+  command -v java >/dev/null && command -v mvn >/dev/null || die "java or mvn still missing after apt-get install"
+}
+
+# Builds the jar when it is missing or older than its sources (Maven Central the first time; the
+# local Maven repository after that, also offline).
+build_mongo_cs() {
+  local newer
+  newer="$(find "$MONGO_CS_SRC" -type f -newer "$MONGO_CS_JAR" 2>/dev/null | head -n 1 || true)"
+  [[ -f "$MONGO_CS_JAR" && -z "$newer" ]] && return 0
+  ensure_java_and_maven
+  say "building mongo-java-server into $(dirname "$MONGO_CS_JAR") (first time: downloads from Maven Central)"
+  (cd "$MONGO_CS_SRC" && mvn -q -B package) >&2 || die "building mongo-java-server failed (mvn package in $MONGO_CS_SRC)"
+}
+
+start_mongo_cs() {
+  local log="$MONGO_CS_DIR/mongo-cs.log" pid i
+  if pid="$(live_pid "$MONGO_CS_PID" java)"; then
+    say "mongo-java-server already running (pid $pid) on 127.0.0.1:$MONGO_CS_PORT"
+    return 0
+  fi
+  port_open "$MONGO_CS_PORT" && die "port $MONGO_CS_PORT (mongo-java-server) is already in use by a process not started by this script"
+  build_mongo_cs
+  mkdir -p "$MONGO_CS_DIR"
+  # setsid: not in the caller's process group, so killing the caller's job leaves it running.
+  setsid nohup java -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$MONGO_CS_JAR" "$MONGO_CS_PORT" \
+    </dev/null >>"$log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$MONGO_CS_PID"
+  for ((i = 0; i < 120; i++)); do
+    alive "$pid" || { log_tail "$log"; die "mongo-java-server exited during start-up (log: $log)"; }
+    if port_open "$MONGO_CS_PORT" && mongo_ping "mongodb://127.0.0.1:$MONGO_CS_PORT"; then
+      say "mongo-java-server started (pid $pid) on 127.0.0.1:$MONGO_CS_PORT"
+      return 0
+    fi
+    sleep 0.25
+  done
+  log_tail "$log"
+  die "mongo-java-server did not answer ping on 127.0.0.1:$MONGO_CS_PORT within 30 s (log: $log)"
+}
+
+stop_mongo_cs() {
+  local pid
+  if pid="$(live_pid "$MONGO_CS_PID" java)"; then stop_pid mongo-java-server "$pid"; else say "mongo-java-server not running"; fi
+  rm -f "$MONGO_CS_PID"
+}
+
 # ---------- commands ----------
 
 # Fail before starting anything if a port is held by something that is not ours.
@@ -227,6 +289,9 @@ preflight() {
   fi
   if [[ -z "$(user_mongo_uri)" ]] && ! local_mongo >/dev/null && port_open "$MONGO_PORT"; then
     die "port $MONGO_PORT (mongo) is already in use by a process not started by this script"
+  fi
+  if ! live_pid "$MONGO_CS_PID" java >/dev/null && port_open "$MONGO_CS_PORT"; then
+    die "port $MONGO_CS_PORT (mongo-java-server) is already in use by a process not started by this script"
   fi
 }
 
@@ -245,6 +310,11 @@ status() {
   else
     echo "mongo: not running ($LOCAL_MONGO_URI)"; rc=3
   fi
+  if pid="$(live_pid "$MONGO_CS_PID" java)"; then
+    echo "mongo-java-server: running (pid $pid) mongodb://127.0.0.1:$MONGO_CS_PORT"
+  else
+    echo "mongo-java-server: not running (mongodb://127.0.0.1:$MONGO_CS_PORT)"; rc=3
+  fi
   return "$rc"
 }
 
@@ -253,11 +323,12 @@ print_env() {
   uri="$(user_mongo_uri)"
   printf 'export REDIS_URL=%q\n' "redis://127.0.0.1:$REDIS_PORT"
   printf 'export MONGODB_URI=%q\n' "${uri:-$LOCAL_MONGO_URI}"
+  printf 'export MONGODB_CS_URI=%q\n' "mongodb://127.0.0.1:$MONGO_CS_PORT"
 }
 
 case "${1:-}" in
-  start) preflight; start_redis; start_mongo ;;
-  stop) stop_redis; stop_mongo ;;
+  start) preflight; start_redis; start_mongo; start_mongo_cs ;;
+  stop) stop_redis; stop_mongo; stop_mongo_cs ;;
   status) status ;;
   env) print_env ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;

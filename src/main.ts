@@ -4,7 +4,7 @@
 import pkg from "../package.json";
 import { type Services, waitForRedis } from "./app/container.ts";
 import { createApp } from "./app/http.ts";
-import { openServices } from "./cli/common.ts";
+import { EXIT, fail, openServices } from "./cli/common.ts";
 import { runCli } from "./cli/run.ts";
 import type { Config } from "./platform/config.ts";
 import { createLogger } from "./platform/log.ts";
@@ -32,8 +32,10 @@ async function serve(config: Config): Promise<void> {
   const app = createApp({ ...services, version: pkg.version, startedAt, scheduler });
   // Before listening, so /scheduler/status is right from the first request.
   await scheduler.init();
+  await checkChangeStreams(services);
   app.listen({ hostname: config.listenHost, port: config.port });
   logger.info(`search-sync ${pkg.version} listening on http://${config.listenHost}:${app.server?.port}`);
+  services.changes.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -46,6 +48,7 @@ async function serve(config: Config): Promise<void> {
     interrupted.stop();
     // Stops the jobs; a run a tick already started is in activeRunId below.
     await scheduler.close();
+    await services.changes.stop();
     const running = services.engine.activeRunId;
     if (running) {
       logger.info(`Waiting up to ${config.shutdownTimeoutSeconds} s for run ${running} to finish`);
@@ -63,6 +66,20 @@ async function serve(config: Config): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** SYNC_CHANGE_STREAMS=on: a server without change streams stops start-up (one line, exit 2). */
+async function checkChangeStreams({ config, changes, logger }: Services): Promise<void> {
+  if (config.changeStreams !== "on") return;
+  let reason: string | null;
+  try {
+    reason = await changes.probe();
+  } catch (err) {
+    logger.warn("Could not ask MongoDB whether it has change streams; the follower keeps trying", { error: (err as Error).message });
+    return;
+  }
+  if (reason)
+    fail(`SYNC_CHANGE_STREAMS=on, but MongoDB does not support change streams (${reason}); use a replica set, or SYNC_CHANGE_STREAMS=auto`, EXIT.usage);
 }
 
 async function waitForIdle(services: Services): Promise<void> {

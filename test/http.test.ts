@@ -18,6 +18,18 @@ afterEach(async () => {
   await ctx.cleanup();
 });
 
+// What /info and /sync-status say of a change follower this process has not started.
+const FOLLOWER_NOT_STARTED = {
+  mode: "auto",
+  state: "stopped",
+  reason: null,
+  lag_seconds: null,
+  last_event_at: null,
+  events_applied: { insert: 0, update: 0, replace: 0, delete: 0 },
+  resync_run_id: null,
+  error: null,
+};
+
 function appOf(services: Services): App {
   return createApp({ ...services, version: "9.9.9-test", startedAt: new Date(Date.now() - 5_000) });
 }
@@ -136,6 +148,7 @@ describe("GET /info", () => {
         history: { file: basename(ctx.env.HISTORY_DB_PATH!), last_run_id: result.run_id, pending_writes: 0, last_error: null, corrupt_file_moved_to: null },
         active_run_id: null,
         scheduler: null,
+        change_stream: FOLLOWER_NOT_STARTED,
       });
       if (CLUSTER_NODES) expect(info.body.redis.topology.nodes.map((n: { address: string }) => n.address).sort()).toEqual(CLUSTER_NODES.split(",").sort());
       expect(info.body.uptime_seconds).toBeGreaterThanOrEqual(5);
@@ -282,7 +295,15 @@ describe("GET /sync-status", () => {
     expect(await call(app, "GET", "/sync-status")).toEqual({
       status: 200,
       type: "application/json",
-      body: { status: "never_run", last_sync: null, duration_seconds: null, items_synced: {}, last_run: null, active: null },
+      body: {
+        status: "never_run",
+        last_sync: null,
+        duration_seconds: null,
+        items_synced: {},
+        last_run: null,
+        active: null,
+        change_stream: FOLLOWER_NOT_STARTED,
+      },
     });
     const withHistory = await call(app, "GET", "/sync-status?history=true&limit=5");
     expect(withHistory.body).toEqual({
@@ -292,6 +313,7 @@ describe("GET /sync-status", () => {
       items_synced: {},
       last_run: null,
       active: null,
+      change_stream: FOLLOWER_NOT_STARTED,
       history: [],
       trends: { runs: 0, success_rate: null, mean_duration_ms: null, p95_duration_ms: null, entries_over_time: [], change_vs_previous: null },
     });
@@ -312,6 +334,7 @@ describe("GET /sync-status", () => {
         items_synced: { categories: 3, boxes: 3, options: 3 },
         last_run: result,
         active: null,
+        change_stream: FOLLOWER_NOT_STARTED,
       },
     });
   });

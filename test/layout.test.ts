@@ -14,11 +14,12 @@ const RANK: Record<string, number> = {
   runs: 3,
   search: 3,
   items: 3,
-  scheduler: 4,
-  ops: 5,
-  app: 6,
-  cli: 7,
-  "main.ts": 8,
+  changes: 4,
+  scheduler: 5,
+  ops: 6,
+  app: 7,
+  cli: 8,
+  "main.ts": 9,
   "types.d.ts": 0,
 };
 

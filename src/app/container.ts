@@ -1,5 +1,6 @@
 // Builds the long-lived dependencies from the config; the service and the CLI share this.
 import type { MongoClient } from "mongodb";
+import { ChangeFollower } from "../changes/follower.ts";
 import { Keys } from "../index/keys.ts";
 import { IndexStore } from "../index/store.ts";
 import { Metrics } from "../ops/metrics.ts";
@@ -33,6 +34,8 @@ export interface Services {
   search: SearchService;
   metrics: Metrics;
   alerts: Alerter;
+  /** The change-stream follower; started by the service (src/main.ts), not by the CLI. */
+  changes: ChangeFollower;
   close(): Promise<void>;
 }
 
@@ -57,7 +60,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
   const status = new StatusStore(redis, keys.status);
   const search = new SearchService(store, config.searchCacheBytes);
-  const metrics = new Metrics({ store, status, history, searchCache: search.cache });
+  const metrics = new Metrics({ store, status, history, searchCache: search.cache, changeStream: () => changes.status() });
   const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
   const finished: EngineDeps["onFinished"] = async (run) => {
     metrics.recordRun(run);
@@ -65,6 +68,17 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     await onFinished?.(run);
   };
   const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished: finished, onProgress });
+  const changes: ChangeFollower = new ChangeFollower({
+    config,
+    source,
+    store,
+    redis,
+    keys,
+    engine,
+    lock,
+    logger,
+    onApplied: (type, op, count) => metrics.recordChanges(type, op, count),
+  });
   return {
     config,
     logger,
@@ -80,7 +94,9 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     search,
     metrics,
     alerts,
+    changes,
     async close() {
+      await changes.stop();
       redis.disconnect();
       await mongo.close().catch(() => {});
       await source.close(); // the client it uses now, if it had to replace `mongo`

@@ -1,3 +1,4 @@
+import type { ChangeFollower } from "../changes/follower.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { Config } from "../platform/config.ts";
@@ -25,6 +26,8 @@ export interface AppDeps {
   logger: Logger;
   search: SearchService;
   metrics: Metrics;
+  /** Absent in some tests: the change_stream blocks of /info and /sync-status are then null. */
+  changes?: Pick<ChangeFollower, "status">;
   /** Absent where no scheduler runs (CLI, some tests): the scheduler endpoints then answer 503. */
   scheduler?: Scheduler;
   /** The client's IP for the loopback rule of admin endpoints; default: the server's view of the socket. */

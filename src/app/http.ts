@@ -69,7 +69,7 @@ export function createApp(deps: AppDeps) {
     .use(requestGuards({ config: deps.config, clientIp: deps.clientIp, routes }))
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
     .use(healthRoutes(deps))
-    .use(syncRoutes(deps))
+    .use(syncRoutes({ ...deps, changeStream: () => deps.changes?.status() ?? null }))
     .use(schedulerRoutes(deps))
     .use(metricsRoutes(deps.metrics))
     .use(dashboardRoutes())

@@ -16,6 +16,9 @@
 //   <p>{type}:g:<gen>:phrase:<iso> zset (score 0) "<normalised display_name>\0<entry id>"
 //   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<entry id>"
 //   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words
+//   <p>{changes}:lease           change follower's lease: "<follower id> <token>", with expiry
+//   <p>{changes}:tokens          hash collection → resume token (EJSON) of its change stream
+//   <p>{changes}:links:<type>    hash supplier _id → origin sku it links to, as the follower last saw it
 import { type ItemType, SEARCH_NAME } from "../catalog/types.ts";
 
 export class Keys {
@@ -55,6 +58,16 @@ export class Keys {
   /** A pattern matching every key of one type: its pointers and every generation. */
   typeAll(type: ItemType): string {
     return `${escapeGlob(this.typeBase(type))}*`;
+  }
+  // The change follower's keys share the hash tag {changes}: one script writes them together.
+  get changesLease(): string {
+    return `${this.prefix}{changes}:lease`;
+  }
+  get changesTokens(): string {
+    return `${this.prefix}{changes}:tokens`;
+  }
+  supplierLinks(type: ItemType): string {
+    return `${this.prefix}{changes}:links:${type}`;
   }
 }
 

@@ -7,6 +7,8 @@ interface AddItem {
   slug?: string;
   name?: string;
   origin_name?: string;
+  /** The origin's display name per iso, for the origin names of a new record's entries (the change follower gives them). */
+  origin_names?: Record<string, string>;
   display_names: DisplayName[];
 }
 interface RemoveItem {
@@ -56,7 +58,7 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
   const add = (item: AddItem) => {
     let record = records.get(item.linked) ?? null;
     if (!record) {
-      record = { n: item.name ?? "", s: item.slug ?? "", o: {}, e: [] };
+      record = { n: item.name ?? "", s: item.slug ?? "", o: { ...item.origin_names }, e: [] };
       records.set(item.linked, record);
     }
     for (const position of addDisplayNames(record, item.display_names, item.origin_name)) {

@@ -1,6 +1,7 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
 import { Elysia } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
+import type { ChangeFollower } from "../changes/follower.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
 import { errorResponse } from "../platform/http/errors.ts";
@@ -37,6 +38,7 @@ interface HealthDeps {
   history: Pick<HistoryRepo, "list" | "health">;
   engine: Pick<SyncEngine, "activeRunId">;
   scheduler?: Pick<Scheduler, "status">;
+  changes?: Pick<ChangeFollower, "status">;
 }
 
 async function indexState(deps: Pick<HealthDeps, "store">) {
@@ -105,6 +107,7 @@ export function healthRoutes(deps: HealthDeps) {
           history: { ...deps.history.health(), last_run_id: lastRunId },
           active_run_id: deps.engine.activeRunId,
           scheduler: deps.scheduler?.status() ?? null,
+          change_stream: deps.changes?.status() ?? null,
         };
         if (!ping.ok || !mongo.ok) set.status = 503;
         return body;

@@ -14,6 +14,8 @@ interface MetricSources {
   status: Pick<StatusStore, "get">;
   history: Pick<HistoryRepo, "lastSuccess">;
   searchCache?: Pick<ResultCache, "hits" | "misses" | "size">;
+  /** The change follower's lag (src/changes/), read at scrape time. */
+  changeStream?: () => { lag_seconds: number | null };
 }
 
 const FINISHED = ["success", "failed", "rejected", "skipped"] as const;
@@ -42,6 +44,7 @@ export class Metrics {
   private readonly skipped: Counter<"type" | "reason">;
   private readonly searches: Counter<"type" | "status">;
   private readonly searchDuration: Histogram<"type">;
+  private readonly changeEvents: Counter<"type" | "op">;
   private processMetrics = false;
 
   constructor(sources: MetricSources) {
@@ -67,6 +70,21 @@ export class Metrics {
       labelNames: ["type"],
       buckets: SEARCH_DURATION_BUCKETS,
       registers,
+    });
+    this.changeEvents = new Counter({
+      name: "sync_change_events_total",
+      help: "Change stream events applied to the index by this process, by item type and operation.",
+      labelNames: ["type", "op"],
+      registers,
+    });
+    const changeLag: Gauge = new Gauge({
+      name: "sync_change_stream_lag_seconds",
+      help: "How far this process's change follower is behind the change streams, in seconds (0 when caught up).",
+      registers,
+      collect: () => {
+        const lag = sources.changeStream?.().lag_seconds;
+        if (lag !== null && lag !== undefined) changeLag.set(lag);
+      },
     });
     this.registerSharedGauges(sources);
     if (sources.searchCache) this.registerCacheMetrics(sources.searchCache);
@@ -144,6 +162,11 @@ export class Metrics {
     if (run.status !== "skipped" && run.status !== "cleared" && run.duration_ms !== null) this.runDuration.observe(run.duration_ms / 1000);
     for (const [type, result] of Object.entries(run.types))
       for (const [reason, slot] of Object.entries(result?.skipped ?? {})) if (slot?.count) this.skipped.inc({ type, reason }, slot.count);
+  }
+
+  /** The change follower's onApplied: `count` events of one type and operation applied. */
+  recordChanges(type: ItemType, op: string, count: number): void {
+    this.changeEvents.inc({ type, op }, count);
   }
 
   recordSearch(type: ItemType, status: number, seconds: number): void {

@@ -186,6 +186,7 @@ const EnvSchema = Type.Object({
   ...bool("NOTIFY_ON_SUCCESS", false),
   ...oneOf("LOG_FORMAT", ["text", "json"], "text"),
   ...oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
+  ...oneOf("SYNC_CHANGE_STREAMS", ["auto", "on", "off"], "auto"),
   ...collection("CATEGORIES_COLLECTION", "categories"),
   ...collection("SUPPLIER_CATEGORIES_COLLECTION", "supplier_categories"),
   ...collection("BOXES_COLLECTION", "boxes"),
@@ -238,6 +239,8 @@ export interface Config {
   syncMaxShrinkPercent: number;
   syncBatchSize: number;
   lockTtlMs: number;
+  /** Follow MongoDB's change streams: auto (where the server has them), on (required), off. */
+  changeStreams: Env["SYNC_CHANGE_STREAMS"];
   adminApiKey: string | null;
   corsOrigins: string[];
   /** Host names admin endpoints answer to without ADMIN_API_KEY, besides loopback names and BASE_URL's host. */
@@ -380,6 +383,7 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     syncMaxShrinkPercent: env.SYNC_MAX_SHRINK_PERCENT,
     syncBatchSize: env.SYNC_BATCH_SIZE,
     lockTtlMs: env.SYNC_LOCK_TTL_SECONDS * 1000,
+    changeStreams: env.SYNC_CHANGE_STREAMS,
     adminApiKey: env.ADMIN_API_KEY ?? null,
     corsOrigins: env.CORS_ORIGINS.split(",")
       .map((origin) => origin.trim())

@@ -10,6 +10,11 @@ export interface HeldLock {
   token: string;
 }
 
+/** What the lock key holds while `lock` has it (scripts elsewhere compare it to fence their writes). */
+export function lockValue(lock: HeldLock): string {
+  return `${lock.runId} ${lock.token}`;
+}
+
 export class RunLock {
   constructor(
     private readonly redis: RedisClient,
@@ -27,11 +32,11 @@ export class RunLock {
 
   /** Extends the expiry; false when the lock is no longer ours. */
   async renew(lock: HeldLock): Promise<boolean> {
-    return (await runScript(this.redis, RENEW, 1, this.key, `${lock.runId} ${lock.token}`, this.ttlMs)) === 1;
+    return (await runScript(this.redis, RENEW, 1, this.key, lockValue(lock), this.ttlMs)) === 1;
   }
 
   async release(lock: HeldLock): Promise<boolean> {
-    return (await runScript(this.redis, RELEASE, 1, this.key, `${lock.runId} ${lock.token}`)) === 1;
+    return (await runScript(this.redis, RELEASE, 1, this.key, lockValue(lock))) === 1;
   }
 
   /** The run id holding the lock, or null. */

@@ -3,7 +3,8 @@ import type { SkippedSummary } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { ErrorCode } from "../platform/http/errors.ts";
 
-export const TRIGGERS = ["manual", "cron", "interval", "api", "cli"] as const;
+// resync: the change follower's full run when its stream could not be resumed (or had never run).
+export const TRIGGERS = ["manual", "cron", "interval", "api", "cli", "resync"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 export type Scope = ItemType | "all";
 /** `cleared`: GET /clear-data emptied the index and the dataset files (a run of its own kind, under the run lock). */

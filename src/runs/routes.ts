@@ -15,6 +15,8 @@ interface SyncRoutesDeps {
   engine: Pick<SyncEngine, "trigger" | "clear">;
   status: Pick<StatusStore, "get">;
   history: Pick<HistoryRepo, "list">;
+  /** The change follower's block (src/changes/), given as a function: runs/ does not import it. */
+  changeStream?: () => object | null;
 }
 
 const RunQuery = t.Object({
@@ -132,6 +134,7 @@ export function syncRoutes(deps: SyncRoutesDeps) {
         items_synced: last ? Object.fromEntries(Object.entries(last.types).map(([type, r]) => [type, r?.entries ?? 0])) : {},
         last_run: last,
         active: status.active,
+        change_stream: deps.changeStream?.() ?? null,
       };
       if (query.history) {
         let runs: RunResult[];

@@ -1,0 +1,275 @@
+// The change-stream follower against a MongoDB server with change streams (mongo-java-server,
+// started by scripts/services.sh at MONGODB_CS_URI): after any changes, the serving index equals
+// what a fresh full run builds from the same data.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { type Db, MongoClient, ObjectId } from "mongodb";
+import { BINARY, ensureBinary, runCommand } from "../scripts/lib/binary.ts";
+import type { Services } from "../src/app/container.ts";
+import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
+import { ChangeFollower } from "../src/changes/follower.ts";
+import { createContext, MONGODB_URI, type TestContext } from "./helpers.ts";
+import { SUPPLIER, servingEntries, slowEngine, until } from "./sync.fixtures.ts";
+
+const CS_URI = process.env.MONGODB_CS_URI ?? `mongodb://127.0.0.1:${process.env.SS_MONGO_CS_PORT ?? 27037}`;
+// Short lease so takeover is quick; runs of a few documents.
+const ENV = { MONGODB_URI: CS_URI, SYNC_LOCK_TTL_SECONDS: "2", SYNC_BATCH_SIZE: "50" };
+
+let client: MongoClient;
+beforeAll(async () => {
+  client = new MongoClient(CS_URI, { serverSelectionTimeoutMS: 3_000 });
+  try {
+    await client.db("admin").command({ ping: 1 });
+  } catch {
+    throw new Error(`these tests need a MongoDB server with change streams at ${CS_URI}: start it with scripts/services.sh start`);
+  }
+});
+afterAll(() => client.close());
+
+interface World {
+  ctx: TestContext;
+  db: Db;
+  s: Services;
+  followers: ChangeFollower[];
+  follower(): ChangeFollower;
+}
+
+let world: World | null = null;
+afterEach(async () => {
+  if (!world) return;
+  for (const f of world.followers) await f.stop();
+  await world.db.dropDatabase().catch(() => {});
+  await world.ctx.cleanup();
+  world = null;
+});
+
+async function newWorld(name: string): Promise<World> {
+  const ctx = await createContext(name, ENV);
+  const s = await ctx.services();
+  const followers: ChangeFollower[] = [];
+  world = {
+    ctx,
+    db: client.db(ctx.dbName),
+    s,
+    followers,
+    follower() {
+      const f = new ChangeFollower({ ...s, retryMs: 200, resyncRetryMs: 500, onApplied: (type, op, count) => s.metrics.recordChanges(type, op, count) });
+      followers.push(f);
+      f.start();
+      return f;
+    },
+  };
+  return world;
+}
+
+const id = (n: number) => new ObjectId(n.toString(16).padStart(24, "0"));
+const names = (...pairs: [string, string][]) => pairs.map(([iso, display_name]) => ({ iso, display_name }));
+
+/** A small catalog: origins 1-3 per type, suppliers with both forms of `linked`, one linking nowhere. */
+async function seed(db: Db): Promise<void> {
+  for (const [t, type] of ITEM_TYPES.entries()) {
+    const base = (t + 1) * 1000;
+    await db.collection(type).insertMany([
+      { _id: id(base + 1), name: `${type} one`, slug: `${type}-one`, display_name: names(["en", "One"], ["nl", "Een"]) },
+      { _id: id(base + 2), name: `${type} two`, slug: `${type}-two`, display_name: names(["en", "Two"], ["en", "Second"]) },
+      { _id: id(base + 3), name: `${type} three`, slug: `${type}-three`, display_name: "not an array" },
+    ]);
+    await db.collection(SUPPLIER[type]).insertMany([
+      { _id: id(base + 101), linked: id(base + 1), display_name: names(["fr", "Un"], ["en", "One"]) },
+      { _id: id(base + 102), linked: id(base + 2).toHexString(), display_name: names(["de", "Zwei"]) },
+      { _id: id(base + 103), linked: id(base + 3), display_name: names(["fr", "Trois"]) },
+      { _id: id(base + 104), linked: id(base + 999), display_name: names(["fr", "Personne"]) },
+      { _id: id(base + 105), linked: "not-an-id", display_name: names(["fr", "Rien"]) },
+    ]);
+  }
+}
+
+/** Inserts, updates, replaces and deletes on all six collections. */
+async function change(db: Db): Promise<void> {
+  for (const [t, type] of ITEM_TYPES.entries()) {
+    const base = (t + 1) * 1000;
+    const origins = db.collection(type);
+    const suppliers = db.collection(SUPPLIER[type]);
+    // Suppliers of an origin that does not exist yet, then the origin.
+    await suppliers.insertOne({ _id: id(base + 106), linked: id(base + 4), display_name: names(["fr", "Quatre"]) });
+    await origins.insertOne({ _id: id(base + 4), name: `${type} four`, slug: `${type}-four`, display_name: names(["en", "Four"]) });
+    // A supplier moves from origin 1 to origin 2 (as hex text), another is replaced onto origin 3.
+    await suppliers.updateOne({ _id: id(base + 101) }, { $set: { linked: id(base + 2).toHexString() } });
+    await suppliers.replaceOne({ _id: id(base + 102) }, { linked: id(base + 3), display_name: names(["de", "Drei"]) });
+    // Names change; a supplier loses its link; one is deleted.
+    await origins.updateOne({ _id: id(base + 1) }, { $set: { display_name: names(["en", "First"], ["nl", "Eerste"]), name: "renamed" } });
+    await origins.replaceOne({ _id: id(base + 3) }, { name: `${type} three`, slug: "three-again", display_name: names(["en", "Three"]) });
+    await suppliers.updateOne({ _id: id(base + 103) }, { $unset: { linked: "" } });
+    await suppliers.deleteOne({ _id: id(base + 105) });
+    // Origin 2 is deleted: its suppliers' entries go with it.
+    await origins.deleteOne({ _id: id(base + 2) });
+    await suppliers.updateMany({ linked: id(base + 999) }, { $set: { linked: id(base + 4) } });
+  }
+}
+
+/** The entries a fresh full run builds from the same data (in a prefix of its own). */
+async function fullRunEntries(w: World): Promise<Record<ItemType, Entry[]>> {
+  const fresh = await w.ctx.services({ REDIS_KEY_PREFIX: `${w.ctx.prefix}fresh:`, HISTORY_DB_PATH: `${w.ctx.dir}/fresh.db` });
+  const result = await fresh.engine.run("all", "manual");
+  expect(result.status).toBe("success");
+  const out = {} as Record<ItemType, Entry[]>;
+  for (const type of ITEM_TYPES) out[type] = await servingEntries(fresh.store, type);
+  return out;
+}
+
+async function serving(w: World): Promise<Record<ItemType, Entry[]>> {
+  const out = {} as Record<ItemType, Entry[]>;
+  for (const type of ITEM_TYPES) out[type] = await servingEntries(w.s.store, type);
+  return out;
+}
+
+/** Waits until the serving index equals a fresh full run's, and says so (the last difference otherwise). */
+async function expectInStep(w: World): Promise<void> {
+  const expected = await fullRunEntries(w);
+  let actual = await serving(w);
+  const end = Date.now() + 20_000;
+  while (JSON.stringify(actual) !== JSON.stringify(expected) && Date.now() < end) {
+    await Bun.sleep(100);
+    actual = await serving(w);
+  }
+  expect(actual).toEqual(expected);
+}
+
+const resyncRuns = (w: World) => w.s.history.list(100).filter((r) => r.trigger === "resync");
+
+async function following(f: ChangeFollower): Promise<void> {
+  await until(() => f.status().state === "following", 20_000, "the follower to follow");
+}
+
+describe("change streams", () => {
+  test("a first start runs a full run (resync), then every change lands as a full run would build it", async () => {
+    const w = await newWorld("cs-equal");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    expect(resyncRuns(w).map((r) => r.status)).toEqual(["success"]);
+    await expectInStep(w);
+
+    await change(w.db);
+    await expectInStep(w);
+    const status = f.status();
+    expect(status.state).toBe("following");
+    expect(status.events_applied.insert).toBeGreaterThan(0);
+    expect(status.events_applied.update).toBeGreaterThan(0);
+    expect(status.events_applied.delete).toBeGreaterThan(0);
+    expect(status.last_event_at).not.toBeNull();
+    const metrics = await w.s.metrics.exposition();
+    expect(metrics).toMatch(/^sync_change_events_total\{type="categories",op="insert"\} [1-9]/m);
+    expect(metrics).toMatch(/^sync_change_stream_lag_seconds \d+/m);
+    // Search sees it: the supplier inserted before its origin is searchable under that origin.
+    const hits = await w.s.search.search("categories", { query: "quatre", iso: "fr", limit: 10 });
+    expect(hits.map((e) => e.sku)).toEqual([id(1004).toHexString()]);
+  });
+
+  test("changes made while a full run builds are not lost", async () => {
+    const w = await newWorld("cs-during");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    // A run slow enough that the changes land while it builds.
+    const run = await slowEngine(w.s, 150).trigger("all", "manual");
+    await change(w.db);
+    if (run.started) expect((await run.done).status).toBe("success");
+    await expectInStep(w);
+  });
+
+  test("a restarted follower resumes where it stopped: nothing lost, no full run", async () => {
+    const w = await newWorld("cs-resume");
+    await seed(w.db);
+    const first = w.follower();
+    await following(first);
+    await first.stop();
+    await change(w.db);
+    const second = w.follower();
+    await expectInStep(w);
+    await following(second);
+    expect(resyncRuns(w)).toHaveLength(1);
+  });
+
+  test("a stored position the server cannot resume from starts a full run with trigger resync", async () => {
+    const w = await newWorld("cs-token");
+    await seed(w.db);
+    const first = w.follower();
+    await following(first);
+    await first.stop();
+    await w.ctx.redis.hset(w.s.keys.changesTokens, "categories", JSON.stringify({ _data: "not a token" }));
+    await change(w.db);
+    const second = w.follower();
+    await until(() => resyncRuns(w).length === 2 && second.status().state === "following", 20_000, "a second resync");
+    expect(resyncRuns(w).map((r) => r.status)).toEqual(["success", "success"]);
+    await expectInStep(w);
+  });
+
+  test("a dropped collection starts a full run (resync)", async () => {
+    const w = await newWorld("cs-drop");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    await w.db.collection(SUPPLIER.boxes).drop();
+    await until(() => resyncRuns(w).length === 2 && f.status().state === "following", 20_000, "a second resync");
+    await change(w.db);
+    await expectInStep(w);
+  });
+
+  test("a burst of changes is applied in batches, and nothing is missed", async () => {
+    const w = await newWorld("cs-burst");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    const docs = Array.from({ length: 450 }, (_, i) => ({ linked: id(1001 + (i % 3)), display_name: names(["it", `Nome ${i}`]) }));
+    await w.db.collection(SUPPLIER.categories).insertMany(docs);
+    await w.db.collection("categories").updateMany({}, { $set: { slug: "bulk" } });
+    // Every event is read and applied (an early one's update already holds the later names: it reads MongoDB as it is).
+    await until(() => f.status().events_applied.insert >= 450 && f.status().state === "following", 20_000, "every event applied");
+    await expectInStep(w);
+  });
+
+  test("one follower across replicas; another takes over when it stops renewing its lease", async () => {
+    const w = await newWorld("cs-lease");
+    await seed(w.db);
+    const a = w.follower();
+    await following(a);
+    const b = w.follower();
+    await until(() => b.status().state === "standby", 10_000, "the second follower to stand by");
+    expect(a.status().state).toBe("following");
+    // As a process that died: the lease is left to expire.
+    await a.stop({ keepLease: true });
+    await following(b);
+    await change(w.db);
+    await expectInStep(w);
+    expect(resyncRuns(w)).toHaveLength(1);
+  });
+});
+
+describe("change streams on a server without them", () => {
+  test("FerretDB: the follower is unsupported and says why; runs still work", async () => {
+    const ctx = await createContext("cs-ferret", { MONGODB_URI });
+    try {
+      const s = await ctx.services();
+      const f = new ChangeFollower({ ...s, retryMs: 200 });
+      f.start();
+      await until(() => f.status().state === "unsupported", 10_000, "unsupported");
+      expect(f.status().reason).toContain("$changeStream");
+      expect((await s.engine.run("all", "manual")).status).toBe("success");
+      await f.stop();
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+
+  test("SYNC_CHANGE_STREAMS=on refuses to start without them: one line, exit 2", async () => {
+    ensureBinary();
+    const ctx = await createContext("cs-on", { MONGODB_URI, SYNC_CHANGE_STREAMS: "on", PORT: "0" });
+    try {
+      const ran = await runCommand([BINARY], ctx.dir, ctx.env);
+      expect(ran.code).toBe(2);
+      expect(ran.stderr.trim().split("\n").at(-1)).toMatch(/^search-sync: SYNC_CHANGE_STREAMS=on, but MongoDB does not support change streams/);
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+});
