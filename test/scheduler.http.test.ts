@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
-import { createLogger, type Logger } from "../src/platform/log.ts";
+import { createLogger, type Logger, timestamp } from "../src/platform/log.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { createContext, type TestContext } from "./helpers.ts";
@@ -110,7 +110,7 @@ describe("POST /scheduler/start and /scheduler/stop", () => {
     const services = await ctx.services({}, logger);
     await services.engine.run("all", "api"); // nothing for the interval job to catch up
     const { app } = await instance(services);
-    expect(lines).toContain("Automatic re-sync scheduler is off (ENABLE_SCHEDULER=false); POST /scheduler/start turns it on");
+    expect(lines).toContain("scheduler: off (ENABLE_SCHEDULER=false); POST /scheduler/start turns it on");
 
     const started = await call(app, "POST", "/scheduler/start");
     expect(started.status).toBe(200);
@@ -227,7 +227,44 @@ describe("persistence", () => {
 
     const third = await instance(await ctx.services({ ENABLE_SCHEDULER: "true" }, logger));
     expect((await call(third.app, "GET", "/scheduler/status")).body).toMatchObject({ running: false, interval_hours: 6 });
-    expect(lines).toContain("Automatic re-sync scheduler is off (stopped through POST /scheduler/stop); POST /scheduler/start turns it on");
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^scheduler: off \(saved state from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d via POST \/scheduler\/stop; env says on: ENABLE_SCHEDULER=true is not used\); POST \/scheduler\/start turns it on$/,
+      ),
+    );
+  });
+
+  test("the start rule: a state saved through the API wins over ENABLE_SCHEDULER, and the start line says so with its date", async () => {
+    const { logger, lines } = collector();
+    const first = await instance(await ctx.services({ ENABLE_SCHEDULER: "true" }, logger));
+    expect(lines).toContain("scheduler: on (ENABLE_SCHEDULER=true)");
+    expect(first.scheduler.running).toBe(true);
+    await first.scheduler.close();
+
+    const before = Date.now();
+    const secondServices = await ctx.services({}, logger);
+    const second = await instance(secondServices);
+    expect(second.scheduler.running).toBe(false);
+    expect((await call(second.app, "POST", "/scheduler/start")).body.changed).toBe(true);
+    await second.scheduler.close();
+    const savedAt = secondServices.history.getSettingEntry("scheduler.running")!;
+    expect(savedAt.value).toBe("true");
+    expect(savedAt.updatedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+
+    // ENABLE_SCHEDULER=false now, but the operator started it through the API after that was written.
+    lines.length = 0;
+    const third = await instance(await ctx.services({ ENABLE_SCHEDULER: "false" }, logger));
+    expect(third.scheduler.running).toBe(true);
+    expect(lines[0]).toBe(
+      `scheduler: on (saved state from ${timestamp(savedAt.updatedAt)} via POST /scheduler/start; env says off: ENABLE_SCHEDULER=false is not used)`,
+    );
+    expect(lines[1]).toBe("✅ Automatic re-sync scheduler started successfully!");
+    await third.scheduler.close();
+
+    lines.length = 0;
+    const fourth = await instance(await ctx.services({ ENABLE_SCHEDULER: "true" }, logger));
+    expect(fourth.scheduler.running).toBe(true);
+    expect(lines[0]).toBe(`scheduler: on (saved state from ${timestamp(savedAt.updatedAt)} via POST /scheduler/start; env agrees)`);
   });
 });
 

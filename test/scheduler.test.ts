@@ -107,7 +107,7 @@ describe("cron job", () => {
 
       // The engine logs the outcome just after it records it.
       await waitFor("the engine's last line", () => lines.includes("Options: 0"));
-      expect(lines[0]).toBe("✅ Automatic re-sync scheduler started successfully!");
+      expect(lines.slice(0, 2)).toEqual(["scheduler: on (ENABLE_SCHEDULER=true)", "✅ Automatic re-sync scheduler started successfully!"]);
       const start = lines.findIndex((l) => STAMP.test(l) && l.endsWith("] Starting scheduled re-sync..."));
       expect(start).toBeGreaterThan(0);
       const stamp = /^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\]/.exec(lines[start]!)!.slice(1).map(Number);
