@@ -3,10 +3,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
-import { createLogger, type Logger, timestamp } from "../src/platform/log.ts";
+import { timestamp } from "../src/platform/log.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { collectLogs, createContext, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;
 let schedulers: Scheduler[];
@@ -34,10 +34,7 @@ async function call(app: App, method: string, path: string, headers: Record<stri
   return { status: res.status, body: await res.json() };
 }
 
-function collector(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  return { lines, logger: createLogger({ format: "text", level: "info" }, (line) => lines.push(line)) };
-}
+const collector = () => collectLogs();
 
 /** The first check (every second in these tests) at or after `ms`. */
 const checkAtOrAfter = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString();

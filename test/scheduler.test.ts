@@ -5,12 +5,11 @@ import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
 import { createServices, type Services } from "../src/app/container.ts";
 import { parseConfig } from "../src/platform/config.ts";
-import { createLogger, type Logger } from "../src/platform/log.ts";
 import { newRunId } from "../src/runs/engine.ts";
 import type { HistoryRepo } from "../src/runs/history/repo.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { Scheduler, type SchedulerOptions } from "../src/scheduler/scheduler.ts";
-import { createContext, MONGODB_URI, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
+import { collectLogs, createContext, MONGODB_URI, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 
 // Tests that wait on real timers; bun applies its 5 s default otherwise (bunfig's [test] timeout is not read).
 const TIMER_TEST_MS = 15_000;
@@ -43,10 +42,7 @@ afterEach(async () => {
   await ctx.cleanup();
 });
 
-function collector(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  return { lines, logger: createLogger({ format: "text", level: "info" }, (line) => lines.push(line)) };
-}
+const collector = () => collectLogs();
 
 function schedulerOf(services: Pick<Services, "config" | "engine" | "history" | "status" | "lock" | "redis" | "keys" | "logger">, opts: SchedulerOptions = {}) {
   const s = new Scheduler(services, { intervalCheck: "* * * * * *", ...opts });

@@ -40,7 +40,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   const redis = createRedis(config.redis, {
     failFast: true,
     onError: (err) => {
-      if (!redisDownLogged) logger.warn("Redis connection problem; retrying", { error: err.message });
+      if (!redisDownLogged) logger.warn("Redis connection problem; retrying", { err });
       redisDownLogged = true;
     },
   });
@@ -54,7 +54,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   const store = new IndexStore(redis, keys);
   const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
   const status = new StatusStore(redis, keys.status);
-  const search = new SearchService(store, config.searchCacheBytes);
+  const search = new SearchService(store, config.searchCacheBytes, logger);
   const metrics = new Metrics({ store, status, history, searchCache: search.cache });
   const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
   const finished: EngineDeps["onFinished"] = async (run) => {

@@ -189,6 +189,7 @@ const EnvSchema = Type.Object({
   ...bool("NOTIFY_ON_SUCCESS", false),
   ...oneOf("LOG_FORMAT", ["text", "json"], "text"),
   ...oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
+  ...bool("LOG_REQUESTS", false),
   ...collection("CATEGORIES_COLLECTION", "categories"),
   ...collection("SUPPLIER_CATEGORIES_COLLECTION", "supplier_categories"),
   ...collection("BOXES_COLLECTION", "boxes"),
@@ -252,6 +253,8 @@ export interface Config {
   notifyOnSuccess: boolean;
   logFormat: Env["LOG_FORMAT"];
   logLevel: Env["LOG_LEVEL"];
+  /** One access log line per HTTP request. */
+  logRequests: boolean;
   collections: {
     categories: { origin: string; supplier: string };
     boxes: { origin: string; supplier: string };
@@ -396,6 +399,7 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     notifyOnSuccess: env.NOTIFY_ON_SUCCESS,
     logFormat: env.LOG_FORMAT,
     logLevel: env.LOG_LEVEL,
+    logRequests: env.LOG_REQUESTS,
     collections: {
       categories: { origin: env.CATEGORIES_COLLECTION, supplier: env.SUPPLIER_CATEGORIES_COLLECTION },
       boxes: { origin: env.BOXES_COLLECTION, supplier: env.SUPPLIER_BOXES_COLLECTION },

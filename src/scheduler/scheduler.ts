@@ -234,7 +234,7 @@ export class Scheduler {
     const { config, logger } = this.deps;
     try {
       const last = await this.lastSuccessAt();
-      const onError = (err: unknown) => logger.error("Error during scheduled re-sync", { error: errorText(err) });
+      const onError = (err: unknown) => logger.error("Error during scheduled re-sync", { err });
       const cronJob = scheduleJob({ name: "cron", pattern: config.syncCron, timezone: config.syncTimezone, run: () => this.onCron(), onError });
       try {
         this.checkJob = scheduleJob({ name: "interval", pattern: this.intervalCheck, run: () => this.onIntervalCheck(), onError });
@@ -248,7 +248,7 @@ export class Scheduler {
       this.anchor = last;
       this.nextDue = last === null ? Date.now() : Math.max(Date.now(), last + this.intervalMs);
     } catch (err) {
-      logger.error("⚠️ Failed to start scheduler", { error: errorText(err) });
+      logger.error("⚠️ Failed to start scheduler", { err });
       throw new SchedulerStartError(`the scheduler could not start: ${errorText(err)}`);
     }
     logger.info("✅ Automatic re-sync scheduler started successfully!", {
@@ -348,7 +348,7 @@ export class Scheduler {
         logger.error("Error during scheduled re-sync", { job, run_id: result.run_id, status: result.status, error: result.error ?? result.status });
       return tickAt;
     } catch (err) {
-      logger.error("Error during scheduled re-sync", { job, error: errorText(err) });
+      logger.error("Error during scheduled re-sync", { job, err });
       return tickAt;
     } finally {
       handedOff();
@@ -382,7 +382,7 @@ export class Scheduler {
     this.pending.add(pending);
     void pending.then(() => this.pending.delete(pending));
     const tick: Promise<void> = work(handedOff)
-      .catch((err) => this.deps.logger.error("Error during scheduled re-sync", { error: errorText(err) }))
+      .catch((err) => this.deps.logger.error("Error during scheduled re-sync", { err }))
       .finally(() => {
         handedOff();
         this.ticks.delete(tick);
@@ -406,7 +406,7 @@ export class Scheduler {
     try {
       return this.deps.history.getSettingEntry(key);
     } catch (err) {
-      this.deps.logger.warn(`Could not read the setting ${key} from the history database`, { error: errorText(err) });
+      this.deps.logger.warn(`Could not read the setting ${key} from the history database`, { err });
       return null;
     }
   }
@@ -424,7 +424,7 @@ export class Scheduler {
     try {
       this.deps.history.setSetting(key, value);
     } catch (err) {
-      this.deps.logger.warn(`Could not save the setting ${key}; the change holds until the service restarts`, { error: errorText(err) });
+      this.deps.logger.warn(`Could not save the setting ${key}; the change holds until the service restarts`, { err });
     }
   }
 }
