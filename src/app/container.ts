@@ -1,5 +1,6 @@
 // Builds the long-lived dependencies from the config; the service and the CLI share this.
 import type { MongoClient } from "mongodb";
+import pkg from "../../package.json";
 import { Keys } from "../index/keys.ts";
 import { IndexStore } from "../index/store.ts";
 import { Metrics } from "../ops/metrics.ts";
@@ -55,7 +56,14 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
   const status = new StatusStore(redis, keys.status);
   const search = new SearchService(store, config.searchCacheBytes, logger);
-  const metrics = new Metrics({ store, status, history, searchCache: search.cache });
+  const metrics = new Metrics({
+    store,
+    status,
+    history,
+    searchCache: search.cache,
+    version: pkg.version,
+    pings: { redis: () => redis.ping(), mongodb: () => source.ping() },
+  });
   const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
   const finished: EngineDeps["onFinished"] = async (run) => {
     metrics.recordRun(run);

@@ -28,25 +28,28 @@ interface ObserveDeps {
 
 /** `plugin`: use it first, its hooks see the routes registered after it. */
 export function httpObserver({ metrics, logger, logRequests, clientIp = serverClientIp, routeOf = () => null }: ObserveDeps) {
-  const started = new WeakMap<Request, number>();
+  const started = new WeakMap<Request, { t0: number; ip: string }>();
   const errorStatus = new WeakMap<Request, number>();
   const plugin = new Elysia({ name: "http-observer" })
-    .onRequest(({ request }) => {
-      started.set(request, performance.now());
+    .onRequest(({ request, server }) => {
+      // The client's address while its connection is surely open (not after the answer).
+      const ip = logRequests ? clientIp(request, server as Server) || "-" : "-";
+      started.set(request, { t0: performance.now(), ip });
     })
-    .onAfterResponse({ as: "global" }, ({ request, route, set, responseValue, server }) => {
-      const t0 = started.get(request);
-      if (t0 === undefined) return;
+    .onAfterResponse({ as: "global" }, ({ request, route, set, responseValue }) => {
+      const start = started.get(request);
+      if (start === undefined) return;
+      const { t0, ip } = start;
       const seconds = (performance.now() - t0) / 1000;
       // A handler that returns a Response leaves set.status at 200; errors answer through noteStatus.
       const status =
         errorStatus.get(request) ??
         (responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : (StatusMap[set.status ?? "OK"] ?? 200));
       const pattern = route || routeOf(new URL(request.url).pathname) || UNMATCHED_ROUTE;
+      metrics.recordHttp(request.method, pattern, status, seconds);
       const type = SEARCH_TYPE.get(pattern);
       if (type) metrics.recordSearch(type, status, seconds);
       if (!logRequests) return;
-      const ip = clientIp(request, server as Server) || "-";
       const ms = Math.round(seconds * 10_000) / 10;
       logger.info(`${request.method} ${pattern} ${status} ${ms} ms ${ip}`, {
         method: request.method,
