@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, if missing: Bun (from the npm registry) and the
 # project's packages (from bun.lock); promtool (Debian's prometheus package) for the checks of
-# the metrics and alerting rules; with --browser also Debian's chromium, which the dashboard test
+# the metrics and alerting rules, and strace for the unit's system call filter; with --browser also Debian's chromium, which the dashboard test
 # drives through playwright-core (no browser download). Safe to run again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +32,11 @@ if ! command -v promtool >/dev/null 2>&1; then
   else
     echo "bootstrap: promtool could not be installed; the promtool tests will be skipped" >&2
   fi
+fi
+
+# strace lets test/systemd.test.ts check every system call against the unit's SystemCallFilter.
+if ! command -v strace >/dev/null 2>&1; then
+  apt_install --no-install-recommends strace || echo "bootstrap: strace could not be installed; that test will be skipped" >&2
 fi
 
 if [[ "${1:-}" == "--browser" ]] && ! command -v chromium >/dev/null 2>&1; then
