@@ -7,7 +7,7 @@ import { type App, createApp } from "../src/app/http.ts";
 import { createLogger, type Logger, TEXT_LINES, TEXT_PREFIX } from "../src/platform/log.ts";
 import { registerSecret } from "../src/platform/redact.ts";
 import { collectLogs, createContext, type TestContext } from "./helpers.ts";
-import { SUPPLIER, seedLarge, slowEngine } from "./sync.fixtures.ts";
+import { SUPPLIER, seedLarge, slowEngine, until } from "./sync.fixtures.ts";
 
 function capture(format: "text" | "json", level: "debug" | "info" = "info"): { logger: Logger; out: { line: string; level: string }[] } {
   const out: { line: string; level: string }[] = [];
@@ -165,7 +165,7 @@ describe("runs, requests and debug lines", () => {
       await get(app, "/no/such/path?token=abc");
       await get(app, "/healthz", { method: "DELETE" });
       await get(app, "/categories", { method: "POST", headers: { "content-type": "application/json" }, body: "{bad" });
-      await Bun.sleep(20); // the hook runs after the response is sent
+      await until(() => lines.length >= 6); // the hook runs after the answer is sent
       const access = lines.map((l) => l.replace(/ \d+(\.\d)? ms /, " N ms "));
       expect(access).toEqual([
         "GET /healthz 200 N ms 203.0.113.9",
@@ -184,7 +184,7 @@ describe("runs, requests and debug lines", () => {
       const { logger, out } = capture("json");
       const app = await appWith({ LOG_REQUESTS: "true" }, logger);
       await get(app, "/info");
-      await Bun.sleep(20);
+      await until(() => out.length >= 1);
       const [line] = json(out);
       expect(line).toEqual({
         level: "info",
@@ -198,8 +198,10 @@ describe("runs, requests and debug lines", () => {
       });
 
       const quiet = collectLogs();
-      await get(await appWith({}, quiet.logger), "/healthz");
-      await Bun.sleep(20);
+      const quietApp = await appWith({}, quiet.logger);
+      await get(quietApp, "/healthz");
+      // The request is counted (after the answer), and still nothing is logged.
+      await until(async () => (await (await get(quietApp, "/metrics")).text()).includes('route="/healthz"'));
       expect(quiet.lines).toEqual([]);
     });
   });
