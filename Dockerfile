@@ -1,8 +1,19 @@
 # search-sync: the single binary built with Bun, run on a slim base as a non-root user.
 #   docker build -t search-sync .
-#   docker run -e MONGODB_URI=… -e REDIS_URL=… -p 8000:8000 search-sync           (the service)
-#   docker run -e MONGODB_URI=… -e REDIS_URL=… search-sync sync --type boxes       (one sync)
-FROM oven/bun:1.4.5 AS build
+#   docker run -e MONGODB_URI=… -e REDIS_URL=… -p 127.0.0.1:8000:8000 search-sync          (the service)
+#   docker run -e MONGODB_URI=… -e REDIS_URL=… search-sync sync --type boxes              (one sync)
+#   docker run -e MONGODB_URI=… -e REDIS_URL=… search-sync check-config                   (settings, connections)
+#
+# Base images. Pin them by digest for builds that must be repeatable: resolve the tag once and
+# pass it whole (README, "Docker"), e.g.
+#   docker build --build-arg BUN_IMAGE=oven/bun:1.4.5@sha256:<digest> \
+#                --build-arg BASE_IMAGE=debian:bookworm-slim@sha256:<digest> .
+# with <digest> from `docker buildx imagetools inspect oven/bun:1.4.5` (the index digest). The
+# defaults are tags: this repository was written where no registry could be asked for digests.
+ARG BUN_IMAGE=oven/bun:1.4.5
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BUN_IMAGE} AS build
 WORKDIR /src
 COPY package.json bun.lock ./
 # Runtime packages only: building the binary needs no dev tool.
@@ -12,7 +23,18 @@ COPY src ./src
 COPY drizzle ./drizzle
 RUN bun run build && ./dist/search-sync --version
 
-FROM debian:bookworm-slim
+FROM ${BASE_IMAGE}
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG BASE_IMAGE
+LABEL org.opencontainers.image.title="search-sync" \
+      org.opencontainers.image.description="Keeps a Redis search index of a shop catalog in step with MongoDB and serves autocomplete search over it." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}" \
+      org.opencontainers.image.documentation="README.md"
 # CA certificates for rediss://, mongodb+srv:// and HTTPS webhooks.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \

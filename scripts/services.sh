@@ -29,6 +29,9 @@ FERRET_DIR="$LOCAL/ferretdb"
 FERRET_PID="$FERRET_DIR/ferretdb.pid"
 LOCAL_MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT"
 
+# shellcheck source=lib/go.sh
+source "$ROOT/scripts/lib/go.sh"
+
 say() { echo "services: $*" >&2; }
 die() { echo "services: error: $*" >&2; exit 1; }
 
@@ -144,12 +147,10 @@ local_mongo() {
 # that panics at start; build from a writable copy of the module with that file added.
 build_ferretdb() {
   local go dir tmp
-  go="$(command -v go || true)"
-  [[ -z "$go" && -x /usr/local/go/bin/go ]] && go=/usr/local/go/bin/go
-  [[ -n "$go" ]] || die "FerretDB binary missing and no Go toolchain to build it (need go or mongod on PATH)"
-  say "building FerretDB $FERRETDB_VERSION into $FERRETDB_BIN (first time only, ~1.5 min)"
+  go="$(find_go)" || die "FerretDB binary missing and no Go $FERRETDB_MIN_GO or newer to build it (scripts/bootstrap.sh installs one where Debian has it; or put mongod on PATH, or set MONGODB_URI)"
+  say "building FerretDB $FERRETDB_VERSION into $FERRETDB_BIN with $go (first time only, ~1.5 min)"
   dir="$(cd /tmp && "$go" mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
+    bun -e 'console.log(JSON.parse(await Bun.stdin.text()).Dir)')"
   [[ -d "$dir" ]] || die "go mod download did not give a source dir for FerretDB"
   tmp="$(mktemp -d)"
   cp -r "$dir" "$tmp/src"

@@ -8,6 +8,7 @@ import { EXIT, fail, openServices } from "./cli/common.ts";
 import { runCli } from "./cli/run.ts";
 import type { Config } from "./platform/config.ts";
 import { createLogger } from "./platform/log.ts";
+import { notifySystemd } from "./platform/systemd.ts";
 import { withTimeout } from "./platform/timeouts.ts";
 import { watchInterruptedRuns } from "./runs/interrupted.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
@@ -34,7 +35,10 @@ async function serve(config: Config): Promise<void> {
   await scheduler.init();
   await checkChangeStreams(services);
   app.listen({ hostname: config.listenHost, port: config.port });
-  logger.info(`search-sync ${pkg.version} listening on http://${config.listenHost}:${app.server?.port}`);
+  const listening = `listening on http://${config.listenHost}:${app.server?.port}`;
+  logger.info(`search-sync ${pkg.version} ${listening}`);
+  // Type=notify under systemd: the unit is started once requests are answered.
+  notifySystemd(`READY=1\nSTATUS=${listening}`);
   services.changes.start();
 
   let stopping = false;
@@ -42,6 +46,7 @@ async function serve(config: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal} received: stopping`);
+    notifySystemd(`STOPPING=1\nSTATUS=stopping (${signal})`);
     // Stops listening at once. Not awaited here: it settles when in-flight requests are answered,
     // and a client waiting for a run's result is answered only when the run ends (or is aborted below).
     const stopped = app.stop().catch(() => {});

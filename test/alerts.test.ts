@@ -1,10 +1,9 @@
 // Alerts to ALERT_WEBHOOK_URL, against real local HTTP receivers: one that records, one that
 // hangs, one that answers 500. A receiver never holds up or fails a run.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createLogger } from "../src/platform/log.ts";
 import { ALERT_DEFAULTS, Alerter, alertPayload } from "../src/runs/alerts.ts";
 import type { RunResult } from "../src/runs/model.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { collectLogs, createContext, type TestContext } from "./helpers.ts";
 import { oid, seedLarge } from "./sync.fixtures.ts";
 
 interface Received {
@@ -31,10 +30,7 @@ function receiver(answer: (n: number) => number | "hang" = () => 200) {
   return { url: `http://127.0.0.1:${server.port}`, received, stop: () => server.stop(true) };
 }
 
-function capture() {
-  const lines: string[] = [];
-  return { lines, logger: createLogger({ format: "text", level: "info" }, (line) => lines.push(line)) };
-}
+const capture = () => collectLogs();
 
 async function until(check: () => boolean, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;

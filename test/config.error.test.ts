@@ -66,6 +66,12 @@ const cases: [string, string, string][] = [
   ["DB_NAME", "shop/prod", 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)'],
   ["DB_NAME", "shop.prod", 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)'],
   ["SYNC_CRON", "every day", "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'"],
+  ["SYNC_CRON", "0 0 0 * * * *", "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'"],
+  // Five fields that croner (what the scheduler runs) refuses, or that never fire.
+  ["SYNC_CRON", "99 99 * * *", "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *' (minute value out of range: '99')"],
+  ["SYNC_CRON", "0 61 * * *", "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *' (hour value out of range: '61')"],
+  ["SYNC_CRON", "0 2 * * 8", "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *' (dayOfWeek value out of range: '8')"],
+  ["SYNC_CRON", "0 2 30 2 *", "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *' (it never fires)"],
   ["SYNC_TIMEZONE", "Mars/Olympus_Mons", "an IANA time zone such as Europe/Amsterdam or UTC"],
   ["LOG_FORMAT", "xml", "one of text, json"],
   ["LOG_LEVEL", "trace", "one of debug, info, warn, error"],
@@ -157,6 +163,21 @@ describe("the real entry point", () => {
     const { code, stderr } = await start({}, "# scheduler\nENABLE_SCHEDULER=maybe\n");
     expect(code).toBe(2);
     expect(stderr).toBe('search-sync: Invalid ENABLE_SCHEDULER="maybe": expected true or false\n');
+  });
+
+  test("SYNC_CRON that croner refuses: exit code 2 with the reason, before anything starts", async () => {
+    const { code, stdout, stderr } = await start({ SYNC_CRON: "99 99 * * *" });
+    expect({ code, stdout, stderr }).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `search-sync: Invalid SYNC_CRON="99 99 * * *": expected a cron pattern of 5 or 6 fields, e.g. '0 2 * * *' (minute value out of range: '99')\n`,
+    });
+  });
+
+  test("an unknown SYNC_TIMEZONE: exit code 2, one line", async () => {
+    const { code, stderr } = await start({ SYNC_TIMEZONE: "Europe/Atlantis" });
+    expect(code).toBe(2);
+    expect(stderr).toBe('search-sync: Invalid SYNC_TIMEZONE="Europe/Atlantis": expected an IANA time zone such as Europe/Amsterdam or UTC\n');
   });
 
   test("the environment wins over a bad value in .env", async () => {

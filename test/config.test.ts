@@ -54,6 +54,7 @@ describe("defaults", () => {
       notifyOnSuccess: false,
       logFormat: "text",
       logLevel: "info",
+      logRequests: false,
       collections: {
         categories: { origin: "categories", supplier: "supplier_categories" },
         boxes: { origin: "boxes", supplier: "supplier_boxes" },
@@ -131,6 +132,7 @@ describe("each variable with a set value", () => {
     ["NOTIFY_ON_SUCCESS", "true", "notifyOnSuccess", true],
     ["LOG_FORMAT", "json", "logFormat", "json"],
     ["LOG_FORMAT", "JSON", "logFormat", "json"],
+    ["LOG_REQUESTS", "true", "logRequests", true],
     ["LOG_LEVEL", "debug", "logLevel", "debug"],
     ["LOG_LEVEL", "Error", "logLevel", "error"],
     ["CATEGORIES_COLLECTION", "cats", "collections.categories.origin", "cats"],

@@ -6,7 +6,7 @@ import type { Cluster, Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { createServices, type Services, waitForRedis } from "../src/app/container.ts";
 import { type Config, parseConfig } from "../src/platform/config.ts";
-import { type Logger, silentLogger } from "../src/platform/log.ts";
+import { createLogger, type Logger, silentLogger, TEXT_PREFIX } from "../src/platform/log.ts";
 import { MONGODB_URI, REDIS_ENV, REDIS_URL, scanAll, testRedis } from "./env.ts";
 
 export { MONGODB_URI, REDIS_URL };
@@ -85,4 +85,16 @@ export async function createContext(name: string, extraEnv: Record<string, strin
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A text logger whose output is kept as messages: one entry per line, timestamp and level taken
+ * off (test/log.test.ts checks those), so a test compares the guide's wording.
+ */
+export function collectLogs(level: "debug" | "info" | "warn" | "error" = "info"): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({ format: "text", level }, (text) => {
+    for (const line of text.split("\n")) lines.push(line.replace(TEXT_PREFIX, ""));
+  });
+  return { lines, logger };
 }

@@ -1,9 +1,10 @@
 // GET /metrics: the Prometheus exposition, parsed, after real runs and searches.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
+import pkg from "../package.json";
 import { createServices, type Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
-import { RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/ops/metrics.ts";
+import { HTTP_DURATION_BUCKETS, RUN_DURATION_BUCKETS, SEARCH_DURATION_BUCKETS } from "../src/ops/metrics.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { silentLogger } from "../src/platform/log.ts";
 import { TRIGGERS } from "../src/runs/model.ts";
@@ -52,6 +53,11 @@ describe("GET /metrics", () => {
       sync_in_progress: "gauge",
       search_requests_total: "counter",
       search_request_duration_seconds: "histogram",
+      http_requests_total: "counter",
+      http_request_duration_seconds: "histogram",
+      search_sync_build_info: "gauge",
+      redis_up: "gauge",
+      mongodb_up: "gauge",
     };
     for (const [name, kind] of Object.entries(ours)) {
       expect({ name, type: exp.types.get(name) }).toEqual({ name, type: kind });
@@ -170,10 +176,14 @@ describe("GET /metrics", () => {
     try {
       const downApp = createApp({ ...down, version: "test", startedAt: new Date() });
       expect((await downApp.handle(new Request("http://localhost/boxes-search?query=x"))).status).toBe(503);
-      await Bun.sleep(20);
-      const res = await downApp.handle(new Request("http://localhost/metrics"));
-      expect(res.status).toBe(200);
-      const downExp = parseExposition(await res.text());
+      // The hook counts after the answer is sent; on a busy machine that can take more than a moment.
+      let downExp = parseExposition("");
+      for (const until = Date.now() + 3_000; Date.now() < until; await Bun.sleep(20)) {
+        const res = await downApp.handle(new Request("http://localhost/metrics"));
+        expect(res.status).toBe(200);
+        downExp = parseExposition(await res.text());
+        if (Object.keys(family(downExp, "search_requests_total")).length) break;
+      }
       expect(family(downExp, "search_requests_total")).toEqual({ 'search_requests_total{status="503",type="boxes"}': 1 });
       // With Redis unreachable the scrape still answers: entries are left out, sync_in_progress keeps its last value.
       expect(family(downExp, "sync_entries")).toEqual({});
@@ -181,6 +191,53 @@ describe("GET /metrics", () => {
     } finally {
       await down.close();
     }
+  });
+
+  test("build info, and Redis and MongoDB pinged at scrape time", async () => {
+    const { exp } = await scrape();
+    expect(family(exp, "search_sync_build_info")).toEqual({ [`search_sync_build_info{bun="${Bun.version}",version="${pkg.version}"}`]: 1 });
+    expect(family(exp, "redis_up")).toEqual({ redis_up: 1 });
+    expect(family(exp, "mongodb_up")).toEqual({ mongodb_up: 1 });
+
+    // Both unreachable: the scrape still answers, with 0 for each.
+    const down = createServices(parseConfig({ ...ctx.env, ...REDIS_DOWN_ENV, MONGODB_URI: "mongodb://127.0.0.1:1" }), silentLogger);
+    try {
+      const res = await createApp({ ...down, version: "test", startedAt: new Date() }).handle(new Request("http://localhost/metrics"));
+      expect(res.status).toBe(200);
+      const downExp = parseExposition(await res.text());
+      expect(family(downExp, "redis_up")).toEqual({ redis_up: 0 });
+      expect(family(downExp, "mongodb_up")).toEqual({ mongodb_up: 0 });
+    } finally {
+      await down.close();
+    }
+  });
+
+  test("HTTP requests of every route: method, route pattern (never the raw path) and status class", async () => {
+    const send = async (path: string, method = "GET") => (await app.handle(new Request(`http://localhost${path}`, { method }))).status;
+    expect(await send("/healthz")).toBe(200);
+    expect(await send("/healthz/")).toBe(200);
+    expect(await send("/category-search?query=abc&limit=3")).toBe(200);
+    expect(await send("/category-search?limit=0")).toBe(422);
+    expect(await send("/no/such/page-1")).toBe(404);
+    expect(await send("/no/such/page-2")).toBe(404);
+    expect(await send("/healthz", "DELETE")).toBe(405);
+    expect(await send("/healthz", "PURGE")).toBe(405);
+    // Counted after each answer is sent: scrape until all eight are in (the scrapes count themselves as /metrics).
+    const requests = (exp: Exposition) =>
+      Object.fromEntries(Object.entries(family(exp, "http_requests_total")).filter(([key]) => !key.includes('route="/metrics"')));
+    let exp = (await scrape()).exp;
+    for (const until = Date.now() + 3_000; Date.now() < until && Object.values(requests(exp)).reduce((a, b) => a + b, 0) < 8; ) exp = (await scrape()).exp;
+    expect(requests(exp)).toEqual({
+      'http_requests_total{method="GET",route="/healthz",status_class="2xx"}': 2,
+      'http_requests_total{method="GET",route="/category-search",status_class="2xx"}': 1,
+      'http_requests_total{method="GET",route="/category-search",status_class="4xx"}': 1,
+      'http_requests_total{method="GET",route="unmatched",status_class="4xx"}': 2,
+      'http_requests_total{method="DELETE",route="/healthz",status_class="4xx"}': 1,
+      'http_requests_total{method="OTHER",route="/healthz",status_class="4xx"}': 1,
+    });
+    expect(exp.samples.get('http_request_duration_seconds_count{method="GET",route="unmatched",status_class="4xx"}')).toBe(2);
+    const buckets = Object.keys(family(exp, "http_request_duration_seconds_bucket")).filter((key) => !key.includes('route="/metrics"'));
+    expect(buckets.length).toBe(6 * (HTTP_DURATION_BUCKETS.length + 1));
   });
 
   test("process metrics, once the service asks for them", async () => {

@@ -3,10 +3,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
-import { createLogger, type Logger } from "../src/platform/log.ts";
+import { timestamp } from "../src/platform/log.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { collectLogs, createContext, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;
 let schedulers: Scheduler[];
@@ -34,10 +34,7 @@ async function call(app: App, method: string, path: string, headers: Record<stri
   return { status: res.status, body: await res.json() };
 }
 
-function collector(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  return { lines, logger: createLogger({ format: "text", level: "info" }, (line) => lines.push(line)) };
-}
+const collector = () => collectLogs();
 
 /** The first check (every second in these tests) at or after `ms`. */
 const checkAtOrAfter = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString();
@@ -110,7 +107,7 @@ describe("POST /scheduler/start and /scheduler/stop", () => {
     const services = await ctx.services({}, logger);
     await services.engine.run("all", "api"); // nothing for the interval job to catch up
     const { app } = await instance(services);
-    expect(lines).toContain("Automatic re-sync scheduler is off (ENABLE_SCHEDULER=false); POST /scheduler/start turns it on");
+    expect(lines).toContain("scheduler: off (ENABLE_SCHEDULER=false); POST /scheduler/start turns it on");
 
     const started = await call(app, "POST", "/scheduler/start");
     expect(started.status).toBe(200);
@@ -157,9 +154,11 @@ describe("POST /scheduler/start and /scheduler/stop", () => {
     });
   });
 
-  test("start answers 500 with the reason when SYNC_CRON is not valid", async () => {
+  test("start answers 500 with the reason when croner refuses the cron pattern", async () => {
     const { logger, lines } = collector();
-    const { app, scheduler } = await instance(await ctx.services({ SYNC_CRON: "0 61 * * *" }, logger));
+    // SYNC_CRON is checked with croner at start-up (config.error.test.ts); a config built in code is not.
+    const services = await ctx.services({}, logger);
+    const { app, scheduler } = await instance({ ...services, config: { ...services.config, syncCron: "0 61 * * *" } });
     expect(await call(app, "POST", "/scheduler/start")).toEqual({
       status: 500,
       body: { error: "internal_error", status: "error", message: "the scheduler could not start: CronPattern: hour value out of range: '61'" },
@@ -258,7 +257,44 @@ describe("persistence", () => {
 
     const third = await instance(await ctx.services({ ENABLE_SCHEDULER: "true" }, logger));
     expect((await call(third.app, "GET", "/scheduler/status")).body).toMatchObject({ running: false, interval_hours: 6 });
-    expect(lines).toContain("Automatic re-sync scheduler is off (stopped through POST /scheduler/stop); POST /scheduler/start turns it on");
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^scheduler: off \(saved state from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d via POST \/scheduler\/stop; env says on: ENABLE_SCHEDULER=true is not used\); POST \/scheduler\/start turns it on$/,
+      ),
+    );
+  });
+
+  test("the start rule: a state saved through the API wins over ENABLE_SCHEDULER, and the start line says so with its date", async () => {
+    const { logger, lines } = collector();
+    const first = await instance(await ctx.services({ ENABLE_SCHEDULER: "true" }, logger));
+    expect(lines).toContain("scheduler: on (ENABLE_SCHEDULER=true)");
+    expect(first.scheduler.running).toBe(true);
+    await first.scheduler.close();
+
+    const before = Date.now();
+    const secondServices = await ctx.services({}, logger);
+    const second = await instance(secondServices);
+    expect(second.scheduler.running).toBe(false);
+    expect((await call(second.app, "POST", "/scheduler/start")).body.changed).toBe(true);
+    await second.scheduler.close();
+    const savedAt = secondServices.history.getSettingEntry("scheduler.running")!;
+    expect(savedAt.value).toBe("true");
+    expect(savedAt.updatedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+
+    // ENABLE_SCHEDULER=false now, but the operator started it through the API after that was written.
+    lines.length = 0;
+    const third = await instance(await ctx.services({ ENABLE_SCHEDULER: "false" }, logger));
+    expect(third.scheduler.running).toBe(true);
+    expect(lines[0]).toBe(
+      `scheduler: on (saved state from ${timestamp(savedAt.updatedAt)} via POST /scheduler/start; env says off: ENABLE_SCHEDULER=false is not used)`,
+    );
+    expect(lines[1]).toBe("✅ Automatic re-sync scheduler started successfully!");
+    await third.scheduler.close();
+
+    lines.length = 0;
+    const fourth = await instance(await ctx.services({ ENABLE_SCHEDULER: "true" }, logger));
+    expect(fourth.scheduler.running).toBe(true);
+    expect(lines[0]).toBe(`scheduler: on (saved state from ${timestamp(savedAt.updatedAt)} via POST /scheduler/start; env agrees)`);
   });
 });
 

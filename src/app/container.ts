@@ -1,5 +1,6 @@
 // Builds the long-lived dependencies from the config; the service and the CLI share this.
 import type { MongoClient } from "mongodb";
+import pkg from "../../package.json";
 import { ChangeFollower } from "../changes/follower.ts";
 import { Keys } from "../index/keys.ts";
 import { IndexStore } from "../index/store.ts";
@@ -45,7 +46,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   const redis = createRedis(config.redis, {
     failFast: true,
     onError: (err) => {
-      if (!redisDownLogged) logger.warn("Redis connection problem; retrying", { error: err.message });
+      if (!redisDownLogged) logger.warn("Redis connection problem; retrying", { err });
       redisDownLogged = true;
     },
   });
@@ -59,8 +60,16 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
   const store = new IndexStore(redis, keys);
   const lock = new RunLock(redis, keys.lock, config.lockTtlMs);
   const status = new StatusStore(redis, keys.status);
-  const search = new SearchService(store, config.searchCacheBytes);
-  const metrics = new Metrics({ store, status, history, searchCache: search.cache, changeStream: () => changes.status() });
+  const search = new SearchService(store, config.searchCacheBytes, logger);
+  const metrics = new Metrics({
+    store,
+    status,
+    history,
+    searchCache: search.cache,
+    changeStream: () => changes.status(),
+    version: pkg.version,
+    pings: { redis: () => redis.ping(), mongodb: () => source.ping() },
+  });
   const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
   const finished: EngineDeps["onFinished"] = async (run) => {
     metrics.recordRun(run);

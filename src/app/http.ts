@@ -1,12 +1,12 @@
 // The HTTP application, built from its dependencies; it does not listen (src/main.ts does).
-import { Elysia } from "elysia";
+import { Elysia, type ValidationError } from "elysia";
 import { itemRoutes } from "../items/routes.ts";
 import { dashboardRoutes } from "../ops/dashboard.ts";
 import { healthRoutes } from "../ops/health.ts";
+import { httpObserver } from "../ops/http-observe.ts";
 import { metricsRoutes } from "../ops/metrics-routes.ts";
 import { ApiError, errorResponse } from "../platform/http/errors.ts";
 import { RouteIndex, requestGuards, SERVE_MAX_BODY_BYTES } from "../platform/http/limits.ts";
-import { redactUri } from "../platform/redact.ts";
 import { syncRoutes } from "../runs/routes.ts";
 import { schedulerRoutes } from "../scheduler/routes.ts";
 import { searchRoutes } from "../search/routes.ts";
@@ -34,37 +34,50 @@ const MAX_PATH_IN_MESSAGE = 200;
 // into an array of empty objects, so the 422 would name the wrong field.
 export function createApp(deps: AppDeps) {
   const routes = new RouteIndex();
-  const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_MAX_BODY_BYTES } })
-    .onError(({ code, error, request }) => {
-      // An ApiError thrown by the body parser (413, bad JSON, too deep) arrives wrapped in a ParseError.
-      const cause = code === "PARSE" ? (error as Error).cause : undefined;
-      if (cause instanceof ApiError) return Response.json(cause.toJSON(), { status: cause.status });
-      if (error instanceof ApiError) return Response.json(error.toJSON(), { status: error.status });
-      switch (code) {
-        case "VALIDATION": {
-          // Schemas carry `error: "<field>: <what is expected>"`. The failing path names the field
-          // (array indexes dropped); a coerced query value has no path, so its own message does.
-          const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
-          const custom = typeof error.customError === "string" ? /^([\w.]+): (.+)$/.exec(error.customError) : null;
-          const field = fieldOf(error.value, first?.path, custom?.[1] ?? error.type);
-          const message = custom && custom[1] === field ? custom[0] : `${field}: ${first?.summary ?? first?.message ?? "invalid value"}`;
-          return errorResponse("invalid_request", message, { field });
-        }
-        case "NOT_FOUND": {
-          const fullPath = new URL(request.url).pathname;
-          const allowed = routes.methodsOf(fullPath);
-          const path = fullPath.slice(0, MAX_PATH_IN_MESSAGE);
-          if (allowed.length)
-            return errorResponse("method_not_allowed", `${path} answers to ${allowed.join(", ")}, not ${request.method}`, {}, { allow: allowed.join(", ") });
-          return errorResponse("not_found", `no route for ${request.method} ${path}`);
-        }
-        case "PARSE":
-          return errorResponse("bad_request", "the request body could not be parsed (expected JSON)");
-        default:
-          deps.logger.error("request failed", { method: request.method, url: request.url, error: redactUri(String((error as Error)?.message ?? error)) });
-          return errorResponse("internal_error", "internal error; see the service log");
+
+  /** The app's answer to an error: one JSON shape, a fitting status. */
+  const errorAnswer = ({ code, error: raised, request }: { code: unknown; error: unknown; request: Request }): Response => {
+    // An ApiError thrown by the body parser (413, bad JSON, too deep) arrives wrapped in a ParseError.
+    const cause = code === "PARSE" ? (raised as Error).cause : undefined;
+    if (cause instanceof ApiError) return Response.json(cause.toJSON(), { status: cause.status });
+    if (raised instanceof ApiError) return Response.json(raised.toJSON(), { status: raised.status });
+    switch (code) {
+      case "VALIDATION": {
+        const error = raised as ValidationError;
+        // Schemas carry `error: "<field>: <what is expected>"`. The failing path names the field
+        // (array indexes dropped); a coerced query value has no path, so its own message does.
+        const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
+        const custom = typeof error.customError === "string" ? /^([\w.]+): (.+)$/.exec(error.customError) : null;
+        const field = fieldOf(error.value, first?.path, custom?.[1] ?? error.type);
+        const message = custom && custom[1] === field ? custom[0] : `${field}: ${first?.summary ?? first?.message ?? "invalid value"}`;
+        return errorResponse("invalid_request", message, { field });
       }
-    })
+      case "NOT_FOUND": {
+        const fullPath = new URL(request.url).pathname;
+        const allowed = routes.methodsOf(fullPath);
+        const path = fullPath.slice(0, MAX_PATH_IN_MESSAGE);
+        if (allowed.length)
+          return errorResponse("method_not_allowed", `${path} answers to ${allowed.join(", ")}, not ${request.method}`, {}, { allow: allowed.join(", ") });
+        return errorResponse("not_found", `no route for ${request.method} ${path}`);
+      }
+      case "PARSE":
+        return errorResponse("bad_request", "the request body could not be parsed (expected JSON)");
+      default:
+        deps.logger.error("request failed", { method: request.method, url: request.url, err: raised });
+        return errorResponse("internal_error", "internal error; see the service log");
+    }
+  };
+
+  const observer = httpObserver({
+    metrics: deps.metrics,
+    logger: deps.logger,
+    logRequests: deps.config.logRequests,
+    clientIp: deps.clientIp,
+    routeOf: (path) => routes.pathOf(path),
+  });
+  const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_MAX_BODY_BYTES } })
+    .onError((ctx) => observer.noteStatus(ctx.request, errorAnswer(ctx)))
+    .use(observer.plugin)
     .use(apiDocs(deps.version))
     .use(requestGuards({ config: deps.config, clientIp: deps.clientIp, routes }))
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })

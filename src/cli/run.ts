@@ -1,6 +1,7 @@
 // The command line: picks the command, answers --help and --version, and exits with the command's code.
 import pkg from "../../package.json";
 import type { Config } from "../platform/config.ts";
+import { checkConfigCommand } from "./check.ts";
 import { healthcheckCommand, historyCommand, options, statusCommand, syncCommand } from "./commands.ts";
 import { EXIT, fail, loadConfig } from "./common.ts";
 import { COMMAND_USAGE, COMMANDS, type Command, USAGE } from "./usage.ts";
@@ -28,6 +29,8 @@ export async function runCli(argv: string[], serve: (config: Config) => Promise<
       return process.exit(await historyCommand(loadConfig(), rest));
     case "healthcheck":
       return process.exit(await healthcheckCommand(rest));
+    case "check-config":
+      return process.exit(await checkConfigCommand(rest));
   }
 }
 

@@ -1,5 +1,5 @@
 // The help texts: `search-sync --help` and `search-sync <command> --help`.
-export const COMMANDS = ["serve", "sync", "status", "history", "healthcheck"] as const;
+export const COMMANDS = ["serve", "sync", "status", "history", "healthcheck", "check-config"] as const;
 export type Command = (typeof COMMANDS)[number];
 
 const FOOTER = `Configuration comes from the environment and an optional .env file in the working
@@ -13,6 +13,7 @@ Commands:
   status                print the sync status
   history               print past runs
   healthcheck           exit 0 when the local service answers GET /healthz, else 1
+  check-config          check the configuration and test Redis, MongoDB and the history database
 
 Options:
   -h, --help            this text; search-sync <command> --help for a command's options
@@ -69,6 +70,22 @@ ${FOOTER}`,
 Asks the service on this machine for GET /healthz (http://127.0.0.1:$PORT, or LISTEN_HOST when it
 names one address) and exits 0 when it answers 200 within 3 seconds, 1 otherwise. For Docker's
 HEALTHCHECK, which has no curl in the image.
+
+${FOOTER}`,
+  "check-config": `Usage: search-sync check-config
+
+Reads the configuration as the service would and tests what it points at, printing one line
+per check ("ok", "warn" or "FAIL", the check, the detail):
+  configuration         every variable valid (SYNC_CRON and SYNC_TIMEZONE checked with croner)
+  scheduler             whether it would start, and why (ENABLE_SCHEDULER or the state saved
+                        through the API); the cron job's next run
+  history database      HISTORY_DB_PATH can be opened and written (or created)
+  dataset files         the directory of DATA_SET_FILE is writable
+  Redis, MongoDB        each answers a ping within 5 seconds
+Nothing is started, created or migrated.
+
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed,
+2 the configuration is invalid (one line naming the variable, as at start).
 
 ${FOOTER}`,
 };

@@ -4,6 +4,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
+import { withTimeout } from "../platform/timeouts.ts";
 import type { HistoryRepo } from "../runs/history/repo.ts";
 import { type RunResult, TRIGGERS } from "../runs/model.ts";
 import type { StatusStore } from "../runs/status.ts";
@@ -16,11 +17,21 @@ interface MetricSources {
   searchCache?: Pick<ResultCache, "hits" | "misses" | "size">;
   /** The change follower's lag (src/changes/), read at scrape time. */
   changeStream?: () => { lag_seconds: number | null };
+  /** The service's version, for search_sync_build_info. */
+  version?: string;
+  /** Asked at scrape time for redis_up and mongodb_up; each answer is awaited at most PING_TIMEOUT_MS. */
+  pings?: { redis: () => Promise<unknown>; mongodb: () => Promise<unknown> };
 }
 
 const FINISHED = ["success", "failed", "rejected", "skipped"] as const;
 export const RUN_DURATION_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 export const SEARCH_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+// A run answers an HTTP request only when it ends (POST /re-sync-all waits), hence the long tail.
+export const HTTP_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 300];
+// A scrape waits this long at most for each of Redis and MongoDB to answer a ping.
+const PING_TIMEOUT_MS = 1_000;
+// Any other method is counted as OTHER: a client's made-up methods must not make new series.
+const HTTP_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 
 // prom-client's process metrics that under Bun (JavaScriptCore) describe V8 heap spaces, Node
 // handle lists and GC events that do not exist: every series would be a constant 0 or empty.
@@ -45,6 +56,8 @@ export class Metrics {
   private readonly searches: Counter<"type" | "status">;
   private readonly searchDuration: Histogram<"type">;
   private readonly changeEvents: Counter<"type" | "op">;
+  private readonly httpRequests: Counter<"method" | "route" | "status_class">;
+  private readonly httpDuration: Histogram<"method" | "route" | "status_class">;
   private processMetrics = false;
 
   constructor(sources: MetricSources) {
@@ -86,8 +99,56 @@ export class Metrics {
         if (lag !== null && lag !== undefined) changeLag.set(lag);
       },
     });
+    this.httpRequests = new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests by method, route pattern (unmatched: no route has the path) and status class.",
+      labelNames: ["method", "route", "status_class"],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request latency by method, route pattern and status class.",
+      labelNames: ["method", "route", "status_class"],
+      buckets: HTTP_DURATION_BUCKETS,
+      registers,
+    });
+    const buildInfo = new Gauge({
+      name: "search_sync_build_info",
+      help: "Always 1; the labels say which search-sync and which Bun runtime answer.",
+      labelNames: ["version", "bun"],
+      registers,
+    });
+    buildInfo.set({ version: sources.version ?? "unknown", bun: Bun.version }, 1);
     this.registerSharedGauges(sources);
+    if (sources.pings) this.registerUpGauges(sources.pings);
     if (sources.searchCache) this.registerCacheMetrics(sources.searchCache);
+  }
+
+  /** redis_up and mongodb_up: a ping at scrape time, 1 when it answers within PING_TIMEOUT_MS. */
+  private registerUpGauges(pings: NonNullable<MetricSources["pings"]>): void {
+    const registers = [this.registry];
+    const answers = (ping: () => Promise<unknown>) =>
+      withTimeout(
+        ping().then(
+          () => 1,
+          () => 0,
+        ),
+        PING_TIMEOUT_MS,
+        () => 0,
+      );
+    for (const [name, ping, what] of [
+      ["redis_up", pings.redis, "Redis"],
+      ["mongodb_up", pings.mongodb, "MongoDB"],
+    ] as const) {
+      const gauge: Gauge = new Gauge({
+        name,
+        help: `1 when ${what} answered a ping within ${PING_TIMEOUT_MS / 1000} s at this scrape, else 0.`,
+        registers,
+        async collect() {
+          gauge.set(await answers(ping));
+        },
+      });
+    }
   }
 
   /** Figures read at scrape time; a source that cannot be read leaves the previous value. */
@@ -167,6 +228,13 @@ export class Metrics {
   /** The change follower's onApplied: `count` events of one type and operation applied. */
   recordChanges(type: ItemType, op: string, count: number): void {
     this.changeEvents.inc({ type, op }, count);
+  }
+
+  /** One answered HTTP request; `route` is the route's pattern, never the raw path. */
+  recordHttp(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method: HTTP_METHODS.has(method) ? method : "OTHER", route, status_class: `${Math.floor(status / 100)}xx` };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
   }
 
   recordSearch(type: ItemType, status: number, seconds: number): void {

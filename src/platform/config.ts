@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { FormatRegistry, Kind, type Static, type TOptional, type TSchema, Type } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
+import { Cron } from "croner";
 import { redactValue, registerSecret, uriPassword } from "./redact.ts";
 
 export class ConfigError extends Error {
@@ -40,6 +41,8 @@ export function loadEnv(cwd = process.cwd(), processEnv: Environment = process.e
 }
 
 /** Replaces the password of any URI in `text` with `***` (also of a `user:password@host` without a scheme). */
+
+const CRON_EXPECTED = "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'";
 
 // A host name, IPv4 or IPv6 address (bare or in brackets), without port or scheme.
 const HOST_RE = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[?[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?)$/;
@@ -168,7 +171,7 @@ const EnvSchema = Type.Object({
   ...int("PORT", 0, 65535, 8000),
   ...host("LISTEN_HOST", "0.0.0.0"),
   ...bool("ENABLE_SCHEDULER", true),
-  ...str("SYNC_CRON", "0 2 * * *", { pattern: /^\S+( \S+){4,5}$/, expected: "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'" }),
+  ...str("SYNC_CRON", "0 2 * * *", { pattern: /^\S+( \S+){4,5}$/, expected: CRON_EXPECTED }),
   ...str("SYNC_TIMEZONE", systemTimeZone, { format: "iana-time-zone" }),
   ...num("SYNC_INTERVAL_HOURS", 1, 168, 24),
   ...num("SYNC_MAX_SHRINK_PERCENT", 0, 100, 50),
@@ -187,6 +190,7 @@ const EnvSchema = Type.Object({
   ...oneOf("LOG_FORMAT", ["text", "json"], "text"),
   ...oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
   ...oneOf("SYNC_CHANGE_STREAMS", ["auto", "on", "off"], "auto"),
+  ...bool("LOG_REQUESTS", false),
   ...collection("CATEGORIES_COLLECTION", "categories"),
   ...collection("SUPPLIER_CATEGORIES_COLLECTION", "supplier_categories"),
   ...collection("BOXES_COLLECTION", "boxes"),
@@ -252,6 +256,8 @@ export interface Config {
   notifyOnSuccess: boolean;
   logFormat: Env["LOG_FORMAT"];
   logLevel: Env["LOG_LEVEL"];
+  /** One access log line per HTTP request. */
+  logRequests: boolean;
   collections: {
     categories: { origin: string; supplier: string };
     boxes: { origin: string; supplier: string };
@@ -397,12 +403,33 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     notifyOnSuccess: env.NOTIFY_ON_SUCCESS,
     logFormat: env.LOG_FORMAT,
     logLevel: env.LOG_LEVEL,
+    logRequests: env.LOG_REQUESTS,
     collections: {
       categories: { origin: env.CATEGORIES_COLLECTION, supplier: env.SUPPLIER_CATEGORIES_COLLECTION },
       boxes: { origin: env.BOXES_COLLECTION, supplier: env.SUPPLIER_BOXES_COLLECTION },
       options: { origin: env.OPTIONS_COLLECTION, supplier: env.SUPPLIER_OPTIONS_COLLECTION },
     },
   };
+}
+
+/**
+ * SYNC_CRON as the scheduler will use it: croner (what @elysiajs/cron runs) must accept it in
+ * SYNC_TIMEZONE and it must fire at least once, or the service would start with its scheduler
+ * broken ("Failed to start scheduler") instead of stopping here with the variable named.
+ */
+function checkCron(env: Env): void {
+  let job: Cron | undefined;
+  try {
+    job = new Cron(env.SYNC_CRON, { paused: true, timezone: env.SYNC_TIMEZONE });
+    if (!job.nextRun()) throw new Error("it never fires");
+  } catch (err) {
+    const reason = (err as Error).message.replace(/^CronPattern: /, "");
+    // croner checks the zone with Intl too; one it refuses that Intl took is still the zone's fault.
+    if (err instanceof RangeError && /time ?zone/i.test(reason)) throw new ConfigError("SYNC_TIMEZONE", env.SYNC_TIMEZONE, `an IANA time zone (${reason})`);
+    throw new ConfigError("SYNC_CRON", env.SYNC_CRON, `${CRON_EXPECTED} (${reason})`);
+  } finally {
+    job?.stop();
+  }
 }
 
 /** Freezes an object and everything in it. */
@@ -416,7 +443,9 @@ function deepFreeze<T>(value: T): T {
 
 export function parseConfig(env: Environment): Config {
   const set = setVariables(env);
-  const config = deepFreeze(toConfig(validate(set), set));
+  const valid = validate(set);
+  checkCron(valid);
+  const config = deepFreeze(toConfig(valid, set));
   const { redis } = config;
   for (const secret of [uriPassword(config.mongoUri), redis.url && uriPassword(redis.url), redis.password, redis.sentinelPassword, config.adminApiKey])
     registerSecret(secret);

@@ -1,11 +1,25 @@
-// Logging: the old service's human lines by default; with LOG_FORMAT=json one JSON object per line
-// ({ level, time, msg, ...fields }), formatted by pino. Both write warn/error to stderr and the
-// rest to stdout, so `sync --json` keeps stdout for its result.
+// Logging. Text (the default): the old service's lines, each behind a timestamp and a level, so the
+// guide's greps still match and every line says when and how bad:
+//   2026-01-15T02:00:45.120+01:00 INFO  [2026-01-15 02:00:45] Re-sync completed successfully!
+// With LOG_FORMAT=json one JSON object per line ({ level, time, msg, ...fields }), formatted by
+// pino; an error goes in `err` as { type, message, stack }. Both write warn/error to stderr and the
+// rest to stdout, so `sync --json` keeps stdout for its result. Every line passes redactUri.
 import pino from "pino";
 import { redactUri } from "./redact.ts";
 
 type LogLevel = "debug" | "info" | "warn" | "error";
-type LogFields = Record<string, unknown>;
+
+/**
+ * Lines that follow the message in text logs only: one event logged as the guide's block of
+ * lines (the run's summary), while JSON logs carry the same figures as fields of one object.
+ */
+export const TEXT_LINES = Symbol("text lines");
+
+export type LogFields = Record<string, unknown> & {
+  /** The error: JSON logs serialise it as { type, message, stack }, text logs show its message. */
+  err?: unknown;
+  [TEXT_LINES]?: string[];
+};
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
@@ -15,6 +29,10 @@ export interface Logger {
 }
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LABEL: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO ", warn: "WARN ", error: "ERROR" };
+
+/** What a text line starts with; tests strip it to compare messages. */
+export const TEXT_PREFIX = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(?:Z|[+-]\d\d:\d\d) (?:DEBUG|INFO |WARN |ERROR) /;
 
 /** Where log lines go unless told otherwise. */
 export function writeLine(line: string, level: LogLevel): void {
@@ -27,10 +45,22 @@ export function createLogger(opts: { format: "text" | "json"; level: LogLevel },
   if (opts.format === "json") return jsonLogger(opts.level, write);
   const log = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     if (RANK[level] < RANK[opts.level]) return;
-    const detail = fields?.error !== undefined ? `: ${String(fields.error)}` : "";
-    write(`${msg}${detail}`, level);
+    const prefix = `${localIsoTime()} ${LABEL[level]} `;
+    const err = fields?.err;
+    const said = err !== undefined ? errorMessage(err) : fields?.error !== undefined ? String(fields.error) : "";
+    // A message that already quotes the error ("Re-sync failed: <error>") does not repeat it.
+    const detail = said && !redactUri(msg).includes(redactUri(said)) ? `: ${said}` : "";
+    const lines = `${msg}${detail}`.split("\n");
+    lines.push(...(fields?.[TEXT_LINES] ?? []));
+    // The stack is for whoever asked for debug output; the message above is for everyone.
+    if (opts.level === "debug" && err instanceof Error && err.stack) lines.push(...err.stack.split("\n").slice(1));
+    write(lines.map((line) => prefix + line).join("\n"), level);
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function jsonLogger(level: LogLevel, write: (line: string, level: LogLevel) => void): Logger {
@@ -45,18 +75,33 @@ function jsonLogger(level: LogLevel, write: (line: string, level: LogLevel) => v
     },
     stream,
   );
+  const fieldsOf = (fields: LogFields | undefined): Record<string, unknown> => {
+    if (!fields) return {};
+    const { [TEXT_LINES]: _lines, ...rest } = fields;
+    // pino's err serializer ({ type, message, stack }) only takes Error objects.
+    if (rest.err !== undefined && !(rest.err instanceof Error)) rest.err = new Error(String(rest.err));
+    return rest;
+  };
   return {
-    debug: (msg, fields) => log.debug(fields ?? {}, msg),
-    info: (msg, fields) => log.info(fields ?? {}, msg),
-    warn: (msg, fields) => log.warn(fields ?? {}, msg),
-    error: (msg, fields) => log.error(fields ?? {}, msg),
+    debug: (msg, fields) => log.debug(fieldsOf(fields), msg),
+    info: (msg, fields) => log.info(fieldsOf(fields), msg),
+    warn: (msg, fields) => log.warn(fieldsOf(fields), msg),
+    error: (msg, fields) => log.error(fieldsOf(fields), msg),
   };
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
 /** Local time as the re-sync guide's log lines show it (docs/re-sync-guide.md): `2024-01-15 02:00:00`. */
 export function timestamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** ISO 8601 in local time with its offset, to the millisecond: `2024-01-15T02:00:00.120+01:00`. */
+function localIsoTime(d = new Date()): string {
+  const offset = -d.getTimezoneOffset();
+  const zone = offset === 0 ? "Z" : `${offset > 0 ? "+" : "-"}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  return `${timestamp(d).replace(" ", "T")}.${pad(d.getMilliseconds(), 3)}${zone}`;
 }

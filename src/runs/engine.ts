@@ -7,7 +7,7 @@ import type { PushOp } from "../index/push-plan.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
-import { type Logger, timestamp } from "../platform/log.ts";
+import { type Logger, TEXT_LINES, timestamp } from "../platform/log.ts";
 import { redactUri } from "../platform/redact.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
 import { DatasetWriter, datasetPath } from "./dataset.ts";
@@ -72,6 +72,8 @@ interface Run {
   building: Set<ItemType>;
   lockLost: boolean;
   typeFailed: boolean;
+  /** What made the run fail, for the log's `err` (type, message, stack). */
+  cause?: unknown;
 }
 
 export class SyncEngine {
@@ -150,6 +152,7 @@ export class SyncEngine {
     } catch (err) {
       result.status = "failed";
       result.error = errorText(err);
+      run.cause = err;
     } finally {
       clearInterval(renewal);
     }
@@ -186,11 +189,14 @@ export class SyncEngine {
 
   /** Keeps the run lock alive until cleared; a renewal refused means another run took over. */
   private renewWhileRunning(run: Run): ReturnType<typeof setInterval> {
-    const { store, lock, config } = this.deps;
+    const { store, lock, config, logger } = this.deps;
     return setInterval(
       async () => {
         try {
-          if (!(await lock.renew(run.lock))) run.lockLost = true;
+          if (!(await lock.renew(run.lock))) {
+            if (!run.lockLost) logger.warn(`Run ${run.lock.runId} lost its lock to another run; it will not publish`, { run_id: run.lock.runId });
+            run.lockLost = true;
+          } else logger.debug(`Run lock renewed for ${config.lockTtlMs / 1000} s`, { run_id: run.lock.runId });
           // Types being built need their markers kept alive too, or pushes made during a long build
           // stop being journaled once the marker expires, and are lost when the new index is published.
           for (const type of new Set([...run.built.keys(), ...run.building])) await store.touchBuilding(type, config.lockTtlMs);
@@ -261,7 +267,7 @@ export class SyncEngine {
   }
 
   /** Drops what was not published, records the end (history, lock, status key, log) and tells the listeners. */
-  private async finishRun({ lock, result, built }: Run): Promise<void> {
+  private async finishRun({ lock, result, built, cause }: Run): Promise<void> {
     const { store, history, logger } = this.deps;
     for (const [type, b] of built) {
       await b.dataset.discard();
@@ -271,11 +277,11 @@ export class SyncEngine {
     try {
       history.save(result);
     } catch (err) {
-      logger.error("Failed to record the run in the history database", { run_id: result.run_id, error: errorText(err) });
+      logger.error("Failed to record the run in the history database", { run_id: result.run_id, err });
     }
     await this.deps.lock.release(lock).catch(() => {});
     await this.writeFinalStatus(result);
-    this.logResult(result);
+    this.logResult(result, cause);
     await this.notify(result);
   }
 
@@ -322,22 +328,28 @@ export class SyncEngine {
       await store.begin(type, gen, lock.runId, lock.token, config.lockTtlMs);
       active.stage = `${type}: origins`;
       await report(true);
+      let batchStart = performance.now();
       for await (const docs of prefetched(source.batches(names.origin, ORIGIN_PROJECTION, config.syncBatchSize))) {
         checkRunning(run);
+        const read = performance.now();
         const writes = originWrites(docs, tally);
         result.documents += docs.length;
         await this.write(type, gen, writes, writes.length, result, dataset);
         await report();
+        batchStart = this.logBatch(run, type, "origins", docs.length, batchStart, read, result);
       }
 
       active.stage = `${type}: suppliers`;
       await report(true);
+      batchStart = performance.now();
       for await (const docs of prefetched(source.batches(names.supplier, SUPPLIER_PROJECTION, config.syncBatchSize))) {
         checkRunning(run);
+        const read = performance.now();
         const writes = await this.supplierWrites(type, gen, docs, tally);
         result.documents += docs.length;
         await this.write(type, gen, writes, 0, result, dataset);
         await report();
+        batchStart = this.logBatch(run, type, "suppliers", docs.length, batchStart, read, result);
       }
       await dataset.close();
       await report(true);
@@ -347,6 +359,21 @@ export class SyncEngine {
       await store.abandon(type, gen, lock.token).catch(() => {});
       throw err;
     }
+  }
+
+  /** LOG_LEVEL=debug: one line per batch, with the time spent waiting for MongoDB and writing to Redis; returns the next batch's start. */
+  private logBatch(run: Run, type: ItemType, stage: string, documents: number, start: number, read: number, result: TypeResult): number {
+    const now = performance.now();
+    const [readMs, writeMs] = [Math.round(read - start), Math.round(now - read)];
+    this.deps.logger.debug(`${type}: ${stage} batch of ${documents} documents: read ${readMs} ms, written ${writeMs} ms (${result.documents} read so far)`, {
+      run_id: run.lock.runId,
+      type,
+      stage,
+      documents,
+      read_ms: readMs,
+      write_ms: writeMs,
+    });
+    return now;
   }
 
   /** The names a batch of supplier documents adds to their origins, as read from the generation being built. */
@@ -411,28 +438,47 @@ export class SyncEngine {
     try {
       await this.deps.status.set({ active: null, last_run: result });
     } catch (err) {
-      if (attempt === 0)
-        this.deps.logger.warn("Could not write the sync status to Redis; retrying in the background", { run_id: result.run_id, error: errorText(err) });
+      if (attempt === 0) this.deps.logger.warn("Could not write the sync status to Redis; retrying in the background", { run_id: result.run_id, err });
       if (attempt < 120) setTimeout(() => void this.writeFinalStatus(result, attempt + 1).catch(() => {}), 5_000).unref?.();
     }
   }
 
-  private logResult(result: RunResult): void {
+  /**
+   * The run's end as one log event. Text logs keep the guide's block (the headline, `Duration: N
+   * seconds`, a `Categories: N` line per type); JSON logs carry it as one object with the duration,
+   * the counts per type and the skipped documents per type and reason.
+   */
+  private logResult(result: RunResult, cause: unknown): void {
     const { logger } = this.deps;
-    const fields = { run_id: result.run_id, status: result.status, scope: result.scope, trigger: result.trigger };
+    const types = scopeTypes(result.scope).filter((type) => result.types[type]);
+    const seconds = (result.duration_ms ?? 0) / 1000;
+    const fields = {
+      run_id: result.run_id,
+      status: result.status,
+      scope: result.scope,
+      trigger: result.trigger,
+      dry_run: result.dry_run,
+      duration_seconds: Math.round(seconds * 1000) / 1000,
+      counts: Object.fromEntries(
+        types.map((type) => {
+          const { documents, entries, previous_entries } = result.types[type]!;
+          return [type, { documents, entries, previous_entries }];
+        }),
+      ),
+      skipped: Object.fromEntries(
+        types.map((type) => [type, Object.fromEntries(Object.entries(result.types[type]!.skipped).map(([reason, slot]) => [reason, slot?.count ?? 0]))]),
+      ),
+    };
     if (result.status === "success") {
-      logger.info(result.dry_run ? "Dry run completed successfully! (nothing published)" : `[${timestamp()}] Re-sync completed successfully!`, fields);
-      logger.info(`Duration: ${((result.duration_ms ?? 0) / 1000).toFixed(1)} seconds`, fields);
-      for (const type of scopeTypes(result.scope)) {
-        const t = result.types[type];
-        if (t) logger.info(`${TYPE_LABEL[type]}: ${t.entries}`, { ...fields, type, entries: t.entries, documents: t.documents });
-      }
+      const headline = result.dry_run ? "Dry run completed successfully! (nothing published)" : `[${timestamp()}] Re-sync completed successfully!`;
+      const block = [`Duration: ${seconds.toFixed(1)} seconds`, ...types.map((type) => `${TYPE_LABEL[type]}: ${result.types[type]!.entries}`)];
+      logger.info(headline, { ...fields, [TEXT_LINES]: block });
     } else if (result.status === "cleared") {
       logger.warn("Search index and dataset files cleared: search answers nothing until the next run", fields);
     } else if (result.status === "rejected") {
       logger.warn(`Re-sync rejected: ${result.error}`, fields);
     } else if (result.status === "failed") {
-      logger.error(`Re-sync failed: ${result.error}`, fields);
+      logger.error(`Re-sync failed: ${result.error}`, { ...fields, err: cause ?? result.error });
     }
   }
 
@@ -440,7 +486,7 @@ export class SyncEngine {
     try {
       await this.deps.onFinished?.(result);
     } catch (err) {
-      this.deps.logger.warn("run listener failed", { run_id: result.run_id, error: errorText(err) });
+      this.deps.logger.warn("run listener failed", { run_id: result.run_id, err });
     }
   }
 }

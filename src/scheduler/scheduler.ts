@@ -71,6 +71,30 @@ export class SchedulerStartError extends Error {
 
 // Settings (history DB) that override ENABLE_SCHEDULER and SYNC_INTERVAL_HOURS once set through the API.
 const SETTING_RUNNING = "scheduler.running";
+
+/** Whether the scheduler starts with the service, and the one line that says why. */
+export interface StartState {
+  on: boolean;
+  line: string;
+}
+
+/**
+ * The start rule: a state saved through POST /scheduler/start or /stop wins over ENABLE_SCHEDULER,
+ * because an operator chose it at run time, after the environment was written (README, "The
+ * scheduler does not start"). The line names the saved state's date when it decides, so a
+ * variable that is not used never goes unsaid.
+ */
+export function startState(config: Pick<Config, "enableScheduler">, saved: { value: string; updatedAt: Date } | null): StartState {
+  const env = config.enableScheduler ? "on" : "off";
+  const hint = (on: boolean) => (on ? "" : "; POST /scheduler/start turns it on");
+  if (saved === null)
+    return { on: config.enableScheduler, line: `scheduler: ${env} (ENABLE_SCHEDULER=${config.enableScheduler})${hint(config.enableScheduler)}` };
+  const on = saved.value === "true";
+  const via = on ? "POST /scheduler/start" : "POST /scheduler/stop";
+  const envSays = on === config.enableScheduler ? "env agrees" : `env says ${env}: ENABLE_SCHEDULER=${config.enableScheduler} is not used`;
+  return { on, line: `scheduler: ${on ? "on" : "off"} (saved state from ${timestamp(saved.updatedAt)} via ${via}; ${envSays})${hint(on)}` };
+}
+
 const SETTING_INTERVAL = "scheduler.interval_hours";
 const HOUR_MS = 3_600_000;
 const EVERY_MINUTE = "0 * * * * *";
@@ -119,15 +143,11 @@ export class Scheduler {
   /** At service start: starts the jobs if the scheduler should run. Never throws; a failure is logged. */
   async init(): Promise<void> {
     const { config, logger } = this.deps;
-    const persisted = this.setting(SETTING_RUNNING);
-    const want = persisted === null ? config.enableScheduler : persisted === "true";
+    const state = startState(config, this.settingEntry(SETTING_RUNNING));
     if (this.persistedHours() !== null && this.hours !== config.syncIntervalHours)
       logger.info(`Scheduler interval: ${this.hours} hours (set through PUT /scheduler/interval; SYNC_INTERVAL_HOURS=${config.syncIntervalHours} is not used)`);
-    if (!want) {
-      const why = persisted === null ? "ENABLE_SCHEDULER=false" : "stopped through POST /scheduler/stop";
-      logger.info(`Automatic re-sync scheduler is off (${why}); POST /scheduler/start turns it on`);
-      return;
-    }
+    logger.info(state.line, { scheduler: state.on ? "on" : "off" });
+    if (!state.on) return;
     await this.serial(() => this.startJobs()).catch(() => {});
   }
 
@@ -214,7 +234,7 @@ export class Scheduler {
     const { config, logger } = this.deps;
     try {
       const last = await this.lastSuccessAt();
-      const onError = (err: unknown) => logger.error("Error during scheduled re-sync", { error: errorText(err) });
+      const onError = (err: unknown) => logger.error("Error during scheduled re-sync", { err });
       const cronJob = scheduleJob({ name: "cron", pattern: config.syncCron, timezone: config.syncTimezone, run: () => this.onCron(), onError });
       try {
         this.checkJob = scheduleJob({ name: "interval", pattern: this.intervalCheck, run: () => this.onIntervalCheck(), onError });
@@ -228,7 +248,7 @@ export class Scheduler {
       this.anchor = last;
       this.nextDue = last === null ? Date.now() : Math.max(Date.now(), last + this.intervalMs);
     } catch (err) {
-      logger.error("⚠️ Failed to start scheduler", { error: errorText(err) });
+      logger.error("⚠️ Failed to start scheduler", { err });
       throw new SchedulerStartError(`the scheduler could not start: ${errorText(err)}`);
     }
     logger.info("✅ Automatic re-sync scheduler started successfully!", {
@@ -328,7 +348,7 @@ export class Scheduler {
         logger.error("Error during scheduled re-sync", { job, run_id: result.run_id, status: result.status, error: result.error ?? result.status });
       return tickAt;
     } catch (err) {
-      logger.error("Error during scheduled re-sync", { job, error: errorText(err) });
+      logger.error("Error during scheduled re-sync", { job, err });
       return tickAt;
     } finally {
       handedOff();
@@ -362,7 +382,7 @@ export class Scheduler {
     this.pending.add(pending);
     void pending.then(() => this.pending.delete(pending));
     const tick: Promise<void> = work(handedOff)
-      .catch((err) => this.deps.logger.error("Error during scheduled re-sync", { error: errorText(err) }))
+      .catch((err) => this.deps.logger.error("Error during scheduled re-sync", { err }))
       .finally(() => {
         handedOff();
         this.ticks.delete(tick);
@@ -388,10 +408,14 @@ export class Scheduler {
   }
 
   private setting(key: string): string | null {
+    return this.settingEntry(key)?.value ?? null;
+  }
+
+  private settingEntry(key: string): { value: string; updatedAt: Date } | null {
     try {
-      return this.deps.history.getSetting(key);
+      return this.deps.history.getSettingEntry(key);
     } catch (err) {
-      this.deps.logger.warn(`Could not read the setting ${key} from the history database`, { error: errorText(err) });
+      this.deps.logger.warn(`Could not read the setting ${key} from the history database`, { err });
       return null;
     }
   }
@@ -409,7 +433,7 @@ export class Scheduler {
     try {
       this.deps.history.setSetting(key, value);
     } catch (err) {
-      this.deps.logger.warn(`Could not save the setting ${key}; the change holds until the service restarts`, { error: errorText(err) });
+      this.deps.logger.warn(`Could not save the setting ${key}; the change holds until the service restarts`, { err });
     }
   }
 }

@@ -9,6 +9,16 @@ export class ResultCache {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** The index state last seen per type: a new one leaves every answer of the old state unused. */
+  private readonly states = new Map<string, string>();
+
+  /** Notes the state a search of `type` saw; returns the state it replaces, or null when unchanged (or the first). */
+  observe(type: string, state: string): string | null {
+    const previous = this.states.get(type);
+    this.states.set(type, state);
+    return previous !== undefined && previous !== state ? previous : null;
+  }
+
   get enabled(): boolean {
     return this.maxBytes > 0;
   }

@@ -7,6 +7,7 @@ import { words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
 import type { IndexStore } from "../index/store.ts";
+import { type Logger, silentLogger } from "../platform/log.ts";
 import { ResultCache } from "./cache.ts";
 import { type Candidate, cmp, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
 
@@ -52,6 +53,7 @@ export class SearchService {
   constructor(
     private readonly store: IndexStore,
     cacheBytes = 0,
+    private readonly logger: Logger = silentLogger,
   ) {
     this.cache = new ResultCache(cacheBytes);
   }
@@ -63,6 +65,9 @@ export class SearchService {
     if (query.query.trim() !== "" && queryWords.length === 0) return NO_SUGGESTIONS;
     const state = await this.store.servingState(type);
     if (state === null) return NO_SUGGESTIONS;
+    const replaced = this.cache.observe(type, state);
+    if (replaced !== null)
+      this.logger.debug(`Search cache: the ${type} index changed (${replaced} → ${state}); answers cached for it are no longer used`, { type });
     const key = `${type}\u0000${query.iso?.toLowerCase() ?? ""}\u0000${query.limit}\u0000${queryWords.join(" ")}`;
     const cached = this.cache.get(key, state);
     if (cached !== undefined) return cached;

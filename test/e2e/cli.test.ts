@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import pkg from "../../package.json";
 import { freePort, installBinary, type Ran, runCommand, startBinary } from "../../scripts/lib/binary.ts";
 import { COMMAND_USAGE, COMMANDS, USAGE } from "../../src/cli/usage.ts";
+import { TEXT_PREFIX } from "../../src/platform/log.ts";
 import type { RunResult } from "../../src/runs/model.ts";
 import { createContext, type TestContext } from "../helpers.ts";
 import { parseExposition } from "../metrics.fixtures.ts";
@@ -27,7 +28,14 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
 }
 
 const STAMP = String.raw`\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]`;
-const lines = (text: string) => text.split("\n").filter(Boolean);
+/** Timestamp and level in front of every text log line (test/log.test.ts checks their form). */
+const PREFIX = (level: string) => String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d) ${level.padEnd(5)} `;
+/** The lines of an output, log lines as their messages. */
+const lines = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.replace(TEXT_PREFIX, ""));
 
 describe("help and usage", () => {
   test("--version, --help, help <command> and <command> --help: stdout, exit 0", async () => {
@@ -121,17 +129,22 @@ describe("search-sync sync", () => {
   test("exit codes: 1 failed, 3 rejected (0 with --force), 4 skipped while another run holds the lock", async () => {
     await seedLarge(ctx.db, ["categories"], 10);
     const failed = await cli(["sync", "--type", "categories"], { DATA_SET_FILE: "/dev/null/x/data_set.json" });
-    expect(failed).toEqual({ code: 1, stdout: expect.any(String), stderr: "Re-sync failed: ENOTDIR: not a directory, mkdir '/dev/null/x'\n" });
+    expect(failed).toEqual({
+      code: 1,
+      stdout: expect.any(String),
+      stderr: expect.stringMatching(new RegExp(`^${PREFIX("ERROR")}Re-sync failed: ENOTDIR: not a directory, mkdir '/dev/null/x'\n$`)),
+    });
 
     expect((await cli(["sync", "--type", "categories"])).code).toBe(0);
     const gone = [0, 1, 2, 3, 4, 5, 6, 7];
     await ctx.db.collection("categories").deleteMany({ _id: { $in: gone.map((i) => oid("categories", 0, i)) } });
     await ctx.db.collection(SUPPLIER.categories).deleteMany({ _id: { $in: gone.map((i) => oid("categories", 1, i)) } });
     const rejected = await cli(["sync", "--type", "categories"]);
-    expect({ code: rejected.code, stderr: rejected.stderr }).toEqual({
+    expect({ code: rejected.code, stderr: lines(rejected.stderr) }).toEqual({
       code: 3,
-      stderr:
-        "Re-sync rejected: categories: 30 → 6 entries (-80.0%); more than SYNC_MAX_SHRINK_PERCENT=50%, nothing published (use force=true to publish anyway)\n",
+      stderr: [
+        "Re-sync rejected: categories: 30 → 6 entries (-80.0%); more than SYNC_MAX_SHRINK_PERCENT=50%, nothing published (use force=true to publish anyway)",
+      ],
     });
     expect((await cli(["sync", "--type", "categories", "--force"])).code).toBe(0);
 
@@ -180,11 +193,13 @@ describe("search-sync sync", () => {
     expect(bars.some((bar) => / ETA \d+:\d\d$/.test(bar))).toBe(true);
     // The last frame is the erase before the summary lines.
     expect(frames.at(-1)!.replace(/\r/g, "")).toMatch(
-      new RegExp(`^${STAMP} Re-sync completed successfully!\nDuration: \\d+\\.\\d seconds\nCategories: 900\nBoxes: 900\nOptions: 900\n`),
+      new RegExp(
+        `^${PREFIX("INFO")}${STAMP} Re-sync completed successfully!\n${PREFIX("INFO")}Duration: \\d+\\.\\d seconds\n${PREFIX("INFO")}Categories: 900\n${PREFIX("INFO")}Boxes: 900\n${PREFIX("INFO")}Options: 900\n`,
+      ),
     );
   });
 
-  test("LOG_FORMAT=json: one JSON object per line (level, time, msg, run_id, fields); LOG_LEVEL=warn keeps only warnings", async () => {
+  test("LOG_FORMAT=json: one JSON object per line (level, time, msg, run_id, fields), the run's end one object; LOG_LEVEL=warn keeps only warnings", async () => {
     type Summary = Record<string, unknown>;
     await seedLarge(ctx.db, ["categories"], 2);
     const { code, stdout, stderr } = await cli(["sync", "--type", "categories"], { LOG_FORMAT: "json" });
@@ -195,27 +210,23 @@ describe("search-sync sync", () => {
       expect(r.level).toBe("info");
       expect(new Date(r.time as string).toISOString()).toBe(r.time as string);
     }
+    // The run's end is one event: the headline with the duration, counts and skipped documents as fields.
     const summary = records.filter((r) => !(r.msg as string).startsWith("Progress: "));
     const runId = summary[0]!.run_id as string;
-    expect(
-      summary.map(
-        ({ time, msg, ...rest }): Summary => ({ msg: (msg as string).replace(/^\[[^\]]+\]/, "[T]").replace(/\d+\.\d seconds/, "N seconds"), ...rest }),
-      ),
-    ).toEqual([
-      { msg: "[T] Re-sync completed successfully!", level: "info", run_id: runId, status: "success", scope: "categories", trigger: "cli" },
-      { msg: "Duration: N seconds", level: "info", run_id: runId, status: "success", scope: "categories", trigger: "cli" },
+    expect(summary.map(({ time, msg, duration_seconds, ...rest }): Summary => ({ msg: (msg as string).replace(/^\[[^\]]+\]/, "[T]"), ...rest }))).toEqual([
       {
-        msg: "Categories: 6",
+        msg: "[T] Re-sync completed successfully!",
         level: "info",
         run_id: runId,
         status: "success",
         scope: "categories",
         trigger: "cli",
-        type: "categories",
-        entries: 6,
-        documents: 4,
+        dry_run: false,
+        counts: { categories: { documents: 4, entries: 6, previous_entries: 0 } },
+        skipped: { categories: {} },
       },
     ]);
+    expect(summary[0]!.duration_seconds).toBeNumber();
     expect(records.filter((r) => (r.msg as string).startsWith("Progress: ")).every((r) => r.run_id === runId && typeof r.documents_read === "number")).toBe(
       true,
     );

@@ -47,6 +47,12 @@ export class RouteIndex {
     return admin.has(`${m} ${path}`) || admin.has(`${m} ${trimSlash(path)}`);
   }
 
+  /** The route path a request path is (with or without a trailing slash), or null for an unknown path. */
+  pathOf(path: string): string | null {
+    const { methods } = this.index();
+    return methods.has(path) ? path : methods.has(trimSlash(path)) ? trimSlash(path) : null;
+  }
+
   /** The methods a path answers to (for 405), empty for an unknown path. */
   methodsOf(path: string): string[] {
     const { methods } = this.index();

@@ -179,7 +179,13 @@ export class HistoryRepo {
   }
 
   getSetting(key: string): string | null {
-    return this.db.select().from(settings).where(eq(settings.key, key)).get()?.value ?? null;
+    return this.getSettingEntry(key)?.value ?? null;
+  }
+
+  /** A setting with the time it was last set. */
+  getSettingEntry(key: string): { value: string; updatedAt: Date } | null {
+    const row = this.db.select().from(settings).where(eq(settings.key, key)).get();
+    return row ? { value: row.value, updatedAt: row.updatedAt } : null;
   }
 
   setSetting(key: string, value: string): void {
