@@ -3,6 +3,7 @@ import { ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
 import { createContext, type TestContext } from "./helpers.ts";
+import { heldEngine, until } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 let services: Services;
@@ -101,30 +102,30 @@ describe("push updates", () => {
     expect(await found("shipping")).toEqual([]);
   });
 
-  test("a push made while a full run builds survives that run's publish", async () => {
-    const many = Array.from({ length: 3000 }, (_, i) => ({
-      _id: new ObjectId((0x64f00000n * 0x10000000000000000n + BigInt(i)).toString(16).padStart(24, "0")),
-      name: `Item ${i}`,
-      slug: `item-${i}`,
-      display_name: [{ iso: "en", display_name: `Item ${i}` }],
-    }));
-    await ctx.db.collection("categories").insertMany(many);
+  test("a push made while a full run builds goes through its journal and survives its publish", async () => {
     expect((await services.engine.run("categories", "api")).status).toBe("success");
-
-    const outcome = await services.engine.trigger("categories", "api");
+    const { building, journal } = { building: services.store.keys.building("categories"), journal: services.store.keys.journal("categories") };
+    const held = heldEngine(services);
+    const outcome = await held.engine.trigger("categories", "api");
     if (!outcome.started) throw new Error("run did not start");
-    // Wait until the build has started writing its new generation, then push.
-    for (let i = 0; i < 200 && !(await ctx.redis.exists(`${ctx.prefix}{category}:building`)); i++) await Bun.sleep(5);
-    expect(await ctx.redis.exists(`${ctx.prefix}{category}:building`)).toBe(1);
+    // The run holds before reading MongoDB, with its generation begun.
+    await until(async () => (await ctx.redis.get(building)) === outcome.runId, 10_000, "the build to begin");
     const add = await call("POST", "/categories", addBody(pushed, ["en", "Banner"]));
     const remove = await call("DELETE", "/categories", { linked: poster });
     expect([add.status, remove.status]).toEqual([200, 200]);
+    // Acknowledged while the build was open: both wait in its journal, and search sees them already.
+    expect(await ctx.redis.get(building)).toBe(outcome.runId);
+    expect((await ctx.redis.lrange(journal, 0, -1)).map((op) => (JSON.parse(op) as { op: string }).op)).toEqual(["add", "remove"]);
+    expect(await found("banner")).toEqual(["aa Banner"]);
+
+    held.open();
     const result = await outcome.done;
     expect(result.status).toBe("success");
     expect(await services.store.currentGen("categories")).toBe(result.run_id);
     expect(await found("banner")).toEqual(["aa Banner"]);
     expect(await found("poster")).toEqual([]);
-    expect(await ctx.redis.exists(`${ctx.prefix}{category}:journal`)).toBe(0);
+    expect(await found("flyer")).toEqual(["01 Flyer"]);
+    expect(await ctx.redis.exists(journal, building)).toBe(0);
   });
 });
 
