@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
@@ -126,6 +127,72 @@ describe("push updates", () => {
     expect(await found("poster")).toEqual([]);
     expect(await found("flyer")).toEqual(["01 Flyer"]);
     expect(await ctx.redis.exists(journal, building)).toBe(0);
+  });
+});
+
+/** Serves `a` on a loopback port for the test; returns its URL and a stop function. */
+function serve(a: App): { url: string; stop: () => Promise<void> } {
+  a.listen({ hostname: "127.0.0.1", port: 0 });
+  return {
+    url: `http://127.0.0.1:${a.server!.port}`,
+    stop: async () => {
+      await a.stop();
+    },
+  };
+}
+
+async function pushAll(url: string, names: string[]): Promise<number[]> {
+  return Promise.all(
+    names.map(async (name) => {
+      const res = await fetch(`${url}/categories`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(addBody(flyer, ["en", name])),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    }),
+  );
+}
+
+/** The display names of an item in the serving index. */
+async function namesOf(sku: string): Promise<string[]> {
+  const [record] = await services.store.readItems("categories", (await services.store.currentGen("categories"))!, [sku]);
+  return (record?.e ?? []).flatMap((e) => (e ? [e[1]] : [])).sort();
+}
+
+function tally(statuses: number[]): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const s of statuses) out[s] = (out[s] ?? 0) + 1;
+  return out;
+}
+
+describe("concurrent push updates to one item", () => {
+  test("200 at once over HTTP: every one is answered 200 and the item keeps every name", async () => {
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+    const server = serve(app);
+    try {
+      const names = Array.from({ length: 200 }, (_, i) => `Concurrent ${i}`);
+      expect(tally(await pushAll(server.url, names))).toEqual({ 200: 200 });
+      expect(await namesOf(flyer)).toEqual(["Flyer", ...names].sort());
+      expect(await services.store.entryCount("categories", await services.store.currentGen("categories"))).toBe(202);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("through two replicas at once (100 each): every one is answered 200 and the item keeps every name", async () => {
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+    const other = await ctx.services({ HISTORY_DB_PATH: join(ctx.dir, "replica-2.db") });
+    const servers = [serve(app), serve(createApp({ ...other, version: "test", startedAt: new Date() }))];
+    try {
+      const names = (replica: number) => Array.from({ length: 100 }, (_, i) => `Replica ${replica} ${i}`);
+      const statuses = (await Promise.all(servers.map((server, replica) => pushAll(server.url, names(replica))))).flat();
+      expect(tally(statuses)).toEqual({ 200: 200 });
+      expect(await namesOf(flyer)).toEqual(["Flyer", ...names(0), ...names(1)].sort());
+    } finally {
+      for (const server of servers) await server.stop();
+    }
   });
 });
 
