@@ -65,10 +65,10 @@ interface Run {
   types: ItemType[];
   active: ActiveRun;
   signal: AbortSignal;
-  /** Built and not published: whatever is left here when the run ends is abandoned. */
+  /** Built and not published: their dataset files are discarded when the run ends. */
   built: Map<ItemType, Built>;
-  /** Being built: their markers are renewed with the lock. */
-  building: Set<ItemType>;
+  /** Types whose generation is not published: their markers are renewed with the lock, and abandoned when the run ends. */
+  unpublished: Set<ItemType>;
   lockLost: boolean;
   typeFailed: boolean;
 }
@@ -103,11 +103,16 @@ export class SyncEngine {
       return { started: false, result };
     }
     const abort = new AbortController();
-    const done = this.execute(acquired.lock, baseResult(runId, scope, trigger, opts, startedAt), abort.signal);
+    const run = newRun(acquired.lock, baseResult(runId, scope, trigger, opts, startedAt), abort.signal);
+    const begun = this.beginGenerations(run);
+    const done = this.execute(run, begun);
     this.current = { runId, abort, done };
     done.finally(() => {
       if (this.current?.runId === runId) this.current = null;
     });
+    // A push acknowledged once the run's id is out must reach the index it publishes, so its id
+    // is handed out only when every type of its scope journals pushes (a failure ends the run).
+    await begun.catch(() => {});
     return { started: true, runId, done };
   }
 
@@ -130,11 +135,12 @@ export class SyncEngine {
     return this.current.done;
   }
 
-  private async execute(lock: HeldLock, result: RunResult, signal: AbortSignal): Promise<RunResult> {
-    const run = newRun(lock, result, signal);
+  private async execute(run: Run, begun: Promise<void>): Promise<RunResult> {
+    const { result } = run;
     const renewal = this.renewWhileRunning(run);
     try {
       this.deps.history.save(result);
+      await begun;
       await this.writeStatus(run.active);
       await this.buildGeneration(run);
       const shrink = checkShrink(result, run.types, this.deps.config.syncMaxShrinkPercent);
@@ -158,9 +164,9 @@ export class SyncEngine {
       async () => {
         try {
           if (!(await lock.renew(run.lock))) run.lockLost = true;
-          // Types being built need their markers kept alive too, or pushes made during a long build
+          // Unpublished types need their markers kept alive too, or pushes made during a long build
           // stop being journaled once the marker expires, and are lost when the new index is published.
-          for (const type of new Set([...run.built.keys(), ...run.building])) await store.touchBuilding(type, config.lockTtlMs);
+          for (const type of run.unpublished) await store.touchBuilding(type, config.lockTtlMs);
         } catch {
           // Redis unreachable: the lock may expire; publish checks the fence.
         }
@@ -169,10 +175,20 @@ export class SyncEngine {
     );
   }
 
-  /** Builds a new generation of every type of the run; throws the failure that stopped it. */
+  /**
+   * Removes leftovers of earlier runs and begins the run's generation of every type of its scope:
+   * from then on push updates are journaled for it. Before the run reads anything, so a push its
+   * reads of MongoDB might miss is replayed.
+   */
+  private async beginGenerations({ types, lock }: Run): Promise<void> {
+    const { store, config } = this.deps;
+    for (const type of types) await store.removeStale(type);
+    await Promise.all(types.map((type) => store.begin(type, lock.runId, lock.runId, lock.token, config.lockTtlMs)));
+  }
+
+  /** Builds the run's generation of every type; throws the failure that stopped it. */
   private async buildGeneration(run: Run): Promise<void> {
     const { types, active, result } = run;
-    for (const type of types) await this.deps.store.removeStale(type);
     for (const type of types) active.progress[type] = { documents_read: 0, documents_total: 0, entries_written: 0 };
     void this.estimateTotals(types, active);
     // The types are built side by side: each reads its own collections, and MongoDB hands
@@ -180,7 +196,6 @@ export class SyncEngine {
     const failures: unknown[] = [];
     await Promise.all(
       types.map(async (type) => {
-        run.building.add(type);
         try {
           const built = await this.buildType(run, type);
           run.built.set(type, built);
@@ -188,8 +203,6 @@ export class SyncEngine {
         } catch (err) {
           run.typeFailed = true;
           failures.push(err);
-        } finally {
-          run.building.delete(type);
         }
       }),
     );
@@ -220,6 +233,7 @@ export class SyncEngine {
       const outcome = await store.publish(type, b.gen, run.lock.token, (ops) => this.replay(type, b.gen, ops));
       if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
       run.built.delete(type);
+      run.unpublished.delete(type);
       await b.dataset.commit();
       await store.removeStale(type);
     }
@@ -228,12 +242,10 @@ export class SyncEngine {
   }
 
   /** Drops what was not published, records the end (history, lock, status key, log) and tells the listeners. */
-  private async finishRun({ lock, result, built }: Run): Promise<void> {
+  private async finishRun({ lock, result, built, unpublished }: Run): Promise<void> {
     const { store, history, logger } = this.deps;
-    for (const [type, b] of built) {
-      await b.dataset.discard();
-      await store.abandon(type, b.gen, lock.token).catch(() => {});
-    }
+    for (const b of built.values()) await b.dataset.discard();
+    for (const type of unpublished) await store.abandon(type, lock.runId, lock.token).catch(() => {});
     Object.assign(result, finishTimes(new Date(result.started_at)));
     try {
       history.save(result);
@@ -259,7 +271,7 @@ export class SyncEngine {
     }
   }
 
-  /** Builds one type into the run's generation, and its dataset file; on failure both are dropped. */
+  /** Builds one type into the run's generation (begun), and its dataset file; on failure the file is dropped. */
   private async buildType(run: Run, type: ItemType): Promise<Built> {
     const { store, source, config } = this.deps;
     const { lock, active } = run;
@@ -286,7 +298,6 @@ export class SyncEngine {
     };
 
     try {
-      await store.begin(type, gen, lock.runId, lock.token, config.lockTtlMs);
       active.stage = `${type}: origins`;
       await report(true);
       for await (const docs of prefetched(source.batches(names.origin, ORIGIN_PROJECTION, config.syncBatchSize))) {
@@ -311,7 +322,6 @@ export class SyncEngine {
       return built;
     } catch (err) {
       await dataset.discard();
-      await store.abandon(type, gen, lock.token).catch(() => {});
       throw err;
     }
   }
@@ -437,7 +447,7 @@ function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
     updated_at: result.started_at,
   };
   const types = scopeTypes(result.scope);
-  return { lock, result, types, active, signal, built: new Map(), building: new Set(), lockLost: false, typeFailed: false };
+  return { lock, result, types, active, signal, built: new Map(), unpublished: new Set(types), lockLost: false, typeFailed: false };
 }
 
 /** Throws when the run must stop: its lock was lost, it was aborted, or another of its types failed. */
