@@ -16,7 +16,8 @@ interface PushOutcome {
 
 /**
  * Applies an op to the serving generation (mode 'serving', journaled for a build in progress)
- * or to a given generation being built (mode 'building', used to replay the journal).
+ * or to a given generation being built (mode 'building', used to replay the journal). Throws
+ * PushRefused when the op would take an item past a limit.
  */
 export function applyPush(store: IndexStore, type: ItemType, op: PushOp, target: { building: string } | "serving"): Promise<PushOutcome> {
   return oneAtATime(
@@ -29,7 +30,12 @@ export function applyPush(store: IndexStore, type: ItemType, op: PushOp, target:
 async function applyWithRetries(store: IndexStore, type: ItemType, op: PushOp, target: { building: string } | "serving"): Promise<PushOutcome> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await Bun.sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
-    const outcome = await store.tryPush(type, op, target, (current) => planPush(op, current));
+    const outcome = await store.tryPush(type, op, target, (current) => {
+      const plan = planPush(op, current);
+      // A push past a limit is refused whole (PushRefused); a journaled one is replayed as far as it fits.
+      if (plan.refused && target === "serving") throw plan.refused;
+      return plan;
+    });
     if (outcome === "no-index") return { added: 0, removed: 0, applied: false };
     if (outcome !== "conflict") return { added: outcome.added, removed: outcome.removed, applied: true };
   }

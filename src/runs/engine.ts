@@ -336,15 +336,16 @@ export class SyncEngine {
     docs.forEach((doc, i) => {
       const sku = links[i];
       if (!sku) return;
+      const docId = docIdText(doc);
       const record = records.get(sku);
       if (!record) {
-        tally.add("linked_unknown_origin", docIdText(doc));
+        tally.add("linked_unknown_origin", docId);
         return;
       }
-      const added = addDisplayNames(record, validDisplayNames(doc.display_name, docIdText(doc), tally));
+      const added = addDisplayNames(record, validDisplayNames(doc.display_name, docId, tally), undefined, (reason) => tally.add(reason, docId));
       if (!added.length) return;
       const write = touched.get(sku) ?? { sku, record, added: [] };
-      write.added.push(...added);
+      for (const position of added) write.added.push(position);
       touched.set(sku, write);
     });
     return [...touched.values()];
