@@ -100,7 +100,7 @@ describe("runs", () => {
     ]);
 
     const result = await services.engine.run("categories", "api");
-    expect(result.status).toBe("success");
+    expect(result).toMatchObject({ status: "success" });
     expect(result.types.categories).toMatchObject({ documents: 7, entries: 1003 });
     expect(result.types.categories!.skipped).toEqual({
       name_too_long: { count: 1, examples: [hex(1)] },
@@ -113,13 +113,13 @@ describe("runs", () => {
     expect(await search(atLimit.slice(0, 100))).toEqual([atLimit, "Envelope", "Letterhead"]);
   });
 
-  test("a batch of 1,000 origins with 10 names each is written in commands of at most 1,000 arguments", async () => {
-    const names = (i: number) => Array.from({ length: 10 }, (_, k) => `Item ${i} variant ${k}`);
+  test("a batch of 1,000 origins with 3 names each is written in commands of at most 1,000 arguments", async () => {
+    const names = (i: number) => Array.from({ length: 3 }, (_, k) => `Item ${i} variant ${k}`);
     await ctx.db.collection("categories").insertMany(Array.from({ length: 1000 }, (_, i) => origin(1000 + i, `Item ${i}`, ...names(i))));
     const result = await services.engine.run("categories", "api");
-    expect(result.status).toBe("success");
-    expect(result.types.categories!.entries).toBe(10_000);
-    expect((await search("item 999 variant 9"))[0]).toBe("Item 999 variant 9");
+    expect(result).toMatchObject({ status: "success" });
+    expect(result.types.categories!.entries).toBe(3_000);
+    expect((await search("item 999 variant 2"))[0]).toBe("Item 999 variant 2");
     expect(widest()).toBeLessThanOrEqual(MAX_ARGS);
   });
 });
