@@ -52,7 +52,7 @@ describe("objectIdHex / docIdText", () => {
 describe("validDisplayNames", () => {
   test("keeps valid elements in order, iso missing/blank/non-string → en, text as given", () => {
     const tally = new SkipTally();
-    const long = "Ä".repeat(5000);
+    const long = "Ä".repeat(1000);
     const names = validDisplayNames(
       [
         { iso: "en", display_name: "Letterhead" },
@@ -142,6 +142,10 @@ describe("SkipTally", () => {
         "linked_unknown_origin",
         "name_missing",
         "slug_missing",
+        "name_too_long",
+        "display_name_too_long",
+        "too_many_words",
+        "too_many_entries",
       ].sort(),
     );
     expect(SEARCH_NAME).toEqual({ categories: "category", boxes: "box", options: "option" });

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
 import { createContext, type TestContext } from "./helpers.ts";
+import { heldEngine, until } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 let services: Services;
@@ -122,30 +124,96 @@ describe("push updates", () => {
     expect(await found("shipping")).toEqual([]);
   });
 
-  test("a push made while a full run builds survives that run's publish", async () => {
-    const many = Array.from({ length: 3000 }, (_, i) => ({
-      _id: new ObjectId((0x64f00000n * 0x10000000000000000n + BigInt(i)).toString(16).padStart(24, "0")),
-      name: `Item ${i}`,
-      slug: `item-${i}`,
-      display_name: [{ iso: "en", display_name: `Item ${i}` }],
-    }));
-    await ctx.db.collection("categories").insertMany(many);
+  test("a push made while a full run builds goes through its journal and survives its publish", async () => {
     expect((await services.engine.run("categories", "api")).status).toBe("success");
-
-    const outcome = await services.engine.trigger("categories", "api");
+    const { building, journal } = { building: services.store.keys.building("categories"), journal: services.store.keys.journal("categories") };
+    const held = heldEngine(services);
+    const outcome = await held.engine.trigger("categories", "api");
     if (!outcome.started) throw new Error("run did not start");
-    // Wait until the build has started writing its new generation, then push.
-    for (let i = 0; i < 200 && !(await ctx.redis.exists(`${ctx.prefix}{category}:building`)); i++) await Bun.sleep(5);
-    expect(await ctx.redis.exists(`${ctx.prefix}{category}:building`)).toBe(1);
+    // The run holds before reading MongoDB, with its generation begun.
+    await until(async () => (await ctx.redis.get(building)) === outcome.runId, 10_000, "the build to begin");
     const add = await call("POST", "/categories", addBody(pushed, ["en", "Banner"]));
     const remove = await call("DELETE", "/categories", { linked: poster });
     expect([add.status, remove.status]).toEqual([200, 200]);
+    // Acknowledged while the build was open: both wait in its journal, and search sees them already.
+    expect(await ctx.redis.get(building)).toBe(outcome.runId);
+    expect((await ctx.redis.lrange(journal, 0, -1)).map((op) => (JSON.parse(op) as { op: string }).op)).toEqual(["add", "remove"]);
+    expect(await found("banner")).toEqual(["aa Banner"]);
+
+    held.open();
     const result = await outcome.done;
     expect(result.status).toBe("success");
     expect(await services.store.currentGen("categories")).toBe(result.run_id);
     expect(await found("banner")).toEqual(["aa Banner"]);
     expect(await found("poster")).toEqual([]);
-    expect(await ctx.redis.exists(`${ctx.prefix}{category}:journal`)).toBe(0);
+    expect(await found("flyer")).toEqual(["01 Flyer"]);
+    expect(await ctx.redis.exists(journal, building)).toBe(0);
+  });
+});
+
+/** Serves `a` on a loopback port for the test; returns its URL and a stop function. */
+function serve(a: App): { url: string; stop: () => Promise<void> } {
+  a.listen({ hostname: "127.0.0.1", port: 0 });
+  return {
+    url: `http://127.0.0.1:${a.server!.port}`,
+    stop: async () => {
+      await a.stop();
+    },
+  };
+}
+
+async function pushAll(url: string, names: string[]): Promise<number[]> {
+  return Promise.all(
+    names.map(async (name) => {
+      const res = await fetch(`${url}/categories`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(addBody(flyer, ["en", name])),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    }),
+  );
+}
+
+/** The display names of an item in the serving index. */
+async function namesOf(sku: string): Promise<string[]> {
+  const [record] = await services.store.readItems("categories", (await services.store.currentGen("categories"))!, [sku]);
+  return (record?.e ?? []).flatMap((e) => (e ? [e[1]] : [])).sort();
+}
+
+function tally(statuses: number[]): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const s of statuses) out[s] = (out[s] ?? 0) + 1;
+  return out;
+}
+
+describe("concurrent push updates to one item", () => {
+  test("200 at once over HTTP: every one is answered 200 and the item keeps every name", async () => {
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+    const server = serve(app);
+    try {
+      const names = Array.from({ length: 200 }, (_, i) => `Concurrent ${i}`);
+      expect(tally(await pushAll(server.url, names))).toEqual({ 200: 200 });
+      expect(await namesOf(flyer)).toEqual(["Flyer", ...names].sort());
+      expect(await services.store.entryCount("categories", await services.store.currentGen("categories"))).toBe(202);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("through two replicas at once (100 each): every one is answered 200 and the item keeps every name", async () => {
+    expect((await services.engine.run("categories", "api")).status).toBe("success");
+    const other = await ctx.services({ HISTORY_DB_PATH: join(ctx.dir, "replica-2.db") });
+    const servers = [serve(app), serve(createApp({ ...other, version: "test", startedAt: new Date() }))];
+    try {
+      const names = (replica: number) => Array.from({ length: 100 }, (_, i) => `Replica ${replica} ${i}`);
+      const statuses = (await Promise.all(servers.map((server, replica) => pushAll(server.url, names(replica))))).flat();
+      expect(tally(statuses)).toEqual({ 200: 200 });
+      expect(await namesOf(flyer)).toEqual(["Flyer", ...names(0), ...names(1)].sort());
+    } finally {
+      for (const server of servers) await server.stop();
+    }
   });
 });
 

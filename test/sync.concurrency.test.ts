@@ -133,15 +133,19 @@ describe("the run lock", () => {
     if (!outcome.started) throw new Error("run did not start");
     const sku = oid("categories", 0, 3).toHexString();
 
-    for (const at of [2_600, 3_400]) {
+    const journal = s.store.keys.journal("categories");
+    const journaled = async () => (await ctx.redis.lrange(journal, 0, -1)).map((op) => (JSON.parse(op) as { op: string }).op);
+    const stillRunningAt = async (at: number) => {
       await Bun.sleep(Math.max(0, started + at - Date.now()));
       expect(slow.activeRunId).toBe(outcome.runId);
       expect((await ctx.redis.get(`${ctx.prefix}lock`))?.split(" ")[0]).toBe(outcome.runId);
       expect(await ctx.redis.pttl(`${ctx.prefix}lock`)).toBeGreaterThan(0);
       expect(await ctx.redis.get(s.store.keys.building("categories"))).toBe(outcome.runId);
       expect(await s.engine.run("categories", "cron")).toMatchObject(skippedFor(outcome.runId));
-    }
-    // A push update while the build runs reaches the new index (it is journaled and replayed).
+    };
+    await stillRunningAt(2_600);
+    // A push update while the build runs reaches the new index: it is journaled, kept while the
+    // marker is renewed, and replayed at the publish.
     const pushed = await applyPush(
       s.store,
       "categories",
@@ -149,6 +153,9 @@ describe("the run lock", () => {
       "serving",
     );
     expect(pushed).toEqual({ added: 1, removed: 0, applied: true });
+    expect(await journaled()).toEqual(["add"]);
+    await stillRunningAt(3_400);
+    expect(await journaled()).toEqual(["add"]);
 
     const result = await outcome.done;
     expect(result.status).toBe("success");

@@ -10,7 +10,7 @@ import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { ITEM_TYPES, oid, SUPPLIER, servingEntries, sortEntries } from "./sync.fixtures.ts";
 
-const LONG = `Cafe\u0301 ${"é".repeat(4000)} ✉️ 👩‍👩‍👧`; // NFD accent, long, emoji ZWJ sequence: kept as given
+const LONG = `Cafe\u0301 ${"é".repeat(982)} ✉️ 👩‍👩‍👧`; // NFD accent, long (1,000 characters, the limit), emoji ZWJ sequence: kept as given
 
 /** The messy catalog of SPEC §1, with ids of `type`. */
 function catalog(type: ItemType) {

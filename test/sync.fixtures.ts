@@ -134,17 +134,34 @@ export class SlowSource extends CatalogSource {
   }
 }
 
+/** The real MongoDB source, holding its first batch until `open()`: a run that waits at a known point. */
+class HeldSource extends CatalogSource {
+  private release = () => {};
+  private readonly gate = new Promise<void>((resolve) => {
+    this.release = resolve;
+  });
+  open(): void {
+    this.release();
+  }
+  override async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
+    await this.gate;
+    yield* super.batches(collection, projection, batchSize);
+  }
+}
+
+function engineWith(s: Services, source: CatalogSource): SyncEngine {
+  return new SyncEngine({ config: s.config, store: s.store, lock: s.lock, source, history: s.history, status: s.status, logger: s.logger });
+}
+
 /** An engine over the same services whose source pauses `delayMs` before each batch. */
 export function slowEngine(s: Services, delayMs: number): SyncEngine {
-  return new SyncEngine({
-    config: s.config,
-    store: s.store,
-    lock: s.lock,
-    source: new SlowSource(s.mongo, s.config.dbName, delayMs),
-    history: s.history,
-    status: s.status,
-    logger: s.logger,
-  });
+  return engineWith(s, new SlowSource(s.mongo, s.config.dbName, delayMs));
+}
+
+/** An engine over the same services whose runs read nothing from MongoDB until `open()` is called. */
+export function heldEngine(s: Services): { engine: SyncEngine; open: () => void } {
+  const source = new HeldSource(s.mongo, s.config.dbName);
+  return { engine: engineWith(s, source), open: () => source.open() };
 }
 
 /** Polls `check` every 20 ms until it is true (or fails after `ms`). */

@@ -1,7 +1,27 @@
 // Mongo documents → search entries (docs/spec.md §1). Pure: no I/O.
+import { words } from "./normalize.ts";
 import type { Entry, SkipReason } from "./types.ts";
 
 const MAX_EXAMPLES = 20;
+
+// An entry is one sorted-set member per word, each holding its display name, and an item's
+// entries are rewritten and removed together by one push: these bound what one document or one
+// push can cost Redis (README "Limits").
+/** Most characters of an indexed text: a display name, an origin's name (and a push's origin name). */
+export const MAX_TEXT_CHARS = 1000;
+/** Most distinct words of one entry: its display name, name and origin name together. */
+export const MAX_ENTRY_WORDS = 32;
+/** Most entries of one item. */
+export const MAX_ITEM_ENTRIES = 1000;
+
+/** The distinct words an entry is found by: those of its display name, name and origin name. */
+export function entryWords(displayName: string, name: string, originName: string): string[] {
+  return [...new Set([...words(displayName), ...words(name), ...words(originName)])];
+}
+
+/** Why an (iso, display_name) was not added to an item. */
+export type EntryRefusal = "too_many_words" | "too_many_entries";
+
 const OBJECT_ID_HEX = /^[0-9a-f]{24}$/i;
 
 export type SkippedSummary = Partial<Record<SkipReason, { count: number; examples: string[] }>>;
@@ -86,6 +106,10 @@ export function validDisplayNames(value: unknown, docId: string, tally: SkipTall
       tally.add("display_name_empty", docId);
       continue;
     }
+    if (display_name.length > MAX_TEXT_CHARS) {
+      tally.add("display_name_too_long", docId);
+      continue;
+    }
     out.push({ iso: typeof iso === "string" && iso.trim() !== "" ? iso : "en", display_name });
   }
   return out;
@@ -104,17 +128,31 @@ export function displayNameKey(iso: string, displayName: string): string {
   return `${iso}\u0000${displayName}`;
 }
 
-/** Adds display names as entries of `record`, skipping (iso, display_name) pairs it has. Returns the new positions. */
-export function addDisplayNames(record: ItemRecord, names: DisplayName[], originName?: string): number[] {
+/**
+ * Adds display names as entries of `record`, skipping (iso, display_name) pairs it has, and
+ * those past a limit (told to `refuse`). Returns the new positions.
+ */
+export function addDisplayNames(
+  record: ItemRecord,
+  names: DisplayName[],
+  originName?: string,
+  refuse: (reason: EntryRefusal, name: DisplayName) => void = () => {},
+): number[] {
   const have = new Set<string>();
   for (const e of record.e) if (e) have.add(displayNameKey(e[0], e[1]));
   const added: number[] = [];
-  for (const { iso, display_name } of names) {
+  for (const name of names) {
+    const { iso, display_name } = name;
     const key = displayNameKey(iso, display_name);
     if (have.has(key)) continue;
-    have.add(key);
-    record.e.push([iso, display_name, originName ?? record.o[iso] ?? display_name]);
-    added.push(record.e.length - 1);
+    const origin = originName ?? record.o[iso] ?? display_name;
+    if (entryWords(display_name, record.n, origin).length > MAX_ENTRY_WORDS) refuse("too_many_words", name);
+    else if (have.size >= MAX_ITEM_ENTRIES) refuse("too_many_entries", name);
+    else {
+      have.add(key);
+      record.e.push([iso, display_name, origin]);
+      added.push(record.e.length - 1);
+    }
   }
   return added;
 }
@@ -127,10 +165,19 @@ export function originRecord(doc: Record<string, unknown>, tally: SkipTally): { 
     tally.add("id_not_object_id", docId);
     return null;
   }
+  const name = textField(doc, "name", docId, tally);
+  // The name is part of every entry of the item: past the limit, none can be indexed.
+  if (name.length > MAX_TEXT_CHARS) {
+    tally.add("name_too_long", docId);
+    return null;
+  }
   const names = validDisplayNames(doc.display_name, docId, tally);
-  const record: ItemRecord = { n: textField(doc, "name", docId, tally), s: textField(doc, "slug", docId, tally), o: {}, e: [] };
-  for (const { iso, display_name } of names) record.o[iso] ??= display_name;
-  addDisplayNames(record, names);
+  const record: ItemRecord = { n: name, s: textField(doc, "slug", docId, tally), o: {}, e: [] };
+  // An origin name is the first display name of its iso that can be an entry by itself.
+  for (const { iso, display_name } of names) {
+    if (record.o[iso] === undefined && entryWords(display_name, name, display_name).length <= MAX_ENTRY_WORDS) record.o[iso] = display_name;
+  }
+  addDisplayNames(record, names, undefined, (reason) => tally.add(reason, docId));
   return { sku, record };
 }
 

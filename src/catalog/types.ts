@@ -37,5 +37,9 @@ export const SKIP_REASONS = [
   "linked_unknown_origin",
   "name_missing",
   "slug_missing",
+  "name_too_long",
+  "display_name_too_long",
+  "too_many_words",
+  "too_many_entries",
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];

@@ -10,6 +10,7 @@
 //   <p>{type}:owner              token of the run allowed to publish this type (fence)
 //   <p>{type}:building           generation id being built (expires with the run lock)
 //   <p>{type}:journal            push updates made while a generation is being built
+//   <p>{type}:stage:<id>         list of one push update's member changes, for its script (expires)
 //   <p>{type}:g:<gen>:items      hash sku → item record JSON
 //   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count)
 //   <p>{type}:g:<gen>:isos       set of the languages present
@@ -51,6 +52,9 @@ export class Keys {
   }
   journal(type: ItemType): string {
     return `${this.typeBase(type)}journal`;
+  }
+  stage(type: ItemType, id: string): string {
+    return `${this.typeBase(type)}stage:${id}`;
   }
   gen(type: ItemType, gen: string): GenKeys {
     return new GenKeys(genBase(this.typeBase(type), gen));

@@ -2,8 +2,8 @@
 //   phrase:<iso> member: "<normalised display name>\0<entry id>"
 //   word:<iso>   member: "<normalised word>\0<normalised display name>\0<entry id>"
 // The display name in word members lets search rank candidates without reading item records.
-import { entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
-import { phrase, words } from "../catalog/normalize.ts";
+import { entryId, entryWords, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
+import { phrase } from "../catalog/normalize.ts";
 
 interface EntryMembers {
   /** The language as it names the entry's sorted sets: lower-cased, so `iso` filters ignore case. */
@@ -19,11 +19,10 @@ export function entryMembers(sku: string, record: ItemRecord, position: number):
   const [iso, displayName, originName] = e;
   const id = entryId(sku, position);
   const display = phrase(displayName);
-  const tokens = new Set([...words(displayName), ...words(record.n), ...words(originName)]);
   return {
     iso: iso.toLowerCase(),
     phrase: `${display}\u0000${id}`,
-    words: [...tokens].map((w) => `${w}\u0000${display}\u0000${id}`),
+    words: entryWords(displayName, record.n, originName).map((w) => `${w}\u0000${display}\u0000${id}`),
   };
 }
 

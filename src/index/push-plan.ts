@@ -1,5 +1,13 @@
 // What a push update does to one item's records and sorted-set members. Pure.
-import { addDisplayNames, type DisplayName, displayNameKey, type ItemRecord } from "../catalog/entries.ts";
+import {
+  addDisplayNames,
+  type DisplayName,
+  displayNameKey,
+  type EntryRefusal,
+  type ItemRecord,
+  MAX_ENTRY_WORDS,
+  MAX_ITEM_ENTRIES,
+} from "../catalog/entries.ts";
 import { entryMembers, memberKey } from "./members.ts";
 
 interface AddItem {
@@ -21,12 +29,24 @@ export type PushOp = { op: "add"; item: AddItem } | { op: "remove"; item: Remove
 /** One sorted-set change: phrase add/remove, word add/remove, vocabulary add. */
 type MemberChange = ["pa" | "pr" | "wa" | "wr" | "v", string, string];
 
+/** A push that would take an item past a limit, naming the body field. */
+export class PushRefused extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
 export interface PushPlan {
   records: Map<string, ItemRecord | null>;
   changes: MemberChange[];
   entriesDelta: number;
   added: number;
   removed: number;
+  /** Display names left out for a limit: a push is then refused whole, a journaled one replays the rest. */
+  refused: PushRefused | null;
 }
 
 export function skusOf(op: PushOp): string[] {
@@ -38,7 +58,7 @@ export function skusOf(op: PushOp): string[] {
 export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): PushPlan {
   const records = new Map<string, ItemRecord | null>();
   for (const [sku, r] of current) records.set(sku, r ? structuredClone(r) : null);
-  const plan: PushPlan = { records, changes: [], entriesDelta: 0, added: 0, removed: 0 };
+  const plan: PushPlan = { records, changes: [], entriesDelta: 0, added: 0, removed: 0, refused: null };
 
   const remove = (item: RemoveItem) => {
     const record = records.get(item.linked);
@@ -55,13 +75,22 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
     if (record.e.length === 0) records.set(item.linked, null);
   };
 
-  const add = (item: AddItem) => {
+  const add = (item: AddItem, at = "") => {
     let record = records.get(item.linked) ?? null;
     if (!record) {
       record = { n: item.name ?? "", s: item.slug ?? "", o: { ...item.origin_names }, e: [] };
       records.set(item.linked, record);
     }
-    for (const position of addDisplayNames(record, item.display_names, item.origin_name)) {
+    const refuse = (reason: EntryRefusal, { display_name }: DisplayName) => {
+      plan.refused ??=
+        reason === "too_many_words"
+          ? new PushRefused(
+              `${at}display_names.display_name`,
+              `an entry (display name, name and origin name together) may have at most ${MAX_ENTRY_WORDS} words; "${display_name.slice(0, 40)}" has more`,
+            )
+          : new PushRefused(`${at}display_names`, `an item may have at most ${MAX_ITEM_ENTRIES} entries; ${item.linked} would have more`);
+    };
+    for (const position of addDisplayNames(record, item.display_names, item.origin_name, refuse)) {
       const m = entryMembers(item.linked, record, position)!;
       plan.changes.push(["pa", m.iso, m.phrase]);
       for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, memberKey(w)]);
@@ -73,7 +102,7 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
   else if (op.op === "remove") remove(op.item);
   else {
     remove(op.source);
-    add(op.target);
+    add(op.target, "target.");
   }
   plan.entriesDelta = plan.added - plan.removed;
   return plan;

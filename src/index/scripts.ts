@@ -22,40 +22,45 @@ if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1`;
 
 // Applies a push plan if the records are still as read (compare-and-set). With ARGV[3] = 'serving'
-// it also checks the generation still serves, and journals the op while a new one is built.
-// KEYS: current, building, journal. ARGV: type base, gen, mode, op, n, n × (sku, read, next),
-// member changes as (kind, iso, member)…, entries delta.
+// it also checks the generation still serves, and journals the op while a new one is built. The
+// member changes wait in a list (KEYS[4], written in bounded commands and read here a page at a
+// time), so a push of any size within the limits is still one atomic step; the list is dropped.
+// KEYS: current, building, journal, staged changes as (kind, iso, member)….
+// ARGV: type base, gen, mode, op, entries delta, staged length, n, n × (sku, read, next).
 export const APPLY_PUSH = `${LUA_GEN_KEYS}
-local base, gen, mode, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if mode == 'serving' and redis.call('GET', KEYS[1]) ~= gen then return -1 end
-local k = gen_keys(base, gen)
-local n = tonumber(ARGV[5])
-local i = 6
-for _ = 1, n do
-  local current = redis.call('HGET', k.items, ARGV[i])
-  if (current or '') ~= ARGV[i + 1] then return 0 end
-  i = i + 3
+local base, gen, mode, op, staged = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
+local function done(result)
+  redis.call('DEL', KEYS[4])
+  return result
 end
-i = 6
-for _ = 1, n do
+if mode == 'serving' and redis.call('GET', KEYS[1]) ~= gen then return done(-1) end
+-- A staged list that expired before this ran counts as a conflict: the push is tried again.
+if redis.call('LLEN', KEYS[4]) ~= staged then return done(0) end
+local k = gen_keys(base, gen)
+local last = 7 + 3 * tonumber(ARGV[7])
+for i = 8, last, 3 do
+  if (redis.call('HGET', k.items, ARGV[i]) or '') ~= ARGV[i + 1] then return done(0) end
+end
+for i = 8, last, 3 do
   if ARGV[i + 2] == '' then redis.call('HDEL', k.items, ARGV[i]) else redis.call('HSET', k.items, ARGV[i], ARGV[i + 2]) end
-  i = i + 3
 end
 local vocab_added = 0
-while i <= #ARGV - 1 do
-  local kind, iso, member = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if kind == 'pa' then redis.call('ZADD', k.phrase(iso), 0, member); redis.call('SADD', k.isos, iso)
-  elseif kind == 'pr' then redis.call('ZREM', k.phrase(iso), member)
-  elseif kind == 'wa' then redis.call('ZADD', k.word(iso), 0, member)
-  elseif kind == 'wr' then redis.call('ZREM', k.word(iso), member)
-  elseif kind == 'v' then vocab_added = vocab_added + redis.call('ZADD', k.vocab, 0, member) end
-  i = i + 3
+for from = 0, staged - 1, 900 do
+  local page = redis.call('LRANGE', KEYS[4], from, from + 899)
+  for i = 1, #page, 3 do
+    local kind, iso, member = page[i], page[i + 1], page[i + 2]
+    if kind == 'pa' then redis.call('ZADD', k.phrase(iso), 0, member); redis.call('SADD', k.isos, iso)
+    elseif kind == 'pr' then redis.call('ZREM', k.phrase(iso), member)
+    elseif kind == 'wa' then redis.call('ZADD', k.word(iso), 0, member)
+    elseif kind == 'wr' then redis.call('ZREM', k.word(iso), member)
+    elseif kind == 'v' then vocab_added = vocab_added + redis.call('ZADD', k.vocab, 0, member) end
+  end
 end
-redis.call('HINCRBY', k.meta, 'entries', ARGV[#ARGV])
+redis.call('HINCRBY', k.meta, 'entries', ARGV[5])
 if vocab_added > 0 then redis.call('HINCRBY', k.meta, 'vocab_version', 1) end
 redis.call('HINCRBY', k.meta, 'updates', 1)
 if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPUSH', KEYS[3], op) end
-return 1`;
+return done(1)`;
 
 // The keys of one type, counted from its own records rather than a SCAN: its markers, and each
 // registered generation's keys (two sorted sets per language). The cost follows the index, not

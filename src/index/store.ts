@@ -3,7 +3,7 @@
 import type { ChainableCommander } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
-import { type RedisClient, runScript, scanKeys } from "../platform/redis.ts";
+import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
@@ -11,6 +11,21 @@ import { ABANDON, APPLY_PUSH, ITEMS_FETCH, KEY_COUNT, PREFIX_SEARCH, PUBLISH, SE
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
+/**
+ * Most values (members, fields and values, list elements) one command carries, so no input makes a
+ * command, or the call that spreads its arguments, grow without bound. Even and a multiple of 3:
+ * pairs and (kind, iso, member) triples are never split.
+ */
+const VALUES_PER_COMMAND = 900;
+/** Commands sent together in one pipeline when a push stages its member changes. */
+const STAGE_PIPELINE = 20;
+/** A push's staged member changes outlive a process that died before its script ran by this much. */
+const STAGE_TTL_MS = 60_000;
+/**
+ * How long a push's script may take. The largest pushes within the limits (README "Limits") kept
+ * Redis busy for up to 2 s on a starved 2-core machine: as long as other requests wait for Redis.
+ */
+const PUSH_SCRIPT_TIMEOUT_MS = 15_000;
 /** Parsed item records kept for reuse by search (about 1 KB of text each, plus the parsed object). */
 const PARSED_RECORDS = 10_000;
 
@@ -99,9 +114,11 @@ export class IndexStore {
   }
 
   async readItems(type: ItemType, gen: string, skus: string[]): Promise<(ItemRecord | null)[]> {
-    if (skus.length === 0) return [];
-    const values = await this.client.hmget(this.keys.gen(type, gen).items, ...skus);
-    return values.map((v) => (v ? decodeRecord(v) : null));
+    const out: (ItemRecord | null)[] = [];
+    for (const part of chunks(skus, VALUES_PER_COMMAND)) {
+      for (const v of await this.client.hmget(this.keys.gen(type, gen).items, ...part)) out.push(v ? decodeRecord(v) : null);
+    }
+    return out;
   }
 
   /** Every item of a generation, a batch at a time (HSCAN: an item may come twice). */
@@ -121,9 +138,7 @@ export class IndexStore {
   async writeItems(type: ItemType, gen: string, writes: ItemWrite[], newItems: number): Promise<number> {
     const pipe = this.client.pipeline();
     const added = this.queueItemWrites(pipe, type, gen, writes, newItems);
-    const replies = await pipe.exec();
-    const failed = replies?.find(([err]) => err);
-    if (failed) throw failed[0];
+    await execPipeline(pipe);
     return added;
   }
 
@@ -148,11 +163,11 @@ export class IndexStore {
         }
       }
     }
-    if (records.length) pipe.hset(g.items, ...records);
-    if (phrases.size) pipe.sadd(g.isos, ...phrases.keys());
-    for (const [iso, members] of phrases) pipe.zadd(g.phrase(iso), ...scored(members));
-    for (const [iso, members] of wordsByIso) pipe.zadd(g.word(iso), ...scored(members));
-    if (vocab.size) pipe.zadd(g.vocab, ...scored([...vocab]));
+    for (const part of chunks(records, VALUES_PER_COMMAND)) pipe.hset(g.items, ...part);
+    for (const part of chunks([...phrases.keys()], VALUES_PER_COMMAND)) pipe.sadd(g.isos, ...part);
+    for (const [iso, members] of phrases) zaddAll(pipe, g.phrase(iso), members);
+    for (const [iso, members] of wordsByIso) zaddAll(pipe, g.word(iso), members);
+    zaddAll(pipe, g.vocab, [...vocab]);
     if (added) pipe.hincrby(g.meta, "entries", added);
     if (newItems) pipe.hincrby(g.meta, "items", newItems);
     return added;
@@ -174,14 +189,23 @@ export class IndexStore {
     const skus = skusOf(op);
     const raw = await this.client.hmget(this.keys.gen(type, gen).items, ...skus);
     const planned = plan(new Map(skus.map((sku, i) => [sku, raw[i] ? decodeRecord(raw[i]!) : null])));
-    const args: (string | number)[] = [this.keys.typeBase(type), gen, target === "serving" ? "serving" : "building", JSON.stringify(op), skus.length];
+    const stage = this.keys.stage(type, crypto.randomUUID());
+    const staged = planned.changes.flat();
+    // A few pipelines in turn, so no command waits behind so many others that it times out.
+    for (const commands of chunks(chunks(staged, VALUES_PER_COMMAND), STAGE_PIPELINE)) {
+      const pipe = this.client.pipeline();
+      for (const part of commands) pipe.rpush(stage, ...part);
+      pipe.pexpire(stage, STAGE_TTL_MS);
+      await execPipeline(pipe);
+    }
+    const mode = target === "serving" ? "serving" : "building";
+    const args: (string | number)[] = [this.keys.typeBase(type), gen, mode, JSON.stringify(op), planned.entriesDelta, staged.length, skus.length];
     skus.forEach((sku, i) => {
       const next = planned.records.get(sku);
       args.push(sku, raw[i] ?? "", next ? encodeRecord(next) : "");
     });
-    for (const change of planned.changes) args.push(...change);
-    args.push(planned.entriesDelta);
-    const outcome = await runScript(this.client, APPLY_PUSH, 3, this.keys.current(type), this.keys.building(type), this.keys.journal(type), ...args);
+    const keys = [this.keys.current(type), this.keys.building(type), this.keys.journal(type), stage];
+    const outcome = await runScriptWithin(this.client, PUSH_SCRIPT_TIMEOUT_MS, APPLY_PUSH, keys.length, ...keys, ...args);
     return outcome === 1 ? planned : "conflict";
   }
 
@@ -333,6 +357,23 @@ function push(map: Map<string, string[]>, key: string, value: string): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
+}
+
+/** Runs a pipeline; throws the first command's error. */
+async function execPipeline(pipe: ChainableCommander): Promise<void> {
+  const failed = (await pipe.exec())?.find(([err]) => err);
+  if (failed) throw failed[0];
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** ZADDs members with score 0, a bounded number per command. */
+function zaddAll(pipe: ChainableCommander, key: string, members: string[]): void {
+  for (const part of chunks(members, VALUES_PER_COMMAND / 2)) pipe.zadd(key, ...scored(part));
 }
 
 function scored(members: string[]): string[] {

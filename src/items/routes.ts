@@ -1,7 +1,8 @@
 // Push updates: add, replace or remove one item's entries in the serving index between runs.
 import { Elysia, t } from "elysia";
+import { MAX_TEXT_CHARS } from "../catalog/entries.ts";
 import { ISO_PATTERN, type ItemType, SEARCH_NAME } from "../catalog/types.ts";
-import type { PushOp } from "../index/push-plan.ts";
+import { type PushOp, PushRefused } from "../index/push-plan.ts";
 import type { IndexStore } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
 import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
@@ -18,13 +19,18 @@ const DisplayNames = (field: string) =>
     t.Object(
       {
         iso: t.String({ pattern: ISO_PATTERN, error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
-        display_name: t.String({ minLength: 1, maxLength: 1000, error: `${field}.display_name: must be a non-empty string of at most 1000 characters` }),
+        display_name: t.String({
+          minLength: 1,
+          maxLength: MAX_TEXT_CHARS,
+          error: `${field}.display_name: must be a non-empty string of at most ${MAX_TEXT_CHARS} characters`,
+        }),
       },
       { error: `${field}: must be an array of {iso, display_name} objects` },
     ),
     { minItems: 1, maxItems: 500, error: `${field}: must be an array of 1-500 {iso, display_name} objects` },
   );
-const Text = (field: string, description: string) => t.String({ maxLength: 1000, description, error: `${field}: must be a string of at most 1000 characters` });
+const Text = (field: string, description: string) =>
+  t.String({ maxLength: MAX_TEXT_CHARS, description, error: `${field}: must be a string of at most ${MAX_TEXT_CHARS} characters` });
 
 const addBody = (at = "") =>
   t.Object(
@@ -73,6 +79,7 @@ export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: Cl
     try {
       outcome = await applyPush(store, type, op, "serving");
     } catch (err) {
+      if (err instanceof PushRefused) throw new ApiError("invalid_request", err.message, { field: err.field });
       throw new ApiError("index_unavailable", `the index cannot be updated right now: ${(err as Error).message}`);
     }
     if (!outcome.applied) throw new ApiError("not_ready", `no ${type} index has been published yet; run a sync first`);

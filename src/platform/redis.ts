@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { Cluster, Command, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "./config.ts";
 
 export type RedisClient = Redis | Cluster;
@@ -80,17 +80,39 @@ function tlsOptions(tls: Config["redis"]["tls"]): ConnectionOptions | undefined 
 const scriptShas = new Map<string, string>();
 
 /** Runs a Lua script by its SHA (EVALSHA), loading it with EVAL where Redis does not have it yet. */
-export async function runScript(redis: RedisClient, script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+export function runScript(redis: RedisClient, script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+  return runScriptWithin(redis, null, script, numKeys, ...args);
+}
+
+/**
+ * runScript for a script that may take longer than the client's command timeout (a large push
+ * update); null keeps the client's timeout.
+ */
+export async function runScriptWithin(
+  redis: RedisClient,
+  timeoutMs: number | null,
+  script: string,
+  numKeys: number,
+  ...args: (string | number)[]
+): Promise<unknown> {
   let sha = scriptShas.get(script);
   if (!sha) {
     sha = createHash("sha1").update(script).digest("hex");
     scriptShas.set(script, sha);
   }
+  const send = (name: "evalsha" | "eval", first: string) => {
+    if (timeoutMs === null) return redis[name](first, numKeys, ...args);
+    const command = new Command(name, [first, numKeys, ...args], { replyEncoding: "utf8" });
+    // Set before sending: a command keeps the first timeout it is given, so the client's does not apply.
+    command.setTimeout(timeoutMs);
+    redis.sendCommand(command);
+    return command.promise;
+  };
   try {
-    return await redis.evalsha(sha, numKeys, ...args);
+    return await send("evalsha", sha);
   } catch (err) {
     if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
-    return redis.eval(script, numKeys, ...args);
+    return send("eval", script);
   }
 }
 

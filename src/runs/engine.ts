@@ -66,10 +66,10 @@ interface Run {
   types: ItemType[];
   active: ActiveRun;
   signal: AbortSignal;
-  /** Built and not published: whatever is left here when the run ends is abandoned. */
+  /** Built and not published: their dataset files are discarded when the run ends. */
   built: Map<ItemType, Built>;
-  /** Being built: their markers are renewed with the lock. */
-  building: Set<ItemType>;
+  /** Types whose generation is not published: their markers are renewed with the lock, and abandoned when the run ends. */
+  unpublished: Set<ItemType>;
   lockLost: boolean;
   typeFailed: boolean;
   /** What made the run fail, for the log's `err` (type, message, stack). */
@@ -91,7 +91,11 @@ export class SyncEngine {
    * trigger is recorded as `skipped` with reason `in_progress`.
    */
   async trigger(scope: Scope, trigger: Trigger, opts: RunOptions = {}): Promise<TriggerOutcome> {
-    return this.start(baseResult(newRunId(), scope, trigger, opts, new Date()), (run) => this.sync(run));
+    return this.start(
+      baseResult(newRunId(), scope, trigger, opts, new Date()),
+      (run) => this.sync(run),
+      (run) => this.beginGenerations(run),
+    );
   }
 
   /**
@@ -102,7 +106,8 @@ export class SyncEngine {
     return this.start(baseResult(newRunId(), "all", trigger, {}, new Date()), (run) => this.clearIndex(run));
   }
 
-  private async start(result: RunResult, work: (run: Run) => Promise<void>): Promise<TriggerOutcome> {
+  /** `prepare` runs before the run's id is handed out; `work` is the run itself. */
+  private async start(result: RunResult, work: (run: Run) => Promise<void>, prepare: (run: Run) => Promise<void> = async () => {}): Promise<TriggerOutcome> {
     const runId = result.run_id;
     const acquired = await this.deps.lock.acquire(runId);
     if ("heldBy" in acquired) {
@@ -115,11 +120,16 @@ export class SyncEngine {
       return { started: false, result };
     }
     const abort = new AbortController();
-    const done = this.execute(acquired.lock, result, abort.signal, work);
+    const run = newRun(acquired.lock, result, abort.signal);
+    const begun = prepare(run);
+    const done = this.execute(run, begun, work);
     this.current = { runId, abort, done };
     done.finally(() => {
       if (this.current?.runId === runId) this.current = null;
     });
+    // A push acknowledged once the run's id is out must reach the index it publishes, so its id
+    // is handed out only when every type of its scope journals pushes (a failure ends the run).
+    await begun.catch(() => {});
     return { started: true, runId, done };
   }
 
@@ -142,11 +152,12 @@ export class SyncEngine {
     return this.current.done;
   }
 
-  private async execute(lock: HeldLock, result: RunResult, signal: AbortSignal, work: (run: Run) => Promise<void>): Promise<RunResult> {
-    const run = newRun(lock, result, signal);
+  private async execute(run: Run, begun: Promise<void>, work: (run: Run) => Promise<void>): Promise<RunResult> {
+    const { result } = run;
     const renewal = this.renewWhileRunning(run);
     try {
       this.deps.history.save(result);
+      await begun;
       await this.writeStatus(run.active);
       await work(run);
     } catch (err) {
@@ -171,8 +182,9 @@ export class SyncEngine {
   }
 
   /** Empties every type's index (recording what each served) and replaces each dataset file by an empty one. */
-  private async clearIndex({ lock, types, active, result }: Run): Promise<void> {
+  private async clearIndex({ lock, types, active, result, unpublished }: Run): Promise<void> {
     const { store, config } = this.deps;
+    unpublished.clear(); // no generation was begun: nothing to abandon
     active.stage = "clearing";
     await this.writeStatus(active);
     for (const type of types) {
@@ -197,9 +209,9 @@ export class SyncEngine {
             if (!run.lockLost) logger.warn(`Run ${run.lock.runId} lost its lock to another run; it will not publish`, { run_id: run.lock.runId });
             run.lockLost = true;
           } else logger.debug(`Run lock renewed for ${config.lockTtlMs / 1000} s`, { run_id: run.lock.runId });
-          // Types being built need their markers kept alive too, or pushes made during a long build
+          // Unpublished types need their markers kept alive too, or pushes made during a long build
           // stop being journaled once the marker expires, and are lost when the new index is published.
-          for (const type of new Set([...run.built.keys(), ...run.building])) await store.touchBuilding(type, config.lockTtlMs);
+          for (const type of run.unpublished) await store.touchBuilding(type, config.lockTtlMs);
         } catch {
           // Redis unreachable: the lock may expire; publish checks the fence.
         }
@@ -208,10 +220,20 @@ export class SyncEngine {
     );
   }
 
-  /** Builds a new generation of every type of the run; throws the failure that stopped it. */
+  /**
+   * Removes leftovers of earlier runs and begins the run's generation of every type of its scope:
+   * from then on push updates are journaled for it. Before the run reads anything, so a push its
+   * reads of MongoDB might miss is replayed.
+   */
+  private async beginGenerations({ types, lock }: Run): Promise<void> {
+    const { store, config } = this.deps;
+    for (const type of types) await store.removeStale(type);
+    await Promise.all(types.map((type) => store.begin(type, lock.runId, lock.runId, lock.token, config.lockTtlMs)));
+  }
+
+  /** Builds the run's generation of every type; throws the failure that stopped it. */
   private async buildGeneration(run: Run): Promise<void> {
     const { types, active, result } = run;
-    for (const type of types) await this.deps.store.removeStale(type);
     for (const type of types) active.progress[type] = { documents_read: 0, documents_total: 0, entries_written: 0 };
     void this.estimateTotals(types, active);
     // The types are built side by side: each reads its own collections, and MongoDB hands
@@ -219,7 +241,6 @@ export class SyncEngine {
     const failures: unknown[] = [];
     await Promise.all(
       types.map(async (type) => {
-        run.building.add(type);
         try {
           const built = await this.buildType(run, type);
           run.built.set(type, built);
@@ -227,8 +248,6 @@ export class SyncEngine {
         } catch (err) {
           run.typeFailed = true;
           failures.push(err);
-        } finally {
-          run.building.delete(type);
         }
       }),
     );
@@ -259,6 +278,7 @@ export class SyncEngine {
       const outcome = await store.publish(type, b.gen, run.lock.token, (ops) => this.replay(type, b.gen, ops));
       if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
       run.built.delete(type);
+      run.unpublished.delete(type);
       await b.dataset.commit();
       await store.removeStale(type);
     }
@@ -267,12 +287,10 @@ export class SyncEngine {
   }
 
   /** Drops what was not published, records the end (history, lock, status key, log) and tells the listeners. */
-  private async finishRun({ lock, result, built, cause }: Run): Promise<void> {
+  private async finishRun({ lock, result, built, unpublished, cause }: Run): Promise<void> {
     const { store, history, logger } = this.deps;
-    for (const [type, b] of built) {
-      await b.dataset.discard();
-      await store.abandon(type, b.gen, lock.token).catch(() => {});
-    }
+    for (const b of built.values()) await b.dataset.discard();
+    for (const type of unpublished) await store.abandon(type, lock.runId, lock.token).catch(() => {});
     Object.assign(result, finishTimes(new Date(result.started_at)));
     try {
       history.save(result);
@@ -298,7 +316,7 @@ export class SyncEngine {
     }
   }
 
-  /** Builds one type into the run's generation, and its dataset file; on failure both are dropped. */
+  /** Builds one type into the run's generation (begun), and its dataset file; on failure the file is dropped. */
   private async buildType(run: Run, type: ItemType): Promise<Built> {
     const { store, source, config } = this.deps;
     const { lock, active } = run;
@@ -325,7 +343,6 @@ export class SyncEngine {
     };
 
     try {
-      await store.begin(type, gen, lock.runId, lock.token, config.lockTtlMs);
       active.stage = `${type}: origins`;
       await report(true);
       let batchStart = performance.now();
@@ -356,7 +373,6 @@ export class SyncEngine {
       return built;
     } catch (err) {
       await dataset.discard();
-      await store.abandon(type, gen, lock.token).catch(() => {});
       throw err;
     }
   }
@@ -386,15 +402,16 @@ export class SyncEngine {
     docs.forEach((doc, i) => {
       const sku = links[i];
       if (!sku) return;
+      const docId = docIdText(doc);
       const record = records.get(sku);
       if (!record) {
-        tally.add("linked_unknown_origin", docIdText(doc));
+        tally.add("linked_unknown_origin", docId);
         return;
       }
-      const added = addDisplayNames(record, validDisplayNames(doc.display_name, docIdText(doc), tally));
+      const added = addDisplayNames(record, validDisplayNames(doc.display_name, docId, tally), undefined, (reason) => tally.add(reason, docId));
       if (!added.length) return;
       const write = touched.get(sku) ?? { sku, record, added: [] };
-      write.added.push(...added);
+      for (const position of added) write.added.push(position);
       touched.set(sku, write);
     });
     return [...touched.values()];
@@ -518,7 +535,7 @@ function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
     updated_at: result.started_at,
   };
   const types = scopeTypes(result.scope);
-  return { lock, result, types, active, signal, built: new Map(), building: new Set(), lockLost: false, typeFailed: false };
+  return { lock, result, types, active, signal, built: new Map(), unpublished: new Set(types), lockLost: false, typeFailed: false };
 }
 
 /** Throws when the run must stop: its lock was lost, it was aborted, or another of its types failed. */

@@ -1,6 +1,7 @@
 // Ranking of search candidates. Pure.
 
-import { phrase, words } from "../catalog/normalize.ts";
+import { entryWords } from "../catalog/entries.ts";
+import { phrase } from "../catalog/normalize.ts";
 import type { Entry } from "../catalog/types.ts";
 
 /** Match classes, best first. */
@@ -14,11 +15,6 @@ export interface Candidate {
   sortKey: string;
 }
 
-/** The normalised words an entry can be found by: its display name, name and origin name. */
-function entryWords(entry: Entry): string[] {
-  return [...new Set([...words(entry.display_name), ...words(entry.name), ...words(entry.origin_name)])];
-}
-
 /**
  * The best class an entry reaches for a query by the exact, phrase and word rules, or null.
  * Multi-word queries need every query word to start some word of the entry.
@@ -28,7 +24,7 @@ export function prefixClass(entry: Entry, queryWords: string[]): MatchClass | nu
   const display = phrase(entry.display_name);
   if (display === q) return MATCH.exact;
   if (display.startsWith(q)) return MATCH.phrasePrefix;
-  const have = entryWords(entry);
+  const have = entryWords(entry.display_name, entry.name, entry.origin_name);
   return queryWords.every((qw) => have.some((w) => w.startsWith(qw))) ? MATCH.wordPrefix : null;
 }
 
