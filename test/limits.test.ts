@@ -143,10 +143,10 @@ describe("push updates", () => {
     const names = Array.from({ length: 500 }, (_, i) => `n${String(i).padStart(7, "0")} ${wordy(29, 15)}`.padEnd(480, "z"));
     expect(names.every((n) => n.length === 480 && n.split(" ").length === 30)).toBe(true);
     const res = await call("POST", "/categories", body(names));
-    expect(res).toEqual({ status: 200, body: { status: "ok", type: "categories", added: 500, removed: 0 } });
+    expect(res).toMatchObject({ status: 200, body: { status: "success", type: "categories", added: 500, removed: 0 } });
     expect((await search("n0000499"))[0]).toBe(names[499]!);
     const replaced = await call("PUT", "/categories", { source: { linked: item }, target: body(["Banner"]) });
-    expect(replaced).toEqual({ status: 200, body: { status: "ok", type: "categories", added: 1, removed: 500 } });
+    expect(replaced).toMatchObject({ status: 200, body: { status: "success", type: "categories", added: 1, removed: 500 } });
     expect(await search("n0000")).toEqual([]);
     expect(widest()).toBeLessThanOrEqual(MAX_ARGS);
   });
@@ -165,7 +165,7 @@ describe("push updates", () => {
       expect({ method, status: res.status, body: res.body }).toEqual({
         method,
         status: 422,
-        body: { error: "invalid_request", field, message: `${field}: ${words}; "${text.slice(0, 40)}" has more` },
+        body: { error: "invalid_request", status: "error", field, message: `${field}: ${words}; "${text.slice(0, 40)}" has more` },
       });
     }
     // Nothing of a refused push is applied.
@@ -177,7 +177,12 @@ describe("push updates", () => {
     }
     expect(await call("POST", "/categories", body(["Banner"]))).toEqual({
       status: 422,
-      body: { error: "invalid_request", field: "display_names", message: `display_names: an item may have at most 1000 entries; ${item} would have more` },
+      body: {
+        error: "invalid_request",
+        status: "error",
+        field: "display_names",
+        message: `display_names: an item may have at most 1000 entries; ${item} would have more`,
+      },
     });
   });
 });
