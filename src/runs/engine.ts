@@ -273,7 +273,7 @@ export class SyncEngine {
       skipped: tally.byReason,
     };
     const progress = active.progress[type]!;
-    const dataset = new DatasetWriter(datasetPath(config.dataSetFile, type), lock.runId);
+    const dataset = await DatasetWriter.open(datasetPath(config.dataSetFile, type), lock.runId);
     const built: Built = { gen, result, dataset };
     let lastProgress = 0;
     const report = async (force = false) => {

@@ -121,7 +121,7 @@ describe("search-sync sync", () => {
   test("exit codes: 1 failed, 3 rejected (0 with --force), 4 skipped while another run holds the lock", async () => {
     await seedLarge(ctx.db, ["categories"], 10);
     const failed = await cli(["sync", "--type", "categories"], { DATA_SET_FILE: "/dev/null/x/data_set.json" });
-    expect(failed).toEqual({ code: 1, stdout: expect.any(String), stderr: "Re-sync failed: ENOTDIR: not a directory, mkdir '/dev/null/x'\n" });
+    expect(failed).toEqual({ code: 1, stdout: expect.any(String), stderr: "Re-sync failed: dataset file data_set.json: ENOTDIR: not a directory\n" });
 
     expect((await cli(["sync", "--type", "categories"])).code).toBe(0);
     const gone = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -241,7 +241,7 @@ describe("search-sync sync", () => {
       });
       expect(ran.code).toBe(1);
       expect(received.map((b) => [b.status, b.trigger, b.scope, b.error])).toEqual([
-        ["failed", "cli", "boxes", "ENOTDIR: not a directory, mkdir '/dev/null/x'"],
+        ["failed", "cli", "boxes", "dataset file data_set_boxes.json: ENOTDIR: not a directory"],
       ]);
     } finally {
       server.stop(true);
