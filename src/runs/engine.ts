@@ -105,9 +105,11 @@ export class SyncEngine {
     const abort = new AbortController();
     const done = this.execute(acquired.lock, baseResult(runId, scope, trigger, opts, startedAt), abort.signal);
     this.current = { runId, abort, done };
-    done.finally(() => {
+    // then(f, f), not finally(f): a rejection of `done` must not come back as an unhandled one.
+    const clear = () => {
       if (this.current?.runId === runId) this.current = null;
-    });
+    };
+    done.then(clear, clear);
     return { started: true, runId, done };
   }
 
@@ -491,12 +493,19 @@ export function errorText(err: unknown): string {
 
 /** Yields the items of `source`, already asking for the next one while the caller works on the current. */
 async function* prefetched<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
-  let next = source.next();
+  // A read that fails while the caller works must not be an unhandled rejection (it ends the
+  // process): it is marked handled here, and still thrown where it is awaited.
+  const ask = () => {
+    const next = source.next();
+    next.catch(() => {});
+    return next;
+  };
+  let next = ask();
   try {
     for (;;) {
       const item = await next;
       if (item.done) return;
-      next = source.next();
+      next = ask();
       yield item.value;
     }
   } finally {
