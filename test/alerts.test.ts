@@ -56,7 +56,7 @@ const failedRun: RunResult = {
   finished_at: "2026-01-01T02:00:12.345Z",
   duration_ms: 12_345,
   types: {
-    categories: { documents: 200, entries: 150, previous_entries: 148, skipped: { linked_invalid: { count: 2, examples: ["a", "b"] } } },
+    categories: { documents: 200, entries: 150, previous_entries: 148, skipped: { linked_invalid: { count: 2, examples: ["a", "b"] } }, published: false },
   },
   error: "connection to mongodb://admin:hunter2@db.internal:27017 refused",
 };

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { HistoryDbError, openHistoryDb } from "../src/runs/history/db.ts";
 import { embeddedMigrations, MIGRATION_SQL } from "../src/runs/history/migrations.ts";
 import { HistoryRepo } from "../src/runs/history/repo.ts";
-import type { RunResult } from "../src/runs/model.ts";
+import type { RunResult, TypeResult } from "../src/runs/model.ts";
 import { computeTrends, percentile } from "../src/runs/trends.ts";
 
 const drizzleDir = resolve(import.meta.dir, "../drizzle");
@@ -118,6 +118,7 @@ describe("repository", () => {
           entries: 5,
           previous_entries: 4,
           skipped: { linked_invalid: { count: 1, examples: ["64c000000000000000000003"] } },
+          published: true,
         },
       },
     };
@@ -125,6 +126,15 @@ describe("repository", () => {
     expect(repo.get("r1")).toEqual(done);
     expect(repo.list(10)).toEqual([done]);
     expect(repo.get("nope")).toBeNull();
+  });
+
+  test("rows from before each type recorded `published`: a successful run's types read as published, others' not", () => {
+    const repo = open();
+    const legacy = { documents: 1, entries: 1, previous_entries: 0, skipped: {} } as unknown as TypeResult;
+    repo.save(run({ run_id: "ok", started_at: "2024-01-15T02:00:00.000Z", types: { boxes: legacy } }));
+    repo.save(run({ run_id: "bad", status: "failed", started_at: "2024-01-15T03:00:00.000Z", types: { boxes: legacy } }));
+    expect(repo.get("ok")).toMatchObject({ published: true, types: { boxes: { published: true } } });
+    expect(repo.get("bad")).toMatchObject({ published: false, types: { boxes: { published: false } } });
   });
 
   test("every status round-trips: failed with error, rejected with reason, skipped with the active run id, dry runs", () => {
@@ -286,7 +296,7 @@ describe("trends", () => {
   });
 
   test("figures over a mixed history match a hand computation", () => {
-    const t = (type: number) => ({ documents: type, entries: type, previous_entries: 0, skipped: {} });
+    const t = (n: number, published = true) => ({ documents: n, entries: n, previous_entries: 0, skipped: {}, published });
     // Oldest first here; computeTrends takes them newest first.
     const oldestFirst: RunResult[] = [
       run({ run_id: "1", started_at: "2024-01-01T00:00:00.000Z", duration_ms: 1000, types: { categories: t(100), boxes: t(50), options: t(200) } }),
@@ -300,7 +310,7 @@ describe("trends", () => {
         reason: "shrink",
         started_at: "2024-01-05T00:00:00.000Z",
         duration_ms: 2000,
-        types: { categories: t(10) },
+        types: { categories: t(10, false) },
       }),
       run({
         run_id: "6",
@@ -308,7 +318,7 @@ describe("trends", () => {
         published: false,
         started_at: "2024-01-06T00:00:00.000Z",
         duration_ms: 4000,
-        types: { categories: t(1), boxes: t(1), options: t(1) },
+        types: { categories: t(1, false), boxes: t(1, false), options: t(1, false) },
       }),
       run({ run_id: "7", started_at: "2024-01-07T00:00:00.000Z", duration_ms: 6000, types: { categories: t(110), boxes: t(55), options: t(190) } }),
       run({ run_id: "8", status: "running", published: false, started_at: "2024-01-08T00:00:00.000Z", duration_ms: null }),
@@ -338,7 +348,7 @@ describe("trends", () => {
       run_id: "1",
       started_at: "2024-01-01T00:00:00.000Z",
       duration_ms: 10,
-      types: { boxes: { documents: 1, entries: 1, previous_entries: 0, skipped: {} } },
+      types: { boxes: { documents: 1, entries: 1, previous_entries: 0, skipped: {}, published: true } },
     });
     expect(computeTrends([only]).change_vs_previous).toBeNull();
     const skipped = run({ run_id: "2", status: "skipped", published: false, started_at: "2024-01-01T00:00:00.000Z", duration_ms: 0 });

@@ -211,9 +211,9 @@ export class SyncEngine {
     result.status = "success";
   }
 
-  /** Makes each built type the serving one (fenced by the lock's token), with its dataset file. */
+  /** Makes each built type the serving one (fenced by the lock's token), then puts its dataset file in place. */
   private async publishTypes(run: Run): Promise<void> {
-    const { store } = this.deps;
+    const { store, logger } = this.deps;
     run.active.stage = "publishing";
     await this.writeStatus(run.active);
     for (const type of run.types) {
@@ -222,11 +222,16 @@ export class SyncEngine {
       const outcome = await store.publish(type, b.gen, run.lock.token, (ops) => this.replay(type, b.gen, ops));
       if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
       run.built.delete(type);
-      await b.dataset.commit();
+      b.result.published = run.result.published = true;
+      // The type serves its new index now: a file that cannot follow is a warning, not a failed run.
+      await b.dataset.commit().catch(async (err) => {
+        b.result.warning = errorText(err);
+        logger.warn(`${TYPE_LABEL[type]}: ${b.result.warning}`, { run_id: run.result.run_id, type });
+        await b.dataset.discard();
+      });
       await store.removeStale(type);
     }
     run.result.status = "success";
-    run.result.published = true;
   }
 
   /** Drops what was not published, records the end (history, lock, status key, log) and tells the listeners. */
@@ -273,6 +278,7 @@ export class SyncEngine {
       entries: 0,
       previous_entries: await store.entryCount(type, await store.currentGen(type)),
       skipped: tally.byReason,
+      published: false,
     };
     const progress = active.progress[type]!;
     const dataset = await DatasetWriter.open(datasetPath(config.dataSetFile, type), lock.runId);
@@ -443,8 +449,8 @@ function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
 }
 
 /** Throws when the run must stop: its lock was lost, it was aborted, or another of its types failed. */
-function checkRunning({ lockLost, signal, typeFailed }: Run): void {
-  if (lockLost) throw new Error("lost the run lock (another run took over); nothing was published");
+function checkRunning({ lockLost, signal, typeFailed, result }: Run): void {
+  if (lockLost) throw new Error(`lost the run lock (another run took over)${result.published ? "" : "; nothing was published"}`);
   if (signal.aborted) throw new RunAborted(`aborted: ${String(signal.reason ?? "shutdown")}`);
   if (typeFailed) throw new OtherTypeFailed("aborted: another type of this run failed");
 }

@@ -25,6 +25,10 @@ export interface TypeResult {
   /** Entries the serving index had before this run. */
   previous_entries: number;
   skipped: SkippedSummary;
+  /** This run's index of the type was made the serving one. */
+  published: boolean;
+  /** What went wrong once it served (its dataset file could not be put in place). */
+  warning?: string;
   /** With dry_run: how the built index differs from the serving one. */
   diff?: DiffSummary;
 }
@@ -36,6 +40,7 @@ export interface RunResult {
   scope: Scope;
   dry_run: boolean;
   force: boolean;
+  /** Some type was published; each type's `published` says which. */
   published: boolean;
   started_at: string;
   finished_at: string | null;

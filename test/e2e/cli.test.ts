@@ -98,7 +98,7 @@ describe("search-sync sync", () => {
       started_at: "",
       finished_at: "",
       duration_ms: 0,
-      types: { boxes: { documents: 10, entries: 15, previous_entries: 0, skipped: {} } },
+      types: { boxes: { documents: 10, entries: 15, previous_entries: 0, skipped: {}, published: true } },
     });
     const history = await cli(["history", "--json", "--limit", "5"]);
     expect(history.code).toBe(0);

@@ -34,6 +34,10 @@ function fromRow(row: Row): RunResult {
   const colon = (row.reason ?? "").indexOf(":");
   const reason = (colon < 0 ? row.reason : row.reason!.slice(0, colon)) as RunReason | null;
   const activeRunId = colon < 0 ? null : row.reason!.slice(colon + 1);
+  // Rows written before each type recorded `published`: a successful run had published them all.
+  const legacy = row.status === "success" && !row.dryRun;
+  const types = (row.types ?? {}) as RunResult["types"];
+  for (const t of Object.values(types)) t!.published ??= legacy;
   return {
     status: row.status as RunStatus,
     run_id: row.id,
@@ -41,11 +45,11 @@ function fromRow(row: Row): RunResult {
     scope: row.scope as Scope,
     dry_run: row.dryRun,
     force: row.force,
-    published: row.status === "success" && !row.dryRun,
+    published: Object.keys(types).length ? Object.values(types).some((t) => t!.published) : legacy,
     started_at: row.startedAt.toISOString(),
     finished_at: row.finishedAt?.toISOString() ?? null,
     duration_ms: row.durationMs,
-    types: (row.types ?? {}) as RunResult["types"],
+    types,
     ...(reason ? { reason } : {}),
     ...(activeRunId ? { active_run_id: activeRunId } : {}),
     ...(row.error ? { error: row.error } : {}),
