@@ -234,30 +234,29 @@ describe("repository", () => {
     expect(repo.lastSuccess("options")).toBeNull();
   });
 
-  test("markInterrupted fails the runs left running, except the active one", () => {
+  test("running lists the runs left running; finishRunning records an end only over a running row", () => {
     const repo = open();
     repo.save(run({ run_id: "dead", status: "running", published: false, started_at: "2024-01-15T02:00:00.000Z" }));
-    repo.save(run({ run_id: "alive", status: "running", published: false, started_at: "2024-01-15T02:30:00.000Z" }));
     const done = run({ run_id: "done", started_at: "2024-01-15T01:00:00.000Z", finished_at: "2024-01-15T01:00:01.000Z", duration_ms: 1000 });
     repo.save(done);
-    const now = new Date("2024-01-15T03:00:00.000Z");
-    expect(repo.markInterrupted("alive", now)).toBe(1);
-    expect(repo.get("dead")).toEqual(
-      run({
-        run_id: "dead",
-        status: "failed",
-        published: false,
-        started_at: "2024-01-15T02:00:00.000Z",
-        finished_at: "2024-01-15T03:00:00.000Z",
-        duration_ms: 3_600_000,
-        error: "interrupted: the process running it stopped before it finished",
-      }),
-    );
-    expect(repo.get("alive")!.status).toBe("running");
+    expect(repo.running().map((r) => r.run_id)).toEqual(["dead"]);
+    const failed = run({
+      run_id: "dead",
+      status: "failed",
+      published: false,
+      started_at: "2024-01-15T02:00:00.000Z",
+      finished_at: "2024-01-15T03:00:00.000Z",
+      duration_ms: 3_600_000,
+      error: "interrupted: the process running it stopped before it finished",
+    });
+    expect(repo.finishRunning(failed)).toBe(true);
+    expect(repo.get("dead")).toEqual(failed);
+    expect(repo.running()).toEqual([]);
+    // Not twice, and never over a run that recorded its own end.
+    expect(repo.finishRunning({ ...failed, status: "success" })).toBe(false);
+    expect(repo.finishRunning({ ...done, status: "failed" })).toBe(false);
+    expect(repo.get("dead")).toEqual(failed);
     expect(repo.get("done")).toEqual(done);
-    expect(repo.markInterrupted(null, now)).toBe(1);
-    expect(repo.get("alive")!.status).toBe("failed");
-    expect(repo.markInterrupted(null, now)).toBe(0);
   });
 
   test("settings: absent → null, set, overwrite, survive re-opening", () => {

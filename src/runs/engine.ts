@@ -2,7 +2,7 @@
 // The HTTP endpoints, the scheduler and the CLI all go through SyncEngine.trigger().
 import type { Document } from "mongodb";
 import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, toEntry, validDisplayNames } from "../catalog/entries.ts";
-import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import type { ItemType } from "../catalog/types.ts";
 import type { PushOp } from "../index/push-plan.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
@@ -13,7 +13,7 @@ import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { HeldLock, RunLock } from "./lock.ts";
-import type { ActiveRun, RunOptions, RunReason, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
+import { type ActiveRun, type RunOptions, type RunReason, type RunResult, type Scope, scopeTypes, type Trigger, type TypeResult } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 export interface EngineDeps {
@@ -42,10 +42,6 @@ export function newRunId(now = new Date()): string {
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
   return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-function scopeTypes(scope: Scope): ItemType[] {
-  return scope === "all" ? [...ITEM_TYPES] : [scope];
 }
 
 class RunAborted extends Error {}
@@ -213,9 +209,11 @@ export class SyncEngine {
 
   /** Makes each built type the serving one (fenced by the lock's token), then puts its dataset file in place. */
   private async publishTypes(run: Run): Promise<void> {
-    const { store, logger } = this.deps;
+    const { store, history, logger } = this.deps;
     run.active.stage = "publishing";
     await this.writeStatus(run.active);
+    // With its counts: if the process dies before the end is recorded, recovery completes this row (interrupted.ts).
+    history.save(run.result);
     for (const type of run.types) {
       checkRunning(run);
       const b = run.built.get(type)!;

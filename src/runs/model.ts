@@ -1,11 +1,15 @@
 // The shapes of a run: its result (history rows, HTTP bodies, alerts) and its progress (the status key).
 import type { SkippedSummary } from "../catalog/entries.ts";
-import type { ItemType } from "../catalog/types.ts";
+import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { ErrorCode } from "../platform/http/errors.ts";
 
 export const TRIGGERS = ["manual", "cron", "interval", "api", "cli"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 export type Scope = ItemType | "all";
+
+export function scopeTypes(scope: Scope): ItemType[] {
+  return scope === "all" ? [...ITEM_TYPES] : [scope];
+}
 export type RunStatus = "running" | "success" | "failed" | "rejected" | "skipped";
 /** Why a run was skipped (another run holds the lock; the interval job's last success is recent) or rejected (the shrink guard). */
 export type RunReason = "in_progress" | "recent_success" | "shrink";

@@ -1,5 +1,6 @@
 // The service process itself killed or stopped mid-run (SPEC §2 run lock, §6 SIGTERM; issue 6).
 import { afterEach, expect, test } from "bun:test";
+import { Redis } from "ioredis";
 import {
   documentsRead,
   getJson,
@@ -151,3 +152,54 @@ test.skipIf(!process.env.SS_LONG_TESTS)(
   },
   120_000,
 );
+
+// The end of a run is recorded after its publish: a process killed in between left a run that had
+// published recorded as failed. Redis answers the service slowly here (each reply held 150 ms), so
+// the kill lands after a publish and before the end is recorded; recovery reads what serves.
+test("SIGKILL after a publish, before the run's end is recorded: after restart, the history says which types the run published", async () => {
+  const w = await startWorld({ originsPerType: 100, env: { SYNC_LOCK_TTL_SECONDS: "2" } });
+  const proxy = await startDelayProxy(w.redis.port, 150);
+  const redis = new Redis(w.redis.url);
+  const serving = (name: string) => redis.get(`${w.prefix}{${name}}:cur`);
+  const killedAfter = async (name: string) => {
+    const svc = await w.serve({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+    const runId = await startRun(svc.url);
+    await until(async () => (await serving(name)) === runId, 30_000, `${name} to serve run ${runId}`);
+    svc.proc.kill("SIGKILL");
+    await svc.proc.exited;
+    expect(historyRows(w.historyDbPath).find((r) => r.id === runId)?.status).toBe("running");
+    return runId;
+  };
+  const recorded = async (runId: string) => {
+    const svc = await w.serve();
+    await until(() => historyRows(w.historyDbPath).find((r) => r.id === runId)?.status !== "running", 10_000, `run ${runId} to be recorded`);
+    const runs = (await getJson(`${svc.url}/sync-status?history=true`)).body.history as any[];
+    await svc.stop();
+    return runs.find((r) => r.run_id === runId);
+  };
+  try {
+    // Killed after its last type (options) was published: it did everything but record its end.
+    const whole = await killedAfter("option");
+    const wholeRun = await recorded(whole);
+    expect(wholeRun).toMatchObject({
+      status: "success",
+      published: true,
+      types: { categories: { published: true }, boxes: { published: true }, options: { published: true } },
+    });
+    expect(wholeRun.error).toBeUndefined();
+    // Its counts were recorded before the publish.
+    for (const t of Object.values(wholeRun.types) as { entries: number }[]) expect(t.entries).toBeGreaterThan(0);
+
+    // Killed after its first type (categories) was published: the others still serve the run before.
+    const part = await killedAfter("category");
+    expect(await serving("box")).toBe(whole);
+    expect(await recorded(part)).toMatchObject({
+      status: "failed",
+      published: true,
+      error: expect.stringContaining("interrupted"),
+      types: { categories: { published: true }, boxes: { published: false }, options: { published: false } },
+    });
+  } finally {
+    redis.disconnect();
+  }
+}, 120_000);

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "../model.ts";
 import type { HistoryDb } from "./db.ts";
 import { settings, syncRuns } from "./schema.ts";
@@ -96,27 +96,20 @@ export class HistoryRepo {
     return row ? { run_id: row.id, status: row.status as RunStatus, finished_at: row.finishedAt?.toISOString() ?? null } : null;
   }
 
-  /** Marks runs left `running` by a process that died as failed; returns how many. */
-  markInterrupted(activeRunId: string | null, now = new Date()): number {
-    const stale = this.db
-      .select()
-      .from(syncRuns)
-      .where(eq(syncRuns.status, "running"))
-      .all()
-      .filter((row) => row.id !== activeRunId);
-    for (const row of stale) {
-      this.db
-        .update(syncRuns)
-        .set({
-          status: "failed",
-          finishedAt: now,
-          durationMs: now.getTime() - row.startedAt.getTime(),
-          error: "interrupted: the process running it stopped before it finished",
-        })
-        .where(and(eq(syncRuns.id, row.id), inArray(syncRuns.status, ["running"])))
-        .run();
-    }
-    return stale.length;
+  /** Runs recorded as `running`. */
+  running(): RunResult[] {
+    return this.db.select().from(syncRuns).where(eq(syncRuns.status, "running")).all().map(fromRow);
+  }
+
+  /** Records the end of a run unless it is no longer `running` (its own process recorded it meanwhile). */
+  finishRunning(run: RunResult): boolean {
+    const updated = this.db
+      .update(syncRuns)
+      .set(toRow(run))
+      .where(and(eq(syncRuns.id, run.run_id), eq(syncRuns.status, "running")))
+      .returning({ id: syncRuns.id })
+      .all();
+    return updated.length > 0;
   }
 
   getSetting(key: string): string | null {
