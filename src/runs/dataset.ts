@@ -1,9 +1,10 @@
 // Dataset files: the synced entries of each type as a JSON array, written to a temp file and
 // renamed into place only when the run publishes, so a reader never sees half a file.
 
-import { type FileHandle, mkdir, open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import type { Entry, ItemType } from "../catalog/types.ts";
+import { type Entry, ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import { RUN_ID } from "./model.ts";
 
 /** categories → DATA_SET_FILE itself; boxes/options → the same name with _boxes/_options. */
 export function datasetPath(dataSetFile: string, type: ItemType): string {
@@ -11,6 +12,22 @@ export function datasetPath(dataSetFile: string, type: ItemType): string {
   if (type === "categories") return file;
   const ext = extname(file);
   return join(dirname(file), `${basename(file, ext)}_${type}${ext || ".json"}`);
+}
+
+function tempPath(path: string, runId: string): string {
+  return `${path}.${runId}.tmp`;
+}
+
+/** Removes the temp files of the dataset files whose run `over(runId)` says is over; nothing else. */
+export async function removeTempFiles(dataSetFile: string, over: (runId: string) => boolean): Promise<void> {
+  for (const type of ITEM_TYPES) {
+    const path = datasetPath(dataSetFile, type);
+    const [dir, prefix] = [dirname(path), `${basename(path)}.`];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const runId = name.startsWith(prefix) && name.endsWith(".tmp") ? name.slice(prefix.length, -".tmp".length) : "";
+      if (RUN_ID.test(runId) && over(runId)) await unlink(join(dir, name)).catch(() => {});
+    }
+  }
 }
 
 /**
@@ -42,7 +59,7 @@ export class DatasetWriter {
   ) {}
 
   static async open(path: string, runId: string): Promise<DatasetWriter> {
-    const tmpPath = `${path}.${runId}.tmp`;
+    const tmpPath = tempPath(path, runId);
     // Like the history database: a missing directory is created, not a reason for every run to fail.
     await onFile(path, () => mkdir(dirname(path), { recursive: true }));
     return new DatasetWriter(path, tmpPath, await onFile(path, () => open(tmpPath, "w")));

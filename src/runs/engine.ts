@@ -9,11 +9,11 @@ import { applyPush } from "../index/update.ts";
 import { type Config, redactUri } from "../platform/config.ts";
 import { type Logger, timestamp } from "../platform/log.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
-import { DatasetWriter, datasetPath } from "./dataset.ts";
+import { DatasetWriter, datasetPath, removeTempFiles } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { HeldLock, RunLock } from "./lock.ts";
-import { type ActiveRun, type RunOptions, type RunReason, type RunResult, type Scope, scopeTypes, type Trigger, type TypeResult } from "./model.ts";
+import { type ActiveRun, newRunId, type RunOptions, type RunReason, type RunResult, type Scope, scopeTypes, type Trigger, type TypeResult } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 export interface EngineDeps {
@@ -35,14 +35,6 @@ export type TriggerOutcome = { started: true; runId: string; done: Promise<RunRe
 const PROGRESS_EVERY_MS = 1_000;
 const GC_EVERY_ITEMS = 2_000;
 const TYPE_LABEL: Record<ItemType, string> = { categories: "Categories", boxes: "Boxes", options: "Options" };
-
-export function newRunId(now = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
-}
 
 class RunAborted extends Error {}
 /** A type stopped because another type of its run failed: not the run's cause of failure. */
@@ -171,6 +163,8 @@ export class SyncEngine {
   private async buildGeneration(run: Run): Promise<void> {
     const { types, active, result } = run;
     for (const type of types) await this.deps.store.removeStale(type);
+    // This run holds the lock: temp files of any other run are leftovers (a crash, a lost lock).
+    await removeTempFiles(this.deps.config.dataSetFile, (runId) => runId !== run.lock.runId);
     for (const type of types) active.progress[type] = { documents_read: 0, documents_total: 0, entries_written: 0 };
     void this.estimateTotals(types, active);
     // The types are built side by side: each reads its own collections, and MongoDB hands

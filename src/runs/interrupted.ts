@@ -4,10 +4,12 @@
 // A `running` row whose run holds the run lock may belong to a live process sharing this database
 // (`search-sync sync` next to the service), so it is recorded only once the lock no longer names
 // it: a live run keeps renewing its lock, a dead one's lock expires within SYNC_LOCK_TTL_SECONDS.
-// Until then the service watches the lock.
+// Until then the service watches the lock. A run recorded here also has its temp dataset files removed.
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
+import type { Config } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
+import { removeTempFiles } from "./dataset.ts";
 import type { SyncEngine } from "./engine.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { RunLock } from "./lock.ts";
@@ -15,6 +17,7 @@ import { type RunResult, scopeTypes, type TypeResult } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 interface Deps {
+  config: Pick<Config, "dataSetFile">;
   history: HistoryRepo;
   lock: RunLock;
   status: StatusStore;
@@ -44,11 +47,15 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
     const holder = await deps.lock.holder();
     // This process's own run is starting or ending: its row is `running` but not (or no longer) the holder.
     if (own !== null && own !== holder) return false;
+    const recorded = new Set<string>();
     for (const run of deps.history.running()) {
       if (run.run_id === holder) continue;
       const ended = interruptedEnd(run, serving);
-      if (deps.history.finishRunning(ended)) deps.logger.warn(`Run ${run.run_id} was interrupted; recorded as ${ended.status}`, { run_id: run.run_id });
+      if (!deps.history.finishRunning(ended)) continue;
+      recorded.add(run.run_id);
+      deps.logger.warn(`Run ${run.run_id} was interrupted; recorded as ${ended.status}`, { run_id: run.run_id });
     }
+    if (recorded.size) await removeTempFiles(deps.config.dataSetFile, (runId) => recorded.has(runId));
     await clearStaleActive(deps, holder);
     return holder === null || holder === own || deps.history.get(holder)?.status !== "running";
   };

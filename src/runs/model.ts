@@ -7,9 +7,21 @@ export const TRIGGERS = ["manual", "cron", "interval", "api", "cli"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 export type Scope = ItemType | "all";
 
+/** What newRunId makes: "<UTC time>-<8 hex digits>", e.g. 20260101T020000Z-abcdef12. */
+export const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
+
+export function newRunId(now = new Date()): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
 export function scopeTypes(scope: Scope): ItemType[] {
   return scope === "all" ? [...ITEM_TYPES] : [scope];
 }
+
 export type RunStatus = "running" | "success" | "failed" | "rejected" | "skipped";
 /** Why a run was skipped (another run holds the lock; the interval job's last success is recent) or rejected (the shrink guard). */
 export type RunReason = "in_progress" | "recent_success" | "shrink";

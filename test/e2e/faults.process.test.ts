@@ -1,5 +1,7 @@
 // The service process itself killed or stopped mid-run (SPEC §2 run lock, §6 SIGTERM; issue 6).
 import { afterEach, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import {
   documentsRead,
@@ -203,3 +205,31 @@ test("SIGKILL after a publish, before the run's end is recorded: after restart, 
     redis.disconnect();
   }
 }, 120_000);
+
+test("temp dataset files of a killed run are removed when the service starts and by the next run; no other file is touched", async () => {
+  const w = await startWorld({ env: { SYNC_BATCH_SIZE: "10", SYNC_LOCK_TTL_SECONDS: "2" } });
+  const others = ["data_set.json.notes.tmp", "other.json.20260101T000000Z-aaaaaaaa.tmp", "data_set.json.20260101T000000Z-aaaaaaaa.tmp.keep"];
+  for (const name of others) writeFileSync(join(w.dir, name), "not ours");
+  const temps = (runId: string) => readdirSync(w.dir).filter((f) => f.endsWith(`.${runId}.tmp`));
+  const killMidRun = async () => {
+    const svc = await w.serve();
+    const runId = await startRun(svc.url);
+    await until(async () => (await documentsRead(svc.url)) >= 300, 15_000, "the run to be under way");
+    svc.proc.kill("SIGKILL");
+    await svc.proc.exited;
+    expect(temps(runId).sort()).toEqual([`data_set.json.${runId}.tmp`, `data_set_boxes.json.${runId}.tmp`, `data_set_options.json.${runId}.tmp`]);
+    return runId;
+  };
+
+  // The service starting again removes them once the dead run's lock has expired.
+  const first = await killMidRun();
+  const svc = await w.serve();
+  await until(() => temps(first).length === 0, 10_000, "the killed run's temp files to be removed");
+  expect(await svc.stop()).toBe(0);
+
+  // A run started by the CLI (no service) removes them too.
+  const second = await killMidRun();
+  await until(async () => (await w.cli(["sync"])).code === 0, 10_000, "a CLI run once the dead run's lock has expired");
+  expect(temps(second)).toEqual([]);
+  for (const name of others) expect(readFileSync(join(w.dir, name), "utf8")).toBe("not ours");
+}, 90_000);
