@@ -185,13 +185,15 @@ async function syncRun(dbName: string, prefix: string): Promise<{ ms: number; rs
       stdout: "pipe",
       stderr: "pipe",
     });
-    const [out] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    await proc.exited;
+    const [out, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const code = await proc.exited;
     const err = await Bun.file(timeFile).text();
     const ms = performance.now() - started;
     const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1] ?? NaN);
     const cpuS = Number(/User time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN) + Number(/System time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
-    const result = JSON.parse(out) as { status: string; types: Record<string, { entries: number }> };
+    const result = (out.trim() ? JSON.parse(out) : null) as { status: string; error?: string; types: Record<string, { entries: number }> } | null;
+    // The figures of a sync that did not succeed mean nothing, and CI's smoke run must fail with it.
+    if (code !== 0 || result?.status !== "success") throw new Error(`the sync failed (exit ${code}): ${result?.error ?? (stderr.trim() || result?.status)}`);
     const entries = Object.values(result.types).reduce((a, t) => a + t.entries, 0);
     return { ms, rssMb: Math.round(rssKb / 102.4) / 10, cpuS: round1(cpuS), entries, status: result.status };
   } finally {

@@ -17,6 +17,9 @@ import { Scheduler } from "./scheduler/scheduler.ts";
 const ALERT_DRAIN_ON_SHUTDOWN_MS = 5_000;
 
 async function serve(config: Config): Promise<void> {
+  // A log line that cannot be written (stdout redirected to a full disk, a closed pipe) is lost, and
+  // logging goes on once it can: unhandled, the stream's 'error' event would end the service.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const services = openServices(config, logger);
   services.metrics.collectProcessMetrics();

@@ -52,7 +52,7 @@ const failedRun: RunResult = {
   finished_at: "2026-01-01T02:00:12.345Z",
   duration_ms: 12_345,
   types: {
-    categories: { documents: 200, entries: 150, previous_entries: 148, skipped: { linked_invalid: { count: 2, examples: ["a", "b"] } } },
+    categories: { documents: 200, entries: 150, previous_entries: 148, skipped: { linked_invalid: { count: 2, examples: ["a", "b"] } }, published: false },
   },
   error: "connection to mongodb://admin:hunter2@db.internal:27017 refused",
 };
@@ -195,7 +195,7 @@ describe("runs of the engine", () => {
     ]);
     expect(r.received[0]!.body.text.split("\n")[0]).toBe(`⚠️ search-sync re-sync rejected: boxes, cron, run ${rejected.run_id}`);
     expect(r.received[0]!.body.error).toBe(rejected.error);
-    expect(r.received[1]!.body.error).toBe("ENOTDIR: not a directory, mkdir '/dev/null/x'");
+    expect(r.received[1]!.body.error).toBe("dataset file data_set_options.json: ENOTDIR: not a directory");
     // Nothing from the configuration travels: no connection strings, no keys.
     for (const x of r.received) expect(JSON.stringify(x.body)).not.toMatch(/mongodb:|redis:|127\.0\.0\.1:6/);
   });

@@ -32,7 +32,7 @@ test("every key of every type goes (leftovers of crashed runs too); lock, status
     expect(await s.engine.run("all", "cron")).toMatchObject({ status: "skipped", reason: "in_progress", active_run_id: outcome.runId });
     const result = await outcome.done;
     expect(result).toMatchObject({ status: "cleared", trigger: "api", scope: "all", published: false });
-    expect(result.types.categories).toEqual({ documents: 0, entries: 0, previous_entries: 15, skipped: {} });
+    expect(result.types.categories).toEqual({ documents: 0, entries: 0, previous_entries: 15, skipped: {}, published: false });
 
     expect((await ctx.keys()).sort()).toEqual([`${ctx.prefix}scheduler:tick:cron:1700000000`, `${ctx.prefix}status`]);
     for (const key of kept) expect(await ctx.redis.get(key)).toBe("1");

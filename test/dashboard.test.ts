@@ -119,7 +119,7 @@ describe("GET /dashboard", () => {
     const failures = await page.$$eval("#failures-body tr.failure", (rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)));
     expect(failures.map((cells) => cells.slice(1))).toEqual([
       ["rejected", `${runs[3]!.run_id} (cron, all)`, runs[3]!.error!],
-      ["failed", `${runs[2]!.run_id} (interval, options)`, "ENOTDIR: not a directory, mkdir '/dev/null/x'"],
+      ["failed", `${runs[2]!.run_id} (interval, options)`, "dataset file data_set_options.json: ENOTDIR: not a directory"],
     ]);
 
     const status = (await page.textContent("#status-body"))!;

@@ -8,7 +8,7 @@ import { silentLogger } from "../src/platform/log.ts";
 import { HistoryDbError, openHistoryDb } from "../src/runs/history/db.ts";
 import { embeddedMigrations, MIGRATION_SQL } from "../src/runs/history/migrations.ts";
 import { HistoryRepo } from "../src/runs/history/repo.ts";
-import type { RunResult } from "../src/runs/model.ts";
+import type { RunResult, TypeResult } from "../src/runs/model.ts";
 import { computeTrends, percentile } from "../src/runs/trends.ts";
 import { until } from "./sync.fixtures.ts";
 
@@ -139,6 +139,7 @@ describe("repository", () => {
           entries: 5,
           previous_entries: 4,
           skipped: { linked_invalid: { count: 1, examples: ["64c000000000000000000003"] } },
+          published: true,
         },
       },
     };
@@ -146,6 +147,15 @@ describe("repository", () => {
     expect(repo.get("r1")).toEqual(done);
     expect(repo.list(10)).toEqual([done]);
     expect(repo.get("nope")).toBeNull();
+  });
+
+  test("rows from before each type recorded `published`: a successful run's types read as published, others' not", () => {
+    const repo = open();
+    const legacy = { documents: 1, entries: 1, previous_entries: 0, skipped: {} } as unknown as TypeResult;
+    repo.save(run({ run_id: "ok", started_at: "2024-01-15T02:00:00.000Z", types: { boxes: legacy } }));
+    repo.save(run({ run_id: "bad", status: "failed", started_at: "2024-01-15T03:00:00.000Z", types: { boxes: legacy } }));
+    expect(repo.get("ok")).toMatchObject({ published: true, types: { boxes: { published: true } } });
+    expect(repo.get("bad")).toMatchObject({ published: false, types: { boxes: { published: false } } });
   });
 
   test("every status round-trips: failed with error, rejected with reason, skipped with the active run id, dry runs", () => {
@@ -245,30 +255,29 @@ describe("repository", () => {
     expect(repo.lastSuccess("options")).toBeNull();
   });
 
-  test("markInterrupted fails the runs left running, except the active one", () => {
+  test("running lists the runs left running; finishRunning records an end only over a running row", () => {
     const repo = open();
     repo.save(run({ run_id: "dead", status: "running", published: false, started_at: "2024-01-15T02:00:00.000Z" }));
-    repo.save(run({ run_id: "alive", status: "running", published: false, started_at: "2024-01-15T02:30:00.000Z" }));
     const done = run({ run_id: "done", started_at: "2024-01-15T01:00:00.000Z", finished_at: "2024-01-15T01:00:01.000Z", duration_ms: 1000 });
     repo.save(done);
-    const now = new Date("2024-01-15T03:00:00.000Z");
-    expect(repo.markInterrupted("alive", now)).toBe(1);
-    expect(repo.get("dead")).toEqual(
-      run({
-        run_id: "dead",
-        status: "failed",
-        published: false,
-        started_at: "2024-01-15T02:00:00.000Z",
-        finished_at: "2024-01-15T03:00:00.000Z",
-        duration_ms: 3_600_000,
-        error: "interrupted: the process running it stopped before it finished",
-      }),
-    );
-    expect(repo.get("alive")!.status).toBe("running");
+    expect(repo.running().map((r) => r.run_id)).toEqual(["dead"]);
+    const failed = run({
+      run_id: "dead",
+      status: "failed",
+      published: false,
+      started_at: "2024-01-15T02:00:00.000Z",
+      finished_at: "2024-01-15T03:00:00.000Z",
+      duration_ms: 3_600_000,
+      error: "interrupted: the process running it stopped before it finished",
+    });
+    expect(repo.finishRunning(failed)).toBe(true);
+    expect(repo.get("dead")).toEqual(failed);
+    expect(repo.running()).toEqual([]);
+    // Not twice, and never over a run that recorded its own end.
+    expect(repo.finishRunning({ ...failed, status: "success" })).toBe(false);
+    expect(repo.finishRunning({ ...done, status: "failed" })).toBe(false);
+    expect(repo.get("dead")).toEqual(failed);
     expect(repo.get("done")).toEqual(done);
-    expect(repo.markInterrupted(null, now)).toBe(1);
-    expect(repo.get("alive")!.status).toBe("failed");
-    expect(repo.markInterrupted(null, now)).toBe(0);
   });
 
   test("settings: absent → null, set, overwrite, survive re-opening", () => {
@@ -301,7 +310,7 @@ describe("a database locked by another connection", () => {
     repo.setSetting("scheduler.enabled", "false");
     expect(repo.health()).toEqual({ file: "history.db", pending_writes: 3, last_error: "database is locked", corrupt_file_moved_to: null });
     expect(repo.list(10)).toEqual([earlier]);
-    expect(() => repo.markInterrupted(null)).toThrow("history database not writable: database is locked");
+    expect(() => repo.running()).toThrow("history database not writable: database is locked");
     expect(logged).toEqual(["Could not write to the history database: database is locked; keeping 1 record(s) in memory and retrying until it is writable"]);
 
     await Bun.sleep(300); // a few retries fail too, quietly
@@ -359,7 +368,7 @@ describe("trends", () => {
   });
 
   test("figures over a mixed history match a hand computation", () => {
-    const t = (type: number) => ({ documents: type, entries: type, previous_entries: 0, skipped: {} });
+    const t = (n: number, published = true) => ({ documents: n, entries: n, previous_entries: 0, skipped: {}, published });
     // Oldest first here; computeTrends takes them newest first.
     const oldestFirst: RunResult[] = [
       run({ run_id: "1", started_at: "2024-01-01T00:00:00.000Z", duration_ms: 1000, types: { categories: t(100), boxes: t(50), options: t(200) } }),
@@ -373,7 +382,7 @@ describe("trends", () => {
         reason: "shrink",
         started_at: "2024-01-05T00:00:00.000Z",
         duration_ms: 2000,
-        types: { categories: t(10) },
+        types: { categories: t(10, false) },
       }),
       run({
         run_id: "6",
@@ -381,7 +390,7 @@ describe("trends", () => {
         published: false,
         started_at: "2024-01-06T00:00:00.000Z",
         duration_ms: 4000,
-        types: { categories: t(1), boxes: t(1), options: t(1) },
+        types: { categories: t(1, false), boxes: t(1, false), options: t(1, false) },
       }),
       run({ run_id: "7", started_at: "2024-01-07T00:00:00.000Z", duration_ms: 6000, types: { categories: t(110), boxes: t(55), options: t(190) } }),
       run({ run_id: "8", status: "running", published: false, started_at: "2024-01-08T00:00:00.000Z", duration_ms: null }),
@@ -411,7 +420,7 @@ describe("trends", () => {
       run_id: "1",
       started_at: "2024-01-01T00:00:00.000Z",
       duration_ms: 10,
-      types: { boxes: { documents: 1, entries: 1, previous_entries: 0, skipped: {} } },
+      types: { boxes: { documents: 1, entries: 1, previous_entries: 0, skipped: {}, published: true } },
     });
     expect(computeTrends([only]).change_vs_previous).toBeNull();
     const skipped = run({ run_id: "2", status: "skipped", published: false, started_at: "2024-01-01T00:00:00.000Z", duration_ms: 0 });

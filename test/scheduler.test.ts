@@ -5,9 +5,10 @@ import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
 import { createServices, type Services } from "../src/app/container.ts";
 import { parseConfig } from "../src/platform/config.ts";
-import { newRunId } from "../src/runs/engine.ts";
+import { createLogger, type Logger } from "../src/platform/log.ts";
 import type { HistoryRepo } from "../src/runs/history/repo.ts";
 import type { RunResult } from "../src/runs/model.ts";
+import { newRunId } from "../src/runs/model.ts";
 import { Scheduler, type SchedulerOptions } from "../src/scheduler/scheduler.ts";
 import { collectLogs, createContext, MONGODB_URI, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 // Publishing (SPEC §2): atomic switch, shrink guard, dry runs, scope, cleanup, only our own keys.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../src/app/http.ts";
 import type { ItemType } from "../src/catalog/types.ts";
@@ -276,6 +276,38 @@ describe("scope", () => {
     expect(await snapshot(s, "boxes")).toEqual({ gen: body.run_id, items: 12, entries: 36, phrases: 36 });
     expect(boxesBefore.gen).not.toBe(body.run_id);
     expect(JSON.parse(readDataset("boxes"))).toHaveLength(36);
+  });
+});
+
+describe("dataset files", () => {
+  test("a dataset file that cannot be put in place once its type serves: the run is published with a warning naming the file, and its record agrees with what serves", async () => {
+    await seedLarge(ctx.db, ["categories", "boxes", "options"], 5);
+    const s = await ctx.services();
+    const app = createApp({ ...s, version: "test", startedAt: new Date() });
+    // boxes is published second: before it, categories already serves the new generation.
+    mkdirSync(join(ctx.dir, files.boxes));
+
+    const result = await s.engine.run("all", "api");
+    expect(result).toMatchObject({
+      status: "success",
+      published: true,
+      types: {
+        categories: { published: true },
+        boxes: { published: true, warning: "dataset file data_set_boxes.json: EISDIR: illegal operation on a directory" },
+        options: { published: true },
+      },
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.types.categories!.warning).toBeUndefined();
+    for (const type of ITEM_TYPES) expect(await s.store.currentGen(type)).toBe(result.run_id);
+    expect(s.history.get(result.run_id)).toEqual(result);
+    const status = await app.handle(new Request("http://localhost/sync-status"));
+    const text = await status.text();
+    expect(JSON.parse(text).last_run).toEqual(result);
+    expect(text).not.toContain(ctx.dir);
+    expect(JSON.parse(readDataset("categories"))).toHaveLength(15);
+    expect(JSON.parse(readDataset("options"))).toHaveLength(15);
+    expect(readdirSync(ctx.dir).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 });
 

@@ -77,6 +77,7 @@ describe("full run", () => {
         slug_missing: { count: 1, examples: ["64b0000000000000000000ff"] },
         linked_invalid: { count: 1, examples: ["64c000000000000000000003"] },
       },
+      published: true,
     });
   });
 });

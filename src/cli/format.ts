@@ -50,7 +50,7 @@ export function formatStatus(status: SyncStatus): string {
     if (!t) continue;
     const skipped = skippedTotal(t.skipped ?? {});
     lines.push(
-      `  ${type.padEnd(11)} ${num(t.entries)} entries from ${num(t.documents)} documents (before: ${num(t.previous_entries)}${skipped ? `, ${num(skipped)} skipped` : ""})`,
+      `  ${type.padEnd(11)} ${num(t.entries)} entries from ${num(t.documents)} documents (before: ${num(t.previous_entries)}${skipped ? `, ${num(skipped)} skipped` : ""})${t.warning ? `; ${t.warning}` : ""}`,
     );
   }
   return lines.join("\n");

@@ -71,6 +71,12 @@ export class IndexStore {
     return this.client.get(this.keys.current(type));
   }
 
+  /** The run that built the serving generation of `type` (its meta's run_id), or null. */
+  async servingRunId(type: ItemType): Promise<string | null> {
+    const gen = await this.currentGen(type);
+    return gen ? this.client.hget(this.keys.gen(type, gen).meta, "run_id") : null;
+  }
+
   /** Entries in a generation (0 when it does not exist). */
   async entryCount(type: ItemType, gen: string | null): Promise<number> {
     if (!gen) return 0;

@@ -2,7 +2,7 @@
 // The HTTP endpoints, the scheduler and the CLI all go through SyncEngine.trigger().
 import type { Document } from "mongodb";
 import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, toEntry, validDisplayNames } from "../catalog/entries.ts";
-import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import type { ItemType } from "../catalog/types.ts";
 import type { PushOp } from "../index/push-plan.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
@@ -10,11 +10,11 @@ import type { Config } from "../platform/config.ts";
 import { type Logger, TEXT_LINES, timestamp } from "../platform/log.ts";
 import { redactUri } from "../platform/redact.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
-import { DatasetWriter, datasetPath } from "./dataset.ts";
+import { DatasetWriter, datasetPath, removeTempFiles } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { HeldLock, RunLock } from "./lock.ts";
-import type { ActiveRun, RunOptions, RunReason, RunResult, Scope, Trigger, TypeResult } from "./model.ts";
+import { type ActiveRun, newRunId, type RunOptions, type RunReason, type RunResult, type Scope, scopeTypes, type Trigger, type TypeResult } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 export interface EngineDeps {
@@ -36,18 +36,6 @@ export type TriggerOutcome = { started: true; runId: string; done: Promise<RunRe
 const PROGRESS_EVERY_MS = 1_000;
 const GC_EVERY_ITEMS = 2_000;
 const TYPE_LABEL: Record<ItemType, string> = { categories: "Categories", boxes: "Boxes", options: "Options" };
-
-export function newRunId(now = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-function scopeTypes(scope: Scope): ItemType[] {
-  return scope === "all" ? [...ITEM_TYPES] : [scope];
-}
 
 class RunAborted extends Error {}
 /** A type stopped because another type of its run failed: not the run's cause of failure. */
@@ -124,9 +112,11 @@ export class SyncEngine {
     const begun = prepare(run);
     const done = this.execute(run, begun, work);
     this.current = { runId, abort, done };
-    done.finally(() => {
+    // then(f, f), not finally(f): a rejection of `done` must not come back as an unhandled one.
+    const clear = () => {
       if (this.current?.runId === runId) this.current = null;
-    });
+    };
+    done.then(clear, clear);
     // A push acknowledged once the run's id is out must reach the index it publishes, so its id
     // is handed out only when every type of its scope journals pushes (a failure ends the run).
     await begun.catch(() => {});
@@ -188,11 +178,12 @@ export class SyncEngine {
     active.stage = "clearing";
     await this.writeStatus(active);
     for (const type of types) {
-      result.types[type] = { documents: 0, entries: 0, previous_entries: await store.entryCount(type, await store.currentGen(type)), skipped: {} };
+      const previous = await store.entryCount(type, await store.currentGen(type));
+      result.types[type] = { documents: 0, entries: 0, previous_entries: previous, skipped: {}, published: false };
     }
     await store.clear(types);
     for (const type of types) {
-      const empty = new DatasetWriter(datasetPath(config.dataSetFile, type), lock.runId);
+      const empty = await DatasetWriter.open(datasetPath(config.dataSetFile, type), lock.runId);
       await empty.close();
       await empty.commit();
     }
@@ -228,6 +219,8 @@ export class SyncEngine {
   private async beginGenerations({ types, lock }: Run): Promise<void> {
     const { store, config } = this.deps;
     for (const type of types) await store.removeStale(type);
+    // This run holds the lock: temp files of any other run are leftovers (a crash, a lost lock).
+    await removeTempFiles(config.dataSetFile, (runId) => runId !== lock.runId);
     await Promise.all(types.map((type) => store.begin(type, lock.runId, lock.runId, lock.token, config.lockTtlMs)));
   }
 
@@ -267,11 +260,13 @@ export class SyncEngine {
     result.status = "success";
   }
 
-  /** Makes each built type the serving one (fenced by the lock's token), with its dataset file. */
+  /** Makes each built type the serving one (fenced by the lock's token), then puts its dataset file in place. */
   private async publishTypes(run: Run): Promise<void> {
-    const { store } = this.deps;
+    const { store, history, logger } = this.deps;
     run.active.stage = "publishing";
     await this.writeStatus(run.active);
+    // With its counts: if the process dies before the end is recorded, recovery completes this row (interrupted.ts).
+    history.save(run.result);
     for (const type of run.types) {
       checkRunning(run);
       const b = run.built.get(type)!;
@@ -279,11 +274,16 @@ export class SyncEngine {
       if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
       run.built.delete(type);
       run.unpublished.delete(type);
-      await b.dataset.commit();
+      b.result.published = run.result.published = true;
+      // The type serves its new index now: a file that cannot follow is a warning, not a failed run.
+      await b.dataset.commit().catch(async (err) => {
+        b.result.warning = errorText(err);
+        logger.warn(`${TYPE_LABEL[type]}: ${b.result.warning}`, { run_id: run.result.run_id, type });
+        await b.dataset.discard();
+      });
       await store.removeStale(type);
     }
     run.result.status = "success";
-    run.result.published = true;
   }
 
   /** Drops what was not published, records the end (history, lock, status key, log) and tells the listeners. */
@@ -328,9 +328,10 @@ export class SyncEngine {
       entries: 0,
       previous_entries: await store.entryCount(type, await store.currentGen(type)),
       skipped: tally.byReason,
+      published: false,
     };
     const progress = active.progress[type]!;
-    const dataset = new DatasetWriter(datasetPath(config.dataSetFile, type), lock.runId);
+    const dataset = await DatasetWriter.open(datasetPath(config.dataSetFile, type), lock.runId);
     const built: Built = { gen, result, dataset };
     let lastProgress = 0;
     const report = async (force = false) => {
@@ -539,8 +540,8 @@ function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
 }
 
 /** Throws when the run must stop: its lock was lost, it was aborted, or another of its types failed. */
-function checkRunning({ lockLost, signal, typeFailed }: Run): void {
-  if (lockLost) throw new Error("lost the run lock (another run took over); nothing was published");
+function checkRunning({ lockLost, signal, typeFailed, result }: Run): void {
+  if (lockLost) throw new Error(`lost the run lock (another run took over)${result.published ? "" : "; nothing was published"}`);
   if (signal.aborted) throw new RunAborted(`aborted: ${String(signal.reason ?? "shutdown")}`);
   if (typeFailed) throw new OtherTypeFailed("aborted: another type of this run failed");
 }
@@ -589,12 +590,19 @@ export function errorText(err: unknown): string {
 
 /** Yields the items of `source`, already asking for the next one while the caller works on the current. */
 async function* prefetched<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
-  let next = source.next();
+  // A read that fails while the caller works must not be an unhandled rejection (it ends the
+  // process): it is marked handled here, and still thrown where it is awaited.
+  const ask = () => {
+    const next = source.next();
+    next.catch(() => {});
+    return next;
+  };
+  let next = ask();
   try {
     for (;;) {
       const item = await next;
       if (item.done) return;
-      next = source.next();
+      next = ask();
       yield item.value;
     }
   } finally {

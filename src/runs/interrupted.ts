@@ -1,18 +1,27 @@
 // Runs left `running` in the history database by a process that stopped without finishing them
-// (SIGKILL, crash, power loss) are marked failed. A `running` row whose run holds the run lock may
-// belong to a live process sharing this database (`search-sync sync` next to the service), so it
-// is marked only once the lock no longer names it: a live run keeps renewing its lock, a dead
-// one's lock expires within SYNC_LOCK_TTL_SECONDS. Until then the service watches the lock.
+// (SIGKILL, crash, power loss) are recorded as what they did: a run whose generation serves a type
+// had published it (it died after the publish, before its end was recorded), otherwise it failed.
+// A `running` row whose run holds the run lock may belong to a live process sharing this database
+// (`search-sync sync` next to the service), so it is recorded only once the lock no longer names
+// it: a live run keeps renewing its lock, a dead one's lock expires within SYNC_LOCK_TTL_SECONDS.
+// Until then the service watches the lock. A run recorded here also has its temp dataset files removed.
+import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
+import type { IndexStore } from "../index/store.ts";
+import type { Config } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
+import { removeTempFiles } from "./dataset.ts";
 import type { SyncEngine } from "./engine.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { RunLock } from "./lock.ts";
+import { type RunResult, scopeTypes, type TypeResult } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 interface Deps {
+  config: Pick<Config, "dataSetFile">;
   history: HistoryRepo;
   lock: RunLock;
   status: StatusStore;
+  store: Pick<IndexStore, "servingRunId">;
   engine: Pick<SyncEngine, "activeRunId">;
   logger: Logger;
 }
@@ -29,14 +38,24 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
   let firstDone!: () => void;
   const first = new Promise<void>((resolve) => (firstDone = resolve));
 
-  /** One look; true when no run of this database can still be waiting to be marked. */
+  /** One look; true when no run of this database can still be waiting to be recorded. */
   const look = async (): Promise<boolean> => {
+    // Read first: between the lock's read and the recording below nothing may be awaited, or a run
+    // this process starts meanwhile would be taken for a dead one.
+    const serving = await servingRuns(deps.store);
     const own = deps.engine.activeRunId;
     const holder = await deps.lock.holder();
     // This process's own run is starting or ending: its row is `running` but not (or no longer) the holder.
     if (own !== null && own !== holder) return false;
-    const marked = deps.history.markInterrupted(holder);
-    if (marked) deps.logger.warn(`Marked ${marked} interrupted run(s) as failed`);
+    const recorded = new Set<string>();
+    for (const run of deps.history.running()) {
+      if (run.run_id === holder) continue;
+      const ended = interruptedEnd(run, serving);
+      if (!deps.history.finishRunning(ended)) continue;
+      recorded.add(run.run_id);
+      deps.logger.warn(`Run ${run.run_id} was interrupted; recorded as ${ended.status}`, { run_id: run.run_id });
+    }
+    if (recorded.size) await removeTempFiles(deps.config.dataSetFile, (runId) => recorded.has(runId));
     await clearStaleActive(deps, holder);
     return holder === null || holder === own || deps.history.get(holder)?.status !== "running";
   };
@@ -57,6 +76,32 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
       stopped = true;
       clearTimeout(timer);
     },
+  };
+}
+
+/** The run whose generation serves, per type. */
+async function servingRuns(store: Deps["store"]): Promise<Record<ItemType, string | null>> {
+  const ids = await Promise.all(ITEM_TYPES.map((type) => store.servingRunId(type)));
+  return Object.fromEntries(ITEM_TYPES.map((type, i) => [type, ids[i]])) as Record<ItemType, string | null>;
+}
+
+/**
+ * How an interrupted run ended: it published the types its generation serves (their counts were
+ * recorded before the publish), and succeeded if that is every type of its scope.
+ */
+function interruptedEnd(run: RunResult, serving: Record<ItemType, string | null>, now = new Date()): RunResult {
+  const types = { ...run.types };
+  for (const [type, t] of Object.entries(types) as [ItemType, TypeResult][]) types[type] = { ...t, published: serving[type] === run.run_id };
+  const published = scopeTypes(run.scope).filter((type) => types[type]?.published);
+  const succeeded = published.length === scopeTypes(run.scope).length;
+  return {
+    ...run,
+    types,
+    status: succeeded ? "success" : "failed",
+    published: published.length > 0,
+    finished_at: now.toISOString(),
+    duration_ms: now.getTime() - new Date(run.started_at).getTime(),
+    ...(succeeded ? {} : { error: "interrupted: the process running it stopped before it finished" }),
   };
 }
 

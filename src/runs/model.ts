@@ -1,12 +1,28 @@
 // The shapes of a run: its result (history rows, HTTP bodies, alerts) and its progress (the status key).
 import type { SkippedSummary } from "../catalog/entries.ts";
-import type { ItemType } from "../catalog/types.ts";
+import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { ErrorCode } from "../platform/http/errors.ts";
 
 // resync: the change follower's full run when its stream could not be resumed (or had never run).
 export const TRIGGERS = ["manual", "cron", "interval", "api", "cli", "resync"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 export type Scope = ItemType | "all";
+
+/** What newRunId makes: "<UTC time>-<8 hex digits>", e.g. 20260101T020000Z-abcdef12. */
+export const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
+
+export function newRunId(now = new Date()): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export function scopeTypes(scope: Scope): ItemType[] {
+  return scope === "all" ? [...ITEM_TYPES] : [scope];
+}
+
 /** `cleared`: GET /clear-data emptied the index and the dataset files (a run of its own kind, under the run lock). */
 export type RunStatus = "running" | "success" | "failed" | "rejected" | "skipped" | "cleared";
 /** Why a run was skipped (another run holds the lock; the interval job's last success is recent) or rejected (the shrink guard). */
@@ -27,6 +43,10 @@ export interface TypeResult {
   /** Entries the serving index had before this run. */
   previous_entries: number;
   skipped: SkippedSummary;
+  /** This run's index of the type was made the serving one. */
+  published: boolean;
+  /** What went wrong once it served (its dataset file could not be put in place). */
+  warning?: string;
   /** With dry_run: how the built index differs from the serving one. */
   diff?: DiffSummary;
 }
@@ -38,6 +58,7 @@ export interface RunResult {
   scope: Scope;
   dry_run: boolean;
   force: boolean;
+  /** Some type was published; each type's `published` says which. */
   published: boolean;
   started_at: string;
   finished_at: string | null;

@@ -106,7 +106,7 @@ describe("search-sync sync", () => {
       started_at: "",
       finished_at: "",
       duration_ms: 0,
-      types: { boxes: { documents: 10, entries: 15, previous_entries: 0, skipped: {} } },
+      types: { boxes: { documents: 10, entries: 15, previous_entries: 0, skipped: {}, published: true } },
     });
     const history = await cli(["history", "--json", "--limit", "5"]);
     expect(history.code).toBe(0);
@@ -132,7 +132,7 @@ describe("search-sync sync", () => {
     expect(failed).toEqual({
       code: 1,
       stdout: expect.any(String),
-      stderr: expect.stringMatching(new RegExp(`^${PREFIX("ERROR")}Re-sync failed: ENOTDIR: not a directory, mkdir '/dev/null/x'\n$`)),
+      stderr: expect.stringMatching(new RegExp(`^${PREFIX("ERROR")}Re-sync failed: dataset file data_set.json: ENOTDIR: not a directory\n$`)),
     });
 
     expect((await cli(["sync", "--type", "categories"])).code).toBe(0);
@@ -252,7 +252,7 @@ describe("search-sync sync", () => {
       });
       expect(ran.code).toBe(1);
       expect(received.map((b) => [b.status, b.trigger, b.scope, b.error])).toEqual([
-        ["failed", "cli", "boxes", "ENOTDIR: not a directory, mkdir '/dev/null/x'"],
+        ["failed", "cli", "boxes", "dataset file data_set_boxes.json: ENOTDIR: not a directory"],
       ]);
     } finally {
       server.stop(true);

@@ -1,7 +1,20 @@
 // The MongoDB-compatible server killed mid-run and started again, against the compiled binary
 // (SPEC §2 "no downtime": a failed run leaves the previous index serving; issue 6).
 import { afterEach, expect, test } from "bun:test";
-import { documentsRead, getJson, historyRows, keysUnder, killAll, postJson, startRun, startWorld, until } from "../../scripts/lib/procs.ts";
+import { MongoClient } from "mongodb";
+import {
+  CATALOG_DB,
+  documentsRead,
+  getJson,
+  historyRows,
+  keysUnder,
+  killAll,
+  postJson,
+  startDelayProxy,
+  startRun,
+  startWorld,
+  until,
+} from "../../scripts/lib/procs.ts";
 import { READ_TIMEOUT_MS } from "../../src/source/mongo.ts";
 import { gensIn, keyShape } from "../sync.fixtures.ts";
 
@@ -85,5 +98,29 @@ test("MongoDB killed mid-run: the run fails, the previous index answers every se
   const keys = await keysUnder(w.redis.url, w.prefix);
   expect(gensIn(keys)).toEqual([next.body.run_id]);
   expect(keyShape(keys, [next.body.run_id])).toEqual(clean);
+  expect(await svc.stop()).toBe(0);
+}, 90_000);
+
+// The engine asks for the next batch before it writes the current one: a read failing meanwhile
+// used to be an unhandled rejection, which ends the process. Redis answers slowly here (each reply
+// held 300 ms), so a batch is still being written when the read of the next one fails: the
+// collections are dropped under the run's cursors, and MongoDB answers "cursor not found" at once.
+test("a MongoDB read fails while a batch is being written: the run fails and is recorded, the service keeps running", async () => {
+  const w = await startWorld({ env: { SYNC_BATCH_SIZE: "10" } });
+  const redis = await startDelayProxy(w.redis.port, 300);
+  const svc = await w.serve({ REDIS_URL: `redis://127.0.0.1:${redis.port}` });
+  const runId = await startRun(svc.url);
+  await until(async () => (await documentsRead(svc.url)) >= 50, 30_000, "the run to be under way");
+  const client = new MongoClient(w.mongo.url);
+  try {
+    for (const name of await client.db(CATALOG_DB).listCollections({}, { nameOnly: true }).toArray()) await client.db(CATALOG_DB).dropCollection(name.name);
+  } finally {
+    await client.close();
+  }
+
+  await until(async () => (await getJson(`${svc.url}/sync-status`)).body.last_run?.run_id === runId, 30_000, "the run to end");
+  expect((await getJson(`${svc.url}/sync-status`)).body).toMatchObject({ status: "failed", last_run: { run_id: runId, status: "failed" } });
+  expect(historyRows(w.historyDbPath).find((r) => r.id === runId)?.status).toBe("failed");
+  expect(svc.proc.exitCode).toBeNull();
   expect(await svc.stop()).toBe(0);
 }, 90_000);

@@ -1,5 +1,8 @@
 // The service process itself killed or stopped mid-run (SPEC §2 run lock, §6 SIGTERM; issue 6).
 import { afterEach, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
 import {
   documentsRead,
   getJson,
@@ -154,3 +157,82 @@ test.skipIf(!process.env.SS_LONG_TESTS)(
   },
   120_000,
 );
+
+// The end of a run is recorded after its publish: a process killed in between left a run that had
+// published recorded as failed. Redis answers the service slowly here (each reply held 150 ms), so
+// the kill lands after a publish and before the end is recorded; recovery reads what serves.
+test("SIGKILL after a publish, before the run's end is recorded: after restart, the history says which types the run published", async () => {
+  const w = await startWorld({ originsPerType: 100, env: { SYNC_LOCK_TTL_SECONDS: "2" } });
+  const proxy = await startDelayProxy(w.redis.port, 150);
+  const redis = new Redis(w.redis.url);
+  const serving = (name: string) => redis.get(`${w.prefix}{${name}}:cur`);
+  const killedAfter = async (name: string) => {
+    const svc = await w.serve({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+    const runId = await startRun(svc.url);
+    await until(async () => (await serving(name)) === runId, 30_000, `${name} to serve run ${runId}`);
+    svc.proc.kill("SIGKILL");
+    await svc.proc.exited;
+    expect(historyRows(w.historyDbPath).find((r) => r.id === runId)?.status).toBe("running");
+    return runId;
+  };
+  const recorded = async (runId: string) => {
+    const svc = await w.serve();
+    await until(() => historyRows(w.historyDbPath).find((r) => r.id === runId)?.status !== "running", 10_000, `run ${runId} to be recorded`);
+    const runs = (await getJson(`${svc.url}/sync-status?history=true`)).body.history as any[];
+    await svc.stop();
+    return runs.find((r) => r.run_id === runId);
+  };
+  try {
+    // Killed after its last type (options) was published: it did everything but record its end.
+    const whole = await killedAfter("option");
+    const wholeRun = await recorded(whole);
+    expect(wholeRun).toMatchObject({
+      status: "success",
+      published: true,
+      types: { categories: { published: true }, boxes: { published: true }, options: { published: true } },
+    });
+    expect(wholeRun.error).toBeUndefined();
+    // Its counts were recorded before the publish.
+    for (const t of Object.values(wholeRun.types) as { entries: number }[]) expect(t.entries).toBeGreaterThan(0);
+
+    // Killed after its first type (categories) was published: the others still serve the run before.
+    const part = await killedAfter("category");
+    expect(await serving("box")).toBe(whole);
+    expect(await recorded(part)).toMatchObject({
+      status: "failed",
+      published: true,
+      error: expect.stringContaining("interrupted"),
+      types: { categories: { published: true }, boxes: { published: false }, options: { published: false } },
+    });
+  } finally {
+    redis.disconnect();
+  }
+}, 120_000);
+
+test("temp dataset files of a killed run are removed when the service starts and by the next run; no other file is touched", async () => {
+  const w = await startWorld({ env: { SYNC_BATCH_SIZE: "10", SYNC_LOCK_TTL_SECONDS: "2" } });
+  const others = ["data_set.json.notes.tmp", "other.json.20260101T000000Z-aaaaaaaa.tmp", "data_set.json.20260101T000000Z-aaaaaaaa.tmp.keep"];
+  for (const name of others) writeFileSync(join(w.dir, name), "not ours");
+  const temps = (runId: string) => readdirSync(w.dir).filter((f) => f.endsWith(`.${runId}.tmp`));
+  const killMidRun = async () => {
+    const svc = await w.serve();
+    const runId = await startRun(svc.url);
+    await until(async () => (await documentsRead(svc.url)) >= 300, 15_000, "the run to be under way");
+    svc.proc.kill("SIGKILL");
+    await svc.proc.exited;
+    expect(temps(runId).sort()).toEqual([`data_set.json.${runId}.tmp`, `data_set_boxes.json.${runId}.tmp`, `data_set_options.json.${runId}.tmp`]);
+    return runId;
+  };
+
+  // The service starting again removes them once the dead run's lock has expired.
+  const first = await killMidRun();
+  const svc = await w.serve();
+  await until(() => temps(first).length === 0, 10_000, "the killed run's temp files to be removed");
+  expect(await svc.stop()).toBe(0);
+
+  // A run started by the CLI (no service) removes them too.
+  const second = await killMidRun();
+  await until(async () => (await w.cli(["sync"])).code === 0, 10_000, "a CLI run once the dead run's lock has expired");
+  expect(temps(second)).toEqual([]);
+  for (const name of others) expect(readFileSync(join(w.dir, name), "utf8")).toBe("not ours");
+}, 90_000);

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { type Logger, silentLogger } from "../../platform/log.ts";
 import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "../model.ts";
 import { type HistoryDb, openHistoryDb } from "./db.ts";
@@ -36,6 +36,10 @@ function fromRow(row: Row): RunResult {
   const colon = (row.reason ?? "").indexOf(":");
   const reason = (colon < 0 ? row.reason : row.reason!.slice(0, colon)) as RunReason | null;
   const activeRunId = colon < 0 ? null : row.reason!.slice(colon + 1);
+  // Rows written before each type recorded `published`: a successful run had published them all.
+  const legacy = row.status === "success" && !row.dryRun;
+  const types = (row.types ?? {}) as RunResult["types"];
+  for (const t of Object.values(types)) t!.published ??= legacy;
   return {
     status: row.status as RunStatus,
     run_id: row.id,
@@ -43,11 +47,11 @@ function fromRow(row: Row): RunResult {
     scope: row.scope as Scope,
     dry_run: row.dryRun,
     force: row.force,
-    published: row.status === "success" && !row.dryRun,
+    published: Object.keys(types).length ? Object.values(types).some((t) => t!.published) : legacy,
     started_at: row.startedAt.toISOString(),
     finished_at: row.finishedAt?.toISOString() ?? null,
     duration_ms: row.durationMs,
-    types: (row.types ?? {}) as RunResult["types"],
+    types,
     ...(reason ? { reason } : {}),
     ...(activeRunId ? { active_run_id: activeRunId } : {}),
     ...(row.error ? { error: row.error } : {}),
@@ -153,29 +157,22 @@ export class HistoryRepo {
     return row ? { run_id: row.id, status: row.status as RunStatus, finished_at: row.finishedAt?.toISOString() ?? null } : null;
   }
 
-  /** Marks runs left `running` by a process that died as failed; returns how many. */
-  markInterrupted(activeRunId: string | null, now = new Date()): number {
+  /** Runs recorded as `running`. */
+  running(): RunResult[] {
     // This process's pending writes go first: they may end the very runs that look interrupted.
     if (!this.flush()) throw new Error(`history database not writable: ${this.lastError}`);
-    const stale = this.db
-      .select()
-      .from(syncRuns)
-      .where(eq(syncRuns.status, "running"))
-      .all()
-      .filter((row) => row.id !== activeRunId);
-    for (const row of stale) {
-      this.db
-        .update(syncRuns)
-        .set({
-          status: "failed",
-          finishedAt: now,
-          durationMs: now.getTime() - row.startedAt.getTime(),
-          error: "interrupted: the process running it stopped before it finished",
-        })
-        .where(and(eq(syncRuns.id, row.id), inArray(syncRuns.status, ["running"])))
-        .run();
-    }
-    return stale.length;
+    return this.db.select().from(syncRuns).where(eq(syncRuns.status, "running")).all().map(fromRow);
+  }
+
+  /** Records the end of a run unless it is no longer `running` (its own process recorded it meanwhile). */
+  finishRunning(run: RunResult): boolean {
+    const updated = this.db
+      .update(syncRuns)
+      .set(toRow(run))
+      .where(and(eq(syncRuns.id, run.run_id), eq(syncRuns.status, "running")))
+      .returning({ id: syncRuns.id })
+      .all();
+    return updated.length > 0;
   }
 
   getSetting(key: string): string | null {
