@@ -5,7 +5,6 @@ import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
 import { createServices, type Services } from "../src/app/container.ts";
 import { parseConfig } from "../src/platform/config.ts";
-import { createLogger, type Logger } from "../src/platform/log.ts";
 import type { HistoryRepo } from "../src/runs/history/repo.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { newRunId } from "../src/runs/model.ts";
