@@ -2,19 +2,18 @@
 // driven by playwright-core; no browser download) after five real runs. The screenshot goes to
 // test-artifacts/dashboard.png.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
 import { DASHBOARD_CSP } from "../src/ops/dashboard.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
+import { type Browser, launchBrowser } from "./browser.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { oid, SUPPLIER, seedLarge } from "./sync.fixtures.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dir, "../test-artifacts");
 const COLORS = { success: "#2e7d32", failed: "#c62828", rejected: "#ef6c00" };
 
@@ -23,12 +22,10 @@ let services: Services;
 let scheduler: Scheduler;
 let app: App;
 let origin: string;
-let browser: BrowserContext;
-let profile: string;
+let browser: Browser;
 const runs: RunResult[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/bootstrap.sh does)`);
   ctx = await createContext("dashboard");
   await seedLarge(ctx.db, ["categories", "boxes", "options"], 10);
   services = await ctx.services({ ENABLE_SCHEDULER: "true" });
@@ -50,26 +47,11 @@ beforeAll(async () => {
   app.listen({ hostname: "127.0.0.1", port: 0 });
   origin = `http://127.0.0.1:${app.server!.port}`;
 
-  profile = mkdtempSync(join(tmpdir(), "ss-chromium-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchBrowser();
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
   await app?.stop();
   await scheduler?.close();
   await ctx?.cleanup();
@@ -77,7 +59,7 @@ afterAll(async () => {
 
 /** Opens the dashboard and waits until it has rendered the data; records every request and error. */
 async function open(url: string): Promise<{ page: Page; requests: string[]; errors: string[] }> {
-  const page = await browser.newPage();
+  const page = await browser.context.newPage();
   const requests: string[] = [];
   const errors: string[] = [];
   page.on("request", (req) => requests.push(req.url()));

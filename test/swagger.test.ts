@@ -2,48 +2,27 @@
 // version, so Swagger UI renders in a browser that can reach nothing else (as on a VM without
 // internet). Headless Debian Chromium through playwright-core, every other host refused.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
 import swaggerPackage from "swagger-ui-dist/package.json";
 import { type App, createApp } from "../src/app/http.ts";
+import { type Browser, launchBrowser } from "./browser.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
 
 let ctx: TestContext;
 let app: App;
 let origin: string;
-let browser: BrowserContext;
-let profile: string;
+let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/bootstrap.sh does)`);
   ctx = await createContext("swagger");
   const services = await ctx.services();
   app = createApp({ ...services, version: "9.8.7", startedAt: new Date() });
   app.listen({ hostname: "127.0.0.1", port: 0 });
   origin = `http://127.0.0.1:${app.server!.port}`;
-  profile = mkdtempSync(join(tmpdir(), "ss-chromium-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
   await app?.stop();
   await ctx?.cleanup();
 });
@@ -60,7 +39,7 @@ test("the page names only its own assets, at the pinned swagger-ui-dist version"
 
 for (const path of ["/swagger", "/swagger/"]) {
   test(`${path} renders Swagger UI with every other host unreachable`, async () => {
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     const elsewhere: string[] = [];
     await page.route("**/*", (route) => {
       if (route.request().url().startsWith(origin)) return route.continue();
