@@ -166,9 +166,16 @@ local function count(lo, hi)
 end
 local driver, best = 1, nil
 if n > 1 then
+  -- Fewest prefix members first: counting a word's expansions stops once it cannot be the fewest.
+  local order = {}
   for t, g in ipairs(groups) do
+    if g.count < 0 then g.count = count(g.prefix, g.prefix .. '\\255') end
+    order[t] = t
+  end
+  table.sort(order, function(x, y) return groups[x].count < groups[y].count end)
+  for _, t in ipairs(order) do
+    local g = groups[t]
     local c = g.count
-    if c < 0 then c = count(g.prefix, g.prefix .. '\\255') end
     for _, w in ipairs(g.words) do
       if best ~= nil and c >= best then break end
       c = c + count(w .. '\\0', w .. '\\0\\255')
