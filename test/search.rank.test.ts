@@ -206,12 +206,18 @@ describe("unchanged around it", () => {
       flyr: await names({ query: "flyr" }, "/category-search", uncached),
       mailr: await names({ query: "mailr box" }, "/boxes-search", uncached),
     };
-    // Rewrite every marked member as the older layout had it: unmarked, among the entry's own words.
+    // Rewrite every word member as the older layout had it: name words unmarked among the entry's
+    // own words, and no length before the display name.
+    const old = (m: string) => {
+      const word = m.startsWith(NAME_MARK) ? m.slice(1) : m;
+      const nul = word.indexOf("\u0000");
+      return `${word.slice(0, nul + 1)}${word.slice(nul + 3)}`;
+    };
     for (const key of (await ctx.keys()).filter((k) => k.includes(":word:"))) {
-      const marked = await ctx.redis.zrangebylex(key, `[${NAME_MARK}`, `(${String.fromCharCode(2)}`);
-      if (!marked.length) continue;
-      await ctx.redis.zrem(key, ...marked);
-      await ctx.redis.zadd(key, ...marked.flatMap((m) => ["0", m.slice(1)]));
+      const members = await ctx.redis.zrange(key, "0", "-1");
+      expect(members.every((m) => old(m) !== m)).toBe(true);
+      await ctx.redis.del(key);
+      await ctx.redis.zadd(key, ...members.flatMap((m) => ["0", old(m)]));
     }
     expect({
       poster: await names({ query: "poster" }, "/category-search", uncached),

@@ -116,6 +116,8 @@ if #ARGV > 5 and distinct < limit then
         word_hits[#word_hits + 1] = m
         local first = string.find(m, '\\0', 1, true)
         local last = string.find(m, '\\0', first + 1, true)
+        -- Skip the display name's length mark (two bytes below a space; members.ts).
+        if string.byte(m, first + 1) < 32 then first = first + 2 end
         local display = ' ' .. string.sub(m, first + 1, last - 1)
         local all = true
         for t = 6, #ARGV do
