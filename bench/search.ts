@@ -1,5 +1,6 @@
 // Search benchmark: a large catalog synced, then the search endpoints driven over HTTP by wrk
-// (Debian package; installed when missing) with a mix of 1-, 3-, 6-letter and multi-word queries.
+// (Debian package; installed when missing) with a mix of 1-, 3-, 6-letter, two-word and typo
+// queries, each endpoint's from the words of its own type (bench/wrk.ts).
 //   bun bench/search.ts [--origins 100000] [--duration 20] [--queries 400] [--reseed]
 // Runs the mix twice: with the result cache (the default SEARCH_CACHE_MB; repeated queries are
 // answered from it while the index is unchanged) and with SEARCH_CACHE_MB=0 (every search reads
@@ -13,6 +14,8 @@ import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { type CatalogOptions, seedCatalog } from "../scripts/catalog.ts";
 import { freePort } from "../scripts/lib/binary.ts";
+import { ITEM_TYPES, type ItemType, SEARCH_NAME } from "../src/catalog/types.ts";
+import { aptInstall, queryMix, runWrk, writeMixScript } from "./wrk.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/search-sync");
@@ -32,10 +35,7 @@ const MONGODB_URI = process.env.MONGODB_URI ?? "mongodb://127.0.0.1:27027";
 const DB = `bench_search_${originsPerType}`;
 const PREFIX = `bench-search-${originsPerType}:`;
 
-if (!Bun.which("wrk")) {
-  console.log("installing wrk (Debian package)");
-  Bun.spawnSync(["apt-get", "install", "-y", "-qq", "wrk"], { stdout: "inherit", stderr: "inherit" });
-}
+aptInstall({ wrk: "wrk" });
 
 const mongo = new MongoClient(MONGODB_URI);
 const redis = new Redis(REDIS_URL);
@@ -92,45 +92,15 @@ try {
   let indexBytes = 0;
   for (const key of await redis.keys(`${PREFIX}*`)) indexBytes += Number(await redis.call("MEMORY", "USAGE", key, "SAMPLES", "0"));
 
-  // Queries from the index's own vocabulary: prefixes of 1, 3 and 6 letters and two-word phrases.
-  const vocab = (await redis.zrange(`${PREFIX}{category}:g:${await redis.get(`${PREFIX}{category}:cur`)}:vocab`, "0", "-1")).filter((w) =>
-    /^\p{L}{6,}$/u.test(w),
-  );
-  const queries: string[] = [];
-  for (let i = 0; i < distinctQueries; i++) {
-    // Every pair of words once before any repeats, so --queries sets how many distinct searches there are.
-    const w = vocab[i % vocab.length]!;
-    const v = vocab[(Math.floor(i / vocab.length) + i) % vocab.length]!;
-    queries.push([w.slice(0, 1), w.slice(0, 3), w.slice(0, 6), `${w} ${v.slice(0, 3)}`][i % 4]!);
+  // Queries from each type's own vocabulary (words of 6+ letters of its serving index).
+  const words = {} as Record<ItemType, string[]>;
+  for (const type of ITEM_TYPES) {
+    const base = `${PREFIX}{${SEARCH_NAME[type]}}:`;
+    words[type] = (await redis.zrange(`${base}g:${await redis.get(`${base}cur`)}:vocab`, "0", "-1")).filter((w) => /^\p{L}{6,}$/u.test(w));
   }
-  const paths = ["/category-search", "/boxes-search", "/options-search"];
-  const requests = queries.map((q, i) => `${paths[i % 3]}?query=${encodeURIComponent(q)}${i % 5 === 0 ? "&iso=nl" : ""}`);
-  const script = join(dir, "mix.lua");
-  writeFileSync(
-    script,
-    `local paths = {${requests.map((p) => JSON.stringify(p)).join(",")}}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`,
-  );
-  const wrk = (connections: number) => {
-    const out = Bun.spawnSync([
-      "wrk",
-      "-t",
-      connections > 1 ? "2" : "1",
-      "-c",
-      String(connections),
-      "-d",
-      `${duration}s`,
-      "--latency",
-      "-s",
-      script,
-      url,
-    ]).stdout.toString();
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-    const pct = (_p: string) => /(\d+)%\s+([\d.]+)(us|ms|s)/g;
-    const latency: Record<string, number> = {};
-    for (const m of out.matchAll(pct(""))) latency[`p${m[1]}`] = Number(m[2]) * (m[3] === "us" ? 0.001 : m[3] === "s" ? 1000 : 1);
-    const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
-    return { connections, rps, p50_ms: latency.p50, p99_ms: latency.p99, non_2xx: Number(errors), raw: out };
-  };
+  const requests = queryMix(words, distinctQueries);
+  const script = writeMixScript(dir, requests);
+  const wrk = (connections: number) => runWrk(url, script, connections, duration);
   const cacheCounters = async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);

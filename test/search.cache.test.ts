@@ -102,7 +102,7 @@ describe("cached search on the real index", () => {
       display_names: [{ iso: "en", display_name: "Foam board" }],
     });
     expect(added.status).toBe(200);
-    expect(await names(appA, "f")).toEqual(["Flyer", "Foam board", "Folder"]);
+    expect(await names(appA, "f")).toEqual(["Flyer", "Folder", "Foam board"]); // shorter names first
     expect((await push(appB, "DELETE", { linked: pushed })).status).toBe(200);
     expect(await names(appA, "f")).toEqual(["Flyer", "Folder"]);
   });

@@ -100,8 +100,10 @@ describe("matching", () => {
     expect(await names({ query: "wizyt" })).toEqual(["Wizytówki"]);
   });
 
-  test("multi-word queries need every word to start a word of the entry", async () => {
-    expect(await names({ query: "brief pap" })).toEqual(["Brief papier", "Papier brief A4"]);
+  test("multi-word queries need every word to match a word of the entry; word starts rank first", async () => {
+    // "pap" is inside "briefpapier": an infix match, after the two where every word starts a word.
+    expect(await names({ query: "brief pap" })).toEqual(["Brief papier", "Papier brief A4", "Briefpapier"]);
+    expect(await names({ query: "brief xyz" })).toEqual([]);
   });
 
   test("characters special to Redis or regexes are plain text", async () => {
@@ -128,11 +130,13 @@ describe("ranking", () => {
 
   test("words shorter than 4 letters get no typo tolerance", async () => {
     expect(await names({ query: "kax" })).toEqual([]);
-    expect(await names({ query: "kaax" })).toEqual(["Kaart", "Kaarten set", "Kaatr doos", "Mooie kaarten"]);
+    // All four by one typo ("kaax" → "kaar…", "kaat…"): shorter names first.
+    expect(await names({ query: "kaax" })).toEqual(["Kaart", "Kaatr doos", "Kaarten set", "Mooie kaarten"]);
   });
 
-  test("ties are alphabetical", async () => {
-    expect(await names({ query: "business card" })).toEqual(["Business card holder", "Business cards", "Wizytówki", "名刺", "名刺カード"]);
+  test("own display names first, then shorter names", async () => {
+    // The last three are found only through their item's name "Business card(s)…".
+    expect(await names({ query: "business card" })).toEqual(["Business cards", "Business card holder", "名刺", "名刺カード", "Wizytówki"]);
   });
 });
 

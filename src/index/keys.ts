@@ -15,7 +15,8 @@
 //   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count)
 //   <p>{type}:g:<gen>:isos       set of the languages present
 //   <p>{type}:g:<gen>:phrase:<iso> zset (score 0) "<normalised display_name>\0<entry id>"
-//   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<entry id>"
+//   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<length><normalised display_name>\0<entry id>",
+//                                  "\x01<word>\0…" for words only in the item's name or origin name (members.ts)
 //   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words
 //   <p>{changes}:lease           change follower's lease: "<follower id> <token>", with expiry
 //   <p>{changes}:tokens          hash collection → resume token (EJSON) of its change stream

@@ -83,9 +83,14 @@ local gen = redis.call('GET', KEYS[1])
 if not gen then return false end
 return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates') or '0')`;
 
-// Returns {gen, vocab_version, phrase hits, word hits}, hits as [iso, member, iso, member, …].
-// Word members come from the query word with the fewest matches, and only when the phrase
-// members (counted once per item and display name) are fewer than the limit.
+// One search's prefix reads, in one round trip. Returns {gen, vocab_version, phrase hits, word
+// hits, name hits, driver, counts}, hits as [iso, member, iso, member, …].
+// Phrase members (display names starting with the query) come first. Only when they give fewer
+// than `limit` entries (counted once per item and display name): the word members of the query
+// word with the fewest (`driver`, its 1-based position; `counts` has every query word's), first
+// of the entries' own display-name words, then, only when those still give fewer than `limit`
+// entries whose display name has every query word, of the words found only through the item's
+// name or origin name (members marked with \1, see members.ts).
 // KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, query words….
 export const PREFIX_SEARCH = `${LUA_GEN_KEYS}
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -94,7 +99,7 @@ if not gen then return {} end
 local k = gen_keys(base, gen)
 local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
-local phrase_hits, word_hits, seen, distinct = {}, {}, {}, 0
+local phrase_hits, word_hits, name_hits, counts, seen, distinct, driver = {}, {}, {}, {}, {}, 0, 0
 for _, i in ipairs(isos) do
   local members
   if q == '' then members = redis.call('ZRANGEBYLEX', k.phrase(i), '-', '+', 'LIMIT', 0, limit)
@@ -108,39 +113,113 @@ for _, i in ipairs(isos) do
   end
 end
 if #ARGV > 5 and distinct < limit then
-  local best, best_count = nil, nil
+  local best_count = nil
   for t = 6, #ARGV do
-    local count = 0
-    for _, i in ipairs(isos) do count = count + redis.call('ZLEXCOUNT', k.word(i), '[' .. ARGV[t], '[' .. ARGV[t] .. '\\255') end
-    if best_count == nil or count < best_count then best, best_count = ARGV[t], count end
+    local w, count = ARGV[t], 0
+    for _, i in ipairs(isos) do
+      count = count + redis.call('ZLEXCOUNT', k.word(i), '[' .. w, '[' .. w .. '\\255')
+        + redis.call('ZLEXCOUNT', k.word(i), '[\\1' .. w, '[\\1' .. w .. '\\255')
+    end
+    counts[#counts + 1] = count
+    if best_count == nil or count < best_count then driver, best_count = t - 5, count end
   end
   if best_count > 0 then
+    local best = ARGV[driver + 5]
     -- The candidate budget is shared by the languages searched, but each gets a page's worth.
     local each = math.max(limit + 10, math.floor(cap / #isos))
     for _, i in ipairs(isos) do
       local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, each)
-      for _, m in ipairs(members) do word_hits[#word_hits + 1] = i; word_hits[#word_hits + 1] = m end
+      for _, m in ipairs(members) do
+        word_hits[#word_hits + 1] = i
+        word_hits[#word_hits + 1] = m
+        local first = string.find(m, '\\0', 1, true)
+        local last = string.find(m, '\\0', first + 1, true)
+        -- Skip the display name's length mark (two bytes below a space; members.ts).
+        if string.byte(m, first + 1) < 32 then first = first + 2 end
+        local display = ' ' .. string.sub(m, first + 1, last - 1)
+        local all = true
+        for t = 6, #ARGV do
+          if not string.find(display, ' ' .. ARGV[t], 1, true) then all = false; break end
+        end
+        if all then
+          local key = string.sub(m, last + 1, string.find(m, '.', last, true)) .. string.sub(m, first + 1, last)
+          if not seen[key] then seen[key] = true; distinct = distinct + 1 end
+        end
+      end
+    end
+    if distinct < limit then
+      for _, i in ipairs(isos) do
+        local members = redis.call('ZRANGEBYLEX', k.word(i), '[\\1' .. best, '[\\1' .. best .. '\\255', 'LIMIT', 0, each)
+        for _, m in ipairs(members) do name_hits[#name_hits + 1] = i; name_hits[#name_hits + 1] = m end
+      end
     end
   end
 end
-return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, word_hits}`;
+return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, word_hits, name_hits, driver, counts}`;
 
-// Word hits ([iso, member, …]) having exactly the given words, in generation ARGV[2] if it still serves.
-// KEYS: current. ARGV: type base, gen, iso ('' for all), cap per word and language, words….
-export const WORD_FETCH = `${LUA_GEN_KEYS}
-local base, gen, iso, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+// Word hits of query words expanded through the vocabulary (infix and typo words), in generation
+// ARGV[2] if it still serves; false if it does not. Each query word comes as: the word, how many
+// members its prefix has (-1: not counted), 1 if its prefix members were read already, n, then n
+// whole words it expands to. The query word whose prefix and words have the fewest members drives:
+// its members are read, up to a budget per language for own words and again for name words.
+// KEYS: current. ARGV: type base, gen, iso ('' for all), limit, word candidates, query words count, the query words….
+// Returns {driver (1-based), hits [iso, member, …]}.
+export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}
+local base, gen, iso, limit, cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('GET', KEYS[1]) ~= gen then return false end
 local k = gen_keys(base, gen)
 local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
-local hits = {}
-for t = 5, #ARGV do
+local groups, a = {}, 7
+for t = 1, n do
+  local g = {prefix = ARGV[a], count = tonumber(ARGV[a + 1]), read = ARGV[a + 2] == '1', words = {}}
+  for x = 1, tonumber(ARGV[a + 3]) do g.words[x] = ARGV[a + 3 + x] end
+  a = a + 4 + #g.words
+  groups[t] = g
+end
+local function count(lo, hi)
+  local c = 0
   for _, i in ipairs(isos) do
-    local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. ARGV[t] .. '\\0', '[' .. ARGV[t] .. '\\0\\255', 'LIMIT', 0, cap)
-    for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
+    c = c + redis.call('ZLEXCOUNT', k.word(i), '[' .. lo, '[' .. hi) + redis.call('ZLEXCOUNT', k.word(i), '[\\1' .. lo, '[\\1' .. hi)
+  end
+  return c
+end
+local driver, best = 1, nil
+if n > 1 then
+  -- Fewest prefix members first: counting a word's expansions stops once it cannot be the fewest.
+  local order = {}
+  for t, g in ipairs(groups) do
+    if g.count < 0 then g.count = count(g.prefix, g.prefix .. '\\255') end
+    order[t] = t
+  end
+  table.sort(order, function(x, y) return groups[x].count < groups[y].count end)
+  for _, t in ipairs(order) do
+    local g = groups[t]
+    local c = g.count
+    for _, w in ipairs(g.words) do
+      if best ~= nil and c >= best then break end
+      c = c + count(w .. '\\0', w .. '\\0\\255')
+    end
+    if best == nil or c < best then driver, best = t, c end
   end
 end
-return hits`;
+local g = groups[driver]
+local each = math.max(limit + 10, math.floor(cap / #isos))
+local hits = {}
+for _, mark in ipairs({'', '\\1'}) do
+  for _, i in ipairs(isos) do
+    local left = each
+    local function read(lo, hi)
+      if left <= 0 then return end
+      local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. mark .. lo, '[' .. mark .. hi, 'LIMIT', 0, left)
+      left = left - #members
+      for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
+    end
+    if not g.read then read(g.prefix, g.prefix .. '\\255') end
+    for _, w in ipairs(g.words) do read(w .. '\\0', w .. '\\0\\255') end
+  end
+end
+return {driver, hits}`;
 
 // Item records of generation ARGV[2] if it still serves.
 // KEYS: current. ARGV: type base, gen, skus….

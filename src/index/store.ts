@@ -7,7 +7,7 @@ import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platf
 import type { Keys } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, ITEMS_FETCH, KEY_COUNT, PREFIX_SEARCH, PUBLISH, SERVING_STATE, WORD_FETCH } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -43,7 +43,24 @@ interface PrefixHits {
   gen: string;
   vocabVersion: string;
   phraseHits: string[];
+  /** Members of the driving query word among the entries' own display-name words. */
   wordHits: string[];
+  /** Members of the driving query word among words found only through the item's name or origin name. */
+  nameHits: string[];
+  /** Which query word's members were read (1-based; 0: none). */
+  driver: number;
+  /** How many word members each query word's prefix has (empty when the word members were not needed). */
+  counts: number[];
+}
+
+/** One query word for expandedHits: its prefix (and what is known of it) and the whole words it expands to. */
+export interface ExpandedWord {
+  prefix: string;
+  /** Members its prefix has, or -1 when not counted. */
+  count: number;
+  /** Its prefix members were read already (by prefixHits). */
+  read: boolean;
+  words: string[];
 }
 
 interface PrefixQuery {
@@ -298,7 +315,7 @@ export class IndexStore {
     return (await runScript(this.client, SERVING_STATE, 1, this.keys.current(type), this.keys.typeBase(type))) as string | null;
   }
 
-  /** Phrase-prefix and word-prefix hits in the serving generation, in one round trip; null before any publish. */
+  /** Phrase-prefix and word-prefix hits in the serving generation, in one round trip; null before any publish (PREFIX_SEARCH). */
   async prefixHits(type: ItemType, q: PrefixQuery): Promise<PrefixHits | null> {
     const reply = (await runScript(
       this.client,
@@ -311,15 +328,37 @@ export class IndexStore {
       q.limit,
       q.wordCandidates,
       ...q.words,
-    )) as [string, string, string[], string[]] | [];
+    )) as [string, string, string[], string[], string[], number, number[]] | [];
     if (reply.length === 0) return null;
-    const [gen, vocabVersion, phraseHits, wordHits] = reply;
-    return { gen, vocabVersion, phraseHits, wordHits };
+    const [gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts] = reply;
+    return { gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts };
   }
 
-  /** Word hits ([iso, member, …]) for exactly these words, up to `cap` per word and language; null if `gen` no longer serves. */
-  async wordHits(type: ItemType, gen: string, iso: string, cap: number, words: string[]): Promise<string[] | null> {
-    return (await runScript(this.client, WORD_FETCH, 1, this.keys.current(type), this.keys.typeBase(type), gen, iso, cap, ...words)) as string[] | null;
+  /**
+   * Word hits ([iso, member, …]) of query words expanded through the vocabulary, read for the one
+   * with the fewest members (`driver`, 0-based), in one round trip; null if `gen` no longer serves.
+   */
+  async expandedHits(
+    type: ItemType,
+    gen: string,
+    q: { iso: string; limit: number; wordCandidates: number; words: ExpandedWord[] },
+  ): Promise<{ driver: number; hits: string[] } | null> {
+    const args: (string | number)[] = [];
+    for (const w of q.words) args.push(w.prefix, w.count, w.read ? 1 : 0, w.words.length, ...w.words);
+    const reply = (await runScript(
+      this.client,
+      EXPANDED_SEARCH,
+      1,
+      this.keys.current(type),
+      this.keys.typeBase(type),
+      gen,
+      q.iso,
+      q.limit,
+      q.wordCandidates,
+      q.words.length,
+      ...args,
+    )) as [number, string[]] | null;
+    return reply === null ? null : { driver: reply[0] - 1, hits: reply[1] };
   }
 
   /** The distinct words of a generation, sorted. */

@@ -1,90 +1,118 @@
 // Ranking of search candidates. Pure.
-
+//
+// The rule, in order:
+//   1. an entry whose own display name matches every query word ranks above one found only
+//      through its item's name or origin name;
+//   2. then by how it matches: exact name > the whole name starts with the query > every query
+//      word starts a word > some query word is inside a word > some query word has typos;
+//   3. then shorter (normalised) display names;
+//   4. then alphabetical (normalised display name, then as given, then sku and iso).
+// An empty query lists entries alphabetically.
 import { entryWords } from "../catalog/entries.ts";
-import { phrase } from "../catalog/normalize.ts";
+import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry } from "../catalog/types.ts";
+import { infixMatches, typoMatcher } from "./typo.ts";
 
 /** Match classes, best first. */
 export const MATCH = { exact: 0, phrasePrefix: 1, wordPrefix: 2, infix: 3, typo: 4 } as const;
 export type MatchClass = (typeof MATCH)[keyof typeof MATCH];
 
+/** How one query word matches one word, best first; the class it gives an entry when it is its worst word. */
+const WORD_CLASS: MatchClass[] = [MATCH.wordPrefix, MATCH.infix, MATCH.typo];
+const NO_MATCH = 3;
+
 export interface Candidate {
   entry: Entry;
+  /** The entry's own display name matches every query word. */
+  own: boolean;
   match: MatchClass;
-  /** Normalised display name: the alphabetical tie-break. */
+  /** Normalised display name: the length and alphabetical tie-breaks. */
+  sortKey: string;
+  /** Length of the normalised display name (0 for an empty query, which lists alphabetically). */
+  length: number;
+}
+
+/**
+ * How a query matches names: each query word against words by prefix, inside (2+ letters) or
+ * with typos (budget by length), remembered per word for the duration of one search.
+ */
+export class QueryMatcher {
+  readonly phrase: string;
+  private readonly levels: Map<string, number>[];
+  private readonly typos: ((word: string) => boolean)[];
+
+  constructor(readonly words: readonly string[]) {
+    this.phrase = words.join(" ");
+    this.levels = words.map(() => new Map());
+    this.typos = words.map((w) => typoMatcher(w));
+  }
+
+  /** 0 prefix, 1 inside, 2 typos, 3 no match. */
+  level(i: number, word: string): number {
+    const q = this.words[i]!;
+    if (word.startsWith(q)) return 0;
+    const known = this.levels[i]!.get(word);
+    if (known !== undefined) return known;
+    const level = infixMatches(q, word) ? 1 : this.typos[i]!(word) ? 2 : NO_MATCH;
+    this.levels[i]!.set(word, level);
+    return level;
+  }
+
+  /** The class a set of words gives the query: every query word must match one; the worst decides. */
+  wordsClass(targets: readonly string[]): MatchClass | null {
+    let worst = 0;
+    for (let i = 0; i < this.words.length; i++) {
+      let best = NO_MATCH;
+      for (const w of targets) {
+        const l = this.level(i, w);
+        if (l < best) best = l;
+        if (best === 0) break;
+      }
+      if (best === NO_MATCH) return null;
+      if (best > worst) worst = best;
+    }
+    return WORD_CLASS[worst]!;
+  }
+
+  /** How a normalised display name matches, or null. */
+  displayClass(display: string): MatchClass | null {
+    if (display === this.phrase) return MATCH.exact;
+    if (display.startsWith(this.phrase)) return MATCH.phrasePrefix;
+    return this.wordsClass(words(display));
+  }
+
+  /** How an entry matches through every word it is found by (display name, name, origin name), or null. */
+  entryClass(entry: Entry): MatchClass | null {
+    return this.wordsClass(entryWords(entry.display_name, entry.name, entry.origin_name));
+  }
+}
+
+interface Ranked {
+  own: boolean;
+  /** null: not known yet (after every class). */
+  match: MatchClass | null;
+  length: number;
   sortKey: string;
 }
 
-/**
- * The best class an entry reaches for a query by the exact, phrase and word rules, or null.
- * Multi-word queries need every query word to start some word of the entry.
- */
-export function prefixClass(entry: Entry, queryWords: string[]): MatchClass | null {
-  const q = queryWords.join(" ");
-  const display = phrase(entry.display_name);
-  if (display === q) return MATCH.exact;
-  if (display.startsWith(q)) return MATCH.phrasePrefix;
-  const have = entryWords(entry.display_name, entry.name, entry.origin_name);
-  return queryWords.every((qw) => have.some((w) => w.startsWith(qw))) ? MATCH.wordPrefix : null;
+/** A candidate's place by the rule above, the entry aside. */
+export function compareRank(a: Ranked, b: Ranked): number {
+  return Number(b.own) - Number(a.own) || (a.match ?? NO_CLASS) - (b.match ?? NO_CLASS) || a.length - b.length || cmp(a.sortKey, b.sortKey);
 }
-
-/**
- * True when `a` and the first `lb` characters of `b` differ by at most one insertion, deletion,
- * substitution or swap of neighbours. Compares in place: it runs once per vocabulary word.
- */
-export function withinOneEdit(a: string, b: string, lb = b.length): boolean {
-  const la = a.length;
-  if (la - lb > 1 || lb - la > 1) return false;
-  let i = 0;
-  while (i < la && i < lb && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  if (i === la && i === lb) return true;
-  // The rest of `a` from ai equals the rest of b's first lb characters from bi.
-  const restEqual = (ai: number, bi: number) => {
-    if (la - ai !== lb - bi) return false;
-    for (; ai < la; ai++, bi++) if (a.charCodeAt(ai) !== b.charCodeAt(bi)) return false;
-    return true;
-  };
-  if (la === lb) {
-    if (restEqual(i + 1, i + 1)) return true; // substitution
-    return i + 1 < la && a.charCodeAt(i) === b.charCodeAt(i + 1) && a.charCodeAt(i + 1) === b.charCodeAt(i) && restEqual(i + 2, i + 2); // swap
-  }
-  return la > lb ? restEqual(i + 1, i) : restEqual(i, i + 1);
-}
-
-const TYPO_MIN_LENGTH = 4;
-
-/** A vocabulary word that a query word with one typo could be the start of. */
-export function typoMatches(query: string, word: string): boolean {
-  if (query.length < TYPO_MIN_LENGTH || word.startsWith(query)) return false;
-  const n = query.length;
-  return (
-    (word.length >= n && withinOneEdit(query, word, n)) ||
-    (word.length >= n - 1 && withinOneEdit(query, word, n - 1)) ||
-    (word.length > n && withinOneEdit(query, word, n + 1))
-  );
-}
-
-/** Shortest query word matched inside words: one letter would match nearly everything. */
-const INFIX_MIN_LENGTH = 2;
-
-/** A vocabulary word containing the query word other than at its start. */
-export function infixMatches(query: string, word: string): boolean {
-  return query.length >= INFIX_MIN_LENGTH && word.indexOf(query, 1) > 0;
-}
+const NO_CLASS = 9;
 
 function compareCandidates(a: Candidate, b: Candidate): number {
-  return (
-    a.match - b.match ||
-    cmp(a.sortKey, b.sortKey) ||
-    cmp(a.entry.display_name, b.entry.display_name) ||
-    cmp(a.entry.sku, b.entry.sku) ||
-    cmp(a.entry.iso, b.entry.iso)
-  );
+  return compareRank(a, b) || cmp(a.entry.display_name, b.entry.display_name) || cmp(a.entry.sku, b.entry.sku) || cmp(a.entry.iso, b.entry.iso);
 }
 
 /** Code-unit order: the same on every machine, unlike localeCompare. */
 export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The normalised display name of an entry. */
+export function displayKey(entry: Entry): string {
+  return phrase(entry.display_name);
 }
 
 /** Best candidate per (linked, display_name), sorted, at most `limit`. */

@@ -1,22 +1,30 @@
 // Autocomplete over the serving generation of one type, read through IndexStore (members:
-// src/index/members.ts). Candidates come from the sorted sets and are ranked on what their
-// members carry; only the items of the few best are read. Infix and one-typo matches, needed
-// only when the prefix classes give fewer than `limit`, go through the type's vocabulary.
-import { entryId, type ItemRecord, toEntry } from "../catalog/entries.ts";
-import { words } from "../catalog/normalize.ts";
+// src/index/members.ts). Candidates come from the sorted sets and are ranked (rank.ts) on what
+// their members carry; only the items of the few best are read. A search is one round trip for
+// the prefix reads plus one for those items. Only when the entries whose own display name has
+// every query word as a word start are fewer than `limit` does it expand the query words through
+// the type's vocabulary (words they are inside of, words they match with typos) and read those
+// words' members: one more round trip, before the items.
+import { type ItemRecord, toEntry } from "../catalog/entries.ts";
+import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
-import type { IndexStore } from "../index/store.ts";
+import type { ExpandedWord, IndexStore } from "../index/store.ts";
 import { type Logger, silentLogger } from "../platform/log.ts";
 import { ResultCache } from "./cache.ts";
-import { type Candidate, cmp, infixMatches, MATCH, type MatchClass, prefixClass, rankAndDedupe, typoMatches } from "./rank.ts";
+import { type Candidate, cmp, compareRank, MATCH, type MatchClass, QueryMatcher, rankAndDedupe } from "./rank.ts";
+import { type Expansion, expand, Vocabulary } from "./typo.ts";
 
-/** How many word-index members one query may read (shared by the languages it searches). */
+/** How many word-index members one read may return per kind (own, name), shared by the languages it searches. */
 const WORD_CANDIDATES = 200;
-/** How many vocabulary words infix and typo matching may each expand to. */
+/** How many vocabulary words a query word may expand to, inside and with typos each. */
 const VOCAB_MATCHES = 20;
 /** Candidates read beyond `limit`, so de-duplication by display name still fills the page. */
 const SLACK = 10;
+/** Shortest query word that can match inside words (typos need 4 letters). */
+const MIN_EXPANDABLE = 2;
+/** Expansions of query words kept per vocabulary (emptied when full). */
+const EXPANSIONS_KEPT = 5_000;
 
 export interface SearchQuery {
   query: string;
@@ -24,21 +32,29 @@ export interface SearchQuery {
   limit: number;
 }
 
-interface Vocabulary {
+interface LoadedVocabulary {
   gen: string;
   version: string;
-  words: string[];
+  vocabulary: Vocabulary;
+  expansions: Map<string, Expansion>;
 }
 
-/** A candidate before its item is read: what ranking needs, from the member alone. */
+/** A candidate before its item is read: what ranking needs, from its sorted-set member alone. */
 interface Hit {
   iso: string;
   sku: string;
   position: number;
+  /** Normalised display name. */
   phrase: string;
-  match: MatchClass;
-  /** Multi-word queries: the display name alone did not show every query word. */
-  unverified: boolean;
+}
+
+/** A hit placed by what its member shows. Not `own`: only its item's record can tell whether and how it matches. */
+interface Placed extends Hit {
+  own: boolean;
+  /** null when not own. */
+  match: MatchClass | null;
+  length: number;
+  sortKey: string;
 }
 
 /** The generation changed between two reads of one search. */
@@ -47,7 +63,7 @@ class GenerationChanged extends Error {}
 const NO_SUGGESTIONS = JSON.stringify({ suggestions: [] });
 
 export class SearchService {
-  private readonly vocabularies = new Map<ItemType, Vocabulary>();
+  private readonly vocabularies = new Map<ItemType, LoadedVocabulary>();
   readonly cache: ResultCache;
 
   constructor(
@@ -90,62 +106,62 @@ export class SearchService {
   private async searchOnce(type: ItemType, { query, iso, limit }: SearchQuery): Promise<Entry[]> {
     const queryWords = words(query);
     if (query.trim() !== "" && queryWords.length === 0) return [];
-    const q = queryWords.join(" ");
+    const matcher = new QueryMatcher(queryWords);
     const isoKey = iso?.toLowerCase() ?? "";
-    const found = await this.store.prefixHits(type, { iso: isoKey, phrase: q, words: queryWords, limit, wordCandidates: WORD_CANDIDATES });
+    const found = await this.store.prefixHits(type, { iso: isoKey, phrase: matcher.phrase, words: queryWords, limit, wordCandidates: WORD_CANDIDATES });
     if (!found) return [];
-    const { gen, vocabVersion, phraseHits, wordHits } = found;
-
+    const { gen } = found;
     const hits = new Map<string, Hit>();
-    const consider = (flat: string[], classify: (phrase: string) => { match: MatchClass; unverified: boolean }) => {
-      for (let i = 0; i < flat.length; i += 2) {
-        const m = parseMember(flat[i + 1]!);
-        if (!m) continue;
-        const c = classify(m.phrase);
-        const have = hits.get(m.id);
-        if (!have || c.match < have.match) hits.set(m.id, { iso: flat[i]!, sku: m.sku, position: m.position, phrase: m.phrase, ...c });
-      }
-    };
-    consider(phraseHits, (p) => ({ match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false }));
-    consider(wordHits, (p) => {
-      if (p.startsWith(q)) return { match: p === q ? MATCH.exact : MATCH.phrasePrefix, unverified: false };
-      const display = words(p);
-      return { match: MATCH.wordPrefix, unverified: !queryWords.every((qw) => display.some((w) => w.startsWith(qw))) };
-    });
+    for (const flat of [found.phraseHits, found.wordHits, found.nameHits]) addHits(hits, flat);
 
-    let candidates = await this.resolve(type, gen, [...hits.values()], queryWords, limit);
-    if (candidates.length < limit && queryWords.length === 1) {
-      const more = await this.vocabularyHits(type, gen, vocabVersion, isoKey, queryWords[0]!, limit);
-      const fresh = more.filter((h) => !hits.has(entryId(h.sku, h.position)));
-      if (fresh.length) candidates = [...candidates, ...(await this.resolve(type, gen, fresh, queryWords, limit))];
+    let placed = place(hits, matcher);
+    if (queryWords.length > 0 && prefixOwnCount(placed) < limit) {
+      const more = await this.expandedHits(type, gen, found.vocabVersion, isoKey, matcher, found.driver, found.counts, limit);
+      if (more.length) {
+        addHits(hits, more);
+        placed = place(hits, matcher);
+      }
     }
-    return rankAndDedupe(candidates, limit);
+    return rankAndDedupe(await this.resolve(type, gen, placed, matcher, limit), limit);
   }
 
-  /** Reads the items of the best hits (and of unverified ones) and turns them into ranked candidates. */
-  private async resolve(type: ItemType, gen: string, hits: Hit[], queryWords: string[], limit: number): Promise<Candidate[]> {
-    hits.sort((a, b) => a.match - b.match || cmp(a.phrase, b.phrase) || cmp(a.sku, b.sku) || cmp(a.iso, b.iso));
-    // The same item and name in several languages counts once, as in the results.
-    const seen = new Set<string>();
-    const verified = hits
-      .filter((h) => {
-        const key = `${h.sku}\u0000${h.phrase}`;
-        if (h.unverified || seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      })
-      .slice(0, limit + SLACK);
-    const unverified = hits.filter((h) => h.unverified).slice(0, WORD_CANDIDATES);
-    const chosen = [...verified, ...unverified];
+  /**
+   * Reads the items of the best placed hits and turns them into candidates. Entries matching by
+   * their own display name come first; the others are read only when those are fewer than `limit`.
+   */
+  private async resolve(type: ItemType, gen: string, placed: Placed[], matcher: QueryMatcher, limit: number): Promise<Candidate[]> {
+    placed.sort((a, b) => compareRank(a, b) || cmp(a.sku, b.sku) || cmp(a.iso, b.iso));
+    const chosen: Placed[] = [];
+    // Counted once per item and normalised name (the same name in several languages, or written
+    // in other capitals): every hit of a counted one is read, the results keep the best of each.
+    const counted = new Set<string>();
+    let own = 0;
+    let other = 0;
+    for (const p of placed) {
+      if (!p.own) {
+        // Sorted after every own match: needed only when those are fewer than `limit`.
+        if (own >= limit || other >= WORD_CANDIDATES) continue;
+        other++;
+      } else {
+        const key = `${p.sku}\u0000${p.phrase}`;
+        if (!counted.has(key)) {
+          if (own >= limit + SLACK) continue;
+          own++;
+          counted.add(key);
+        }
+      }
+      chosen.push(p);
+    }
     if (!chosen.length) return [];
     const items = await this.items(type, gen, [...new Set(chosen.map((h) => h.sku))]);
     const out: Candidate[] = [];
     for (const hit of chosen) {
       const record = items.get(hit.sku);
       const entry = record ? toEntry(hit.sku, record, hit.position) : null;
-      if (!entry) continue;
-      const match = hit.unverified ? prefixClass(entry, queryWords) : hit.match;
-      if (match !== null) out.push({ entry, match, sortKey: hit.phrase });
+      // A member left behind by an older layout could name a position reused since: skip it.
+      if (!entry || phrase(entry.display_name) !== hit.phrase) continue;
+      const match = hit.own ? hit.match : matcher.entryClass(entry);
+      if (match !== null) out.push({ entry, own: hit.own, match, sortKey: hit.sortKey, length: hit.length });
     }
     return out;
   }
@@ -156,38 +172,76 @@ export class SearchService {
     return items;
   }
 
-  /** Infix and one-typo hits of a one-word query, found through the vocabulary. */
-  private async vocabularyHits(type: ItemType, gen: string, version: string, iso: string, word: string, limit: number): Promise<Hit[]> {
+  /**
+   * Hits of the query words expanded through the vocabulary: the words each is inside of and the
+   * words it matches with typos. Empty when no expansion can add an entry matching every word.
+   */
+  private async expandedHits(
+    type: ItemType,
+    gen: string,
+    version: string,
+    iso: string,
+    matcher: QueryMatcher,
+    driver: number,
+    counts: number[],
+    limit: number,
+  ): Promise<string[]> {
+    if (!matcher.words.some((w) => w.length >= MIN_EXPANDABLE)) return [];
     const vocabulary = await this.vocabulary(type, gen, version);
-    const matchOf = new Map<string, MatchClass>();
-    let infix = 0;
-    let typo = 0;
-    for (const w of vocabulary) {
-      if (infix < VOCAB_MATCHES && infixMatches(word, w)) {
-        matchOf.set(w, MATCH.infix);
-        infix++;
-      } else if (typo < VOCAB_MATCHES && typoMatches(word, w)) {
-        matchOf.set(w, MATCH.typo);
-        typo++;
-      }
-    }
-    if (!matchOf.size) return [];
-    const flat = await this.store.wordHits(type, gen, iso, limit + SLACK, [...matchOf.keys()]);
-    if (flat === null) throw new GenerationChanged();
-    const out: Hit[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      const m = parseMember(flat[i + 1]!);
-      const match = m ? matchOf.get(m.key) : undefined;
-      if (m && match !== undefined) out.push({ iso: flat[i]!, sku: m.sku, position: m.position, phrase: m.phrase, match, unverified: false });
-    }
-    return out;
+    const expanded: ExpandedWord[] = matcher.words.map((prefix, i) => {
+      const e = this.expansion(vocabulary, prefix);
+      return { prefix, count: counts[i] ?? -1, read: driver === i + 1, words: [...e.infix, ...e.typo] };
+    });
+    // Every query word must match some word: one with no members and no expansion leaves nothing to find.
+    if (expanded.some((w) => w.count === 0 && w.words.length === 0)) return [];
+    if (expanded.every((w) => w.words.length === 0)) return [];
+    const reply = await this.store.expandedHits(type, gen, { iso, limit, wordCandidates: WORD_CANDIDATES, words: expanded });
+    if (reply === null) throw new GenerationChanged();
+    return reply.hits;
   }
 
-  private async vocabulary(type: ItemType, gen: string, version: string): Promise<string[]> {
-    const cached = this.vocabularies.get(type);
-    if (cached && cached.gen === gen && cached.version === version) return cached.words;
-    const list = await this.store.vocabulary(type, gen);
-    this.vocabularies.set(type, { gen, version, words: list });
-    return list;
+  private expansion(vocabulary: LoadedVocabulary, word: string): Expansion {
+    let e = vocabulary.expansions.get(word);
+    if (e === undefined) {
+      if (vocabulary.expansions.size >= EXPANSIONS_KEPT) vocabulary.expansions.clear();
+      e = expand(vocabulary.vocabulary, word, VOCAB_MATCHES);
+      vocabulary.expansions.set(word, e);
+    }
+    return e;
   }
+
+  private async vocabulary(type: ItemType, gen: string, version: string): Promise<LoadedVocabulary> {
+    const cached = this.vocabularies.get(type);
+    if (cached && cached.gen === gen && cached.version === version) return cached;
+    const loaded = { gen, version, vocabulary: new Vocabulary(await this.store.vocabulary(type, gen)), expansions: new Map() };
+    this.vocabularies.set(type, loaded);
+    return loaded;
+  }
+}
+
+/** Adds hits [iso, member, …] to `hits`, once per entry. */
+function addHits(hits: Map<string, Hit>, flat: string[]): void {
+  for (let i = 0; i < flat.length; i += 2) {
+    const m = parseMember(flat[i + 1]!);
+    if (!m || hits.has(m.id)) continue;
+    hits.set(m.id, { iso: flat[i]!, sku: m.sku, position: m.position, phrase: m.phrase });
+  }
+}
+
+/** Places each hit by its display name; those that do not match by it are left for their record to decide. */
+function place(hits: Map<string, Hit>, matcher: QueryMatcher): Placed[] {
+  const listing = matcher.words.length === 0;
+  const out: Placed[] = [];
+  for (const hit of hits.values()) {
+    const match = matcher.displayClass(hit.phrase);
+    out.push({ ...hit, own: match !== null, match, sortKey: hit.phrase, length: listing ? 0 : hit.phrase.length });
+  }
+  return out;
+}
+
+/** Entries (once per item and display name) whose own display name has every query word as a word start. */
+function prefixOwnCount(placed: Placed[]): number {
+  const seen = new Set<string>();
+  for (const p of placed) if (p.own && p.match !== null && p.match <= MATCH.wordPrefix) seen.add(`${p.sku}\u0000${p.phrase}`);
+  return seen.size;
 }
