@@ -6,6 +6,7 @@ import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
 import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import type { IndexStore } from "../src/index/store.ts";
 import { SyncEngine } from "../src/runs/engine.ts";
+import type { RunLock } from "../src/runs/lock.ts";
 import { CatalogSource } from "../src/source/mongo.ts";
 import { scanAll } from "./env.ts";
 
@@ -145,6 +146,60 @@ export function slowEngine(s: Services, delayMs: number): SyncEngine {
     status: s.status,
     logger: s.logger,
   });
+}
+
+/**
+ * The real MongoDB source, stopping before its `at`-th batch (counted over every collection a run
+ * reads, from 0) until released: a run that is surely still building while a test acts, however
+ * slow or fast the machine.
+ */
+export class HeldSource extends CatalogSource {
+  private served = 0;
+  private open = false;
+  private opened!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.opened = resolve));
+  private reached!: () => void;
+  /** Resolves when the run first waits at the gate. */
+  readonly held = new Promise<void>((resolve) => (this.reached = resolve));
+
+  constructor(
+    client: MongoClient,
+    dbName: string,
+    private readonly at: number,
+  ) {
+    super(client, dbName);
+  }
+  override async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
+    for await (const batch of super.batches(collection, projection, batchSize)) {
+      if (!this.open && this.served++ >= this.at) {
+        this.reached();
+        await this.gate;
+      }
+      yield batch;
+    }
+  }
+  release(): void {
+    this.open = true;
+    this.opened();
+  }
+}
+
+/**
+ * An engine over the same services whose run stops before its `at`-th batch until `release()`;
+ * `held` resolves once it waits there. `lock` replaces the services' run lock (e.g. to watch renewals).
+ */
+export function heldEngine(s: Services, opts: { at?: number; lock?: RunLock } = {}): { engine: SyncEngine; held: Promise<void>; release(): void } {
+  const source = new HeldSource(s.mongo, s.config.dbName, opts.at ?? 1);
+  const engine = new SyncEngine({
+    config: s.config,
+    store: s.store,
+    lock: opts.lock ?? s.lock,
+    source,
+    history: s.history,
+    status: s.status,
+    logger: s.logger,
+  });
+  return { engine, held: source.held, release: () => source.release() };
 }
 
 /** Polls `check` every 20 ms until it is true (or fails after `ms`). */
