@@ -6,7 +6,7 @@ import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
 import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import type { IndexStore } from "../src/index/store.ts";
 import { SyncEngine } from "../src/runs/engine.ts";
-import type { RunLock } from "../src/runs/lock.ts";
+import { type HeldLock, RunLock } from "../src/runs/lock.ts";
 import { CatalogSource } from "../src/source/mongo.ts";
 import { scanAll } from "./env.ts";
 
@@ -116,39 +116,6 @@ export async function dumpType(redis: Redis | Cluster, store: IndexStore, type: 
 export { ITEM_TYPES };
 
 /**
- * The real MongoDB source, pausing before each batch: makes a run last long enough to act
- * during it (dependencies are passed in, so no module mocking is needed).
- */
-export class SlowSource extends CatalogSource {
-  constructor(
-    client: MongoClient,
-    dbName: string,
-    private readonly delayMs: number,
-  ) {
-    super(client, dbName);
-  }
-  override async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
-    for await (const batch of super.batches(collection, projection, batchSize)) {
-      await Bun.sleep(this.delayMs);
-      yield batch;
-    }
-  }
-}
-
-/** An engine over the same services whose source pauses `delayMs` before each batch. */
-export function slowEngine(s: Services, delayMs: number): SyncEngine {
-  return new SyncEngine({
-    config: s.config,
-    store: s.store,
-    lock: s.lock,
-    source: new SlowSource(s.mongo, s.config.dbName, delayMs),
-    history: s.history,
-    status: s.status,
-    logger: s.logger,
-  });
-}
-
-/**
  * The real MongoDB source, stopping before its `at`-th batch (counted over every collection a run
  * reads, from 0) until released: a run that is surely still building while a test acts, however
  * slow or fast the machine.
@@ -200,6 +167,21 @@ export function heldEngine(s: Services, opts: { at?: number; lock?: RunLock } = 
     logger: s.logger,
   });
   return { engine, held: source.held, release: () => source.release() };
+}
+
+/** The services' run lock, telling when a renewal is refused (the run has lost its lock). */
+export class WatchedLock extends RunLock {
+  private refused!: () => void;
+  /** Resolves at the first renewal Redis refused. */
+  readonly lost = new Promise<void>((resolve) => (this.refused = resolve));
+  constructor(s: Services) {
+    super(s.redis, s.keys.lock, s.config.lockTtlMs);
+  }
+  override async renew(lock: HeldLock): Promise<boolean> {
+    const ok = await super.renew(lock);
+    if (!ok) this.refused();
+    return ok;
+  }
 }
 
 /** Polls `check` every 20 ms until it is true (or fails after `ms`). */
