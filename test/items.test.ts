@@ -3,6 +3,7 @@ import { ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
 import { createContext, type TestContext } from "./helpers.ts";
+import { heldEngine } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 let services: Services;
@@ -111,14 +112,16 @@ describe("push updates", () => {
     await ctx.db.collection("categories").insertMany(many);
     expect((await services.engine.run("categories", "api")).status).toBe("success");
 
-    const outcome = await services.engine.trigger("categories", "api");
+    // The run stops after its first batch until released: its new generation is being built while we push.
+    const held = heldEngine(services);
+    const outcome = await held.engine.trigger("categories", "api");
     if (!outcome.started) throw new Error("run did not start");
-    // Wait until the build has started writing its new generation, then push.
-    for (let i = 0; i < 200 && !(await ctx.redis.exists(`${ctx.prefix}{category}:building`)); i++) await Bun.sleep(5);
+    await held.held;
     expect(await ctx.redis.exists(`${ctx.prefix}{category}:building`)).toBe(1);
     const add = await call("POST", "/categories", addBody(pushed, ["en", "Banner"]));
     const remove = await call("DELETE", "/categories", { linked: poster });
     expect([add.status, remove.status]).toEqual([200, 200]);
+    held.release();
     const result = await outcome.done;
     expect(result.status).toBe("success");
     expect(await services.store.currentGen("categories")).toBe(result.run_id);
