@@ -187,9 +187,19 @@ describe("GET /metrics", () => {
   test("process metrics, once the service asks for them", async () => {
     services.metrics.collectProcessMetrics();
     services.metrics.collectProcessMetrics(); // idempotent
-    // prom-client shows the event-loop lag as NaN ("Nan") until its monitor's first sample (10 ms).
-    await until(async () => !/ Nan$/m.test(await services.metrics.exposition()), 5_000, "a first event-loop lag sample");
-    const { exp } = await scrape();
+    // prom-client shows the event-loop lag as NaN ("Nan") when its monitor has no sample since the
+    // previous scrape (it samples every 10 ms and starts over at each scrape): scrape until it has one.
+    let text = "";
+    await until(
+      async () => {
+        const res = await app.handle(new Request("http://localhost/metrics"));
+        text = await res.text();
+        return res.status === 200 && !/ Nan$/m.test(text);
+      },
+      5_000,
+      "an event-loop lag sample",
+    );
+    const exp = parseExposition(text);
     for (const name of [
       "process_cpu_seconds_total",
       "process_resident_memory_bytes",
