@@ -1,6 +1,7 @@
 // The HTTP app in-process (createApp(deps).handle): probes, /info, errors, OpenAPI, bad parameters.
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import net from "node:net";
 import { basename } from "node:path";
 import { ObjectId } from "mongodb";
 import { createServices, type Services } from "../src/app/container.ts";
@@ -9,6 +10,7 @@ import { parseConfig } from "../src/platform/config.ts";
 import { silentLogger } from "../src/platform/log.ts";
 import { CLUSTER_NODES, REDIS_URL } from "./env.ts";
 import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
+import { heldEngine } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -338,4 +340,43 @@ describe("GET /sync-status", () => {
       },
     });
   });
+});
+
+/** A keep-alive connection that has made one request and now sits idle; `closed` resolves when the server closes it. */
+async function idleConnection(port: number): Promise<{ closed: Promise<void> }> {
+  const socket = net.connect(port, "127.0.0.1");
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  socket.on("error", () => {});
+  const answered = new Promise<void>((resolve) => socket.once("data", () => resolve()));
+  socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`);
+  await answered;
+  return { closed };
+}
+
+describe("a client waiting for a run's result", () => {
+  // It receives nothing until the run ends, and Bun closes a connection idle for the server's
+  // idleTimeout (Elysia's default: 30 s, shorter than a big run): src/runs/routes.ts lifts the
+  // timeout for such a request. Here the server's idleTimeout is 1 s (Bun checks every 4 s), and
+  // the run is held until the server has closed an idle connection opened after the waiting one.
+  test("keeps its connection past the server's idle timeout and gets the result", async () => {
+    await seed();
+    const s = await ctx.services();
+    const run = heldEngine(s);
+    const app = createApp({ ...s, engine: run.engine, version: "9.9.9-test", startedAt: new Date() });
+    app.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: 1 });
+    try {
+      const port = app.server!.port!;
+      const waiting = fetch(`http://127.0.0.1:${port}/re-sync-all`, { method: "POST" }).then(
+        async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }),
+        (err: Error) => ({ status: 0, body: { error: err.message } }),
+      );
+      await run.held;
+      const idle = await idleConnection(port);
+      await idle.closed;
+      run.release();
+      expect(await waiting).toMatchObject({ status: 200, body: { status: "success", published: true } });
+    } finally {
+      await app.stop(true);
+    }
+  }, 20_000);
 });

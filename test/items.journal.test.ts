@@ -63,11 +63,11 @@ async function lost(pushes: Push[]): Promise<string[]> {
 describe("push updates during runs", () => {
   test("when a run's id is handed out, every type of its scope already journals pushes", async () => {
     expect((await services.engine.run("all", "api")).status).toBe("success");
-    const held = heldEngine(services);
+    const held = heldEngine(services, { at: 0 });
     const outcome = await held.engine.trigger("all", "api");
     if (!outcome.started) throw new Error("run did not start");
     const markers = await Promise.all(ITEM_TYPES.map((type) => ctx.redis.get(services.store.keys.building(type))));
-    held.open();
+    held.release();
     expect(markers).toEqual([outcome.runId, outcome.runId, outcome.runId]);
     expect((await outcome.done).status).toBe("success");
   });

@@ -4,7 +4,7 @@ import { ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import { heldEngine, until } from "./sync.fixtures.ts";
+import { heldEngine } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 let services: Services;
@@ -127,11 +127,11 @@ describe("push updates", () => {
   test("a push made while a full run builds goes through its journal and survives its publish", async () => {
     expect((await services.engine.run("categories", "api")).status).toBe("success");
     const { building, journal } = { building: services.store.keys.building("categories"), journal: services.store.keys.journal("categories") };
+    // The run stops after its first batch until released: its new generation is being built while we push.
     const held = heldEngine(services);
     const outcome = await held.engine.trigger("categories", "api");
     if (!outcome.started) throw new Error("run did not start");
-    // The run holds before reading MongoDB, with its generation begun.
-    await until(async () => (await ctx.redis.get(building)) === outcome.runId, 10_000, "the build to begin");
+    await held.held;
     const add = await call("POST", "/categories", addBody(pushed, ["en", "Banner"]));
     const remove = await call("DELETE", "/categories", { linked: poster });
     expect([add.status, remove.status]).toEqual([200, 200]);
@@ -139,8 +139,7 @@ describe("push updates", () => {
     expect(await ctx.redis.get(building)).toBe(outcome.runId);
     expect((await ctx.redis.lrange(journal, 0, -1)).map((op) => (JSON.parse(op) as { op: string }).op)).toEqual(["add", "remove"]);
     expect(await found("banner")).toEqual(["aa Banner"]);
-
-    held.open();
+    held.release();
     const result = await outcome.done;
     expect(result.status).toBe("success");
     expect(await services.store.currentGen("categories")).toBe(result.run_id);

@@ -35,3 +35,18 @@ export function parseExposition(text: string): Exposition {
 export function family(exp: Exposition, name: string): Record<string, number> {
   return Object.fromEntries([...exp.samples].filter(([key]) => key === name || key.startsWith(`${name}{`)));
 }
+
+/**
+ * Scrapes until `n` search requests are counted in all, and returns that exposition: the search
+ * hooks record a request after its response is sent, so a scrape right after a search may be early.
+ */
+export async function scrapeWithSearches(scrape: () => Promise<string>, n: number, ms = 10_000): Promise<Exposition> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const exp = parseExposition(await scrape());
+    const counted = Object.values(family(exp, "search_requests_total")).reduce((a, b) => a + b, 0);
+    if (counted === n) return exp;
+    if (counted > n || Date.now() > end) throw new Error(`${counted} search requests counted, expected ${n}`);
+    await Bun.sleep(10);
+  }
+}

@@ -2,10 +2,12 @@
 // and the limits as the real server (Bun.serve) answers them.
 
 import { Database } from "bun:sqlite";
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, installBinary, type RunningBinary, serviceEnv, startBinary } from "../scripts/lib/binary.ts";
+import { freePort, installBinary, type RunningBinary, runCommand, serviceEnv, startBinary } from "../scripts/lib/binary.ts";
+import { killAll } from "../scripts/lib/procs.ts";
+import { startRedisSentinelWithPasswords } from "./e2e/topologies.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 const WARNING = "ADMIN_API_KEY is not set: admin endpoints (sync triggers, scheduler, push updates) answer only to loopback clients";
@@ -50,11 +52,48 @@ describe("secrets", () => {
   const MONGO_PW = "MongoPw-s3cret-4u";
   const REDIS_PW = "RedisPw-s3cret-4u";
   const KEY = "AdminKey-s3cret-0123456789";
-  const SECRETS = [MONGO_PW, REDIS_PW, KEY, encodeURIComponent(MONGO_PW), encodeURIComponent(REDIS_PW)];
+  // REDIS_PASSWORD (the master's, through Sentinel) and REDIS_SENTINEL_PASSWORD (the Sentinels' own).
+  const REDIS_AUTH_PW = "RedisAuthPw-s3cret-4u";
+  const SENTINEL_PW = "SentinelPw-s3cret-4u";
+  const SECRETS = [MONGO_PW, REDIS_PW, KEY, REDIS_AUTH_PW, SENTINEL_PW, encodeURIComponent(MONGO_PW), encodeURIComponent(REDIS_PW)];
 
   const expectClean = (where: string, text: string) => {
     for (const secret of SECRETS) expect({ where, leaks: text.includes(secret) }).toEqual({ where, leaks: false });
   };
+
+  /** Every answer an outsider or an operator can get from the service: errors of each kind, health, status, docs, metrics. */
+  async function everyAnswer(url: string): Promise<[string, string][]> {
+    const auth = { authorization: `Bearer ${KEY}` };
+    const out: [string, string][] = [];
+    for (const [path, init] of [
+      ["/info", {}],
+      ["/sync-status?history=true", {}],
+      ["/scheduler/status", {}],
+      ["/re-sync-all", { method: "POST", headers: auth }],
+      ["/re-sync-all", { method: "POST", headers: { authorization: `Bearer ${KEY}x` } }],
+      ["/categories", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: '{"linked": 1}' }],
+      ["/categories", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{bad" }],
+      ["/category-search?query=a", {}],
+      ["/healthz-startup", {}],
+      ["/swagger/json", {}],
+      ["/metrics", {}],
+      ["/dashboard", {}],
+      ["/nowhere", {}],
+    ] as [string, RequestInit][])
+      out.push([`${init.method ?? "GET"} ${path}`, await (await fetch(`${url}${path}`, init)).text()]);
+    return out;
+  }
+
+  /** Every row of every table of a history database, as text. */
+  function historyDump(path: string): string {
+    const history = new Database(path, { readonly: true });
+    try {
+      const tables = history.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+      return JSON.stringify(tables.map(({ name }) => history.query(`SELECT * FROM "${name}"`).all()));
+    } finally {
+      history.close();
+    }
+  }
 
   for (const format of ["text", "json"]) {
     test(`MongoDB unreachable with a password in its URI (LOG_FORMAT=${format}): the failed run's error, history, /info and the logs show no password or key`, async () => {
@@ -85,29 +124,14 @@ describe("secrets", () => {
       expect(status).toContain('"status":"failed"');
       expectClean("/sync-status", status);
 
-      for (const [path, init] of [
-        ["/re-sync-all", { method: "POST", headers: { authorization: `Bearer ${KEY}x` } }],
-        ["/categories", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: '{"linked": 1}' }],
-        ["/categories", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{bad" }],
-        ["/category-search?query=a", {}],
-        ["/healthz-startup", {}],
-        ["/swagger/json", {}],
-        ["/metrics", {}],
-        ["/nowhere", {}],
-      ] as [string, RequestInit][]) {
-        expectClean(path, await (await fetch(`${running.url}${path}`, init)).text());
-      }
+      for (const [where, text] of await everyAnswer(running.url)) expectClean(where, text);
 
       expect(await running.stop()).toBe(0);
       const logs = running.output();
       expect(logs).toContain(format === "json" ? '"level":"error"' : "failed");
       expectClean("logs", logs);
 
-      const history = new Database(join(ctx.dir, "search-sync-history.db"), { readonly: true });
-      const tables = history.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-      const rows = tables.map(({ name }) => history.query(`SELECT * FROM "${name}"`).all());
-      history.close();
-      const dump = JSON.stringify(rows);
+      const dump = historyDump(join(ctx.dir, "search-sync-history.db"));
       expect(dump).toContain("failed");
       expectClean("history database", dump);
 
@@ -116,6 +140,61 @@ describe("secrets", () => {
       expectClean("search-sync history", cli.stdout.toString() + cli.stderr.toString());
     }, 60_000);
   }
+
+  describe("REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD", () => {
+    let sentinel: Awaited<ReturnType<typeof startRedisSentinelWithPasswords>>;
+    beforeAll(async () => {
+      sentinel = await startRedisSentinelWithPasswords("shop", REDIS_AUTH_PW, SENTINEL_PW);
+    });
+    afterAll(killAll);
+
+    for (const format of ["text", "json"]) {
+      test(`Sentinel with both passwords, right and wrong (LOG_FORMAT=${format}): no answer, log line, history row or CLI output shows either`, async () => {
+        const binary = installBinary(ctx.dir);
+        const env = (passwords: { redis: string; sentinel: string }) => ({
+          // MongoDB unreachable, so that runs fail and errors are recorded.
+          MONGODB_URI: `mongodb://syncuser:${MONGO_PW}@127.0.0.1:${freePort()}/?authSource=admin`,
+          DB_NAME: ctx.dbName,
+          REDIS_KEY_PREFIX: ctx.prefix,
+          ENABLE_SCHEDULER: "false",
+          REDIS_SENTINELS: sentinel.seeds,
+          REDIS_SENTINEL_NAME: sentinel.name,
+          REDIS_PASSWORD: passwords.redis,
+          REDIS_SENTINEL_PASSWORD: passwords.sentinel,
+          ADMIN_API_KEY: KEY,
+          LOG_FORMAT: format,
+          LOG_LEVEL: "debug",
+        });
+        // Wrong passwords carry the right ones inside them: a leak of either shows.
+        const cases = [
+          { name: "right passwords", redis: REDIS_AUTH_PW, sentinel: SENTINEL_PW, reachable: true },
+          { name: "wrong Sentinel password", redis: REDIS_AUTH_PW, sentinel: `${SENTINEL_PW}-wrong`, reachable: false },
+          { name: "wrong master password", redis: `${REDIS_AUTH_PW}-wrong`, sentinel: SENTINEL_PW, reachable: false },
+        ];
+        for (const c of cases) {
+          const e = env(c);
+          running = await startBinary(binary, ctx.dir, e);
+          const info = await (await fetch(`${running.url}/info`)).json();
+          // The passwords are really used: with the right ones Redis answers through the Sentinel.
+          expect({ case: c.name, reachable: (info as { redis: { reachable: boolean } }).redis.reachable }).toEqual({ case: c.name, reachable: c.reachable });
+          const run = await fetch(`${running.url}/re-sync-all`, { method: "POST", headers: { authorization: `Bearer ${KEY}` } });
+          expect({ case: c.name, status: run.status }).toEqual({ case: c.name, status: 503 });
+          expectClean(`${c.name}: run answer`, await run.text());
+          for (const [where, text] of await everyAnswer(running.url)) expectClean(`${c.name}: ${where}`, text);
+          expect(await running.stop()).toBe(0);
+          expectClean(`${c.name}: service log`, running.output());
+          // The commands side by side (each waits for Redis on its own); LOG_FORMAT changes only the log lines of sync.
+          const commands = [["sync"], ["sync", "--json"], ...(format === "text" ? [["status"], ["status", "--json"], ["history"], ["history", "--json"]] : [])];
+          const ran = await Promise.all(commands.map((args) => runCommand([binary, ...args], ctx.dir, e, 60_000)));
+          for (const [i, cli] of ran.entries()) expectClean(`${c.name}: search-sync ${commands[i]!.join(" ")}`, cli.stdout + cli.stderr);
+        }
+        // The failed runs (MongoDB unreachable, Redis reachable) are in the history with their errors.
+        const dump = historyDump(join(ctx.dir, "search-sync-history.db"));
+        expect(dump).toContain("failed");
+        expectClean("history database", dump);
+      }, 150_000);
+    }
+  });
 
   test("an invalid value naming a password stops start-up without showing it", async () => {
     const proc = Bun.spawn([installBinary(ctx.dir)], {

@@ -1,6 +1,8 @@
 // Admin protection (SPEC §3): the key, the loopback rule, every admin route found from the app
 // itself, read endpoints open, CORS. In-process (app.handle), plus one listening server on 127.0.0.1.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
 import { type ClientIp, isAdminRoute } from "../src/platform/http/admin.ts";
@@ -132,6 +134,43 @@ describe("isLoopback, presentedKey, checkAdmin", () => {
       expect(outcome(KEY, { "x-api-key": KEY }, ip)).toBe("allowed");
       expect(outcome(KEY, { "x-api-key": KEY, "x-forwarded-for": "198.51.100.1" }, ip)).toBe("allowed");
     }
+  });
+});
+
+describe("the admin key comparison (constant time)", () => {
+  test("wrong keys of any length, and of the key's own length, get the same 403", async () => {
+    const app = await appWith({ ADMIN_API_KEY: KEY });
+    const wrong = [
+      "x",
+      KEY.slice(0, 1),
+      KEY.slice(0, -1),
+      `${KEY}x`,
+      `x${KEY.slice(1)}`, // the key's length, first character wrong
+      `${KEY.slice(0, -1)}x`, // the key's length, last character wrong
+      "é".repeat(KEY.length), // the key's length in characters, not in bytes
+      "k".repeat(10_000),
+    ];
+    const answers = [];
+    for (const key of wrong) {
+      const res = await call(app, "POST", "/scheduler/stop", { headers: { "x-api-key": key } });
+      answers.push({ status: res.status, body: res.body });
+    }
+    expect(answers).toEqual(wrong.map(() => ({ status: 403, body: { error: "forbidden", message: "the admin key is not valid" } })));
+    expect((await call(app, "POST", "/scheduler/stop", { headers: { "x-api-key": KEY } })).status).not.toBe(403);
+  });
+
+  test("both sides are hashed to SHA-256 digests (32 bytes whatever the key) and compared with timingSafeEqual, nothing else", () => {
+    // crypto.timingSafeEqual throws on inputs of different lengths, so the answers above (no 500 for
+    // a 1- or a 10,000-character key) show that equal lengths reach it. That it is the comparison
+    // used, on both sides hashed, is read from the source: a plain === would answer the same.
+    const source = readFileSync(resolve(import.meta.dir, "../src/platform/http/auth.ts"), "utf8");
+    expect(source).toContain('import { createHash, timingSafeEqual } from "node:crypto";');
+    expect(source).toContain('const digest = (s: string) => createHash("sha256").update(s).digest();');
+    const checkAdminSource = source.slice(source.indexOf("export function checkAdmin("));
+    const comparisons = checkAdminSource.split("\n").filter((line) => /\bkey\b/.test(line) && /adminApiKey/.test(line));
+    expect(comparisons.map((line) => line.trim())).toEqual([
+      'if (!timingSafeEqual(digest(key), digest(adminApiKey))) throw new ApiError("forbidden", "the admin key is not valid");',
+    ]);
   });
 });
 

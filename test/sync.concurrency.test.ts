@@ -5,7 +5,7 @@ import { createApp } from "../src/app/http.ts";
 import { applyPush } from "../src/index/update.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import { gensIn, keyShape, oid, seedLarge, servingEntries, slowEngine, snapshot, until } from "./sync.fixtures.ts";
+import { gensIn, heldEngine, keyShape, oid, seedLarge, servingEntries, snapshot, until, WatchedLock } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -41,7 +41,8 @@ describe("concurrent triggers", () => {
   test("over HTTP: 202 for the first, 409 {error: sync_in_progress, run_id} for the next ones", async () => {
     await seedLarge(ctx.db, ["categories", "boxes", "options"], 20);
     const s = await ctx.services({ SYNC_BATCH_SIZE: "10" });
-    const engine = slowEngine(s, 30);
+    const run = heldEngine(s); // the run waits after its first batch until released
+    const engine = run.engine;
     const app = createApp({ ...s, engine, version: "test", startedAt: new Date() });
     const call = async (method: string, path: string) => {
       const res = await app.handle(new Request(`http://localhost${path}`, { method }));
@@ -66,6 +67,7 @@ describe("concurrent triggers", () => {
     const status = await call("GET", "/sync-status");
     expect(status.body).toMatchObject({ status: "running", active: { run_id: runId, scope: "all", trigger: "api" } });
 
+    run.release();
     await until(() => engine.activeRunId === null, 20_000, "the first run to end");
     expect((await call("GET", "/sync-status")).body).toMatchObject({ status: "success", active: null, last_run: { run_id: runId } });
     expect((await call("GET", "/generate-box-data")).status).toBe(200);
@@ -84,12 +86,14 @@ describe("concurrent triggers", () => {
     expect(loser.result).toMatchObject(skippedFor(winner.runId));
     await winner.done;
 
-    // A long run on one instance: the other is refused for its whole duration.
-    const slow = slowEngine(one, 40);
-    const outcome = await slow.trigger("categories", "manual");
+    // A run under way on one instance: the other is refused while it runs.
+    const held = heldEngine(one);
+    const outcome = await held.engine.trigger("categories", "manual");
     if (!outcome.started) throw new Error("run did not start");
+    await held.held;
     const refused = await two.engine.run("categories", "interval");
     expect(refused).toMatchObject(skippedFor(outcome.runId));
+    held.release();
     expect((await outcome.done).status).toBe("success");
     expect((await two.engine.run("categories", "api")).status).toBe("success");
 
@@ -107,18 +111,24 @@ describe("the run lock", () => {
     await seedLarge(ctx.db, ["options"], 5);
     const s = await ctx.services();
     const app = createApp({ ...s, version: "test", startedAt: new Date() });
-    await ctx.redis.set(`${ctx.prefix}lock`, "20240101T000000Z-deadbeef 0123456789abcdef", "PX", 1_000);
-    const setAt = Date.now();
+    const dead = "20240101T000000Z-deadbeef 0123456789abcdef";
+    await ctx.redis.set(`${ctx.prefix}lock`, dead, "PX", 60_000);
 
     expect(await s.engine.run("options", "api")).toMatchObject(skippedFor("20240101T000000Z-deadbeef"));
     const res = await app.handle(new Request("http://localhost/generate-option-data"));
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: "sync_in_progress", run_id: "20240101T000000Z-deadbeef" });
+    // The refused triggers left the lock as it was: nothing renews or replaces a dead owner's lock.
+    const left = await ctx.redis.pttl(`${ctx.prefix}lock`);
+    expect(await ctx.redis.get(`${ctx.prefix}lock`)).toBe(dead);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(60_000);
 
+    // Its expiry comes: the next trigger runs at once.
+    await ctx.redis.pexpire(`${ctx.prefix}lock`, 200);
     await until(async () => (await ctx.redis.exists(`${ctx.prefix}lock`)) === 0, 5_000, "the dead lock to expire");
     const result = await s.engine.run("options", "api");
     expect(result.status).toBe("success");
-    expect(Date.now() - setAt).toBeLessThan(3_000);
     expect(await ctx.redis.exists(`${ctx.prefix}lock`)).toBe(0);
   });
 
@@ -127,16 +137,18 @@ describe("the run lock", () => {
     const s = await ctx.services({ SYNC_LOCK_TTL_SECONDS: "2", SYNC_BATCH_SIZE: "10" });
     expect((await s.engine.run("categories", "api")).status).toBe("success");
 
-    const slow = slowEngine(s, 350); // 12 batches: about 4 s
-    const started = Date.now();
+    const held = heldEngine(s); // waits after its first batch until released: still building whenever we look
+    const slow = held.engine;
     const outcome = await slow.trigger("categories", "api");
     if (!outcome.started) throw new Error("run did not start");
+    const locked = Date.now(); // the run took its lock before trigger() returned
+    await held.held;
     const sku = oid("categories", 0, 3).toHexString();
 
     const journal = s.store.keys.journal("categories");
     const journaled = async () => (await ctx.redis.lrange(journal, 0, -1)).map((op) => (JSON.parse(op) as { op: string }).op);
     const stillRunningAt = async (at: number) => {
-      await Bun.sleep(Math.max(0, started + at - Date.now()));
+      await Bun.sleep(Math.max(0, locked + at - Date.now()));
       expect(slow.activeRunId).toBe(outcome.runId);
       expect((await ctx.redis.get(`${ctx.prefix}lock`))?.split(" ")[0]).toBe(outcome.runId);
       expect(await ctx.redis.pttl(`${ctx.prefix}lock`)).toBeGreaterThan(0);
@@ -157,9 +169,9 @@ describe("the run lock", () => {
     await stillRunningAt(3_400);
     expect(await journaled()).toEqual(["add"]);
 
+    held.release();
     const result = await outcome.done;
     expect(result.status).toBe("success");
-    expect(Date.now() - started).toBeGreaterThan(3_500);
     expect(await ctx.redis.exists(`${ctx.prefix}lock`)).toBe(0);
     const entries = await servingEntries(s.store, "categories");
     expect(entries).toHaveLength(181);
@@ -182,14 +194,18 @@ describe("the run lock", () => {
     expect((await s.engine.run("boxes", "api")).status).toBe("success");
     const serving = await snapshot(s, "boxes");
 
-    const slow = slowEngine(s, 250); // 6 batches: about 1.5 s
-    const outcome = await slow.trigger("boxes", "api");
+    const lock = new WatchedLock(s);
+    const stalled = heldEngine(s, { lock });
+    const outcome = await stalled.engine.trigger("boxes", "api");
     if (!outcome.started) throw new Error("run did not start");
-    await Bun.sleep(200);
+    await stalled.held;
     // Another replica takes over (as if this one had stalled past the expiry).
     await ctx.redis.del(`${ctx.prefix}lock`);
     const thief = await s.lock.acquire("20240101T000000Z-thief000");
     expect("lock" in thief).toBe(true);
+    // The stalled run goes on once its renewal has been refused.
+    await lock.lost;
+    stalled.release();
 
     const result = await outcome.done;
     expect(result).toMatchObject({ status: "failed", published: false, error: "lost the run lock (another run took over); nothing was published" });
@@ -206,16 +222,21 @@ describe("the run lock", () => {
     expect((await one.engine.run("boxes", "api")).status).toBe("success");
     const clean = await ctx.keys();
 
-    const stalled = slowEngine(one, 250); // 6 batches: about 1.5 s
-    const a = await stalled.trigger("boxes", "api");
+    const stalled = heldEngine(one);
+    const a = await stalled.engine.trigger("boxes", "api");
     if (!a.started) throw new Error("run did not start");
-    await Bun.sleep(200);
+    await stalled.held;
     // The lock expires under the stalled run; the other replica starts its own run of the same type.
     await ctx.redis.del(`${ctx.prefix}lock`);
-    const b = await slowEngine(two, 300).trigger("boxes", "api"); // about 1.8 s
+    const taker = heldEngine(two);
+    const b = await taker.engine.trigger("boxes", "api");
     if (!b.started) throw new Error("takeover did not start");
-
-    const [lost, won] = await Promise.all([a.done, b.done]);
+    // The stalled run wakes up while the takeover is half-way through its build, and ends first.
+    await taker.held;
+    stalled.release();
+    const lost = await a.done;
+    taker.release();
+    const won = await b.done;
     expect(lost).toMatchObject({ status: "failed", published: false });
     expect(won).toMatchObject({ status: "success", published: true });
     expect(await snapshot(one, "boxes")).toEqual({ gen: b.runId, items: 30, entries: 90, phrases: 90 });

@@ -6,6 +6,7 @@ import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
 import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import type { IndexStore } from "../src/index/store.ts";
 import { SyncEngine } from "../src/runs/engine.ts";
+import { type HeldLock, RunLock } from "../src/runs/lock.ts";
 import { CatalogSource } from "../src/source/mongo.ts";
 import { scanAll } from "./env.ts";
 
@@ -115,10 +116,52 @@ export async function dumpType(redis: Redis | Cluster, store: IndexStore, type: 
 export { ITEM_TYPES };
 
 /**
- * The real MongoDB source, pausing before each batch: makes a run last long enough to act
- * during it (dependencies are passed in, so no module mocking is needed).
+ * The real MongoDB source, stopping before its `at`-th batch (counted over every collection a run
+ * reads, from 0) until released: a run that is surely still building while a test acts, however
+ * slow or fast the machine.
  */
-export class SlowSource extends CatalogSource {
+export class HeldSource extends CatalogSource {
+  private served = 0;
+  private open = false;
+  private opened!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.opened = resolve));
+  private reached!: () => void;
+  /** Resolves when the run first waits at the gate. */
+  readonly held = new Promise<void>((resolve) => (this.reached = resolve));
+
+  constructor(
+    client: MongoClient,
+    dbName: string,
+    private readonly at: number,
+  ) {
+    super(client, dbName);
+  }
+  override async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
+    for await (const batch of super.batches(collection, projection, batchSize)) {
+      if (!this.open && this.served++ >= this.at) {
+        this.reached();
+        await this.gate;
+      }
+      yield batch;
+    }
+  }
+  release(): void {
+    this.open = true;
+    this.opened();
+  }
+}
+
+/**
+ * An engine over the same services whose run stops before its `at`-th batch until `release()`;
+ * `held` resolves once it waits there. `lock` replaces the services' run lock (e.g. to watch renewals).
+ */
+export function heldEngine(s: Services, opts: { at?: number; lock?: RunLock } = {}): { engine: SyncEngine; held: Promise<void>; release(): void } {
+  const source = new HeldSource(s.mongo, s.config.dbName, opts.at ?? 1);
+  return { engine: engineWith(s, source, opts.lock), held: source.held, release: () => source.release() };
+}
+
+/** The real MongoDB source, pausing `delayMs` before each batch. */
+class SlowSource extends CatalogSource {
   constructor(
     client: MongoClient,
     dbName: string,
@@ -134,34 +177,28 @@ export class SlowSource extends CatalogSource {
   }
 }
 
-/** The real MongoDB source, holding its first batch until `open()`: a run that waits at a known point. */
-class HeldSource extends CatalogSource {
-  private release = () => {};
-  private readonly gate = new Promise<void>((resolve) => {
-    this.release = resolve;
-  });
-  open(): void {
-    this.release();
-  }
-  override async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
-    await this.gate;
-    yield* super.batches(collection, projection, batchSize);
-  }
-}
-
-function engineWith(s: Services, source: CatalogSource): SyncEngine {
-  return new SyncEngine({ config: s.config, store: s.store, lock: s.lock, source, history: s.history, status: s.status, logger: s.logger });
-}
-
 /** An engine over the same services whose source pauses `delayMs` before each batch. */
 export function slowEngine(s: Services, delayMs: number): SyncEngine {
   return engineWith(s, new SlowSource(s.mongo, s.config.dbName, delayMs));
 }
 
-/** An engine over the same services whose runs read nothing from MongoDB until `open()` is called. */
-export function heldEngine(s: Services): { engine: SyncEngine; open: () => void } {
-  const source = new HeldSource(s.mongo, s.config.dbName);
-  return { engine: engineWith(s, source), open: () => source.open() };
+function engineWith(s: Services, source: CatalogSource, lock: RunLock = s.lock): SyncEngine {
+  return new SyncEngine({ config: s.config, store: s.store, lock, source, history: s.history, status: s.status, logger: s.logger });
+}
+
+/** The services' run lock, telling when a renewal is refused (the run has lost its lock). */
+export class WatchedLock extends RunLock {
+  private refused!: () => void;
+  /** Resolves at the first renewal Redis refused. */
+  readonly lost = new Promise<void>((resolve) => (this.refused = resolve));
+  constructor(s: Services) {
+    super(s.redis, s.keys.lock, s.config.lockTtlMs);
+  }
+  override async renew(lock: HeldLock): Promise<boolean> {
+    const ok = await super.renew(lock);
+    if (!ok) this.refused();
+    return ok;
+  }
 }
 
 /** Polls `check` every 20 ms until it is true (or fails after `ms`). */

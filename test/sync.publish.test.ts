@@ -5,20 +5,7 @@ import { join } from "node:path";
 import { createApp } from "../src/app/http.ts";
 import type { ItemType } from "../src/catalog/types.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import {
-  dumpType,
-  gensIn,
-  ITEM_TYPES,
-  keyShape,
-  oid,
-  type Snapshot,
-  SUPPLIER,
-  seedLarge,
-  servingEntries,
-  slowEngine,
-  snapshot,
-  until,
-} from "./sync.fixtures.ts";
+import { dumpType, gensIn, heldEngine, ITEM_TYPES, keyShape, oid, type Snapshot, SUPPLIER, seedLarge, servingEntries, snapshot } from "./sync.fixtures.ts";
 
 let ctx: TestContext;
 // Keys outside the prefix, in the same Redis database: no run may touch them.
@@ -350,12 +337,16 @@ describe("no leftovers", () => {
     const serving = await Promise.all(ITEM_TYPES.map((t) => snapshot(s, t)));
     const datasets = (["categories", "boxes", "options"] as const).map(readDataset);
 
-    // Abort while boxes are half built (categories already built, not yet published).
-    const slow = slowEngine(s, 10);
+    // Abort half-way: categories and boxes are built side by side, and the run waits before its
+    // 12th batch (of 20 + 20 origins and 20 + 20 suppliers) until the abort is under way.
+    const held = heldEngine(s, { at: 12 });
+    const slow = held.engine;
     const outcome = await slow.trigger("all", "api");
     if (!outcome.started) throw new Error("run did not start");
-    await until(async () => ((await s.status.get()).active?.progress.boxes?.documents_read ?? 0) > 50, 10_000, "boxes half built");
-    const aborted = await slow.abortActive("test");
+    await held.held;
+    const aborting = slow.abortActive("test");
+    held.release();
+    const aborted = await aborting;
     expect(aborted).toMatchObject({ status: "failed", error: "aborted: test", published: false, run_id: outcome.runId });
     expect(slow.activeRunId).toBeNull();
 

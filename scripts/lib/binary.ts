@@ -64,8 +64,11 @@ export interface RunningBinary {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-/** Starts `binary serve` in `cwd` with only the given environment (plus PATH/HOME). */
-export async function startBinary(binary: string, cwd: string, env: Record<string, string>, readyWithinMs = 5_000): Promise<RunningBinary> {
+/**
+ * Starts `binary serve` in `cwd` with only the given environment (plus PATH/HOME), and waits until it
+ * answers /healthz: a deadline for a loaded machine, not a measure (it returns as soon as it answers).
+ */
+export async function startBinary(binary: string, cwd: string, env: Record<string, string>, readyWithinMs = 30_000): Promise<RunningBinary> {
   const port = freePort();
   const proc = Bun.spawn([binary, "serve"], {
     cwd,

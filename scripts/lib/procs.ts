@@ -276,7 +276,7 @@ export async function startMongo(): Promise<ManagedProcess> {
 }
 
 /** The compiled binary serving, registered so killAll() ends it. */
-export async function startService(binary: string, cwd: string, env: Record<string, string>, readyWithinMs = 10_000): Promise<RunningBinary> {
+export async function startService(binary: string, cwd: string, env: Record<string, string>, readyWithinMs = 30_000): Promise<RunningBinary> {
   const svc = await startBinary(binary, cwd, env, readyWithinMs);
   track(svc.proc);
   const entry = {
@@ -304,8 +304,8 @@ export interface Deployment {
   env: Record<string, string>;
   /** Starts (or starts again) the service with `env` plus `overrides`. */
   serve(overrides?: Record<string, string>): Promise<RunningBinary>;
-  /** Runs a CLI command of the binary (e.g. ["sync"]) with `env` plus `overrides`. */
-  cli(args: string[], overrides?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs a CLI command of the binary (e.g. ["sync"]) with `env` plus `overrides`; SIGKILL after `timeoutMs` (25 s). */
+  cli(args: string[], overrides?: Record<string, string>, timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Kills the deployment's services and MongoDB (killAll() does it too). */
   stop(): Promise<void>;
 }
@@ -374,8 +374,8 @@ export async function startDeployment(redisEnv: Record<string, string>, opts: Om
       services.push(svc);
       return svc;
     },
-    cli(args, overrides = {}) {
-      return runCommand([binary, ...args], dir, { ...env, ...overrides });
+    cli(args, overrides = {}, timeoutMs) {
+      return runCommand([binary, ...args], dir, { ...env, ...overrides }, timeoutMs);
     },
     async stop() {
       for (const svc of services) if (svc.proc.exitCode === null && svc.proc.signalCode === null) svc.proc.kill("SIGKILL");
@@ -450,7 +450,7 @@ export async function startRun(url: string): Promise<string> {
 
 /**
  * A TCP proxy on a free loopback port that holds every chunk the server sends for `delayMs`
- * before passing it on: a slow network to MongoDB, which makes a run as long as a test needs.
+ * before passing it on: a slow link to a server, which makes its answers as slow as a test needs.
  */
 export async function startDelayProxy(targetPort: number, delayMs: number): Promise<{ port: number; url: string; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();

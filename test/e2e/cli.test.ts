@@ -9,7 +9,7 @@ import { COMMAND_USAGE, COMMANDS, USAGE } from "../../src/cli/usage.ts";
 import { TEXT_PREFIX } from "../../src/platform/log.ts";
 import type { RunResult } from "../../src/runs/model.ts";
 import { createContext, type TestContext } from "../helpers.ts";
-import { parseExposition } from "../metrics.fixtures.ts";
+import { scrapeWithSearches } from "../metrics.fixtures.ts";
 import { oid, SUPPLIER, seedLarge } from "../sync.fixtures.ts";
 
 let ctx: TestContext;
@@ -324,16 +324,19 @@ describe("the service from the binary", () => {
     await seedLarge(ctx.db, ["categories", "boxes", "options"], 10);
     const svc = await startBinary(binary, ctx.dir, { ...ctx.env });
     try {
-      expect((await fetch(`${svc.url}/re-sync-all`, { method: "POST" })).status).toBe(200);
+      const run = await fetch(`${svc.url}/re-sync-all`, { method: "POST" });
+      expect(run.status).toBe(200);
+      const { finished_at } = (await run.json()) as { finished_at: string };
       expect((await fetch(`${svc.url}/category-search?query=categories`)).status).toBe(200);
       const res = await fetch(`${svc.url}/metrics`);
       expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
-      const exp = parseExposition(await res.text());
+      await res.text();
+      const exp = await scrapeWithSearches(async () => (await fetch(`${svc.url}/metrics`)).text(), 1);
       expect(exp.samples.get('sync_runs_total{status="success",trigger="api"}')).toBe(1);
       expect(exp.samples.get("sync_run_duration_seconds_count")).toBe(1);
       expect(exp.samples.get('sync_entries{type="options"}')).toBe(30);
       expect(exp.samples.get("sync_in_progress")).toBe(0);
-      expect(exp.samples.get("sync_last_success_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000 - 60);
+      expect(exp.samples.get("sync_last_success_timestamp_seconds")).toBe(Date.parse(finished_at) / 1000);
       expect(exp.samples.get('search_requests_total{status="200",type="categories"}')).toBe(1);
       expect(exp.samples.get("process_resident_memory_bytes")).toBeGreaterThan(10_000_000);
       expect(exp.samples.get("process_cpu_seconds_total")).toBeGreaterThan(0);

@@ -20,6 +20,25 @@ import { gensIn, keyShape } from "../sync.fixtures.ts";
 
 afterEach(killAll);
 
+/** The active run's documents read and to read (all types), and how long it has been running. */
+async function runProgress(url: string): Promise<{ read: number; total: number; elapsedMs: number }> {
+  const { body } = await getJson(`${url}/sync-status`);
+  const progress = Object.values(body.active.progress as Record<string, { documents_read: number; documents_total: number }>);
+  return {
+    read: progress.reduce((sum, p) => sum + p.documents_read, 0),
+    total: progress.reduce((sum, p) => sum + p.documents_total, 0),
+    elapsedMs: Date.now() - Date.parse(body.active.started_at),
+  };
+}
+
+/** The service's JSON log lines (LOG_FORMAT=json), parsed. */
+function jsonLogLines(output: string): { msg: string }[] {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { msg: string });
+}
+
 const QUERIES = ["/category-search?query=door&limit=10", "/boxes-search?query=archive&iso=en&limit=10", "/options-search?query=rounded&limit=10"];
 const LOCK_TTL_SECONDS = 3;
 
@@ -38,7 +57,6 @@ test("SIGKILL mid-run, then restart: previous index serves, the dead run is mark
   const runId = await startRun(svc.url);
   await until(async () => (await documentsRead(svc.url)) >= 300, 15_000, "the run to be under way");
   svc.proc.kill("SIGKILL");
-  const killedAt = Date.now();
   expect(await svc.proc.exited).not.toBe(0);
   expect(historyRows(w.historyDbPath).find((r) => r.id === runId)?.status).toBe("running");
   // The dead run's partial generation is still there (nobody could clean it up yet).
@@ -47,26 +65,33 @@ test("SIGKILL mid-run, then restart: previous index serves, the dead run is mark
   const again = await w.serve();
   expect(await searchAll(again.url)).toEqual(before);
 
-  // Until its lock expires, a trigger is told that the dead run holds it; then a run starts.
+  // Until its lock expires, a trigger is told that the dead run holds it; nothing renews that lock
+  // (its time to live only runs down), and once Redis has expired it a trigger starts a run at once.
   const first409 = await postJson(`${again.url}/re-sync-all?wait=false`);
   expect(first409).toMatchObject({ status: 409, body: { error: "sync_in_progress", run_id: runId } });
+  const redis = new Redis(w.redis.url);
   let nextId = "";
-  await until(
-    async () => {
-      const r = await postJson(`${again.url}/re-sync-all?wait=false`);
-      if (r.status === 409) {
-        expect(r.body.run_id).toBe(runId);
-        return false;
-      }
-      expect(r.status).toBe(202);
-      nextId = r.body.run_id;
-      return true;
-    },
-    LOCK_TTL_SECONDS * 1000 + 5_000,
-    "the dead run's lock to expire",
-  );
-  const blockedMs = Date.now() - killedAt;
-  expect(blockedMs).toBeLessThan(LOCK_TTL_SECONDS * 1000 + 500);
+  try {
+    let ttl = LOCK_TTL_SECONDS * 1000;
+    await until(
+      async () => {
+        const left = await redis.pttl(`${w.prefix}lock`);
+        const r = await postJson(`${again.url}/re-sync-all?wait=false`);
+        if (r.status === 409) {
+          expect({ holder: r.body.run_id, renewed: left <= 0 || left > ttl }).toEqual({ holder: runId, renewed: false });
+          ttl = left;
+          return false;
+        }
+        expect(r.status).toBe(202);
+        nextId = r.body.run_id;
+        return true;
+      },
+      LOCK_TTL_SECONDS * 1000 + 20_000,
+      "the dead run's lock to expire",
+    );
+  } finally {
+    redis.disconnect();
+  }
 
   // The dead run is marked failed (at start-up, or as soon as its lock has expired: a live process would have renewed it).
   await until(() => historyRows(w.historyDbPath).find((r) => r.id === runId)?.status === "failed", 5_000, "the dead run to be marked failed");
@@ -80,13 +105,14 @@ test("SIGKILL mid-run, then restart: previous index serves, the dead run is mark
   expect(keyShape(keys, [nextId])).toEqual(clean);
   expect(await searchAll(again.url)).toEqual(before);
   expect(await again.stop()).toBe(0);
-}, 60_000);
+}, 120_000);
 
 test("SIGTERM mid-run with a short SHUTDOWN_TIMEOUT_SECONDS: the run is aborted and recorded as failed, nothing is left behind, exit code 0", async () => {
   // A catalog big enough that the run, in batches of 10, still has seconds to go when SIGTERM comes.
   const w = await startWorld({ originsPerType: 1_500, env: { SYNC_BATCH_SIZE: "10", SHUTDOWN_TIMEOUT_SECONDS: "1" } });
-  const cli = await w.cli(["sync", "--json"], { SYNC_BATCH_SIZE: "1000" });
-  expect(cli.code).toBe(0);
+  // 13,500 documents: on a loaded machine this first sync alone can take half a minute.
+  const cli = await w.cli(["sync", "--json"], { SYNC_BATCH_SIZE: "1000" }, 90_000);
+  expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
   const first = { body: JSON.parse(cli.stdout) as { run_id: string; status: string } };
   expect(first.body.status).toBe("success");
   const svc = await w.serve();
@@ -99,12 +125,20 @@ test("SIGTERM mid-run with a short SHUTDOWN_TIMEOUT_SECONDS: the run is aborted 
   );
   await until(async () => (await documentsRead(svc.url)) >= 300, 15_000, "the run to be under way");
   const runId = historyRows(w.historyDbPath).find((r) => r.status === "running")!.id;
+  const progress = await runProgress(svc.url);
   const termAt = Date.now();
   svc.proc.kill("SIGTERM");
   const code = await svc.proc.exited;
   const tookMs = Date.now() - termAt;
   expect(code).toBe(0);
-  expect(tookMs).toBeLessThan(1_000 + 3_000);
+  // The shutdown timeout ended the wait, not the run: the run was aborted, after the service said how
+  // long it would wait, and the process exited long before the run, at its own pace, could have finished.
+  const said = jsonLogLines(svc.output()).map((l) => l.msg);
+  const order = ["SIGTERM received: stopping", `Waiting up to 1 s for run ${runId} to finish`, "Re-sync failed: aborted: shutdown"].map((m) => said.indexOf(m));
+  expect(order.every((i) => i >= 0)).toBe(true);
+  expect(order).toEqual([...order].sort((x, y) => x - y));
+  const ahead = ((progress.total - progress.read) / progress.read) * progress.elapsedMs;
+  expect(tookMs).toBeLessThan(ahead);
   // The waiting client is answered with the aborted run before the process exits.
   expect(await waiting).toMatchObject({
     status: 503,
@@ -119,7 +153,7 @@ test("SIGTERM mid-run with a short SHUTDOWN_TIMEOUT_SECONDS: the run is aborted 
   expect(gensIn(keys)).toEqual([first.body.run_id]);
   expect(keyShape(keys, [first.body.run_id])).toEqual(clean);
   expect(svc.output()).toContain("SIGTERM received");
-}, 60_000);
+}, 180_000);
 
 test("SIGTERM mid-run with a long SHUTDOWN_TIMEOUT_SECONDS: no new requests are taken, the run finishes and is recorded as success, exit code 0", async () => {
   const w = await startWorld({ originsPerType: 1_000, env: { SYNC_BATCH_SIZE: "10", SHUTDOWN_TIMEOUT_SECONDS: "60" } });
@@ -137,26 +171,7 @@ test("SIGTERM mid-run with a long SHUTDOWN_TIMEOUT_SECONDS: no new requests are 
   const keys = await keysUnder(w.redis.url, w.prefix);
   expect(keys).not.toContain(`${w.prefix}lock`);
   expect(gensIn(keys)).toEqual([runId]);
-}, 60_000);
-
-// A client waiting for a run's result gets no byte until the run ends, and Bun closes connections
-// idle for the server's idleTimeout (30 s in Elysia): src/runs/routes.ts lifts it for such requests.
-// MongoDB is reached through a proxy that delays every answer, so the run takes about 40 s: slow,
-// hence opt-in (SS_LONG_TESTS=1); bench/load.ts at 50,000 origins covers it too.
-test.skipIf(!process.env.SS_LONG_TESTS)(
-  "a client waiting on POST /re-sync-all for a run longer than the 30 s idle timeout gets the result",
-  async () => {
-    const w = await startWorld();
-    const proxy = await startDelayProxy(w.mongo.port, 250);
-    const svc = await w.serve({ MONGODB_URI: proxy.url, SYNC_BATCH_SIZE: "10" });
-    const started = Date.now();
-    const res = await postJson(`${svc.url}/re-sync-all`);
-    expect(Date.now() - started).toBeGreaterThan(31_000);
-    expect(res).toMatchObject({ status: 200, body: { status: "success", published: true } });
-    expect(svc.output()).not.toContain("timed out a request");
-  },
-  120_000,
-);
+}, 120_000);
 
 // The end of a run is recorded after its publish: a process killed in between left a run that had
 // published recorded as failed. Redis answers the service slowly here (each reply held 150 ms), so

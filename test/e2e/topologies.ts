@@ -16,7 +16,7 @@ export interface RedisClusterDeployment {
   waitHealthy(ms?: number): Promise<void>;
 }
 
-function redisNode(name: string, dir: string, port: number, extra: string[]): ManagedProcess {
+function redisNode(name: string, dir: string, port: number, extra: string[], ready: (port: number) => Promise<boolean> = redisPong): ManagedProcess {
   return managed(
     name,
     port,
@@ -40,7 +40,7 @@ function redisNode(name: string, dir: string, port: number, extra: string[]): Ma
       "warning",
       ...extra,
     ],
-    redisPong,
+    ready,
     10_000,
   );
 }
@@ -210,6 +210,44 @@ export async function startRedisSentinel(name = "mymaster"): Promise<RedisSentin
     "the sentinels to discover each other",
   );
   return { master, replica, sentinels, seeds: sentinels.map((s) => `127.0.0.1:${s.port}`).join(","), name, currentMasterPort };
+}
+
+/** A master that wants `password` and one Sentinel (quorum 1) that wants `sentinelPassword`: the smallest Sentinel setup with both passwords. */
+export async function startRedisSentinelWithPasswords(
+  name: string,
+  password: string,
+  sentinelPassword: string,
+): Promise<{ master: ManagedProcess; sentinel: ManagedProcess; seeds: string; name: string }> {
+  const masterPort = freePort();
+  // With requirepass, PING answers NOAUTH: readiness is the port accepting connections.
+  const master = redisNode("redis-master-auth", tempDir("sentinel-auth-master"), masterPort, ["--requirepass", password], portOpen);
+  await master.start();
+  const port = freePort();
+  const dir = tempDir("sentinel-auth");
+  const conf = join(dir, "sentinel.conf");
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      `requirepass ${sentinelPassword}`,
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+      `sentinel auth-pass ${name} ${password}`,
+      "",
+    ].join("\n"),
+  );
+  const sentinel = managed(
+    "redis-sentinel-auth",
+    port,
+    dir,
+    `redis://127.0.0.1:${port}`,
+    () => ["redis-server", conf, "--sentinel", "--loglevel", "warning"],
+    portOpen,
+    10_000,
+  );
+  await sentinel.start();
+  return { master, sentinel, seeds: `127.0.0.1:${port}`, name };
 }
 
 export interface RedisTlsDeployment {
