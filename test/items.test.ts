@@ -127,8 +127,8 @@ describe("push updates", () => {
   test("a push made while a full run builds goes through its journal and survives its publish", async () => {
     expect((await services.engine.run("categories", "api")).status).toBe("success");
     const { building, journal } = { building: services.store.keys.building("categories"), journal: services.store.keys.journal("categories") };
-    // The run stops after its first batch until released: its new generation is being built while we push.
-    const held = heldEngine(services);
+    // The run stops at its first batch until released: its new generation is being built while we push.
+    const held = heldEngine(services, { at: 0 });
     const outcome = await held.engine.trigger("categories", "api");
     if (!outcome.started) throw new Error("run did not start");
     await held.held;

@@ -155,7 +155,7 @@ describe("the admin key comparison (constant time)", () => {
       const res = await call(app, "POST", "/scheduler/stop", { headers: { "x-api-key": key } });
       answers.push({ status: res.status, body: res.body });
     }
-    expect(answers).toEqual(wrong.map(() => ({ status: 403, body: { error: "forbidden", message: "the admin key is not valid" } })));
+    expect(answers).toEqual(wrong.map(() => ({ status: 403, body: { error: "forbidden", status: "error", message: "the admin key is not valid" } })));
     expect((await call(app, "POST", "/scheduler/stop", { headers: { "x-api-key": KEY } })).status).not.toBe(403);
   });
 

@@ -44,7 +44,7 @@ test.skipIf(!canMount)(
     const before = await searchAll(svc.url);
 
     const run = await postJson(`${svc.url}/re-sync-all`);
-    expect(run).toMatchObject({ status: 503, body: { error: "sync_failed", status: "failed", published: false } });
+    expect(run).toMatchObject({ status: 503, body: { error: "sync_failed", status: "error", run_status: "failed", published: false } });
     expect(run.body.message).toMatch(/^dataset file data_set(_boxes|_options)?\.json: ENOSPC: no space left on device$/);
     expect(svc.proc.exitCode).toBeNull();
 
@@ -58,7 +58,7 @@ test.skipIf(!canMount)(
 
     // Still serving runs: the next one fails the same way, cleanly.
     const again = await postJson(`${svc.url}/re-sync-all`);
-    expect(again).toMatchObject({ status: 503, body: { status: "failed" } });
+    expect(again).toMatchObject({ status: 503, body: { status: "error", run_status: "failed" } });
     expect(readdirSync(svc.disk)).toEqual([]);
     expect(await svc.stop()).toBe(0);
   },
@@ -80,7 +80,10 @@ test.skipIf(!canMount)(
     appendFileSync(logFile, "\n".repeat(PAGE - (statSync(logFile).size % PAGE)));
 
     const run = await postJson(`${svc.url}/generate-data-set`);
-    expect(run).toMatchObject({ status: 503, body: { status: "failed", message: "dataset file data_set.json: ENOSPC: no space left on device" } });
+    expect(run).toMatchObject({
+      status: 503,
+      body: { status: "error", run_status: "failed", message: "dataset file data_set.json: ENOSPC: no space left on device" },
+    });
     await Bun.sleep(500); // the failed run's log lines, written (and refused) after the answer
     expect(svc.proc.exitCode).toBeNull();
     expect(historyRows(w.historyDbPath).find((r) => r.id === run.body.run_id)?.status).toBe("failed");

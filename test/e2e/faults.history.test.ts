@@ -227,7 +227,7 @@ test("history DB locked by another connection: search does not wait, the run's r
     expect(lockedRun.status).toBe("success");
 
     const info = await getJson(`${svc.url}/info`);
-    expect(info.body.history).toMatchObject({ file: "history.db", pending_writes: 2, last_error: expect.stringContaining("locked") });
+    expect(info.body.history).toMatchObject({ file: "history.db", pending_writes: 3, last_error: expect.stringContaining("locked") });
     expect(svc.output()).toContain("Could not write to the history database");
     const status = await fetch(`${svc.url}/sync-status?history=true`);
     expect([200, 503]).toContain(status.status);
