@@ -55,8 +55,8 @@ async function failedRunAlertingTo(url: string): Promise<string> {
   const env = serviceEnv(ctx, { ALERT_WEBHOOK_URL: url, DATA_SET_FILE: "/dev/null/x/data_set.json", LOG_FORMAT: "json" });
   svc = await startBinary(installBinary(ctx.dir), ctx.dir, env);
   const res = await fetch(`${svc.url}/re-sync-all`, { method: "POST" });
-  const body = (await res.json()) as { status: string; run_id: string };
-  expect({ http: res.status, status: body.status }).toEqual({ http: 503, status: "failed" });
+  const body = (await res.json()) as { run_status: string; run_id: string };
+  expect({ http: res.status, run_status: body.run_status }).toEqual({ http: 503, run_status: "failed" });
   return body.run_id;
 }
 
