@@ -78,7 +78,9 @@ export function createApp(deps: AppDeps) {
   const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_MAX_BODY_BYTES } })
     .onError((ctx) => observer.noteStatus(ctx.request, errorAnswer(ctx)))
     .use(observer.plugin)
-    .use(apiDocs(deps.version))
+    .use(
+      apiDocs({ version: deps.version, baseUrl: deps.config.baseUrlSet ? deps.config.baseUrl : null, isAdmin: (method, path) => routes.isAdmin(method, path) }),
+    )
     .use(requestGuards({ config: deps.config, clientIp: deps.clientIp, routes }))
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
     .use(healthRoutes(deps))

@@ -232,6 +232,8 @@ export interface Config {
   };
   keyPrefix: string;
   baseUrl: string;
+  /** BASE_URL was set (not its default): the OpenAPI document names it as the server. */
+  baseUrlSet: boolean;
   dataSetFile: string;
   historyDbPath: string;
   listenHost: string;
@@ -378,6 +380,7 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     redis: redisConfig(env, set),
     keyPrefix: env.REDIS_KEY_PREFIX,
     baseUrl: env.BASE_URL,
+    baseUrlSet: set.BASE_URL !== undefined,
     dataSetFile: env.DATA_SET_FILE,
     historyDbPath: env.HISTORY_DB_PATH,
     listenHost: env.LISTEN_HOST,
