@@ -33,7 +33,6 @@ describe("defaults", () => {
       },
       keyPrefix: "search-sync:",
       baseUrl: "http://localhost:8000",
-      baseUrlSet: false,
       dataSetFile: "data_set.json",
       historyDbPath: "search-sync-history.db",
       listenHost: "0.0.0.0",
@@ -330,13 +329,7 @@ describe(".env file", () => {
       SYNC_INTERVAL_HOURS: "6",
       PATH: "/bin",
     });
-    expect(parseConfig(env)).toMatchObject({
-      dbName: "from_env",
-      redis: { port: 6390 },
-      baseUrl: "http://file.example",
-      baseUrlSet: true,
-      syncIntervalHours: 6,
-    });
+    expect(parseConfig(env)).toMatchObject({ dbName: "from_env", redis: { port: 6390 }, baseUrl: "http://file.example", syncIntervalHours: 6 });
   });
 
   test("no .env file: only the environment", () => {

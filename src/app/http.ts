@@ -5,6 +5,7 @@ import { dashboardRoutes } from "../ops/dashboard.ts";
 import { healthRoutes } from "../ops/health.ts";
 import { httpObserver } from "../ops/http-observe.ts";
 import { metricsRoutes } from "../ops/metrics-routes.ts";
+import { DEFAULT_BASE_URL } from "../platform/config.ts";
 import { ApiError, errorResponse } from "../platform/http/errors.ts";
 import { RouteIndex, requestGuards, SERVE_MAX_BODY_BYTES } from "../platform/http/limits.ts";
 import { syncRoutes } from "../runs/routes.ts";
@@ -79,7 +80,11 @@ export function createApp(deps: AppDeps) {
     .onError((ctx) => observer.noteStatus(ctx.request, errorAnswer(ctx)))
     .use(observer.plugin)
     .use(
-      apiDocs({ version: deps.version, baseUrl: deps.config.baseUrlSet ? deps.config.baseUrl : null, isAdmin: (method, path) => routes.isAdmin(method, path) }),
+      apiDocs({
+        version: deps.version,
+        baseUrl: deps.config.baseUrl === DEFAULT_BASE_URL ? null : deps.config.baseUrl,
+        isAdmin: (method, path) => routes.isAdmin(method, path),
+      }),
     )
     .use(requestGuards({ config: deps.config, clientIp: deps.clientIp, routes }))
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })

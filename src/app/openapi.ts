@@ -17,7 +17,7 @@ const asset = (body: string, type: string) => () => new Response(body, { headers
 
 interface DocsOptions {
   version: string;
-  /** BASE_URL when it is set: the document's server; otherwise the server is the page's own origin. */
+  /** BASE_URL when set to other than its default: the document's server; otherwise the page's own origin. */
   baseUrl: string | null;
   isAdmin(method: string, path: string): boolean;
 }

@@ -152,6 +152,15 @@ export function runResponse(result: RunResult): Response {
   return errorResponse(code, error ?? status, body);
 }
 
+/** Starts a run. Taking the run lock needs Redis: unreachable is a 503 with the reason, not a 500. */
+export async function beginRun(trigger: () => Promise<TriggerOutcome>): Promise<TriggerOutcome> {
+  try {
+    return await trigger();
+  } catch (err) {
+    throw new ApiError("service_unavailable", `could not start a run (is Redis reachable?): ${errorText(err)}`);
+  }
+}
+
 /** The body of a run started without waiting for its end. */
 export function runStarted(runId: string, scope: Scope, trigger: Trigger) {
   return { run_id: runId, run_status: "running", scope, trigger };
@@ -162,23 +171,15 @@ export function syncRoutes(deps: SyncRoutesDeps) {
   // `server.timeout(request, 0)`: a client waiting for a run's result sends and receives nothing until the
   // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
   type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
-  const begin = async (trigger: () => Promise<TriggerOutcome>): Promise<TriggerOutcome> => {
-    try {
-      return await trigger();
-    } catch (err) {
-      // Taking the run lock needs Redis: unreachable is a 503 with the reason, not a 500.
-      throw new ApiError("service_unavailable", `could not start a run (is Redis reachable?): ${errorText(err)}`);
-    }
-  };
   const start = async (scope: Scope, query: typeof RunQuery.static, ctx: Waiting) => {
-    const outcome = await begin(() => deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run }));
+    const outcome = await beginRun(() => deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run }));
     if (!outcome.started) return runResponse(outcome.result);
     if (query.wait === false) return Response.json({ ...runStarted(outcome.runId, scope, "api"), status: "running" }, { status: 202 });
     ctx.server?.timeout(ctx.request, 0);
     return runResponse(await outcome.done);
   };
   const clear = async () => {
-    const outcome = await begin(() => deps.engine.clear("api"));
+    const outcome = await beginRun(() => deps.engine.clear("api"));
     return runResponse(outcome.started ? await outcome.done : outcome.result);
   };
   const detail = (summary: string, answers = triggerResponses(true)) => ({ summary, tags: ["sync"], responses: answers });
@@ -191,7 +192,7 @@ export function syncRoutes(deps: SyncRoutesDeps) {
     .post(
       "/sync",
       async () => {
-        const outcome = await begin(() => deps.engine.trigger("all", "api"));
+        const outcome = await beginRun(() => deps.engine.trigger("all", "api"));
         if (!outcome.started) return runResponse(outcome.result);
         // The replaced service's answer once its background re-sync had started: HTTP 200, status "200".
         return { message: "Success Resynced", status: "200", ...runStarted(outcome.runId, "all", "api") };

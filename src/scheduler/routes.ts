@@ -4,7 +4,7 @@ import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/ad
 import { ApiError, type ErrorCode } from "../platform/http/errors.ts";
 import { Nullable, responses } from "../platform/http/openapi.ts";
 import type { SyncEngine } from "../runs/engine.ts";
-import { runResponse, runStarted, runStartedFields } from "../runs/routes.ts";
+import { beginRun, runResponse, runStarted, runStartedFields } from "../runs/routes.ts";
 import { parseIntervalHours } from "./hours.ts";
 import { type Scheduler, SchedulerStartError } from "./scheduler.ts";
 
@@ -94,7 +94,7 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
     .post(
       "/scheduler/trigger-now",
       async () => {
-        const outcome = await deps.engine.trigger("all", "manual");
+        const outcome = await beginRun(() => deps.engine.trigger("all", "manual"));
         if (!outcome.started) return runResponse(outcome.result);
         const body = { message: "Manual re-sync triggered successfully", status: "triggered", ...runStarted(outcome.runId, "all", "manual") };
         return Response.json(body, { status: 202 });
