@@ -50,6 +50,8 @@ for (const path of ["/swagger", "/swagger/"]) {
     await page.waitForSelector(".swagger-ui .info .title", { timeout: 20_000 });
     expect(await page.locator(".swagger-ui .info .title").textContent()).toContain("search-sync");
     expect(await page.locator(".opblock-summary-path").count()).toBeGreaterThan(20);
+    // The admin operations' security schemes give the page its Authorize button.
+    expect(await page.locator(".swagger-ui button.authorize").count()).toBeGreaterThan(0);
     expect(elsewhere).toEqual([]);
     await page.close();
   });

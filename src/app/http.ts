@@ -5,6 +5,7 @@ import { dashboardRoutes } from "../ops/dashboard.ts";
 import { healthRoutes } from "../ops/health.ts";
 import { httpObserver } from "../ops/http-observe.ts";
 import { metricsRoutes } from "../ops/metrics-routes.ts";
+import { DEFAULT_BASE_URL } from "../platform/config.ts";
 import { ApiError, errorResponse } from "../platform/http/errors.ts";
 import { RouteIndex, requestGuards, SERVE_MAX_BODY_BYTES } from "../platform/http/limits.ts";
 import { syncRoutes } from "../runs/routes.ts";
@@ -78,7 +79,13 @@ export function createApp(deps: AppDeps) {
   const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_MAX_BODY_BYTES } })
     .onError((ctx) => observer.noteStatus(ctx.request, errorAnswer(ctx)))
     .use(observer.plugin)
-    .use(apiDocs(deps.version))
+    .use(
+      apiDocs({
+        version: deps.version,
+        baseUrl: deps.config.baseUrl === DEFAULT_BASE_URL ? null : deps.config.baseUrl,
+        isAdmin: (method, path) => routes.isAdmin(method, path),
+      }),
+    )
     .use(requestGuards({ config: deps.config, clientIp: deps.clientIp, routes }))
     .get("/", () => ({ name: "search-sync", version: deps.version, docs: "/swagger" }), { detail: { hide: true } })
     .use(healthRoutes(deps))

@@ -7,21 +7,24 @@ import type { IndexStore } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
 import { type AdminConfig, adminGuard, type ClientIp } from "../platform/http/admin.ts";
 import { ApiError } from "../platform/http/errors.ts";
+import { Integer, responses } from "../platform/http/openapi.ts";
 
 const ObjectIdHex = (field: string) =>
   t.String({
     pattern: "^[0-9a-fA-F]{24}$",
     description: "the origin item's _id (24 hex characters)",
+    examples: ["65a1f0c2e4b0a1b2c3d4e5f6"],
     error: `${field}: must be an ObjectId as 24 hex characters`,
   });
 const DisplayNames = (field: string) =>
   t.Array(
     t.Object(
       {
-        iso: t.String({ pattern: ISO_PATTERN, error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
+        iso: t.String({ pattern: ISO_PATTERN, examples: ["en"], error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
         display_name: t.String({
           minLength: 1,
           maxLength: MAX_TEXT_CHARS,
+          examples: ["Mailer box"],
           error: `${field}.display_name: must be a non-empty string of at most ${MAX_TEXT_CHARS} characters`,
         }),
       },
@@ -29,19 +32,19 @@ const DisplayNames = (field: string) =>
     ),
     { minItems: 1, maxItems: 500, error: `${field}: must be an array of 1-500 {iso, display_name} objects` },
   );
-const Text = (field: string, description: string) =>
-  t.String({ maxLength: MAX_TEXT_CHARS, description, error: `${field}: must be a string of at most ${MAX_TEXT_CHARS} characters` });
+const Text = (field: string, description: string, example: string) =>
+  t.String({ maxLength: MAX_TEXT_CHARS, description, examples: [example], error: `${field}: must be a string of at most ${MAX_TEXT_CHARS} characters` });
 
 const addBody = (at = "") =>
   t.Object(
     {
       linked: ObjectIdHex(`${at}linked`),
-      slug: Text(`${at}slug`, "the item's slug"),
-      origin_name: Text(`${at}origin_name`, "the origin's display name, shown with every added entry"),
+      slug: Text(`${at}slug`, "the item's slug", "mailer-box"),
+      origin_name: Text(`${at}origin_name`, "the origin's display name, shown with every added entry", "Mailer box"),
       display_names: DisplayNames(`${at}display_names`),
-      name: t.Optional(Text(`${at}name`, "the origin's name")),
-      created_at: t.Optional(t.String({ error: `${at}created_at: must be a string` })),
-      updated_at: t.Optional(t.String({ error: `${at}updated_at: must be a string` })),
+      name: t.Optional(Text(`${at}name`, "the origin's name", "mailer box")),
+      created_at: t.Optional(t.String({ description: "accepted and not used", error: `${at}created_at: must be a string` })),
+      updated_at: t.Optional(t.String({ description: "accepted and not used", error: `${at}updated_at: must be a string` })),
     },
     { error: `${at || "body"}: must be an object with linked, slug, origin_name and display_names` },
   );
@@ -72,6 +75,26 @@ const deleteResult = (name: string, linked: string, removed: number) =>
     ? { message: `${titled(name)} entries deleted successfully`, linked, deleted_count: removed, status: "success" }
     : { message: `No matching ${name} entries found in search engine`, linked, deleted_count: 0, status: "not_found" };
 
+// The answers' shapes, for the OpenAPI document: the replaced service's fields, then ours.
+const applied = {
+  type: t.String({ examples: ["boxes"] }),
+  added: Integer({ description: "entries added" }),
+  removed: Integer({ description: "entries removed" }),
+};
+const replacedAnswer = t.Object({ message: t.String(), status: t.String({ description: "success" }) }, { description: "`<name>_id`: the item's linked id" });
+const deleteAnswer = {
+  message: t.String(),
+  linked: t.String(),
+  deleted_count: Integer(),
+  status: t.String({ description: "success, or not_found when the item had no entries" }),
+};
+const ANSWERS = {
+  add: t.Object({ message: t.String(), status: t.Literal("success"), data: replacedAnswer, ...applied }),
+  replace: t.Object({ message: t.String(), status: t.Literal("success"), delete_result: t.Object(deleteAnswer), add_result: replacedAnswer, ...applied }),
+  remove: t.Object({ ...deleteAnswer, ...applied }),
+};
+const ERRORS = ["bad_request", "payload_too_large", "unsupported_media_type", "invalid_request", "index_unavailable", "not_ready"] as const;
+
 export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: ClientIp) {
   const admin = adminGuard(config, clientIp);
   const apply = async (type: ItemType, op: PushOp) => {
@@ -88,7 +111,11 @@ export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: Cl
   // parse: "json" tells the OpenAPI document the body is JSON; the parser that runs is limits.ts's (size and depth capped).
   const app = new Elysia({ name: "item-routes", normalize: false });
   for (const [type, path] of Object.entries(PATHS) as [ItemType, string][]) {
-    const detail = (summary: string) => ({ summary, tags: ["push updates"] });
+    const detail = (summary: string, op: keyof typeof ANSWERS) => ({
+      summary,
+      tags: ["push updates"],
+      responses: responses({ 200: { description: "applied to the serving index", schema: ANSWERS[op] } }, ERRORS),
+    });
     const name = SEARCH_NAME[type];
     app
       .post(
@@ -101,7 +128,7 @@ export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: Cl
           body: AddBody,
           parse: "json",
           beforeHandle: admin,
-          detail: detail(`Add entries of one item to the ${type} index`),
+          detail: detail(`Add entries of one item to the ${type} index`, "add"),
         },
       )
       .put(
@@ -120,7 +147,7 @@ export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: Cl
           body: ReplaceBody,
           parse: "json",
           beforeHandle: admin,
-          detail: detail(`Replace one item's ${type} entries by another's, atomically`),
+          detail: detail(`Replace one item's ${type} entries by another's, atomically`, "replace"),
         },
       )
       .delete(
@@ -133,7 +160,7 @@ export function itemRoutes(store: IndexStore, config: AdminConfig, clientIp?: Cl
           body: RemoveBody,
           parse: "json",
           beforeHandle: admin,
-          detail: detail(`Remove entries (or all entries) of one item from the ${type} index`),
+          detail: detail(`Remove entries (or all entries) of one item from the ${type} index`, "remove"),
         },
       );
   }

@@ -1,15 +1,18 @@
 // Probes and GET /info. Each dependency check is bounded so /info answers within 2 s.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { ITEM_TYPES } from "../catalog/types.ts";
 import type { ChangeFollower } from "../changes/follower.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
 import { errorResponse } from "../platform/http/errors.ts";
+import { Integer, Nullable, responses } from "../platform/http/openapi.ts";
 import { redactUri } from "../platform/redact.ts";
 import { type RedisClient, redisErrorText, redisTopology } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
 import type { SyncEngine } from "../runs/engine.ts";
 import type { HistoryRepo } from "../runs/history/repo.ts";
+import { ChangeStreamBody } from "../runs/routes.ts";
+import { SchedulerStatusBody } from "../scheduler/routes.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { CatalogSource } from "../source/mongo.ts";
 
@@ -50,6 +53,36 @@ async function indexState(deps: Pick<HealthDeps, "store">) {
   return out;
 }
 
+// The answers' shapes, for the OpenAPI document.
+const IndexBody = t.Record(t.String(), t.Object({ serving: t.Boolean(), entries: Integer() }), { description: "per type: categories, boxes, options" });
+const InfoBody = t.Object({
+  name: t.Literal("search-sync"),
+  version: t.String(),
+  uptime_seconds: Integer(),
+  status: t.Union([t.Literal("ok"), t.Literal("degraded")]),
+  redis: t.Object({
+    reachable: t.Boolean(),
+    mode: t.String({ description: "standalone, sentinel or cluster" }),
+    key_prefix: t.String(),
+    used_memory_bytes: Nullable(t.Number()),
+    keys_under_prefix: Nullable(Integer()),
+    topology: Nullable(t.Object({ masters: Integer(), replicas: Integer(), nodes: t.Array(t.Unknown()) })),
+    error: t.Optional(t.String()),
+  }),
+  index: Nullable(IndexBody),
+  mongodb: t.Object({ reachable: t.Boolean(), database: t.String(), error: t.Optional(t.String()) }),
+  history: t.Object({
+    file: t.String(),
+    pending_writes: Integer(),
+    last_error: Nullable(t.String()),
+    corrupt_file_moved_to: Nullable(t.String()),
+    last_run_id: Nullable(t.String()),
+  }),
+  active_run_id: Nullable(t.String()),
+  scheduler: Nullable(SchedulerStatusBody),
+  change_stream: ChangeStreamBody,
+});
+
 // The probes answer the replaced service's status and message (Kubernetes probes and scripts
 // read them); what is missing is in `detail` (and `missing`).
 function notReady(detail: string, extra: Record<string, unknown> = {}): Response {
@@ -58,7 +91,13 @@ function notReady(detail: string, extra: Record<string, unknown> = {}): Response
 
 export function healthRoutes(deps: HealthDeps) {
   return new Elysia({ name: "health-routes", normalize: false })
-    .get("/healthz", () => ({ status: "healthy", message: "Search service is running" }), { detail: { summary: "Liveness", tags: ["health"] } })
+    .get("/healthz", () => ({ status: "healthy", message: "Search service is running" }), {
+      detail: {
+        summary: "Liveness",
+        tags: ["health"],
+        responses: responses({ 200: { description: "alive", schema: t.Object({ status: t.Literal("healthy"), message: t.String() }) } }),
+      },
+    })
     .get(
       "/healthz-startup",
       async () => {
@@ -68,7 +107,16 @@ export function healthRoutes(deps: HealthDeps) {
         if (missing.length) return notReady(`no index is serving yet for: ${missing.join(", ")}; run a sync`, { missing });
         return { status: "ready", message: "Search service initialization complete", index: state.value };
       },
-      { detail: { summary: "Startup probe: 503 until every type has a serving index", tags: ["health"] } },
+      {
+        detail: {
+          summary: "Startup probe: 503 until every type has a serving index",
+          tags: ["health"],
+          responses: responses(
+            { 200: { description: "every type is serving", schema: t.Object({ status: t.Literal("ready"), message: t.String(), index: IndexBody }) } },
+            ["not_ready"],
+          ),
+        },
+      },
     )
     .get(
       "/info",
@@ -112,6 +160,15 @@ export function healthRoutes(deps: HealthDeps) {
         if (!ping.ok || !mongo.ok) set.status = 503;
         return body;
       },
-      { detail: { summary: "Health: version, uptime, Redis, MongoDB, history database", tags: ["health"] } },
+      {
+        detail: {
+          summary: "Health: version, uptime, Redis, MongoDB, history database",
+          tags: ["health"],
+          responses: responses({
+            200: { description: "Redis and MongoDB reachable", schema: InfoBody },
+            503: { description: "Redis or MongoDB unreachable (status: degraded)", schema: InfoBody },
+          }),
+        },
+      },
     );
 }

@@ -42,6 +42,8 @@ export function loadEnv(cwd = process.cwd(), processEnv: Environment = process.e
 
 /** Replaces the password of any URI in `text` with `***` (also of a `user:password@host` without a scheme). */
 
+/** BASE_URL unless set; the OpenAPI document names BASE_URL as its server only when it is another. */
+export const DEFAULT_BASE_URL = "http://localhost:8000";
 const CRON_EXPECTED = "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'";
 
 // A host name, IPv4 or IPv6 address (bare or in brackets), without port or scheme.
@@ -165,7 +167,7 @@ const EnvSchema = Type.Object({
   ...pemFile("REDIS_TLS_CERT_FILE"),
   ...pemFile("REDIS_TLS_KEY_FILE"),
   ...str("REDIS_KEY_PREFIX", "search-sync:", { pattern: /^[A-Za-z0-9:_.-]{1,64}$/, expected: "1-64 characters of letters, digits, ':', '_', '.', '-'" }),
-  ...url("BASE_URL", ["http", "https"], "http://localhost:8000"),
+  ...url("BASE_URL", ["http", "https"], DEFAULT_BASE_URL),
   ...str("DATA_SET_FILE", "data_set.json"),
   ...str("HISTORY_DB_PATH", "search-sync-history.db"),
   ...int("PORT", 0, 65535, 8000),

@@ -2,21 +2,28 @@
 import { Elysia, t } from "elysia";
 import { EntrySchema, ISO_PATTERN, type ItemType } from "../catalog/types.ts";
 import { ApiError } from "../platform/http/errors.ts";
+import { responses } from "../platform/http/openapi.ts";
 import { decimalQuery } from "../platform/http/params.ts";
 import type { SearchService } from "./service.ts";
 
 export const SearchQuery = t.Object({
   query: t.Optional(
-    t.String({ maxLength: 200, description: "start of a word of the name (empty: list alphabetically)", error: "query: must be at most 200 characters" }),
+    t.String({
+      maxLength: 200,
+      description: "the words typed so far; the last one may be the start of a word (empty: list alphabetically)",
+      examples: ["mailer box"],
+      error: "query: must be at most 200 characters",
+    }),
   ),
   iso: t.Optional(
     t.String({
       pattern: ISO_PATTERN,
       description: "language filter, e.g. en, nl, pt-br",
+      examples: ["en"],
       error: "iso: must be 2-8 letters or hyphens, e.g. en or pt-br",
     }),
   ),
-  limit: t.Optional(decimalQuery("limit", 100, "1-100, default 30")),
+  limit: t.Optional(decimalQuery("limit", 100, "how many suggestions, 1-100 (default 30)", "10")),
 });
 
 const SearchResponse = t.Object({ suggestions: t.Array(EntrySchema) });
@@ -48,7 +55,7 @@ export function searchRoutes(search: SearchService) {
         detail: {
           summary: `Autocomplete over ${type}`,
           tags: ["search"],
-          responses: { 200: { description: "suggestions", content: { "application/json": { schema: SearchResponse } } } },
+          responses: responses({ 200: { description: "suggestions, best first", schema: SearchResponse } }, ["invalid_request", "index_unavailable"]),
         },
       },
     );
