@@ -4,7 +4,9 @@
 // A `running` row whose run holds the run lock may belong to a live process sharing this database
 // (`search-sync sync` next to the service), so it is recorded only once the lock no longer names
 // it: a live run keeps renewing its lock, a dead one's lock expires within SYNC_LOCK_TTL_SECONDS.
-// Until then the service watches the lock. A run recorded here also has its temp dataset files removed.
+// The service looks at start and then every few seconds for as long as it runs, so a run killed at
+// any time (a `search-sync sync` next to it, another process sharing the database) is recorded
+// within SYNC_LOCK_TTL_SECONDS and one poll. A run recorded here also has its temp dataset files removed.
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
@@ -38,15 +40,14 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
   let firstDone!: () => void;
   const first = new Promise<void>((resolve) => (firstDone = resolve));
 
-  /** One look; true when no run of this database can still be waiting to be recorded. */
-  const look = async (): Promise<boolean> => {
+  const look = async (): Promise<void> => {
     // Read first: between the lock's read and the recording below nothing may be awaited, or a run
     // this process starts meanwhile would be taken for a dead one.
     const serving = await servingRuns(deps.store);
     const own = deps.engine.activeRunId;
     const holder = await deps.lock.holder();
     // This process's own run is starting or ending: its row is `running` but not (or no longer) the holder.
-    if (own !== null && own !== holder) return false;
+    if (own !== null && own !== holder) return;
     const recorded = new Set<string>();
     for (const run of deps.history.running()) {
       if (run.run_id === holder) continue;
@@ -57,17 +58,15 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
     }
     if (recorded.size) await removeTempFiles(deps.config.dataSetFile, (runId) => recorded.has(runId));
     await clearStaleActive(deps, holder);
-    return holder === null || holder === own || deps.history.get(holder)?.status !== "running";
   };
   const loop = async () => {
-    let done = false;
     try {
-      done = await look();
+      await look();
     } catch {
       // Redis unreachable: look again later.
     }
     firstDone();
-    if (!done && !stopped) timer = setTimeout(() => void loop(), pollMs);
+    if (!stopped) timer = setTimeout(() => void loop(), pollMs);
   };
   void loop();
   return {
