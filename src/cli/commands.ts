@@ -7,7 +7,7 @@ import { createLogger, writeLine } from "../platform/log.ts";
 import type { SyncEngine } from "../runs/engine.ts";
 import type { RunOptions, RunResult, Scope } from "../runs/model.ts";
 import { EXIT, fail, loadConfig, openServices } from "./common.ts";
-import { formatHistory, formatStatus } from "./format.ts";
+import { formatHistory, formatStatus, formatSummary } from "./format.ts";
 import { ProgressDisplay } from "./progress.ts";
 import { COMMAND_USAGE, type Command } from "./usage.ts";
 
@@ -56,10 +56,8 @@ export async function syncCommand(config: Config, args: string[]): Promise<numbe
     progress?.clear();
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else if (result.status === "skipped") process.stderr.write(`search-sync: another run is in progress (${result.active_run_id}); nothing was done\n`);
-    else if (result.dry_run) {
-      for (const [t, r] of Object.entries(result.types))
-        if (r?.diff) process.stdout.write(`${t}: ${r.entries} entries, ${r.diff.added} added and ${r.diff.removed} removed against the serving index\n`);
-    }
+    // JSON logs already carry the run's end as one object: stdout stays one JSON object per line.
+    else if (config.logFormat === "text") process.stdout.write(`${formatSummary(result)}\n`);
     await services.alerts.drain(interrupt.signal ? ALERT_DRAIN_INTERRUPTED_MS : ALERT_DRAIN_MS);
     return interrupt.signal ? SIGNAL_EXIT[interrupt.signal] : exitCodeOf(result);
   } finally {
