@@ -19,7 +19,7 @@ import { type RunResult, scopeTypes, type TypeResult } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 interface Deps {
-  config: Pick<Config, "dataSetFile">;
+  config: Pick<Config, "dataSetFile" | "lockTtlMs">;
   history: HistoryRepo;
   lock: RunLock;
   status: StatusStore;
@@ -57,7 +57,7 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
       deps.logger.warn(`Run ${run.run_id} was interrupted; recorded as ${ended.status}`, { run_id: run.run_id });
     }
     if (recorded.size) await removeTempFiles(deps.config.dataSetFile, (runId) => recorded.has(runId));
-    await clearStaleActive(deps, holder);
+    await clearStaleActive(deps, holder, serving);
   };
   const loop = async () => {
     try {
@@ -104,12 +104,24 @@ function interruptedEnd(run: RunResult, serving: Record<ItemType, string | null>
   };
 }
 
-/** The status key still shows a run as active that this database knows has ended: show it as the last run. */
-async function clearStaleActive(deps: Deps, holder: string | null): Promise<void> {
-  const status = await deps.status.get();
-  const id = status.active?.run_id;
-  if (!id || id === holder || id === deps.engine.activeRunId) return;
+/**
+ * The status key still shows a run as active that has ended: show it as the last run. A run this
+ * database does not know is another replica's (its own history database records it when that
+ * replica starts again): once it holds no lock and its progress is older than the lock's expiry,
+ * its process is gone, and the status key shows it failed (interrupted).
+ */
+async function clearStaleActive(deps: Deps, holder: string | null, serving: Record<ItemType, string | null>): Promise<void> {
+  const { active } = await deps.status.get();
+  const id = active?.run_id;
+  if (!active || !id || id === holder || id === deps.engine.activeRunId) return;
   const run = deps.history.get(id);
-  if (!run || run.status === "running") return;
-  await deps.status.set({ active: null, last_run: run });
+  if (run) {
+    if (run.status !== "running") await deps.status.set({ active: null, last_run: run });
+    return;
+  }
+  if (Date.now() - Date.parse(active.updated_at) <= deps.config.lockTtlMs) return;
+  const started = { status: "running", dry_run: false, force: false, published: false, finished_at: null, duration_ms: null, types: {} } as const;
+  const ended = interruptedEnd({ ...started, run_id: id, trigger: active.trigger, scope: active.scope, started_at: active.started_at }, serving);
+  await deps.status.set({ active: null, last_run: ended });
+  deps.logger.warn(`Run ${id} of another replica was interrupted; the sync status shows it as ${ended.status}`, { run_id: id });
 }

@@ -103,26 +103,29 @@ test("a second SIGINT exits at once (130), without waiting for the run to stop",
   }
 }, 60_000);
 
-test("sync killed with SIGKILL while a service runs: the service records the run as failed once its lock has expired", async () => {
-  const svc = await startBinary(binary, ctx.dir, env({ LOG_FORMAT: "json" }));
-  try {
-    const run = await syncUnderWay();
-    run.proc.kill("SIGKILL");
-    await run.proc.exited;
-    // Lock TTL 2 s; a generous bound for a loaded machine, not a measure.
-    await until(
-      async () => {
-        const body = (await (await fetch(`${svc.url}/sync-status`)).json()) as { status: string; last_run: RunResult | null };
-        return body.status === "failed" && body.last_run?.run_id === run.runId;
-      },
-      20_000,
-      "the service to record the killed run as failed",
-    );
-    const body = (await (await fetch(`${svc.url}/sync-status`)).json()) as { active: unknown; last_run: RunResult };
-    expect(body).toMatchObject({ active: null, last_run: { status: "failed", error: expect.stringContaining("interrupted") } });
-    expect(historyRows(ctx.env.HISTORY_DB_PATH!).find((r) => r.id === run.runId)?.status).toBe("failed");
-    expect(tempFiles()).toEqual([]);
-  } finally {
-    expect(await svc.stop()).toBe(0);
-  }
-}, 90_000);
+for (const shared of [true, false]) {
+  test(`sync killed with SIGKILL while a service runs (${shared ? "sharing its history database" : "another replica's, with its own history database"}): the service shows the run failed once its lock has expired`, async () => {
+    const svc = await startBinary(binary, ctx.dir, env({ LOG_FORMAT: "json", ...(shared ? {} : { HISTORY_DB_PATH: `${ctx.dir}/replica-2.db` }) }));
+    try {
+      const run = await syncUnderWay();
+      run.proc.kill("SIGKILL");
+      await run.proc.exited;
+      // Lock TTL 2 s; a generous bound for a loaded machine, not a measure.
+      await until(
+        async () => {
+          const body = (await (await fetch(`${svc.url}/sync-status`)).json()) as { status: string; last_run: RunResult | null };
+          return body.status === "failed" && body.last_run?.run_id === run.runId;
+        },
+        20_000,
+        "the service to show the killed run as failed",
+      );
+      const body = (await (await fetch(`${svc.url}/sync-status`)).json()) as { active: unknown; last_run: RunResult };
+      expect(body).toMatchObject({ active: null, last_run: { status: "failed", error: expect.stringContaining("interrupted") } });
+      // The run's own history database: recorded by the service sharing it; else by the next start of a service on it.
+      expect(historyRows(ctx.env.HISTORY_DB_PATH!).find((r) => r.id === run.runId)?.status).toBe(shared ? "failed" : "running");
+      if (shared) expect(tempFiles()).toEqual([]);
+    } finally {
+      expect(await svc.stop()).toBe(0);
+    }
+  }, 90_000);
+}
