@@ -68,15 +68,16 @@ export async function syncCommand(config: Config, args: string[]): Promise<numbe
 /**
  * SIGINT (Ctrl-C) or SIGTERM during `sync`: the run is aborted at its next batch, cleans up (temp
  * files, unpublished generations, the lock) and is recorded as failed; a second signal exits at
- * once. A signal before the run has started exits at once: there is nothing to clean up.
+ * once. A signal before the run has started, or once it has ended (while its alert is sent), exits
+ * at once: there is nothing to clean up.
  */
 function onInterrupt(engine: SyncEngine, beforeMessage: () => void) {
   let signal: keyof typeof SIGNAL_EXIT | null = null;
-  let triggered = false;
+  let phase: "before" | "running" | "ended" = "before";
   const reason = (sig: keyof typeof SIGNAL_EXIT) => `interrupted by ${sig}`;
   const handle = (sig: keyof typeof SIGNAL_EXIT) => {
     beforeMessage();
-    if (signal || !triggered) {
+    if (signal || phase !== "running") {
       process.stderr.write(`search-sync: ${sig}: exiting now\n`);
       process.exit(SIGNAL_EXIT[sig]);
     }
@@ -90,12 +91,16 @@ function onInterrupt(engine: SyncEngine, beforeMessage: () => void) {
       return signal;
     },
     async run(scope: Scope, opts: RunOptions): Promise<RunResult> {
-      triggered = true;
-      const outcome = await engine.trigger(scope, "cli", opts);
-      if (!outcome.started) return outcome.result;
-      // A signal while the lock was being taken: the run stops at its first batch.
-      if (signal) engine.abortActive(reason(signal));
-      return outcome.done;
+      phase = "running";
+      try {
+        const outcome = await engine.trigger(scope, "cli", opts);
+        if (!outcome.started) return outcome.result;
+        // A signal while the lock was being taken: the run stops at its first batch.
+        if (signal) engine.abortActive(reason(signal));
+        return await outcome.done;
+      } finally {
+        phase = "ended";
+      }
     },
   };
 }
