@@ -28,8 +28,9 @@ async function serve(config: Config): Promise<void> {
     logger.warn("ADMIN_API_KEY is not set: admin endpoints (sync triggers, scheduler, push updates) answer only to loopback clients");
 
   if (!(await waitForRedis(services.redis, 3_000))) logger.warn("Redis is not reachable yet; the service starts anyway and keeps retrying");
-  // Runs a killed process left `running` are marked failed now, or once their lock has expired.
-  const interrupted = watchInterruptedRuns(services, Math.max(500, Math.floor(config.lockTtlMs / 2)));
+  // Runs a killed process left `running` are marked failed now, or once their lock has expired
+  // (looked at every half lock TTL, at most 5 s apart, while the service runs).
+  const interrupted = watchInterruptedRuns(services, Math.max(500, Math.min(5_000, Math.floor(config.lockTtlMs / 2))));
   await interrupted.first;
 
   const scheduler = new Scheduler(services);

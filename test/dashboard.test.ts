@@ -12,7 +12,7 @@ import type { RunResult } from "../src/runs/model.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { type Browser, launchBrowser } from "./browser.ts";
 import { createContext, type TestContext } from "./helpers.ts";
-import { oid, SUPPLIER, seedLarge } from "./sync.fixtures.ts";
+import { heldEngine, oid, SUPPLIER, seedLarge } from "./sync.fixtures.ts";
 
 const ARTIFACTS = resolve(import.meta.dir, "../test-artifacts");
 const COLORS = { success: "#2e7d32", failed: "#c62828", rejected: "#ef6c00" };
@@ -117,7 +117,12 @@ describe("GET /dashboard", () => {
 
     // Every request went to the service itself, and nothing failed on the page.
     expect(requests.every((url) => url.startsWith(`${origin}/`))).toBe(true);
-    expect(requests.map((url) => url.slice(origin.length)).sort()).toEqual(["/dashboard", "/scheduler/status", "/sync-status?history=true&limit=100"]);
+    // (Idle, the page also asks for /sync-status alone every 5 s.)
+    expect([...new Set(requests.map((url) => url.slice(origin.length)))].filter((path) => path !== "/sync-status").sort()).toEqual([
+      "/dashboard",
+      "/scheduler/status",
+      "/sync-status?history=true&limit=100",
+    ]);
     expect(errors).toEqual([]);
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -140,4 +145,63 @@ describe("GET /dashboard", () => {
       await bare.stop();
     }
   }, 30_000);
+});
+
+describe("GET /dashboard after a rejected run and a dry run", () => {
+  test("entries show what serves, the dry run is marked and not the serving state, the x axis names runs by position, another process's run shows within seconds", async () => {
+    const own = await createContext("dashboard-states");
+    await seedLarge(own.db, ["categories", "boxes", "options"], 10);
+    const s = await own.services();
+    const bare = createApp({ ...s, version: "test", startedAt: new Date() });
+    bare.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const url = `http://127.0.0.1:${bare.server!.port}/dashboard`;
+      const first = await s.engine.run("all", "api");
+      const gone = [0, 1, 2, 3, 4, 5, 6, 7];
+      await own.db.collection("boxes").deleteMany({ _id: { $in: gone.map((i) => oid("boxes", 0, i)) } });
+      await own.db.collection(SUPPLIER.boxes).deleteMany({ _id: { $in: gone.map((i) => oid("boxes", 1, i)) } });
+      const rejected = await s.engine.run("all", "cron");
+      expect([first.status, rejected.status]).toEqual(["success", "rejected"]);
+
+      const { page } = await open(url);
+      expect(await page.textContent("#serving-status")).toBe("rejected");
+      expect(await page.textContent("#serving-entries")).toBe("categories 30, boxes 30, options 30");
+      expect(await page.textContent("#unpublished-entries")).toBe("categories 30, boxes 6, options 30");
+
+      const dry = await s.engine.run("all", "manual", { dryRun: true });
+      expect(dry).toMatchObject({ status: "success", dry_run: true });
+      await page.reload();
+      await page.waitForSelector("body[data-loaded='true']");
+      // The serving state is still the rejected run's; the dry run is labelled and outlined.
+      expect(await page.textContent("#serving-status")).toBe("rejected");
+      expect(await page.textContent("#status-body .badge.dry-run")).toBe("dry run: success");
+      expect(await page.textContent("#serving-entries")).toBe("categories 30, boxes 30, options 30");
+      const points = await page.$$eval("#duration-chart circle.point", (nodes) =>
+        nodes.map((n) => [n.getAttribute("data-status"), n.getAttribute("data-dry-run"), n.getAttribute("fill")]),
+      );
+      expect(points).toEqual([
+        ["success", null, COLORS.success],
+        ["rejected", null, COLORS.rejected],
+        ["success", "true", "#fff"],
+      ]);
+      expect(await page.$$eval("#duration-chart text.x-label", (nodes) => nodes.map((n) => n.textContent))).toEqual(["run 1 (oldest)", "run 3 (latest)"]);
+
+      // A run started by another process (another engine on the same Redis) while the page is idle.
+      const other = heldEngine(s);
+      const outcome = await other.engine.trigger("categories", "cli");
+      await other.held;
+      try {
+        // The page asks every 5 s while idle; 15 s is a bound for a loaded machine (it was 30 s).
+        await page.locator("#serving-status", { hasText: /^running$/ }).waitFor({ timeout: 15_000 });
+        expect(await page.textContent("#status-body")).toContain(outcome.started ? outcome.runId : "no run");
+      } finally {
+        other.release();
+        if (outcome.started) await outcome.done;
+      }
+      await page.close();
+    } finally {
+      await bare.stop();
+      await own.cleanup();
+    }
+  }, 60_000);
 });

@@ -4,16 +4,21 @@ import { waitForRedis } from "../app/container.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { Config } from "../platform/config.ts";
 import { createLogger, writeLine } from "../platform/log.ts";
-import type { RunResult } from "../runs/model.ts";
+import type { SyncEngine } from "../runs/engine.ts";
+import type { RunOptions, RunResult, Scope } from "../runs/model.ts";
 import { EXIT, fail, loadConfig, openServices } from "./common.ts";
-import { formatHistory, formatStatus } from "./format.ts";
+import { formatHistory, formatStatus, formatSummary } from "./format.ts";
 import { ProgressDisplay } from "./progress.ts";
 import { COMMAND_USAGE, type Command } from "./usage.ts";
 
 // How long `sync` waits for its alert to be delivered before exiting: every attempt of the
 // retry schedule (4 × 5 s, plus 1 + 2 + 4 s of backoff).
 const ALERT_DRAIN_MS = 30_000;
+// Interrupted: the alert of the aborted run gets this long, so the command still exits promptly.
+const ALERT_DRAIN_INTERRUPTED_MS = 3_000;
 const HEALTHCHECK_TIMEOUT_MS = 3_000;
+// 128 + the signal's number, as shells report a command a signal ended.
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /** Parses a command's options strictly: an unknown option or a stray argument is a usage error (exit 2). */
 export function options<T extends NonNullable<ParseArgsConfig["options"]>>(command: Command, args: string[], spec: T) {
@@ -44,21 +49,60 @@ export async function syncCommand(config: Config, args: string[]): Promise<numbe
   });
   if (!json) progress = new ProgressDisplay(process.stderr.isTTY ? process.stderr : null, logger);
   const services = openServices(config, logger, progress ? (active) => progress!.update(active) : undefined);
+  const interrupt = onInterrupt(services.engine, () => progress?.clear());
   try {
     if (!(await waitForRedis(services.redis, 5_000))) fail("Redis is not reachable", EXIT.failed);
-    const result = await services.engine.run(type ?? "all", "cli", { force: values.force, dryRun: values["dry-run"] });
+    const result = await interrupt.run(type ?? "all", { force: values.force, dryRun: values["dry-run"] });
     progress?.clear();
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else if (result.status === "skipped") process.stderr.write(`search-sync: another run is in progress (${result.active_run_id}); nothing was done\n`);
-    else if (result.dry_run) {
-      for (const [t, r] of Object.entries(result.types))
-        if (r?.diff) process.stdout.write(`${t}: ${r.entries} entries, ${r.diff.added} added and ${r.diff.removed} removed against the serving index\n`);
-    }
-    await services.alerts.drain(ALERT_DRAIN_MS);
-    return exitCodeOf(result);
+    // JSON logs already carry the run's end as one object: stdout stays one JSON object per line.
+    else if (config.logFormat === "text") process.stdout.write(`${formatSummary(result)}\n`);
+    await services.alerts.drain(interrupt.signal ? ALERT_DRAIN_INTERRUPTED_MS : ALERT_DRAIN_MS);
+    return interrupt.signal ? SIGNAL_EXIT[interrupt.signal] : exitCodeOf(result);
   } finally {
     await services.close();
   }
+}
+
+/**
+ * SIGINT (Ctrl-C) or SIGTERM during `sync`: the run is aborted at its next batch, cleans up (temp
+ * files, unpublished generations, the lock) and is recorded as failed; a second signal exits at
+ * once. A signal before the run has started, or once it has ended (while its alert is sent), exits
+ * at once: there is nothing to clean up.
+ */
+function onInterrupt(engine: SyncEngine, beforeMessage: () => void) {
+  let signal: keyof typeof SIGNAL_EXIT | null = null;
+  let phase: "before" | "running" | "ended" = "before";
+  const reason = (sig: keyof typeof SIGNAL_EXIT) => `interrupted by ${sig}`;
+  const handle = (sig: keyof typeof SIGNAL_EXIT) => {
+    beforeMessage();
+    if (signal || phase !== "running") {
+      process.stderr.write(`search-sync: ${sig}: exiting now\n`);
+      process.exit(SIGNAL_EXIT[sig]);
+    }
+    signal = sig;
+    process.stderr.write(`search-sync: ${sig}: stopping the run (send it again to exit at once)\n`);
+    engine.abortActive(reason(sig));
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => handle(sig));
+  return {
+    get signal() {
+      return signal;
+    },
+    async run(scope: Scope, opts: RunOptions): Promise<RunResult> {
+      phase = "running";
+      try {
+        const outcome = await engine.trigger(scope, "cli", opts);
+        if (!outcome.started) return outcome.result;
+        // A signal while the lock was being taken: the run stops at its first batch.
+        if (signal) engine.abortActive(reason(signal));
+        return await outcome.done;
+      } finally {
+        phase = "ended";
+      }
+    },
+  };
 }
 
 export async function statusCommand(config: Config, args: string[]): Promise<number> {

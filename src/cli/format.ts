@@ -45,13 +45,46 @@ export function formatStatus(status: SyncStatus): string {
     `Duration:     ${seconds(last.duration_ms)} seconds`,
   );
   if (last.error) lines.push(`Error:        ${last.error}`);
-  for (const type of ITEM_TYPES) {
-    const t = last.types[type];
-    if (!t) continue;
+  return [...lines, ...typeLines(last)].join("\n");
+}
+
+/** A line per type of a run: entries, documents, the serving index's entries before it, skipped documents. */
+function typeLines(run: RunResult): string[] {
+  return ITEM_TYPES.flatMap((type) => {
+    const t = run.types[type];
+    if (!t) return [];
     const skipped = skippedTotal(t.skipped ?? {});
-    lines.push(
+    return [
       `  ${type.padEnd(11)} ${num(t.entries)} entries from ${num(t.documents)} documents (before: ${num(t.previous_entries)}${skipped ? `, ${num(skipped)} skipped` : ""})${t.warning ? `; ${t.warning}` : ""}`,
-    );
+    ];
+  });
+}
+
+/**
+ * The end of `search-sync sync` for people: the run's id and result, a line per type, the skipped
+ * documents per reason; for a dry run, what would be added and removed (the examples it kept).
+ */
+export function formatSummary(run: RunResult): string {
+  const lines = [
+    `Run ${run.run_id} (${run.trigger}, ${run.scope}${run.dry_run ? ", dry run" : ""}${run.force ? ", forced" : ""}): ${run.status} in ${seconds(run.duration_ms)} seconds`,
+    ...typeLines(run),
+  ];
+  for (const type of ITEM_TYPES) {
+    const t = run.types[type];
+    const reasons = Object.entries(t?.skipped ?? {}).map(([reason, slot]) => `${reason} ${num(slot?.count ?? 0)}`);
+    if (reasons.length) lines.push(`  ${type} skipped: ${reasons.join(", ")}`);
+  }
+  for (const type of ITEM_TYPES) {
+    const diff = run.types[type]?.diff;
+    if (!diff) continue;
+    lines.push(`${type}: ${num(diff.added)} entries would be added and ${num(diff.removed)} removed against the serving index`);
+    for (const [sign, count, examples] of [
+      ["+", diff.added, diff.added_examples],
+      ["-", diff.removed, diff.removed_examples],
+    ] as const) {
+      for (const example of examples) lines.push(`  ${sign} ${example}`);
+      if (count > examples.length) lines.push(`  ${sign} … and ${num(count - examples.length)} more`);
+    }
   }
   return lines.join("\n");
 }

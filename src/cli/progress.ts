@@ -16,6 +16,7 @@ interface ProgressFigures {
 }
 
 const BAR_CELLS = 20;
+const MIN_BAR_CELLS = 5;
 const PLAIN_EVERY_MS = 5_000;
 
 /** Sums the types of a run, with rates over the time since it started. */
@@ -39,17 +40,29 @@ function formatDuration(seconds: number): string {
   return hms[0] ? `${hms[0]}:${pad(hms[1]!)}:${pad(hms[2]!)}` : `${hms[1]}:${pad(hms[2]!)}`;
 }
 
-/** One terminal line: `boxes: suppliers  [██████░░░…]  31%  1,550/5,000 docs  2,340 entries/s  ETA 0:42`. */
+/**
+ * One terminal line: `boxes: suppliers  [██████░░░…]  31%  1,550/5,000 docs  2,340 entries/s  ETA 0:42`.
+ * On a narrow terminal the bar narrows, then goes, then the rate, the ETA and the stage: numbers
+ * are never cut (only a line too narrow for the documents alone is).
+ */
 function formatBar(f: ProgressFigures, columns = 100): string {
-  const parts = [f.stage];
-  if (f.total > 0) {
-    const ratio = Math.min(1, f.read / f.total);
-    const full = Math.round(ratio * BAR_CELLS);
-    parts.push(`[${"█".repeat(full)}${"░".repeat(BAR_CELLS - full)}]`, `${String(Math.floor(ratio * 100)).padStart(3)}%`, `${n(f.read)}/${n(f.total)} docs`);
-  } else parts.push(`${n(f.read)} docs`);
-  parts.push(`${n(f.entriesPerSecond)} entries/s`, `ETA ${f.etaSeconds === null ? "-" : formatDuration(f.etaSeconds)}`);
-  const line = parts.join("  ");
-  return line.length < columns ? line : `${line.slice(0, Math.max(0, columns - 2))}…`;
+  const width = columns - 1; // writing the last column would wrap the cursor to the next line
+  const ratio = f.total > 0 ? Math.min(1, f.read / f.total) : null;
+  const docs = ratio === null ? [`${n(f.read)} docs`] : [`${String(Math.floor(ratio * 100)).padStart(3)}%`, `${n(f.read)}/${n(f.total)} docs`];
+  const rate = `${n(f.entriesPerSecond)} entries/s`;
+  const eta = `ETA ${f.etaSeconds === null ? "-" : formatDuration(f.etaSeconds)}`;
+  const bar = (cells: number) => {
+    const full = Math.round((ratio ?? 0) * cells);
+    return `[${"█".repeat(full)}${"░".repeat(cells - full)}]`;
+  };
+  const line = (parts: string[]) => parts.join("  ");
+  if (ratio !== null) {
+    const cells = Math.min(BAR_CELLS, width - line([f.stage, "[]", ...docs, rate, eta]).length);
+    if (cells >= MIN_BAR_CELLS) return line([f.stage, bar(cells), ...docs, rate, eta]);
+  }
+  const shorter = [[f.stage, ...docs, rate, eta], [f.stage, ...docs, eta], [f.stage, ...docs], docs].map(line);
+  const fitting = shorter.find((text) => text.length <= width);
+  return fitting ?? `${shorter.at(-1)!.slice(0, Math.max(0, width - 1))}…`;
 }
 
 /** One log line: `Progress: boxes: suppliers — 1,550/5,000 documents (31%), 2,340 entries/s, ETA 0:42`. */

@@ -41,8 +41,12 @@ Options:
   --json                print the run's result as JSON on stdout (no progress)
   -h, --help            this text
 
+Ctrl-C (SIGINT) or SIGTERM aborts the run, which is recorded as failed (interrupted);
+a second one exits at once.
+
 Exit codes: 0 success, 1 failed, 2 bad arguments or configuration,
-3 rejected by the shrink guard, 4 skipped because another run is active.
+3 rejected by the shrink guard, 4 skipped because another run is active,
+130 interrupted by SIGINT, 143 interrupted by SIGTERM.
 
 ${FOOTER}`,
   status: `Usage: search-sync status [--json]

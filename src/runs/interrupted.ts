@@ -4,7 +4,9 @@
 // A `running` row whose run holds the run lock may belong to a live process sharing this database
 // (`search-sync sync` next to the service), so it is recorded only once the lock no longer names
 // it: a live run keeps renewing its lock, a dead one's lock expires within SYNC_LOCK_TTL_SECONDS.
-// Until then the service watches the lock. A run recorded here also has its temp dataset files removed.
+// The service looks at start and then every few seconds for as long as it runs, so a run killed at
+// any time (a `search-sync sync` next to it, another process sharing the database) is recorded
+// within SYNC_LOCK_TTL_SECONDS and one poll. A run recorded here also has its temp dataset files removed.
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
@@ -17,7 +19,7 @@ import { type RunResult, scopeTypes, type TypeResult } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 interface Deps {
-  config: Pick<Config, "dataSetFile">;
+  config: Pick<Config, "dataSetFile" | "lockTtlMs">;
   history: HistoryRepo;
   lock: RunLock;
   status: StatusStore;
@@ -38,15 +40,14 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
   let firstDone!: () => void;
   const first = new Promise<void>((resolve) => (firstDone = resolve));
 
-  /** One look; true when no run of this database can still be waiting to be recorded. */
-  const look = async (): Promise<boolean> => {
+  const look = async (): Promise<void> => {
     // Read first: between the lock's read and the recording below nothing may be awaited, or a run
     // this process starts meanwhile would be taken for a dead one.
     const serving = await servingRuns(deps.store);
     const own = deps.engine.activeRunId;
     const holder = await deps.lock.holder();
     // This process's own run is starting or ending: its row is `running` but not (or no longer) the holder.
-    if (own !== null && own !== holder) return false;
+    if (own !== null && own !== holder) return;
     const recorded = new Set<string>();
     for (const run of deps.history.running()) {
       if (run.run_id === holder) continue;
@@ -56,18 +57,16 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
       deps.logger.warn(`Run ${run.run_id} was interrupted; recorded as ${ended.status}`, { run_id: run.run_id });
     }
     if (recorded.size) await removeTempFiles(deps.config.dataSetFile, (runId) => recorded.has(runId));
-    await clearStaleActive(deps, holder);
-    return holder === null || holder === own || deps.history.get(holder)?.status !== "running";
+    await clearStaleActive(deps, holder, serving);
   };
   const loop = async () => {
-    let done = false;
     try {
-      done = await look();
+      await look();
     } catch {
       // Redis unreachable: look again later.
     }
     firstDone();
-    if (!done && !stopped) timer = setTimeout(() => void loop(), pollMs);
+    if (!stopped) timer = setTimeout(() => void loop(), pollMs);
   };
   void loop();
   return {
@@ -105,12 +104,24 @@ function interruptedEnd(run: RunResult, serving: Record<ItemType, string | null>
   };
 }
 
-/** The status key still shows a run as active that this database knows has ended: show it as the last run. */
-async function clearStaleActive(deps: Deps, holder: string | null): Promise<void> {
-  const status = await deps.status.get();
-  const id = status.active?.run_id;
-  if (!id || id === holder || id === deps.engine.activeRunId) return;
+/**
+ * The status key still shows a run as active that has ended: show it as the last run. A run this
+ * database does not know is another replica's (its own history database records it when that
+ * replica starts again): once it holds no lock and its progress is older than the lock's expiry,
+ * its process is gone, and the status key shows it failed (interrupted).
+ */
+async function clearStaleActive(deps: Deps, holder: string | null, serving: Record<ItemType, string | null>): Promise<void> {
+  const { active } = await deps.status.get();
+  const id = active?.run_id;
+  if (!active || !id || id === holder || id === deps.engine.activeRunId) return;
   const run = deps.history.get(id);
-  if (!run || run.status === "running") return;
-  await deps.status.set({ active: null, last_run: run });
+  if (run) {
+    if (run.status !== "running") await deps.status.set({ active: null, last_run: run });
+    return;
+  }
+  if (Date.now() - Date.parse(active.updated_at) <= deps.config.lockTtlMs) return;
+  const started = { status: "running", dry_run: false, force: false, published: false, finished_at: null, duration_ms: null, types: {} } as const;
+  const ended = interruptedEnd({ ...started, run_id: id, trigger: active.trigger, scope: active.scope, started_at: active.started_at }, serving);
+  await deps.status.set({ active: null, last_run: ended });
+  deps.logger.warn(`Run ${id} of another replica was interrupted; the sync status shows it as ${ended.status}`, { run_id: id });
 }

@@ -75,10 +75,18 @@ describe("search-sync sync", () => {
     const out = lines(stdout);
     const progress = out.filter((l) => l.startsWith("Progress: "));
     const rest = out.filter((l) => !l.startsWith("Progress: "));
-    expect(rest.length).toBe(5);
+    expect(rest.length).toBe(9);
     expect(rest[0]).toMatch(new RegExp(`^${STAMP} Re-sync completed successfully!$`));
     expect(rest[1]).toMatch(/^Duration: \d+\.\d seconds$/);
-    expect(rest.slice(2)).toEqual(["Categories: 30", "Boxes: 30", "Options: 30"]);
+    expect(rest.slice(2, 5)).toEqual(["Categories: 30", "Boxes: 30", "Options: 30"]);
+    // The summary: the run's id and result, a line per type.
+    const runId = (JSON.parse((await cli(["history", "--json", "--limit", "1"])).stdout) as RunResult[])[0]!.run_id;
+    expect(rest.slice(5)).toEqual([
+      expect.stringMatching(new RegExp(`^Run ${runId} \\(cli, all\\): success in \\d+\\.\\d seconds$`)),
+      "  categories  30 entries from 20 documents (before: 0)",
+      "  boxes       30 entries from 20 documents (before: 0)",
+      "  options     30 entries from 20 documents (before: 0)",
+    ]);
     // One line per stage at least: starting, then origins and suppliers of each type.
     expect(progress[0]).toBe("Progress: starting — 0 documents, 0 entries/s, ETA -");
     for (const type of ["categories", "boxes", "options"])
@@ -113,17 +121,37 @@ describe("search-sync sync", () => {
     expect(JSON.parse(history.stdout)).toEqual([result]);
   });
 
-  test("--dry-run: differences printed, nothing published, exit 0", async () => {
-    await seedLarge(ctx.db, ["options"], 4);
-    const { code, stdout } = await cli(["sync", "--type", "options", "--dry-run"]);
-    expect(code).toBe(0);
-    expect(lines(stdout).filter((l) => !l.startsWith("Progress: "))).toEqual([
-      "Dry run completed successfully! (nothing published)",
-      expect.stringMatching(/^Duration: \d+\.\d seconds$/),
-      "Options: 12",
-      "options: 12 entries, 12 added and 0 removed against the serving index",
+  test("summary and --dry-run: the run id, thousands separators, skipped documents per reason, what would be added and removed (first 20, then a count)", async () => {
+    await seedLarge(ctx.db, ["options"], 400);
+    await ctx.db.collection("options").insertOne({ name: "no names", slug: "no-names" });
+    const summary = (ran: Ran) => lines(ran.stdout).filter((l) => !/^(Progress: |Dry run completed|Duration: |Options: )/.test(l));
+    const dry = await cli(["sync", "--type", "options", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    const [headline, ...rest] = summary(dry);
+    expect(headline).toMatch(/^Run \d{8}T\d{6}Z-[0-9a-f]{8} \(cli, options, dry run\): success in \d+\.\d seconds$/);
+    expect(rest.slice(0, 4)).toEqual([
+      "  options     1,200 entries from 801 documents (before: 0, 1 skipped)",
+      "  options skipped: display_name_missing 1",
+      "options: 1,200 entries would be added and 0 removed against the serving index",
+      expect.stringMatching(/^ {2}\+ [0-9a-f]{24} (en|nl|de) options (item|artikel|Artikel) \d+$/),
     ]);
+    expect(rest.slice(3, -1).every((l) => /^ {2}\+ [0-9a-f]{24} (en|nl|de) options (item|artikel|Artikel) \d+$/.test(l))).toBe(true);
+    expect(rest.length).toBe(3 + 20 + 1);
+    expect(rest.at(-1)).toBe("  + … and 1,180 more");
     expect(await ctx.redis.get(`${ctx.prefix}{option}:cur`)).toBeNull();
+
+    expect((await cli(["sync", "--type", "options"])).code).toBe(0);
+    await ctx.db.collection("options").deleteOne({ _id: oid("options", 0, 7) });
+    await ctx.db.collection(SUPPLIER.options).deleteOne({ _id: oid("options", 1, 7) });
+    const removed = summary(await cli(["sync", "--type", "options", "--dry-run"]));
+    expect(removed.slice(1)).toEqual([
+      "  options     1,197 entries from 799 documents (before: 1,200, 1 skipped)",
+      "  options skipped: display_name_missing 1",
+      "options: 0 entries would be added and 3 removed against the serving index",
+      "  - 653000000000000000000007 en options item 7",
+      "  - 653000000000000000000007 nl options artikel 7",
+      "  - 653000000000000000000007 de options Artikel 7",
+    ]);
   });
 
   test("exit codes: 1 failed, 3 rejected (0 with --force), 4 skipped while another run holds the lock", async () => {
@@ -197,6 +225,39 @@ describe("search-sync sync", () => {
         `^${PREFIX("INFO")}${STAMP} Re-sync completed successfully!\n${PREFIX("INFO")}Duration: \\d+\\.\\d seconds\n${PREFIX("INFO")}Categories: 900\n${PREFIX("INFO")}Boxes: 900\n${PREFIX("INFO")}Options: 900\n`,
       ),
     );
+  });
+
+  test("on a narrow terminal: the bar narrows, then parts go, numbers are never cut (the terminal's columns)", async () => {
+    await seedLarge(ctx.db, ["categories", "boxes", "options"], 300);
+    const env = Object.entries({ ...ctx.env, PATH: process.env.PATH ?? "", HOME: ctx.dir, SYNC_BATCH_SIZE: "50" })
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(" ");
+    const framesAt = async (columns: number) => {
+      const typescript = `${ctx.dir}/tty-${columns}.out`;
+      const proc = Bun.spawn(["script", "-qec", `stty cols ${columns}; env -i ${env} ${binary} sync`, typescript], {
+        cwd: ctx.dir,
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      expect(await proc.exited).toBe(0);
+      const frames = (await Bun.file(typescript).text()).split("\r\x1b[2K").slice(1, -1);
+      return frames.map((f) => f.split("\r")[0]!);
+    };
+    const NUMBERS = String.raw`( *\d+% {2}[\d,]+\/[\d,]+ docs|[\d,]+ docs)( {2}[\d,]+ entries\/s)?( {2}ETA (\d+:\d\d|-))?`;
+    const at90 = await framesAt(90);
+    for (const line of at90) {
+      expect(line.length).toBeLessThan(90);
+      expect(line).toMatch(new RegExp(`^[a-z: ]+ {2}(\\[[█░]{5,20}\\] +)?${NUMBERS}$`));
+    }
+    // Narrower than 20 cells, but still a bar.
+    expect(at90.some((line) => /^(categories|boxes|options): (origins|suppliers) {2}\[[█░]{5,19}\]/.test(line))).toBe(true);
+    const at32 = await framesAt(32);
+    for (const line of at32) {
+      expect(line.length).toBeLessThan(32);
+      expect(line).toMatch(new RegExp(`^([a-z: ]+ {2})?${NUMBERS}$`));
+    }
+    expect(at32.some((line) => /\d+\/[\d,]+ docs/.test(line))).toBe(true);
   });
 
   test("LOG_FORMAT=json: one JSON object per line (level, time, msg, run_id, fields), the run's end one object; LOG_LEVEL=warn keeps only warnings", async () => {
