@@ -31,6 +31,8 @@ async function serve(config: Config): Promise<void> {
   // Runs a killed process left `running` are marked failed now, or once their lock has expired.
   const interrupted = watchInterruptedRuns(services, Math.max(500, Math.floor(config.lockTtlMs / 2)));
   await interrupted.first;
+  // Runs other replicas made while this one was down are imported before it answers.
+  await services.feed.start();
 
   const scheduler = new Scheduler(services);
   const app = createApp({ ...services, version: pkg.version, startedAt, scheduler });
