@@ -184,7 +184,7 @@ describe("GET /info", () => {
     expect(info.status).toBe(503);
     expect(info.body).toMatchObject({
       status: "degraded",
-      redis: { reachable: true, keys_under_prefix: 1 }, // the status key of the failed run
+      redis: { reachable: true, keys_under_prefix: 2 }, // the status key and the history stream of the failed run
       mongodb: { reachable: false, database: ctx.dbName, error: expect.any(String) },
       index: {
         categories: { serving: false, entries: 0 },

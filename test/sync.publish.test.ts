@@ -230,13 +230,13 @@ describe("dry run", () => {
     expect(readdirSync(ctx.dir).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 
-  test("a dry run before any index: everything is added; only the status key remains", async () => {
+  test("a dry run before any index: everything is added; only the status key and the history stream remain", async () => {
     await seedLarge(ctx.db, ["options"], 3);
     const s = await ctx.services();
     const dry = await s.engine.run("options", "api", { dryRun: true });
     expect(dry.types.options!.diff).toMatchObject({ added: 9, removed: 0, removed_examples: [] });
     expect(dry.types.options!.diff!.added_examples).toHaveLength(9);
-    expect(await ctx.keys()).toEqual([`${ctx.prefix}status`]);
+    expect(await ctx.keys()).toEqual([`${ctx.prefix}history`, `${ctx.prefix}status`]);
     expect(readdirSync(ctx.dir).filter((f) => f.endsWith(".json"))).toEqual([]);
   });
 });
