@@ -32,6 +32,7 @@ test("a run of one replica is in the other's history as in its own, once, also w
   expect(a.history.list(10)).toEqual([dry, run]);
   expect(b.history.list(10)).toEqual([dry, run]);
   expect(b.feed.health()).toMatchObject({ imported: 2, invalid: 0, pending_publish: 0 });
+  expect(await ctx.redis.xlen(stream)).toBe(2);
 
   // A restart reads on from where it got to; one whose position is lost reads everything again.
   const position = b.feed.health().position;
@@ -45,6 +46,25 @@ test("a run of one replica is in the other's history as in its own, once, also w
   await reread.feed.start();
   expect(reread.feed.health()).toMatchObject({ position, imported: 2 });
   expect(reread.history.list(10)).toEqual([dry, run]);
+});
+
+test("a replica down while the stream was trimmed past where it had read imports what is left and says what it missed", async () => {
+  const { logger, lines } = collectLogs("warn");
+  const [a, b] = [await replica("a"), await replica("b")];
+  await a.engine.run("all", "api");
+  await b.feed.start();
+  const position = b.feed.health().position;
+  await b.close();
+  const missed = await a.engine.run("boxes", "api");
+  const kept = await a.engine.run("options", "api");
+  await ctx.redis.xtrim(stream, "MAXLEN", 1); // what MAXLEN ~ HISTORY_STREAM_MAXLEN does to a busy stream
+  const restarted = await replica("b", {}, logger);
+  await restarted.feed.start();
+  expect(restarted.history.list(10).map((r) => r.run_id)).not.toContain(missed.run_id);
+  expect(restarted.history.get(kept.run_id)).toEqual(kept);
+  expect(lines).toEqual([
+    expect.stringContaining(`The shared history stream no longer holds entry ${position}, where this replica had read to: runs added after it and trimmed`),
+  ]);
 });
 
 test("entries that are not a finished run are skipped, counted and logged; the runs around them are imported", async () => {

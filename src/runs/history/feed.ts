@@ -35,6 +35,7 @@ export class HistoryFeed {
   private readonly unpublished: RunResult[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private pass: Promise<void> | null = null;
+  private publishing: Promise<void> = Promise.resolve();
   private failing = false;
 
   constructor(private readonly deps: { redis: RedisClient; key: string; maxLen: number; history: HistoryRepo; logger: Logger }) {}
@@ -42,7 +43,11 @@ export class HistoryFeed {
   /** Adds a finished run to the stream; while Redis cannot take it, it is kept and retried on each poll. */
   async publish(run: RunResult): Promise<void> {
     this.unpublished.push(run);
-    await this.publishPending();
+    try {
+      await this.publishPending();
+    } catch (err) {
+      this.deps.logger.warn(`Could not add run ${run.run_id} to the shared history stream; retrying`, { run_id: run.run_id, err });
+    }
   }
 
   /** Imports what the stream holds beyond where this replica got to, then keeps polling. */
@@ -52,6 +57,7 @@ export class HistoryFeed {
     } catch {
       // Unreadable now: reading the whole stream again imports nothing twice.
     }
+    await this.warnIfTrimmed();
     await this.poll();
   }
 
@@ -67,7 +73,7 @@ export class HistoryFeed {
     return { position: this.position, imported: this.imported, invalid: this.invalid, pending_publish: this.unpublished.length };
   }
 
-  /** Reads every entry after the position into the history database; the CLI calls it once. */
+  /** Reads every entry after the position into the history database. */
   async importNew(): Promise<void> {
     const { redis, key, history, logger } = this.deps;
     for (;;) {
@@ -106,18 +112,32 @@ export class HistoryFeed {
     this.timer = setTimeout(() => void this.poll(), POLL_MS);
   }
 
-  private async publishPending(): Promise<void> {
-    const { redis, key, maxLen, logger } = this.deps;
-    while (this.unpublished.length) {
-      const run = this.unpublished[0]!;
-      try {
-        await redis.xadd(key, "MAXLEN", "~", maxLen, "*", FIELD, JSON.stringify(run));
-      } catch (err) {
-        logger.warn(`Could not add run ${run.run_id} to the shared history stream; retrying`, { run_id: run.run_id, err });
-        return;
+  /** Adds the waiting runs in order, after any call still adding (so none is added twice); rejects when Redis fails. */
+  private publishPending(): Promise<void> {
+    const drained = this.publishing.then(async () => {
+      const { redis, key, maxLen } = this.deps;
+      while (this.unpublished.length) {
+        await redis.xadd(key, "MAXLEN", "~", maxLen, "*", FIELD, JSON.stringify(this.unpublished[0]));
+        this.unpublished.shift();
       }
-      this.unpublished.shift();
-    }
+    });
+    this.publishing = drained.catch(() => {});
+    return drained;
+  }
+
+  /**
+   * A replica down for longer than the stream keeps runs cannot import the ones trimmed meanwhile:
+   * when the entry it last read is gone, some may have been (or only those up to it), so it says so.
+   */
+  private async warnIfTrimmed(): Promise<void> {
+    if (this.position === "0") return;
+    const { redis, key, logger } = this.deps;
+    const [still] = await redis.xrange(key, this.position, this.position).catch(() => [true]);
+    if (!still)
+      logger.warn(
+        `The shared history stream no longer holds entry ${this.position}, where this replica had read to: runs added after it and trimmed (HISTORY_STREAM_MAXLEN) while this replica was away may be missing from its history`,
+        { position: this.position },
+      );
   }
 }
 
