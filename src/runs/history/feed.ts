@@ -33,6 +33,8 @@ export class HistoryFeed {
   private imported = 0;
   private invalid = 0;
   private readonly unpublished: RunResult[] = [];
+  /** Runs this process added to the stream and has not read back yet: its database has them already. */
+  private readonly own = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private pass: Promise<void> | null = null;
   private publishing: Promise<void> = Promise.resolve();
@@ -43,6 +45,7 @@ export class HistoryFeed {
   /** Adds a finished run to the stream; while Redis cannot take it, it is kept and retried on each poll. */
   async publish(run: RunResult): Promise<void> {
     this.unpublished.push(run);
+    this.own.add(run.run_id);
     try {
       await this.publishPending();
     } catch (err) {
@@ -78,18 +81,22 @@ export class HistoryFeed {
     const { redis, key, history, logger } = this.deps;
     for (;;) {
       const entries = (await redis.xrange(key, `(${this.position}`, "+", "COUNT", READ_BATCH)) as [string, string[]][];
+      let read = 0;
       for (const [id, fields] of entries) {
+        this.position = id;
         const run = parseEntry(fields);
         if (typeof run === "string") {
           this.invalid++;
           logger.warn(`History stream entry ${id} skipped: ${run}`, { entry: id });
-        } else {
+        } else if (!this.own.delete(run.run_id)) {
           history.import(run);
           this.imported++;
-        }
-        this.position = id;
+        } else continue;
+        read++;
       }
-      if (entries.length) history.setSetting(POSITION_SETTING, this.position);
+      // Not for this process's own runs alone: while the database is locked they would add writes
+      // to wait, and reading them again after a restart records nothing twice.
+      if (read) history.setSetting(POSITION_SETTING, this.position);
       if (entries.length < READ_BATCH) return;
     }
   }
