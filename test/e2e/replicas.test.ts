@@ -122,7 +122,9 @@ test("three replicas show one history: identical /sync-status?history=true on ea
     ["success", "b"],
     ["success", "c"],
   ]);
+  const since = performance.now();
   let body = await identical(3);
+  console.log(JSON.stringify({ all_three_identical_after_last_run_ms: Math.round(performance.now() - since) }));
   expect(body.history.map((r) => [r.run_id, r.replica])).toEqual(made.reverse().map((r) => [r.run_id, r.replica]));
   // The whole run, as its replica answered the trigger (whose body adds run_status).
   expect(made[0] as object).toEqual({ ...body.history[0], run_status: "success" });
