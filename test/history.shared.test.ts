@@ -4,6 +4,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Services } from "../src/app/container.ts";
 import { Keys } from "../src/index/keys.ts";
+import { watchInterruptedRuns } from "../src/runs/interrupted.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { collectLogs, createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 
@@ -110,6 +111,20 @@ test("an import completes a run left `running` here, and leaves a finished run a
   b.history.save({ ...other, error: "as recorded here" });
   await b.feed.importNew();
   expect(b.history.list(10)).toEqual([{ ...other, error: "as recorded here" }, done]);
+});
+
+test("a run its replica finds interrupted after a crash reaches the other replicas as it was recorded", async () => {
+  const [a, b] = [await replica("a"), await replica("b")];
+  const died = { ...a.engine.skippedResult("all", "api", "in_progress"), status: "running", finished_at: null, duration_ms: null } as RunResult;
+  delete died.reason;
+  a.history.save(died); // what a process killed during its run leaves behind
+  const watch = watchInterruptedRuns(a, 60_000);
+  await watch.first;
+  watch.stop();
+  const recorded = a.history.get(died.run_id)!;
+  expect(recorded).toMatchObject({ status: "failed", error: "interrupted: the process running it stopped before it finished", replica: "a" });
+  await b.feed.importNew();
+  expect(b.history.get(died.run_id)).toEqual(recorded);
 });
 
 test("with Redis unreachable a finished run is kept for the stream and retried, never thrown", async () => {
