@@ -32,6 +32,8 @@ async function serve(config: Config): Promise<void> {
   // (looked at every half lock TTL, at most 5 s apart, while the service runs).
   const interrupted = watchInterruptedRuns(services, Math.max(500, Math.min(5_000, Math.floor(config.lockTtlMs / 2))));
   await interrupted.first;
+  // Runs other replicas made while this one was down are imported before it answers.
+  await services.feed.start();
 
   const scheduler = new Scheduler(services);
   const app = createApp({ ...services, version: pkg.version, startedAt, scheduler });

@@ -34,7 +34,7 @@ test("every key of every type goes (leftovers of crashed runs too); lock, status
     expect(result).toMatchObject({ status: "cleared", trigger: "api", scope: "all", published: false });
     expect(result.types.categories).toEqual({ documents: 0, entries: 0, previous_entries: 15, skipped: {}, published: false });
 
-    expect((await ctx.keys()).sort()).toEqual([`${ctx.prefix}scheduler:tick:cron:1700000000`, `${ctx.prefix}status`]);
+    expect((await ctx.keys()).sort()).toEqual([`${ctx.prefix}history`, `${ctx.prefix}scheduler:tick:cron:1700000000`, `${ctx.prefix}status`]);
     for (const key of kept) expect(await ctx.redis.get(key)).toBe("1");
     expect(JSON.parse(readFileSync(join(ctx.dir, "data_set_options.json"), "utf8"))).toEqual([]);
     expect(s.history.get(result.run_id)).toMatchObject({ status: "cleared", trigger: "api", scope: "all" });

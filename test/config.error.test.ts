@@ -63,6 +63,8 @@ const cases: [string, string, string][] = [
   ["REDIS_CLUSTER_NODES", "n1:7000,n2", "a comma-separated list of host:port"],
   ["REDIS_KEY_PREFIX", "has space:", "1-64 characters of letters, digits, ':', '_', '.', '-'"],
   ["REDIS_KEY_PREFIX", "star*", "1-64 characters of letters, digits, ':', '_', '.', '-'"],
+  ["HISTORY_STREAM_MAXLEN", "5", "an integer from 10 to 1000000"],
+  ["REPLICA_NAME", "search 2", "1-100 characters of letters, digits, '.', '_', ':', '-'"],
   ["DB_NAME", "shop/prod", 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)'],
   ["DB_NAME", "shop.prod", 'a MongoDB database name (1-63 characters, none of /\\. "$*<>:|?)'],
   ["SYNC_CRON", "every day", "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'"],

@@ -1,7 +1,7 @@
 // Configuration (SPEC §5): every variable with its default and with a set value; `.env` loading.
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadEnv, parseConfig, parseDotEnv } from "../src/platform/config.ts";
 import { redactUri, redactValue } from "../src/platform/redact.ts";
@@ -35,6 +35,8 @@ describe("defaults", () => {
       baseUrl: "http://localhost:8000",
       dataSetFile: "data_set.json",
       historyDbPath: "search-sync-history.db",
+      historyStreamMaxLen: 1000,
+      replicaName: hostname(),
       listenHost: "0.0.0.0",
       port: 8000,
       enableScheduler: true,
@@ -110,6 +112,8 @@ describe("each variable with a set value", () => {
     ["LISTEN_HOST", "::", "listenHost", "::"],
     ["REDIS_KEY_PREFIX", "shop:search:", "keyPrefix", "shop:search:"],
     ["HISTORY_DB_PATH", "/var/lib/search/history.db", "historyDbPath", "/var/lib/search/history.db"],
+    ["HISTORY_STREAM_MAXLEN", "50000", "historyStreamMaxLen", 50_000],
+    ["REPLICA_NAME", "search-2.internal", "replicaName", "search-2.internal"],
     ["SYNC_CRON", "30 3 * * 1-5", "syncCron", "30 3 * * 1-5"],
     ["SYNC_CRON", "0 0 2 * * *", "syncCron", "0 0 2 * * *"],
     ["SYNC_TIMEZONE", "Europe/Amsterdam", "syncTimezone", "Europe/Amsterdam"],

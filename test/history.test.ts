@@ -219,13 +219,13 @@ describe("repository", () => {
     expect(repo.list(2)).toEqual([runs[5]!, runs[4]!]);
   });
 
-  test("runs started in the same millisecond are listed newest (last saved) first, also after updates", () => {
+  test("runs started in the same millisecond are listed by run id, whatever order they were recorded in (every replica lists them alike)", () => {
     const repo = open();
     const at = "2024-01-15T02:00:00.000Z";
-    const ids = ["zz-first", "mm-second", "aa-third"]; // ids sort the other way round
+    const ids = ["aa-first", "zz-second", "mm-third"];
     for (const id of ids) repo.save(run({ run_id: id, status: "running", published: false, started_at: at }));
-    repo.save(run({ run_id: "zz-first", started_at: at, finished_at: "2024-01-15T02:00:01.000Z", duration_ms: 1000 }));
-    expect(repo.list(10).map((r) => r.run_id)).toEqual(["aa-third", "mm-second", "zz-first"]);
+    repo.save(run({ run_id: "aa-first", started_at: at, finished_at: "2024-01-15T02:00:01.000Z", duration_ms: 1000 }));
+    expect(repo.list(10).map((r) => r.run_id)).toEqual(["zz-second", "mm-third", "aa-first"]);
   });
 
   test("lastSuccess: the newest published success, optionally of one scope (dry runs don't count)", () => {

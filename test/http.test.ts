@@ -147,7 +147,14 @@ describe("GET /info", () => {
           options: { serving: true, entries: 3 },
         },
         mongodb: { reachable: true, database: ctx.dbName },
-        history: { file: basename(ctx.env.HISTORY_DB_PATH!), last_run_id: result.run_id, pending_writes: 0, last_error: null, corrupt_file_moved_to: null },
+        history: {
+          file: basename(ctx.env.HISTORY_DB_PATH!),
+          last_run_id: result.run_id,
+          pending_writes: 0,
+          last_error: null,
+          corrupt_file_moved_to: null,
+          stream: { position: "0", imported: 0, invalid: 0, pending_publish: 0 },
+        },
         active_run_id: null,
         scheduler: null,
         change_stream: FOLLOWER_NOT_STARTED,
@@ -177,7 +184,7 @@ describe("GET /info", () => {
     expect(info.status).toBe(503);
     expect(info.body).toMatchObject({
       status: "degraded",
-      redis: { reachable: true, keys_under_prefix: 1 }, // the status key of the failed run
+      redis: { reachable: true, keys_under_prefix: 2 }, // the status key and the history stream of the failed run
       mongodb: { reachable: false, database: ctx.dbName, error: expect.any(String) },
       index: {
         categories: { serving: false, entries: 0 },

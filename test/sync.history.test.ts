@@ -146,6 +146,7 @@ describe("GET /sync-status?history=true", () => {
         pending_writes: 0,
         last_error: null,
         corrupt_file_moved_to: null,
+        stream: { position: "0", imported: 0, invalid: 0, pending_publish: 0 },
       });
     } finally {
       history.db.$client.close();

@@ -230,13 +230,13 @@ describe("dry run", () => {
     expect(readdirSync(ctx.dir).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 
-  test("a dry run before any index: everything is added; only the status key remains", async () => {
+  test("a dry run before any index: everything is added; only the status key and the history stream remain", async () => {
     await seedLarge(ctx.db, ["options"], 3);
     const s = await ctx.services();
     const dry = await s.engine.run("options", "api", { dryRun: true });
     expect(dry.types.options!.diff).toMatchObject({ added: 9, removed: 0, removed_examples: [] });
     expect(dry.types.options!.diff!.added_examples).toHaveLength(9);
-    expect(await ctx.keys()).toEqual([`${ctx.prefix}status`]);
+    expect(await ctx.keys()).toEqual([`${ctx.prefix}history`, `${ctx.prefix}status`]);
     expect(readdirSync(ctx.dir).filter((f) => f.endsWith(".json"))).toEqual([]);
   });
 });
@@ -309,7 +309,7 @@ describe("no leftovers", () => {
     const keys2 = await ctx.keys();
     expect(gensIn(keys2)).toEqual([second.run_id]);
     expect(keyShape(keys2, [second.run_id])).toEqual(keyShape(keys1, [first.run_id]));
-    // What a clean state holds: status, and per type cur, gens and the serving generation's keys.
+    // What a clean state holds: status, the history stream, and per type cur, gens and the serving generation's keys.
     const p = ctx.prefix;
     const perType = (n: string) => [
       `${p}{${n}}:cur`,
@@ -325,7 +325,7 @@ describe("no leftovers", () => {
       `${p}{${n}}:g:<gen>:word:en`,
       `${p}{${n}}:g:<gen>:word:nl`,
     ];
-    expect(keyShape(keys2, [second.run_id])).toEqual([`${p}status`, ...perType("box"), ...perType("category"), ...perType("option")].sort());
+    expect(keyShape(keys2, [second.run_id])).toEqual([`${p}history`, `${p}status`, ...perType("box"), ...perType("category"), ...perType("option")].sort());
     for (const type of ITEM_TYPES) expect(await ctx.redis.smembers(s.store.keys.gens(type))).toEqual([second.run_id]);
   });
 

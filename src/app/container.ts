@@ -10,6 +10,7 @@ import type { Logger } from "../platform/log.ts";
 import { createRedis, type RedisClient } from "../platform/redis.ts";
 import { Alerter } from "../runs/alerts.ts";
 import { type EngineDeps, SyncEngine } from "../runs/engine.ts";
+import { HistoryFeed } from "../runs/history/feed.ts";
 import { HistoryRepo } from "../runs/history/repo.ts";
 import { RunLock } from "../runs/lock.ts";
 import { StatusStore } from "../runs/status.ts";
@@ -31,6 +32,8 @@ export interface Services {
   lock: RunLock;
   status: StatusStore;
   history: HistoryRepo;
+  /** Shares finished runs with the other replicas' histories; the service starts its import loop (src/main.ts). */
+  feed: HistoryFeed;
   engine: SyncEngine;
   search: SearchService;
   metrics: Metrics;
@@ -71,7 +74,9 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     pings: { redis: () => redis.ping(), mongodb: () => source.ping() },
   });
   const alerts = new Alerter({ url: config.alertWebhookUrl, notifyOnSuccess: config.notifyOnSuccess, baseUrl: config.baseUrl, logger });
+  const feed = new HistoryFeed({ redis, key: keys.history, maxLen: config.historyStreamMaxLen, history, logger });
   const finished: EngineDeps["onFinished"] = async (run) => {
+    await feed.publish(run);
     metrics.recordRun(run);
     alerts.notify(run);
     await onFinished?.(run);
@@ -99,6 +104,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     lock,
     status,
     history,
+    feed,
     engine,
     search,
     metrics,
@@ -106,6 +112,7 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     changes,
     async close() {
       await changes.stop();
+      await feed.stop();
       redis.disconnect();
       await mongo.close().catch(() => {});
       await source.close(); // the client it uses now, if it had to replace `mongo`

@@ -6,6 +6,7 @@ import type { ClientIp } from "../platform/http/admin.ts";
 import type { Logger } from "../platform/log.ts";
 import type { RedisClient } from "../platform/redis.ts";
 import type { SyncEngine } from "../runs/engine.ts";
+import type { HistoryFeed } from "../runs/history/feed.ts";
 import type { HistoryRepo } from "../runs/history/repo.ts";
 import type { StatusStore } from "../runs/status.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
@@ -22,6 +23,7 @@ export interface AppDeps {
   redis: RedisClient;
   status: StatusStore;
   history: HistoryRepo;
+  feed: HistoryFeed;
   source: CatalogSource;
   logger: Logger;
   search: SearchService;

@@ -5,6 +5,7 @@
 //   <p>lock                      run lock: "<run_id> <token>", with expiry
 //   <p>status                    JSON of the last/active run (GET /sync-status)
 //   <p>scheduler:tick:<job>:<s>  claim of one scheduler tick by one replica (expires)
+//   <p>history                   stream of finished runs (field run: RunResult JSON), capped, imported by every replica
 //   <p>{type}:cur                generation id serving search
 //   <p>{type}:gens               set of generation ids that have keys (for cleanup)
 //   <p>{type}:owner              token of the run allowed to publish this type (fence)
@@ -31,6 +32,9 @@ export class Keys {
   }
   get status(): string {
     return `${this.prefix}status`;
+  }
+  get history(): string {
+    return `${this.prefix}history`;
   }
   schedulerTick(job: string, epochSeconds: number): string {
     return `${this.prefix}scheduler:tick:${job}:${epochSeconds}`;

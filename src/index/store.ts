@@ -102,7 +102,7 @@ export class IndexStore {
 
   /**
    * The service's keys under the prefix, counted from the index's own records (each type's
-   * markers and registered generations) plus the lock and status keys. No SCAN: /info calls this,
+   * markers and registered generations) plus the lock, status and history keys. No SCAN: /info calls this,
    * and its cost must not grow with the keyspace. Keys other programs put under the prefix and the
    * scheduler's short-lived tick claims are not counted.
    */
@@ -114,6 +114,7 @@ export class IndexStore {
       ),
       this.client.exists(k.lock),
       this.client.exists(k.status),
+      this.client.exists(k.history),
     ]);
     return counts.reduce((sum: number, n) => sum + Number(n), 0);
   }

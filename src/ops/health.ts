@@ -10,6 +10,7 @@ import { redactUri } from "../platform/redact.ts";
 import { type RedisClient, redisErrorText, redisTopology } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
 import type { SyncEngine } from "../runs/engine.ts";
+import type { HistoryFeed } from "../runs/history/feed.ts";
 import type { HistoryRepo } from "../runs/history/repo.ts";
 import { ChangeStreamBody } from "../runs/routes.ts";
 import { SchedulerStatusBody } from "../scheduler/routes.ts";
@@ -39,6 +40,7 @@ interface HealthDeps {
   redis: RedisClient;
   source: Pick<CatalogSource, "ping">;
   history: Pick<HistoryRepo, "list" | "health">;
+  feed: Pick<HistoryFeed, "health">;
   engine: Pick<SyncEngine, "activeRunId">;
   scheduler?: Pick<Scheduler, "status">;
   changes?: Pick<ChangeFollower, "status">;
@@ -152,7 +154,7 @@ export function healthRoutes(deps: HealthDeps) {
           index: index.ok ? index.value : null,
           mongodb: { reachable: mongo.ok, database: deps.config.dbName, ...(mongo.ok ? {} : { error: mongo.error }) },
           // File names only: /info is public, and the machine's directories are nobody's business.
-          history: { ...deps.history.health(), last_run_id: lastRunId },
+          history: { ...deps.history.health(), last_run_id: lastRunId, stream: deps.feed.health() },
           active_run_id: deps.engine.activeRunId,
           scheduler: deps.scheduler?.status() ?? null,
           change_stream: deps.changes?.status() ?? null,

@@ -1,6 +1,7 @@
 // The one place that reads the environment. The old service's variable names are kept
 // (HOST is the MongoDB URI there); clearer aliases take precedence when both are set.
 import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { FormatRegistry, Kind, type Static, type TOptional, type TSchema, Type } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
@@ -170,6 +171,8 @@ const EnvSchema = Type.Object({
   ...url("BASE_URL", ["http", "https"], DEFAULT_BASE_URL),
   ...str("DATA_SET_FILE", "data_set.json"),
   ...str("HISTORY_DB_PATH", "search-sync-history.db"),
+  ...int("HISTORY_STREAM_MAXLEN", 10, 1_000_000, 1000),
+  ...str("REPLICA_NAME", hostname, { pattern: /^[A-Za-z0-9._:-]{1,100}$/, expected: "1-100 characters of letters, digits, '.', '_', ':', '-'" }),
   ...int("PORT", 0, 65535, 8000),
   ...host("LISTEN_HOST", "0.0.0.0"),
   ...bool("ENABLE_SCHEDULER", true),
@@ -236,6 +239,10 @@ export interface Config {
   baseUrl: string;
   dataSetFile: string;
   historyDbPath: string;
+  /** Finished runs the shared history stream keeps (XADD MAXLEN ~), for replicas to import. */
+  historyStreamMaxLen: number;
+  /** Names this process in the runs it records (`replica`); the host name by default. */
+  replicaName: string;
   listenHost: string;
   port: number;
   enableScheduler: boolean;
@@ -382,6 +389,8 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     baseUrl: env.BASE_URL,
     dataSetFile: env.DATA_SET_FILE,
     historyDbPath: env.HISTORY_DB_PATH,
+    historyStreamMaxLen: env.HISTORY_STREAM_MAXLEN,
+    replicaName: env.REPLICA_NAME,
     listenHost: env.LISTEN_HOST,
     port: env.PORT,
     enableScheduler: env.ENABLE_SCHEDULER,

@@ -18,7 +18,7 @@ import { type ActiveRun, newRunId, type RunOptions, type RunReason, type RunResu
 import type { StatusStore } from "./status.ts";
 
 export interface EngineDeps {
-  config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize" | "syncMaxShrinkPercent" | "lockTtlMs">;
+  config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize" | "syncMaxShrinkPercent" | "lockTtlMs" | "replicaName">;
   store: IndexStore;
   lock: RunLock;
   source: CatalogSource;
@@ -80,7 +80,7 @@ export class SyncEngine {
    */
   async trigger(scope: Scope, trigger: Trigger, opts: RunOptions = {}): Promise<TriggerOutcome> {
     return this.start(
-      baseResult(newRunId(), scope, trigger, opts, new Date()),
+      this.baseResult(scope, trigger, opts, new Date()),
       (run) => this.sync(run),
       (run) => this.beginGenerations(run),
     );
@@ -91,7 +91,7 @@ export class SyncEngine {
    * under the run lock, so no run builds meanwhile, and refused like a trigger while one is active.
    */
   async clear(trigger: Trigger): Promise<TriggerOutcome> {
-    return this.start(baseResult(newRunId(), "all", trigger, {}, new Date()), (run) => this.clearIndex(run));
+    return this.start(this.baseResult("all", trigger, {}, new Date()), (run) => this.clearIndex(run));
   }
 
   /** `prepare` runs before the run's id is handed out; `work` is the run itself. */
@@ -121,6 +121,12 @@ export class SyncEngine {
     // is handed out only when every type of its scope journals pushes (a failure ends the run).
     await begun.catch(() => {});
     return { started: true, runId, done };
+  }
+
+  /** A trigger that started no run, as recorded in the history (the scheduler's `recent_success` ticks). */
+  skippedResult(scope: Scope, trigger: Trigger, reason: RunReason, extra: Pick<RunResult, "active_run_id"> = {}): RunResult {
+    const now = new Date();
+    return { ...this.baseResult(scope, trigger, {}, now), ...finishTimes(now), status: "skipped", reason, ...extra };
   }
 
   /** Records a trigger that started no run (history, then the run listeners). */
@@ -507,22 +513,23 @@ export class SyncEngine {
       this.deps.logger.warn("run listener failed", { run_id: result.run_id, err });
     }
   }
-}
 
-function baseResult(runId: string, scope: Scope, trigger: Trigger, opts: RunOptions, startedAt: Date): RunResult {
-  return {
-    status: "running",
-    run_id: runId,
-    trigger,
-    scope,
-    dry_run: opts.dryRun ?? false,
-    force: opts.force ?? false,
-    published: false,
-    started_at: startedAt.toISOString(),
-    finished_at: null,
-    duration_ms: null,
-    types: {},
-  };
+  private baseResult(scope: Scope, trigger: Trigger, opts: RunOptions, startedAt: Date): RunResult {
+    return {
+      status: "running",
+      run_id: newRunId(startedAt),
+      trigger,
+      scope,
+      dry_run: opts.dryRun ?? false,
+      force: opts.force ?? false,
+      published: false,
+      started_at: startedAt.toISOString(),
+      finished_at: null,
+      duration_ms: null,
+      types: {},
+      replica: this.deps.config.replicaName,
+    };
+  }
 }
 
 function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
@@ -566,12 +573,6 @@ function originWrites(docs: Document[], tally: SkipTally): ItemWrite[] {
     if (origin) writes.push({ ...origin, added: origin.record.e.map((_, i) => i) });
   }
   return writes;
-}
-
-/** A trigger that started no run, as recorded in the history (the scheduler's `recent_success` ticks). */
-export function skippedResult(scope: Scope, trigger: Trigger, reason: RunReason, extra: Pick<RunResult, "active_run_id"> = {}): RunResult {
-  const now = new Date();
-  return { ...baseResult(newRunId(now), scope, trigger, {}, now), ...finishTimes(now), status: "skipped", reason, ...extra };
 }
 
 function finishTimes(startedAt: Date): Pick<RunResult, "finished_at" | "duration_ms"> {

@@ -13,6 +13,7 @@ import type { Config } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
 import { removeTempFiles } from "./dataset.ts";
 import type { SyncEngine } from "./engine.ts";
+import type { HistoryFeed } from "./history/feed.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { RunLock } from "./lock.ts";
 import { type RunResult, scopeTypes, type TypeResult } from "./model.ts";
@@ -21,6 +22,7 @@ import type { StatusStore } from "./status.ts";
 interface Deps {
   config: Pick<Config, "dataSetFile" | "lockTtlMs">;
   history: HistoryRepo;
+  feed: Pick<HistoryFeed, "publish">;
   lock: RunLock;
   status: StatusStore;
   store: Pick<IndexStore, "servingRunId">;
@@ -48,14 +50,15 @@ export function watchInterruptedRuns(deps: Deps, pollMs: number): InterruptedRun
     const holder = await deps.lock.holder();
     // This process's own run is starting or ending: its row is `running` but not (or no longer) the holder.
     if (own !== null && own !== holder) return;
-    const recorded = new Set<string>();
+    const recorded = new Map<string, RunResult>();
     for (const run of deps.history.running()) {
       if (run.run_id === holder) continue;
       const ended = interruptedEnd(run, serving);
       if (!deps.history.finishRunning(ended)) continue;
-      recorded.add(run.run_id);
+      recorded.set(run.run_id, ended);
       deps.logger.warn(`Run ${run.run_id} was interrupted; recorded as ${ended.status}`, { run_id: run.run_id });
     }
+    for (const ended of recorded.values()) await deps.feed.publish(ended);
     if (recorded.size) await removeTempFiles(deps.config.dataSetFile, (runId) => recorded.has(runId));
     await clearStaleActive(deps, holder, serving);
   };

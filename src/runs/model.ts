@@ -68,6 +68,8 @@ export interface RunResult {
   /** The run holding the lock, when skipped for in_progress. */
   active_run_id?: string;
   error?: string;
+  /** REPLICA_NAME of the process that ran it (absent for runs recorded before it was kept). */
+  replica?: string;
 }
 
 export interface RunOptions {

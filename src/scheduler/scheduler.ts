@@ -21,7 +21,7 @@ import type { Keys } from "../index/keys.ts";
 import type { Config } from "../platform/config.ts";
 import { type Logger, timestamp } from "../platform/log.ts";
 import type { RedisClient } from "../platform/redis.ts";
-import { errorText, type SyncEngine, skippedResult } from "../runs/engine.ts";
+import { errorText, type SyncEngine } from "../runs/engine.ts";
 import type { HistoryRepo, LastRun } from "../runs/history/repo.ts";
 import type { RunLock } from "../runs/lock.ts";
 import type { StatusStore } from "../runs/status.ts";
@@ -319,7 +319,7 @@ export class Scheduler {
       if (job === "interval") {
         const last = await this.lastSuccessAt();
         if (last !== null && Date.now() - last < this.intervalMs) {
-          await engine.recordSkipped(skippedResult("all", "interval", "recent_success"));
+          await engine.recordSkipped(engine.skippedResult("all", "interval", "recent_success"));
           logger.info(
             `[${timestamp()}] Scheduled re-sync skipped: the last successful run finished at ${timestamp(new Date(last))}, less than ${this.hours} hours ago`,
             { job },
@@ -330,7 +330,7 @@ export class Scheduler {
       if (this.closed) return tickAt;
       if (!(await this.claimTick(job, tickAt))) {
         const holder = await this.deps.lock.holder().catch(() => null);
-        await engine.recordSkipped(skippedResult("all", job, "in_progress", holder ? { active_run_id: holder } : {}));
+        await engine.recordSkipped(engine.skippedResult("all", job, "in_progress", holder ? { active_run_id: holder } : {}));
         logger.info(`[${timestamp()}] Scheduled re-sync skipped: another replica took this tick${holder ? ` (run ${holder})` : ""}`, { job });
         return tickAt;
       }

@@ -52,7 +52,14 @@ test("the binary, copied alone into an empty directory, serves, creates and migr
   const info = (await (await fetch(`${svc.url}/info`)).json()) as { redis: { reachable: boolean }; mongodb: { reachable: boolean }; history: unknown };
   expect(info.redis.reachable).toBe(true);
   expect(info.mongodb.reachable).toBe(true);
-  expect(info.history).toEqual({ file: "search-sync-history.db", pending_writes: 0, last_error: null, corrupt_file_moved_to: null, last_run_id: null });
+  expect(info.history).toEqual({
+    file: "search-sync-history.db",
+    pending_writes: 0,
+    last_error: null,
+    corrupt_file_moved_to: null,
+    last_run_id: null,
+    stream: { position: "0", imported: 0, invalid: 0, pending_publish: 0 },
+  });
 
   const doc = (await (await fetch(`${svc.url}/swagger/json`)).json()) as { paths: Record<string, unknown> };
   for (const path of SPEC_PATHS) expect({ path, listed: path in doc.paths }).toEqual({ path, listed: true });

@@ -3,6 +3,7 @@
 // on a terminal (a pty from util-linux `script`), JSON logs, healthcheck, and what the service
 // serves from the binary (/metrics through prom-client, /dashboard, alerts).
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { hostname } from "node:os";
 import pkg from "../../package.json";
 import { freePort, installBinary, type Ran, runCommand, startBinary } from "../../scripts/lib/binary.ts";
 import { COMMAND_USAGE, COMMANDS, USAGE } from "../../src/cli/usage.ts";
@@ -103,7 +104,7 @@ describe("search-sync sync", () => {
     const { code, stdout, stderr } = await cli(["sync", "--type", "boxes", "--json"]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const result = JSON.parse(stdout) as RunResult;
-    expect({ ...result, run_id: "", started_at: "", finished_at: "", duration_ms: 0 }).toEqual({
+    expect({ ...result, run_id: "", started_at: "", finished_at: "", duration_ms: 0, replica: "" }).toEqual({
       status: "success",
       run_id: "",
       trigger: "cli",
@@ -115,7 +116,9 @@ describe("search-sync sync", () => {
       finished_at: "",
       duration_ms: 0,
       types: { boxes: { documents: 10, entries: 15, previous_entries: 0, skipped: {}, published: true } },
+      replica: "",
     });
+    expect(result.replica).toBe(hostname());
     const history = await cli(["history", "--json", "--limit", "5"]);
     expect(history.code).toBe(0);
     expect(JSON.parse(history.stdout)).toEqual([result]);

@@ -257,8 +257,8 @@ describe("/clear-data", () => {
         for (const type of ["categories", "boxes", "options"]) expect(cleared.body.types[type]).toMatchObject({ entries: 0, previous_entries: 1 });
 
         expect(await ctx.redis.get(outside)).toBe("kept");
-        // What is left under the prefix is the status key: no index key, and the lock is released.
-        expect(await ctx.keys()).toEqual([`${ctx.prefix}status`]);
+        // What is left under the prefix is the status key and the history stream: no index key, and the lock is released.
+        expect(await ctx.keys()).toEqual([`${ctx.prefix}history`, `${ctx.prefix}status`]);
         for (const file of ["data_set.json", "data_set_boxes.json", "data_set_options.json"])
           expect(JSON.parse(readFileSync(join(ctx.dir, file), "utf8"))).toEqual([]);
         for (const t of TYPES) expect(await request("GET", `${t.search}?query=`)).toEqual({ status: 200, body: { suggestions: [] } });

@@ -140,7 +140,14 @@ for (const [name, corrupt] of CORRUPT) {
       const info = await getJson(`${svc.url}/info`);
       expect({ status: info.status, history: info.body.history }).toEqual({
         status: 200,
-        history: { file: "history.db", last_run_id: null, pending_writes: 0, last_error: null, corrupt_file_moved_to: aside[0]! },
+        history: {
+          file: "history.db",
+          last_run_id: null,
+          pending_writes: 0,
+          last_error: null,
+          corrupt_file_moved_to: aside[0]!,
+          stream: { position: "0", imported: 0, invalid: 0, pending_publish: 0 },
+        },
       });
       expect((await getJson(`${svc.url}/category-search?query=door`)).status).toBe(200);
       const synced = await postJson(`${svc.url}/re-sync-all`);

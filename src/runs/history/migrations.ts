@@ -4,10 +4,12 @@
 import { createHash } from "node:crypto";
 import type { MigrationMeta } from "drizzle-orm/migrator";
 import m0000 from "../../../drizzle/0000_init.sql" with { type: "text" };
+import m0001 from "../../../drizzle/0001_replica.sql" with { type: "text" };
 import journal from "../../../drizzle/meta/_journal.json";
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_init": m0000,
+  "0001_replica": m0001,
 };
 
 export function embeddedMigrations(): MigrationMeta[] {

@@ -29,6 +29,7 @@ function toRow(r: RunResult): typeof syncRuns.$inferInsert {
     // "<reason>:<active run id>" for a skipped run, so the holder's id survives.
     reason: r.active_run_id ? `${r.reason ?? "in_progress"}:${r.active_run_id}` : (r.reason ?? null),
     error: r.error ?? null,
+    replica: r.replica ?? null,
   };
 }
 
@@ -55,6 +56,7 @@ function fromRow(row: Row): RunResult {
     ...(reason ? { reason } : {}),
     ...(activeRunId ? { active_run_id: activeRunId } : {}),
     ...(row.error ? { error: row.error } : {}),
+    ...(row.replica ? { replica: row.replica } : {}),
   };
 }
 
@@ -129,14 +131,32 @@ export class HistoryRepo {
     });
   }
 
+  /**
+   * Records a finished run of another replica (or this one's, again): a run already recorded stays
+   * as it is, unless it is still `running` here (its process died before writing its end).
+   */
+  import(run: RunResult): void {
+    const row = toRow(run);
+    this.enqueue({
+      label: `imported run ${run.run_id} (${run.status})`,
+      row,
+      write: () =>
+        this.db
+          .insert(syncRuns)
+          .values(row)
+          .onConflictDoUpdate({ target: syncRuns.id, set: row, setWhere: eq(syncRuns.status, "running") })
+          .run(),
+    });
+  }
+
   get(runId: string): RunResult | null {
     const row = this.db.select().from(syncRuns).where(eq(syncRuns.id, runId)).get();
     return row ? fromRow(row) : null;
   }
 
-  /** Newest first. */
+  /** Newest first; runs started in the same millisecond by id, so that every replica lists them alike. */
   list(limit: number): RunResult[] {
-    return this.db.select().from(syncRuns).orderBy(desc(syncRuns.startedAt)).limit(limit).all().map(fromRow);
+    return this.db.select().from(syncRuns).orderBy(desc(syncRuns.startedAt), desc(syncRuns.id)).limit(limit).all().map(fromRow);
   }
 
   lastSuccess(scope?: Scope): RunResult | null {

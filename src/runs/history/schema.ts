@@ -18,6 +18,8 @@ export const syncRuns = sqliteTable(
     /** Why a run was skipped or rejected (in_progress, recent_success, shrink), or null. */
     reason: text("reason"),
     error: text("error"),
+    /** REPLICA_NAME of the process that ran it; null for runs recorded before replicas were named. */
+    replica: text("replica"),
   },
   (t) => [index("sync_runs_started_at").on(t.startedAt), index("sync_runs_status").on(t.status)],
 );
