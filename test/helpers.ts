@@ -98,3 +98,17 @@ export function collectLogs(level: "debug" | "info" | "warn" | "error" = "info")
   });
   return { lines, logger };
 }
+
+/** What SPEC §3 names as admin endpoints: every run trigger, scheduler change and push update (and the index's clearing). */
+export const EXPECTED_ADMIN = [
+  "POST /re-sync-all",
+  "POST /sync",
+  "GET /clear-data",
+  "POST /clear-data",
+  ...["/generate-data-set", "/generate-box-data", "/generate-option-data"].flatMap((p) => [`GET ${p}`, `POST ${p}`]),
+  "POST /scheduler/start",
+  "POST /scheduler/stop",
+  "POST /scheduler/trigger-now",
+  "PUT /scheduler/interval",
+  ...["/categories", "/boxes", "/options"].flatMap((p) => [`POST ${p}`, `PUT ${p}`, `DELETE ${p}`]),
+];

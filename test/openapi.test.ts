@@ -13,7 +13,7 @@ import { type App, createApp } from "../src/app/http.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { silentLogger } from "../src/platform/log.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
-import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
+import { createContext, EXPECTED_ADMIN, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 import { heldEngine } from "./sync.fixtures.ts";
 
 const KEY = "openapi-test-admin-key-0123456789";
@@ -105,20 +105,7 @@ test("the document: security on admin operations only, described parameters with
       return `${method.toUpperCase()} ${path}`;
     });
   // Exactly the operations the admin guard protects (the search, status and health ones are public).
-  expect(secured.sort()).toEqual(
-    [
-      "POST /re-sync-all",
-      "POST /sync",
-      "GET /clear-data",
-      "POST /clear-data",
-      ...["/generate-data-set", "/generate-box-data", "/generate-option-data"].flatMap((p) => [`GET ${p}`, `POST ${p}`]),
-      "POST /scheduler/start",
-      "POST /scheduler/stop",
-      "POST /scheduler/trigger-now",
-      "PUT /scheduler/interval",
-      ...["/categories", "/boxes", "/options"].flatMap((p) => [`POST ${p}`, `PUT ${p}`, `DELETE ${p}`]),
-    ].sort(),
-  );
+  expect(secured.sort()).toEqual([...EXPECTED_ADMIN].sort());
   for (const { path, op } of operationsOf(doc))
     for (const p of op.parameters ?? []) {
       expect({ path, name: p.name, described: typeof p.description, example: p.example !== undefined }).toEqual({

@@ -10,7 +10,7 @@ import { checkAdmin, isForwarded, isLoopback, presentedKey } from "../src/platfo
 import { ApiError } from "../src/platform/http/errors.ts";
 import { createLogger } from "../src/platform/log.ts";
 import { errorText } from "../src/runs/engine.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { createContext, EXPECTED_ADMIN, type TestContext } from "./helpers.ts";
 
 const KEY = "test-admin-key-0123456789";
 const OUTSIDE: ClientIp = () => "203.0.113.7";
@@ -52,19 +52,6 @@ async function call(app: App, method: string, path: string, init: { headers?: Re
 
 const isAdminPath = (r: { method: string; path: string }) => r.method !== "GET" || r.path.startsWith("/generate-") || r.path === "/clear-data";
 
-/** What SPEC §3 names as admin endpoints: every run trigger, scheduler change and push update (and the index's clearing). */
-const EXPECTED_ADMIN = [
-  "POST /re-sync-all",
-  "POST /sync",
-  "GET /clear-data",
-  "POST /clear-data",
-  ...["/generate-data-set", "/generate-box-data", "/generate-option-data"].flatMap((p) => [`GET ${p}`, `POST ${p}`]),
-  "POST /scheduler/start",
-  "POST /scheduler/stop",
-  "POST /scheduler/trigger-now",
-  "PUT /scheduler/interval",
-  ...["/categories", "/boxes", "/options"].flatMap((p) => [`POST ${p}`, `PUT ${p}`, `DELETE ${p}`]),
-];
 const EXPECTED_OPEN = [
   "/healthz",
   "/healthz-startup",
