@@ -100,8 +100,9 @@ describe("GET /dashboard", () => {
 
     const failures = await page.$$eval("#failures-body tr.failure", (rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)));
     expect(failures.map((cells) => cells.slice(1))).toEqual([
-      ["rejected", `${runs[3]!.run_id} (cron, all)`, runs[3]!.error!],
-      ["failed", `${runs[2]!.run_id} (interval, options)`, "dataset file data_set_options.json: ENOTDIR: not a directory"],
+      // Which replica ran it: every replica's history holds every run.
+      ["rejected", `${runs[3]!.run_id} (cron, all, on ${runs[3]!.replica})`, runs[3]!.error!],
+      ["failed", `${runs[2]!.run_id} (interval, options, on ${runs[2]!.replica})`, "dataset file data_set_options.json: ENOTDIR: not a directory"],
     ]);
 
     const status = (await page.textContent("#status-body"))!;

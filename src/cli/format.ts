@@ -39,7 +39,7 @@ export function formatStatus(status: SyncStatus): string {
     return lines.join("\n");
   }
   lines.push(
-    `Last run:     ${last.run_id} (${last.trigger}, ${last.scope}${last.dry_run ? ", dry run" : ""}${last.force ? ", forced" : ""})`,
+    `Last run:     ${last.run_id} (${last.trigger}, ${last.scope}${last.dry_run ? ", dry run" : ""}${last.force ? ", forced" : ""}${last.replica ? `, on ${last.replica}` : ""})`,
     `Result:       ${last.status}${last.reason ? ` (${last.reason})` : ""}`,
     `Finished:     ${local(last.finished_at)}`,
     `Duration:     ${seconds(last.duration_ms)} seconds`,
@@ -95,13 +95,14 @@ export function formatHistory(runs: RunResult[]): string {
     local(r.started_at),
     r.run_id,
     r.trigger,
+    r.replica ?? "",
     r.scope,
     r.status + (r.dry_run ? " (dry run)" : ""),
     seconds(r.duration_ms),
     num(ITEM_TYPES.reduce((sum, type) => sum + (r.types[type]?.entries ?? 0), 0)),
     oneLine(r.error ?? (r.status === "skipped" ? (r.reason ?? "") : "")),
   ]);
-  return table(["started", "run_id", "trigger", "scope", "status", "seconds", "entries", "error"], rows);
+  return table(["started", "run_id", "trigger", "replica", "scope", "status", "seconds", "entries", "error"], rows);
 }
 
 function oneLine(text: string): string {

@@ -336,7 +336,7 @@ describe("status and history", () => {
     expect(lines(status.stdout)).toEqual([
       "Status:       success",
       "Active run:   none",
-      `Last run:     ${run.run_id} (cli, all)`,
+      `Last run:     ${run.run_id} (cli, all, on ${run.replica})`,
       "Result:       success",
       expect.stringMatching(/^Finished: {5}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
       `Duration:     ${(run.duration_ms! / 1000).toFixed(1)} seconds`,
@@ -349,11 +349,12 @@ describe("status and history", () => {
     const history = await cli(["history", "--limit", "1"]);
     const [header, row, ...more] = lines(history.stdout);
     expect(more).toEqual([]);
-    expect(header!.split(/\s{2,}/)).toEqual(["started", "run_id", "trigger", "scope", "status", "seconds", "entries", "error"]);
+    expect(header!.split(/\s{2,}/)).toEqual(["started", "run_id", "trigger", "replica", "scope", "status", "seconds", "entries", "error"]);
     expect(row!.split(/\s{2,}/)).toEqual([
       expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
       run.run_id,
       "cli",
+      hostname(),
       "all",
       "success",
       (run.duration_ms! / 1000).toFixed(1),
