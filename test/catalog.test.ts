@@ -262,13 +262,30 @@ describe("addDisplayNames (supplier names on an origin)", () => {
 });
 
 describe("entry ids", () => {
-  test("round-trip, positions in base 36", () => {
-    expect(entryId(hex(1), 0)).toBe(`${hex(1)}.0`);
-    expect(entryId(hex(1), 35)).toBe(`${hex(1)}.z`);
-    expect(entryId(hex(1), 36)).toBe(`${hex(1)}.10`);
-    for (const p of [0, 1, 35, 36, 1295, 99_999]) expect(parseEntryId(entryId(hex(7), p))).toEqual({ sku: hex(7), position: p });
+  test("round-trip, the sku in 16 characters, positions in base 36; the 24-hex form of older indexes still reads", () => {
+    const sku = "0123456789abcdeffedcba98";
+    expect(entryId(sku, 0)).toBe("-HC4OsafnTzyrAeN.0");
+    expect(entryId(sku, 35)).toMatch(/^.{16}\.z$/);
+    expect(entryId(sku, 36)).toMatch(/^.{16}\.10$/);
+    expect(entryId(sku, 36, "hex")).toBe(`${sku}.10`);
+    for (const s of [hex(7), sku, "000000000000000000000000", "ffffffffffffffffffffffff"])
+      for (const p of [0, 1, 35, 36, 1295, 99_999])
+        for (const form of ["short", "hex"] as const) expect(parseEntryId(entryId(s, p, form))).toEqual({ sku: s, position: p });
     expect(parseEntryId("nodot")).toBeNull();
     expect(parseEntryId(`${hex(1)}.!`)).toBeNull();
+  });
+
+  test("short ids sort as their skus do, so members of one name keep their order", () => {
+    const skus = [
+      "000000000000000000000fff",
+      "0000000000000000000010ff",
+      "00000000000000000000ffff",
+      "0a0000000000000000000000",
+      "a00000000000000000000000",
+      "ffffffffffffffffffffffff",
+    ];
+    const ids = skus.map((s) => entryId(s, 3));
+    expect([...ids].sort()).toEqual(ids);
   });
 
   test("removed positions (null) are skipped by entriesOf and toEntry", () => {

@@ -193,15 +193,52 @@ export function supplierLink(doc: Record<string, unknown>, tally: SkipTally): st
   return hex;
 }
 
-export function entryId(sku: string, position: number): string {
-  return `${sku}.${position.toString(36)}`;
+// An entry id names its item's sku and the entry's position. The sku's 12 bytes are written as
+// 16 characters of an alphabet in ASCII order, so ids sort as the 24-hex skus do and every
+// sorted-set member is 8 bytes shorter. Indexes written before (meta without `ids`) hold the
+// 24-hex form, which parseEntryId reads too.
+const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+/** Character code → its value in ID_ALPHABET, -1 for other characters. */
+const ID_DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) ID_DIGIT[ID_ALPHABET.charCodeAt(i)] = i;
+/** 0…4095 as three hex digits. */
+const HEX3 = Array.from({ length: 4096 }, (_, v) => v.toString(16).padStart(3, "0"));
+
+/** How a generation writes entry ids: `short` (16-character sku) or the 24-hex `hex` form of older indexes. */
+export type EntryIdForm = "short" | "hex";
+
+export function entryId(sku: string, position: number, form: EntryIdForm = "short"): string {
+  return `${form === "short" ? shortSku(sku) : sku}.${position.toString(36)}`;
 }
 
 export function parseEntryId(id: string): { sku: string; position: number } | null {
   const dot = id.lastIndexOf(".");
   if (dot < 0) return null;
   const position = parseInt(id.slice(dot + 1), 36);
-  return Number.isNaN(position) ? null : { sku: id.slice(0, dot), position };
+  const sku = dot === 16 ? hexSku(id) : id.slice(0, dot);
+  return Number.isNaN(position) || sku === null ? null : { sku, position };
+}
+
+/** 24 hex digits → 16 characters of ID_ALPHABET, three hex digits (two characters) at a time. */
+function shortSku(sku: string): string {
+  let out = "";
+  for (let i = 0; i < 24; i += 3) {
+    const v = parseInt(sku.slice(i, i + 3), 16);
+    out += ID_ALPHABET[v >> 6]! + ID_ALPHABET[v & 63]!;
+  }
+  return out;
+}
+
+/** The sku of an id's first 16 characters, or null if they are not a short sku. */
+function hexSku(id: string): string | null {
+  let out = "";
+  for (let i = 0; i < 16; i += 2) {
+    const high = ID_DIGIT[id.charCodeAt(i)] ?? -1;
+    const low = ID_DIGIT[id.charCodeAt(i + 1)] ?? -1;
+    if (high < 0 || low < 0) return null;
+    out += HEX3[(high << 6) | low];
+  }
+  return out;
 }
 
 export function toEntry(sku: string, record: ItemRecord, position: number): Entry | null {

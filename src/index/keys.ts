@@ -13,7 +13,8 @@
 //   <p>{type}:journal            push updates made while a generation is being built
 //   <p>{type}:stage:<id>         list of one push update's member changes, for its script (expires)
 //   <p>{type}:g:<gen>:items      hash sku → item record JSON
-//   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count)
+//   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count),
+//                                ids ("short": entry ids in the short form, entries.ts; absent in older indexes)
 //   <p>{type}:g:<gen>:isos       set of the languages present
 //   <p>{type}:g:<gen>:phrase:<iso> zset (score 0) "<normalised display_name>\0<entry id>"
 //   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<length><normalised display_name>\0<entry id>",

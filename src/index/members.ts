@@ -1,5 +1,5 @@
 // What one entry adds to a generation's sorted sets, and how to read a member back. Pure.
-//   phrase:<iso> member: "<normalised display name>\0<entry id>"
+//   phrase:<iso> member: "<normalised display name>\0<entry id>" (entry id: entries.ts)
 //   word:<iso>   member: "<normalised word>\0<length><normalised display name>\0<entry id>" for the
 //                words of the display name, and "\x01<normalised word>\0…" for the words only the
 //                item's name or origin name has: those sort apart (normalised words hold only letters
@@ -8,7 +8,7 @@
 //                the members of one word sort shortest name first, the order search ranks in.
 //                (Members written before have neither mark; they are read as before.)
 // The display name in word members lets search rank candidates without reading item records.
-import { entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
+import { type EntryIdForm, entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 
 interface EntryMembers {
@@ -18,12 +18,12 @@ interface EntryMembers {
   words: string[];
 }
 
-/** Sorted-set members of the entry at `position` of an item (null if that entry was removed). */
-export function entryMembers(sku: string, record: ItemRecord, position: number): EntryMembers | null {
+/** Sorted-set members of the entry at `position` of an item (null if that entry was removed), with ids in the generation's form. */
+export function entryMembers(sku: string, record: ItemRecord, position: number, form: EntryIdForm = "short"): EntryMembers | null {
   const e = record.e[position];
   if (!e) return null;
   const [iso, displayName, originName] = e;
-  const id = entryId(sku, position);
+  const id = entryId(sku, position, form);
   const display = phrase(displayName);
   const length = lengthMark(display.length);
   const own = new Set(words(displayName));

@@ -3,6 +3,7 @@ import {
   addDisplayNames,
   type DisplayName,
   displayNameKey,
+  type EntryIdForm,
   type EntryRefusal,
   type ItemRecord,
   MAX_ENTRY_WORDS,
@@ -54,8 +55,8 @@ export function skusOf(op: PushOp): string[] {
   return [op.item.linked];
 }
 
-/** What an op does to the given current records. Pure. */
-export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): PushPlan {
+/** What an op does to the given current records, members written with the generation's entry id form. Pure. */
+export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, form: EntryIdForm = "short"): PushPlan {
   const records = new Map<string, ItemRecord | null>();
   for (const [sku, r] of current) records.set(sku, r ? structuredClone(r) : null);
   const plan: PushPlan = { records, changes: [], entriesDelta: 0, added: 0, removed: 0, refused: null };
@@ -66,7 +67,7 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
     const wanted = item.display_names ? new Set(item.display_names.map((d) => displayNameKey(d.iso, d.display_name))) : null;
     record.e.forEach((e, position) => {
       if (!e || (wanted && !wanted.has(displayNameKey(e[0], e[1])))) return;
-      const m = entryMembers(item.linked, record, position)!;
+      const m = entryMembers(item.linked, record, position, form)!;
       plan.changes.push(["pr", m.iso, m.phrase], ...m.words.map((w): MemberChange => ["wr", m.iso, w]));
       record.e[position] = null;
       plan.removed++;
@@ -91,7 +92,7 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>): P
           : new PushRefused(`${at}display_names`, `an item may have at most ${MAX_ITEM_ENTRIES} entries; ${item.linked} would have more`);
     };
     for (const position of addDisplayNames(record, item.display_names, item.origin_name, refuse)) {
-      const m = entryMembers(item.linked, record, position)!;
+      const m = entryMembers(item.linked, record, position, form)!;
       plan.changes.push(["pa", m.iso, m.phrase]);
       for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, memberKey(w)]);
       plan.added++;

@@ -1,7 +1,7 @@
 // The Redis side of the index: generations of one type, their writing, publishing, reading for
 // search and cleanup. Nothing outside src/index/ reads or writes index keys but through this class.
 import type { ChainableCommander } from "ioredis";
-import type { ItemRecord } from "../catalog/entries.ts";
+import type { EntryIdForm, ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
 import type { Keys } from "./keys.ts";
@@ -128,7 +128,7 @@ export class IndexStore {
       .set(this.keys.owner(type), token)
       .set(this.keys.building(type), gen, "PX", ttlMs)
       .del(this.keys.journal(type))
-      .hset(g.meta, { entries: 0, items: 0, run_id: runId, created_at: new Date().toISOString(), vocab_version: 0 })
+      .hset(g.meta, { entries: 0, items: 0, run_id: runId, created_at: new Date().toISOString(), vocab_version: 0, ids: "short" })
       .exec();
   }
 
@@ -206,13 +206,16 @@ export class IndexStore {
     type: ItemType,
     op: PushOp,
     target: { building: string } | "serving",
-    plan: (current: Map<string, ItemRecord | null>) => PushPlan,
+    plan: (current: Map<string, ItemRecord | null>, form: EntryIdForm) => PushPlan,
   ): Promise<PushAttempt> {
     const gen = target === "serving" ? await this.currentGen(type) : target.building;
     if (!gen) return "no-index";
     const skus = skusOf(op);
-    const raw = await this.client.hmget(this.keys.gen(type, gen).items, ...skus);
-    const planned = plan(new Map(skus.map((sku, i) => [sku, raw[i] ? decodeRecord(raw[i]!) : null])));
+    const g = this.keys.gen(type, gen);
+    const [raw, ids] = await Promise.all([this.client.hmget(g.items, ...skus), this.client.hget(g.meta, "ids")]);
+    // A generation written before short ids keeps the 24-hex form, so a push's removals find its members.
+    const form: EntryIdForm = ids === "short" ? "short" : "hex";
+    const planned = plan(new Map(skus.map((sku, i) => [sku, raw[i] ? decodeRecord(raw[i]!) : null])), form);
     const stage = this.keys.stage(type, crypto.randomUUID());
     const staged = planned.changes.flat();
     // A few pipelines in turn, so no command waits behind so many others that it times out.
@@ -391,12 +394,16 @@ export class IndexStore {
   }
 }
 
+// Stored as JSON, an entry without its origin name when that is the item's origin name for its
+// language (most are): [iso, display_name]. Records written before hold every origin name.
 function encodeRecord(record: ItemRecord): string {
-  return JSON.stringify(record);
+  return JSON.stringify({ ...record, e: record.e.map((e) => (e && e[2] === record.o[e[0]] ? [e[0], e[1]] : e)) });
 }
 
 function decodeRecord(json: string): ItemRecord {
-  return JSON.parse(json) as ItemRecord;
+  const record = JSON.parse(json) as ItemRecord;
+  for (const e of record.e as (string[] | null)[]) if (e?.length === 2) e.push(record.o[e[0]!]!);
+  return record;
 }
 
 function push(map: Map<string, string[]>, key: string, value: string): void {

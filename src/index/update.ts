@@ -30,8 +30,8 @@ export function applyPush(store: IndexStore, type: ItemType, op: PushOp, target:
 async function applyWithRetries(store: IndexStore, type: ItemType, op: PushOp, target: { building: string } | "serving"): Promise<PushOutcome> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await Bun.sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
-    const outcome = await store.tryPush(type, op, target, (current) => {
-      const plan = planPush(op, current);
+    const outcome = await store.tryPush(type, op, target, (current, form) => {
+      const plan = planPush(op, current, form);
       // A push past a limit is refused whole (PushRefused); a journaled one is replayed as far as it fits.
       if (plan.refused && target === "serving") throw plan.refused;
       return plan;
