@@ -187,9 +187,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
             `POST /re-sync-all failed: ${(err as Error).message}; service exit code ${svc.proc.exitCode}, signal ${svc.proc.signalCode}; its last output:\n${svc.output().slice(-3000)}`,
           );
         }
-        const body = (await res.json()) as { run_id: string; status: string; published: boolean; duration_ms: number };
+        const body = (await res.json()) as { run_id: string; status: string; published: boolean; duration_ms: number; message?: string };
         runs.push({ run_id: body.run_id, status: body.status, published: body.published, duration_s: round(body.duration_ms / 1000, 2) });
-        log(`sync ${k + 1}/${opts.runs}: ${body.status} in ${round(body.duration_ms / 1000, 2)} s (${publish.requests} searches so far)`);
+        const why = body.message ? ` (${body.message})` : "";
+        log(`sync ${k + 1}/${opts.runs}: ${body.status}${why} in ${round(body.duration_ms / 1000, 2)} s (${publish.requests} searches so far)`);
       }
     } finally {
       stop = true;
