@@ -13,9 +13,6 @@ import { type BuildEvent, type Builder, type BuildJob, build } from "./build.ts"
 type ToWorker = { kind: "start"; config: Config; job: BuildJob } | { kind: "stop"; reason: string };
 type FromWorker = BuildEvent | { kind: "done" } | { kind: "failed"; message: string; stack?: string };
 
-/** How long a new worker waits for its Redis connection before its first write fails (as Redis down). */
-const REDIS_READY_MS = 3_000;
-
 /** How long a worker told to stop may take to reach its next batch before it is terminated. */
 const STOP_GRACE_MS = 10_000;
 
@@ -64,16 +61,13 @@ export function serveBuilds(sourceOf: (client: MongoClient, config: Config) => C
     const data = (event as MessageEvent<ToWorker>).data;
     if (data.kind === "stop") return stop.abort(data.reason);
     const { config, job } = data;
-    const redis = createRedis(config.redis, { failFast: true });
+    // Not fail-fast like the request paths' client: a build's pipelines wait their turn behind
+    // searches, and may take longer than a search may; a lost connection still fails them.
+    const redis = createRedis(config.redis);
     const mongo = createMongoClient(config.mongoUri);
     const source = sourceOf(mongo, config);
     let end: FromWorker = { kind: "done" };
     try {
-      await new Promise<void>((resolve) => {
-        if (redis.status === "ready") return resolve();
-        redis.once("ready", resolve);
-        setTimeout(resolve, REDIS_READY_MS);
-      });
       await build({ config, store: new IndexStore(redis, new Keys(config.keyPrefix)), source }, job, post, stop.signal);
     } catch (err) {
       end = err instanceof Error ? { kind: "failed", message: err.message, stack: err.stack } : { kind: "failed", message: String(err) };

@@ -54,10 +54,11 @@ export function inThisThread(deps: BuildDeps): Builder {
 const GC_EVERY_ITEMS = 2_000;
 
 /**
- * Redis serves search from the same single thread that takes a build's writes: after each batch
- * the build waits this many times as long as Redis took to take it, so searches get most of it.
+ * Redis serves search from the same single thread that takes a build's writes, a client's
+ * pipeline at a time: a batch is written in pipelines of this many items, and after each the
+ * build waits as long as Redis took to take it, so searches get at least half of Redis meanwhile.
  */
-const WRITE_PACING = 1;
+const ITEMS_PER_PIPELINE = 100;
 
 class BuildStopped extends Error {}
 
@@ -114,13 +115,15 @@ async function buildType(
   };
   const dataset = await DatasetWriter.open(datasetPath(config.dataSetFile, type), gen);
   const progress = () => emit({ kind: "progress", type, documents_read: result.documents, entries_written: result.entries });
-  const write = async (writes: ItemWrite[], newItems: number) => {
-    if (!writes.length) return;
-    const start = performance.now();
-    result.entries += await store.writeItems(type, gen, writes, newItems);
-    const redisMs = performance.now() - start;
+  /** `added`: the writes are new items (origins), not names added to items already written. */
+  const write = async (writes: ItemWrite[], added: boolean) => {
+    for (let i = 0; i < writes.length; i += ITEMS_PER_PIPELINE) {
+      const part = writes.slice(i, i + ITEMS_PER_PIPELINE);
+      const start = performance.now();
+      result.entries += await store.writeItems(type, gen, part, added ? part.length : 0);
+      await Bun.sleep(performance.now() - start);
+    }
     await dataset.write(writes.flatMap((w) => w.added.map((p) => toEntry(w.sku, w.record, p)!)));
-    await Bun.sleep(redisMs * WRITE_PACING);
     // JSC collects lazily: left alone the heap swings by 100 MB and more between batches (peak RSS
     // 342 MB at 100k documents); a full collection every few thousand items keeps it flat (228 MB).
     gc.items += writes.length;
@@ -143,9 +146,8 @@ async function buildType(
         const read = performance.now();
         result.documents += docs.length;
         if (stage === "origins") {
-          const writes = originWrites(docs, tally);
-          await write(writes, writes.length);
-        } else await write(await supplierWrites(store, type, gen, docs, tally), 0);
+          await write(originWrites(docs, tally), true);
+        } else await write(await supplierWrites(store, type, gen, docs, tally), false);
         progress();
         const now = performance.now();
         const [readMs, writeMs] = [Math.round(read - batchStart), Math.round(now - read)];
