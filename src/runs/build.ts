@@ -31,7 +31,8 @@ export type BuildEvent =
   | { kind: "progress"; type: ItemType; documents_read: number; entries_written: number }
   /** A type is built (again with its diff after a dry run's comparison). */
   | { kind: "built"; type: ItemType; result: TypeResult }
-  | { kind: "log"; level: "debug" | "warn"; msg: string; fields: Record<string, unknown> };
+  /** LOG_LEVEL=debug: a batch's timings. */
+  | { kind: "log"; msg: string; fields: Record<string, unknown> };
 
 /** A build under way: `done` settles when it has stopped, after its own cleanup. */
 export interface BuildHandle {
@@ -153,7 +154,6 @@ async function buildType(
         const [readMs, writeMs] = [Math.round(read - batchStart), Math.round(now - read)];
         emit({
           kind: "log",
-          level: "debug",
           msg: `${type}: ${stage} batch of ${docs.length} documents: read ${readMs} ms, written ${writeMs} ms (${result.documents} read so far)`,
           fields: { run_id: gen, type, stage, documents: docs.length, read_ms: readMs, write_ms: writeMs },
         });

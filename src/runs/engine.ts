@@ -231,7 +231,7 @@ export class SyncEngine {
         Object.assign(active.progress[event.type]!, { documents_read: event.documents_read, entries_written: event.entries_written });
         status.write(false);
       } else if (event.kind === "built") result.types[event.type] = event.result;
-      else this.deps.logger[event.level](event.msg, event.fields);
+      else this.deps.logger.debug(event.msg, event.fields);
     };
     const build = this.builder({ runId: lock.runId, types, compare: result.dry_run }, onEvent);
     const stop = () => build.stop(String(signal.reason ?? "shutdown"));
