@@ -14,7 +14,7 @@ test("the binary builds a run in a worker thread, which ends with the run; the r
   const w = await startWorld({ env: { SYNC_BATCH_SIZE: "10" } });
   // Each Redis reply held 20 ms: the run is surely still under way when its threads are looked at.
   const redis = await startDelayProxy(w.redis.port, 20);
-  const svc = await w.serve({ REDIS_URL: redis.url });
+  const svc = await w.serve({ REDIS_URL: `redis://127.0.0.1:${redis.port}` });
   const pid = svc.proc.pid;
   expect(threads(pid)).not.toContain("Worker");
 
