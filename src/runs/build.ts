@@ -55,9 +55,10 @@ export function inThisThread(deps: BuildDeps): Builder {
 const GC_EVERY_ITEMS = 2_000;
 
 /**
- * Redis serves search from the same single thread that takes a build's writes, a client's
- * pipeline at a time: a batch is written in pipelines of this many items, and after each the
- * build waits as long as Redis took to take it, so searches get at least half of Redis meanwhile.
+ * Redis serves search from the same single thread that takes a build's writes: a batch is written
+ * in pipelines of up to this many items, and after a full one the build waits as long as it took
+ * (after a smaller one, that share of it: a small pipeline's time is mostly the round trip, not
+ * Redis's work), so searches get about half of Redis meanwhile.
  */
 const ITEMS_PER_PIPELINE = 100;
 
@@ -122,7 +123,7 @@ async function buildType(
       const part = writes.slice(i, i + ITEMS_PER_PIPELINE);
       const start = performance.now();
       result.entries += await store.writeItems(type, gen, part, added ? part.length : 0);
-      await Bun.sleep(performance.now() - start);
+      await Bun.sleep(((performance.now() - start) * part.length) / ITEMS_PER_PIPELINE);
     }
     await dataset.write(writes.flatMap((w) => w.added.map((p) => toEntry(w.sku, w.record, p)!)));
     // JSC collects lazily: left alone the heap swings by 100 MB and more between batches (peak RSS
