@@ -259,8 +259,10 @@ export class SyncEngine {
       write: (force) => {
         if (!force && Date.now() - last < PROGRESS_EVERY_MS) return;
         last = Date.now();
+        // As it is now: every stage is shown, however quickly the next one follows.
+        const now = structuredClone(active);
         // Redis down: the build's own writes fail and end the run; a progress line is not worth more.
-        chain = chain.then(() => this.writeStatus(active)).catch(() => {});
+        chain = chain.then(() => this.writeStatus(now)).catch(() => {});
       },
       flushed: () => chain,
     };
