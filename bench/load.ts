@@ -107,7 +107,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     const svc = await world.serve();
     log(`seeded ${opts.originsPerType} origins per type in ${round(seedSeconds)} s; service on ${svc.url}`);
     const firstStarted = performance.now();
-    const first = await fetch(`${svc.url}/re-sync-all`, { method: "POST" });
+    // No client timeout (Bun's fetch gives up after 300 s): on a loaded machine a run takes longer.
+    const first = await fetch(`${svc.url}/re-sync-all`, { method: "POST", timeout: false });
     const firstBody = (await first.json()) as { status: string; types: Record<string, { documents: number; entries: number }> };
     if (firstBody.status !== "success") throw new Error(`the first sync did not succeed: ${JSON.stringify(firstBody).slice(0, 500)}`);
     const firstSeconds = (performance.now() - firstStarted) / 1000;
@@ -180,16 +181,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
           );
         let res: Response;
         try {
-          res = await fetch(`${svc.url}/re-sync-all`, { method: "POST" });
+          res = await fetch(`${svc.url}/re-sync-all`, { method: "POST", timeout: false });
         } catch (err) {
           await Bun.sleep(500);
           throw new Error(
             `POST /re-sync-all failed: ${(err as Error).message}; service exit code ${svc.proc.exitCode}, signal ${svc.proc.signalCode}; its last output:\n${svc.output().slice(-3000)}`,
           );
         }
-        const body = (await res.json()) as { run_id: string; status: string; published: boolean; duration_ms: number };
+        const body = (await res.json()) as { run_id: string; status: string; published: boolean; duration_ms: number; message?: string };
         runs.push({ run_id: body.run_id, status: body.status, published: body.published, duration_s: round(body.duration_ms / 1000, 2) });
-        log(`sync ${k + 1}/${opts.runs}: ${body.status} in ${round(body.duration_ms / 1000, 2)} s (${publish.requests} searches so far)`);
+        const why = body.message ? ` (${body.message})` : "";
+        log(`sync ${k + 1}/${opts.runs}: ${body.status}${why} in ${round(body.duration_ms / 1000, 2)} s (${publish.requests} searches so far)`);
       }
     } finally {
       stop = true;

@@ -21,7 +21,9 @@ async function serve(config: Config): Promise<void> {
   // logging goes on once it can: unhandled, the stream's 'error' event would end the service.
   for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
-  const services = openServices(config, logger);
+  // Runs build in a worker: reading, transforming and writing a catalog would otherwise hold up
+  // search for as long as a run lasts. The binary bundles the worker (package.json "build").
+  const services = openServices(config, logger, { buildWorker: new URL("./runs/build-worker.ts", import.meta.url) });
   services.metrics.collectProcessMetrics();
   const startedAt = new Date();
   if (config.adminApiKey === null)

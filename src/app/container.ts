@@ -9,6 +9,7 @@ import type { Config } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
 import { createRedis, type RedisClient } from "../platform/redis.ts";
 import { Alerter } from "../runs/alerts.ts";
+import { inWorker } from "../runs/build-thread.ts";
 import { type EngineDeps, SyncEngine } from "../runs/engine.ts";
 import { HistoryFeed } from "../runs/history/feed.ts";
 import { HistoryRepo } from "../runs/history/repo.ts";
@@ -43,7 +44,17 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(config: Config, logger: Logger, onFinished?: EngineDeps["onFinished"], onProgress?: EngineDeps["onProgress"]): Services {
+export interface ServiceOptions {
+  onFinished?: EngineDeps["onFinished"];
+  onProgress?: EngineDeps["onProgress"];
+  /**
+   * The build worker's entry (src/runs/build-worker.ts, as the entry point names it): runs build
+   * there, off the thread that answers requests. Without it they build in this thread (the CLI).
+   */
+  buildWorker?: URL;
+}
+
+export function createServices(config: Config, logger: Logger, { onFinished, onProgress, buildWorker }: ServiceOptions = {}): Services {
   const history = HistoryRepo.open(config.historyDbPath, logger);
   let redisDownLogged = false;
   const redis = createRedis(config.redis, {
@@ -81,7 +92,8 @@ export function createServices(config: Config, logger: Logger, onFinished?: Engi
     alerts.notify(run);
     await onFinished?.(run);
   };
-  const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished: finished, onProgress });
+  const builder = buildWorker ? inWorker(buildWorker, config) : undefined;
+  const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished: finished, onProgress, builder });
   const changes: ChangeFollower = new ChangeFollower({
     config,
     source,

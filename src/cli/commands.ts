@@ -48,7 +48,8 @@ export async function syncCommand(config: Config, args: string[]): Promise<numbe
     writeLine(line, level);
   });
   if (!json) progress = new ProgressDisplay(process.stderr.isTTY ? process.stderr : null, logger);
-  const services = openServices(config, logger, progress ? (active) => progress!.update(active) : undefined);
+  // The run builds in this thread, not in a worker: the command answers no requests meanwhile.
+  const services = openServices(config, logger, { onProgress: progress ? (active) => progress!.update(active) : undefined });
   const interrupt = onInterrupt(services.engine, () => progress?.clear());
   try {
     if (!(await waitForRedis(services.redis, 5_000))) fail("Redis is not reachable", EXIT.failed);

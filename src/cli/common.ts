@@ -1,9 +1,8 @@
 // What every command shares: exit codes, the one-line failure, loading the config and the services.
 
-import { createServices, type Services } from "../app/container.ts";
+import { createServices, type ServiceOptions, type Services } from "../app/container.ts";
 import { type Config, ConfigError, loadEnv, parseConfig } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
-import type { EngineDeps } from "../runs/engine.ts";
 import { HistoryDbError } from "../runs/history/db.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3, skipped: 4 } as const;
@@ -22,9 +21,9 @@ export function loadConfig(code: number = EXIT.usage): Config {
   }
 }
 
-export function openServices(config: Config, logger: Logger, onProgress?: EngineDeps["onProgress"]): Services {
+export function openServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Services {
   try {
-    return createServices(config, logger, undefined, onProgress);
+    return createServices(config, logger, opts);
   } catch (err) {
     if (err instanceof HistoryDbError) fail(err.message);
     throw err;

@@ -30,6 +30,11 @@ export async function removeTempFiles(dataSetFile: string, over: (runId: string)
   }
 }
 
+/** Puts the temp file a run's DatasetWriter closed in place of the dataset file. */
+export async function commitDataset(path: string, runId: string): Promise<void> {
+  await onFile(path, () => rename(tempPath(path, runId), path));
+}
+
 /**
  * A failed file operation, named by the file's name alone: run errors are shown on public
  * endpoints, and the machine's directories are nobody's business.
@@ -79,10 +84,6 @@ export class DatasetWriter {
     // On disk before the rename, or a crash could leave the final name holding a cut-off file.
     await onFile(this.path, () => this.file.datasync());
     await onFile(this.path, () => this.file.close());
-  }
-
-  async commit(): Promise<void> {
-    await onFile(this.path, () => rename(this.tmpPath, this.path));
   }
 
   /** Closes and removes the temp file; never throws (it cleans up after a failure). */

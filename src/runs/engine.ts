@@ -1,20 +1,18 @@
 // A run: rebuild the index of one type or all three from MongoDB, then publish atomically.
 // The HTTP endpoints, the scheduler and the CLI all go through SyncEngine.trigger().
-import type { Document } from "mongodb";
-import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, toEntry, validDisplayNames } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import type { PushOp } from "../index/push-plan.ts";
-import type { IndexStore, ItemWrite } from "../index/store.ts";
+import type { IndexStore } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
 import { type Logger, TEXT_LINES, timestamp } from "../platform/log.ts";
 import { redactUri } from "../platform/redact.ts";
-import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
-import { DatasetWriter, datasetPath, removeTempFiles } from "./dataset.ts";
-import { diffGenerations } from "./diff.ts";
+import type { CatalogSource } from "../source/mongo.ts";
+import { type BuildEvent, type Builder, type BuildHandle, inThisThread } from "./build.ts";
+import { commitDataset, DatasetWriter, datasetPath, removeTempFiles } from "./dataset.ts";
 import type { HistoryRepo } from "./history/repo.ts";
 import type { HeldLock, RunLock } from "./lock.ts";
-import { type ActiveRun, newRunId, type RunOptions, type RunReason, type RunResult, type Scope, scopeTypes, type Trigger, type TypeResult } from "./model.ts";
+import { type ActiveRun, newRunId, type RunOptions, type RunReason, type RunResult, type Scope, scopeTypes, type Trigger } from "./model.ts";
 import type { StatusStore } from "./status.ts";
 
 export interface EngineDeps {
@@ -29,23 +27,14 @@ export interface EngineDeps {
   onFinished?: (run: RunResult) => void | Promise<void>;
   /** Called with the active run's state each time it is written to the status key (the CLI's progress bar). */
   onProgress?: (active: ActiveRun) => void;
+  /** Where a run's generations are built (build.ts); default: in this thread. */
+  builder?: Builder;
 }
 
 export type TriggerOutcome = { started: true; runId: string; done: Promise<RunResult> } | { started: false; result: RunResult };
 
 const PROGRESS_EVERY_MS = 1_000;
-const GC_EVERY_ITEMS = 2_000;
 const TYPE_LABEL: Record<ItemType, string> = { categories: "Categories", boxes: "Boxes", options: "Options" };
-
-class RunAborted extends Error {}
-/** A type stopped because another type of its run failed: not the run's cause of failure. */
-class OtherTypeFailed extends RunAborted {}
-
-interface Built {
-  gen: string;
-  result: TypeResult;
-  dataset: DatasetWriter;
-}
 
 /** A run under way: what its stages share. */
 interface Run {
@@ -54,20 +43,22 @@ interface Run {
   types: ItemType[];
   active: ActiveRun;
   signal: AbortSignal;
-  /** Built and not published: their dataset files are discarded when the run ends. */
-  built: Map<ItemType, Built>;
+  /** The build under way, told to stop when the run must. */
+  build?: BuildHandle;
   /** Types whose generation is not published: their markers are renewed with the lock, and abandoned when the run ends. */
   unpublished: Set<ItemType>;
   lockLost: boolean;
-  typeFailed: boolean;
   /** What made the run fail, for the log's `err` (type, message, stack). */
   cause?: unknown;
 }
 
 export class SyncEngine {
   private current: { runId: string; abort: AbortController; done: Promise<RunResult> } | null = null;
+  private readonly builder: Builder;
 
-  constructor(private readonly deps: EngineDeps) {}
+  constructor(private readonly deps: EngineDeps) {
+    this.builder = deps.builder ?? inThisThread(deps);
+  }
 
   /** The run this process is executing, if any. */
   get activeRunId(): string | null {
@@ -167,12 +158,12 @@ export class SyncEngine {
     return result;
   }
 
-  /** A sync: build every type, then the shrink guard, then publish (a dry run compares instead). */
+  /** A sync: build every type, then the shrink guard, then publish (a dry run's build compares instead). */
   private async sync(run: Run): Promise<void> {
     const { result } = run;
     await this.buildGeneration(run);
     const shrink = checkShrink(result, run.types, this.deps.config.syncMaxShrinkPercent);
-    if (result.dry_run) await this.compareGenerations(run);
+    if (result.dry_run) result.status = "success";
     else if (shrink && !result.force) Object.assign(result, { status: "rejected", reason: "shrink", error: shrink } satisfies Partial<RunResult>);
     else await this.publishTypes(run);
   }
@@ -189,9 +180,9 @@ export class SyncEngine {
     }
     await store.clear(types);
     for (const type of types) {
-      const empty = await DatasetWriter.open(datasetPath(config.dataSetFile, type), lock.runId);
-      await empty.close();
-      await empty.commit();
+      const path = datasetPath(config.dataSetFile, type);
+      await (await DatasetWriter.open(path, lock.runId)).close();
+      await commitDataset(path, lock.runId);
     }
     result.status = "cleared";
   }
@@ -205,6 +196,7 @@ export class SyncEngine {
           if (!(await lock.renew(run.lock))) {
             if (!run.lockLost) logger.warn(`Run ${run.lock.runId} lost its lock to another run; it will not publish`, { run_id: run.lock.runId });
             run.lockLost = true;
+            run.build?.stop("lost the run lock");
           } else logger.debug(`Run lock renewed for ${config.lockTtlMs / 1000} s`, { run_id: run.lock.runId });
           // Unpublished types need their markers kept alive too, or pushes made during a long build
           // stop being journaled once the marker expires, and are lost when the new index is published.
@@ -230,62 +222,78 @@ export class SyncEngine {
     await Promise.all(types.map((type) => store.begin(type, lock.runId, lock.runId, lock.token, config.lockTtlMs)));
   }
 
-  /** Builds the run's generation of every type; throws the failure that stopped it. */
+  /** Builds the run's generation of every type (build.ts); throws the failure that stopped it. */
   private async buildGeneration(run: Run): Promise<void> {
-    const { types, active, result } = run;
+    const { types, active, result, lock, signal } = run;
     for (const type of types) active.progress[type] = { documents_read: 0, documents_total: 0, entries_written: 0 };
     void this.estimateTotals(types, active);
-    // The types are built side by side: each reads its own collections, and MongoDB hands
-    // out documents faster to several cursors than to one.
-    const failures: unknown[] = [];
-    await Promise.all(
-      types.map(async (type) => {
-        try {
-          const built = await this.buildType(run, type);
-          run.built.set(type, built);
-          result.types[type] = built.result;
-        } catch (err) {
-          run.typeFailed = true;
-          failures.push(err);
-        }
-      }),
-    );
-    const cause = failures.find((err) => !(err instanceof OtherTypeFailed)) ?? failures[0];
-    if (cause) throw cause;
+    checkRunning(run);
+    const status = this.progressWriter(active);
+    const onEvent = (event: BuildEvent) => {
+      if (event.kind === "stage") {
+        active.stage = event.stage;
+        status.write(true);
+      } else if (event.kind === "progress") {
+        Object.assign(active.progress[event.type]!, { documents_read: event.documents_read, entries_written: event.entries_written });
+        status.write(false);
+      } else if (event.kind === "built") result.types[event.type] = event.result;
+      else this.deps.logger.debug(event.msg, event.fields);
+    };
+    const build = this.builder({ runId: lock.runId, types, compare: result.dry_run }, onEvent);
+    const stop = () => build.stop(String(signal.reason ?? "shutdown"));
+    signal.addEventListener("abort", stop);
+    run.build = build;
+    try {
+      await build.done;
+    } catch (err) {
+      checkRunning(run); // the run's own reason to stop, rather than the build's report of it
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", stop);
+      run.build = undefined;
+      status.write(true);
+      await status.flushed();
+    }
     checkRunning(run);
   }
 
-  /** A dry run's end: how each built type differs from the serving one; nothing is published. */
-  private async compareGenerations({ types, active, result, built }: Run): Promise<void> {
-    const { store } = this.deps;
-    active.stage = "comparing";
-    await this.writeStatus(active);
-    for (const type of types) {
-      result.types[type]!.diff = await diffGenerations(store, type, built.get(type)!.gen, await store.currentGen(type));
-    }
-    result.status = "success";
+  /** Writes the active run's progress to the status key one write at a time, at most once a second unless forced. */
+  private progressWriter(active: ActiveRun): { write(force: boolean): void; flushed(): Promise<void> } {
+    let last = 0;
+    let chain = Promise.resolve();
+    return {
+      write: (force) => {
+        if (!force && Date.now() - last < PROGRESS_EVERY_MS) return;
+        last = Date.now();
+        // As it is now: every stage is shown, however quickly the next one follows.
+        const now = structuredClone(active);
+        // Redis down: the build's own writes fail and end the run; a progress line is not worth more.
+        chain = chain.then(() => this.writeStatus(now)).catch(() => {});
+      },
+      flushed: () => chain,
+    };
   }
 
   /** Makes each built type the serving one (fenced by the lock's token), then puts its dataset file in place. */
   private async publishTypes(run: Run): Promise<void> {
-    const { store, history, logger } = this.deps;
+    const { store, history, logger, config } = this.deps;
     run.active.stage = "publishing";
     await this.writeStatus(run.active);
     // With its counts: if the process dies before the end is recorded, recovery completes this row (interrupted.ts).
     history.save(run.result);
+    const gen = run.lock.runId;
     for (const type of run.types) {
       checkRunning(run);
-      const b = run.built.get(type)!;
-      const outcome = await store.publish(type, b.gen, run.lock.token, (ops) => this.replay(type, b.gen, ops));
+      const built = run.result.types[type]!;
+      const outcome = await store.publish(type, gen, run.lock.token, (ops) => this.replay(type, gen, ops));
       if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
-      run.built.delete(type);
       run.unpublished.delete(type);
-      b.result.published = run.result.published = true;
-      // The type serves its new index now: a file that cannot follow is a warning, not a failed run.
-      await b.dataset.commit().catch(async (err) => {
-        b.result.warning = errorText(err);
-        logger.warn(`${TYPE_LABEL[type]}: ${b.result.warning}`, { run_id: run.result.run_id, type });
-        await b.dataset.discard();
+      built.published = run.result.published = true;
+      // The type serves its new index now: a file that cannot follow is a warning, not a failed run
+      // (its temp file is removed with the run's others at its end).
+      await commitDataset(datasetPath(config.dataSetFile, type), gen).catch((err) => {
+        built.warning = errorText(err);
+        logger.warn(`${TYPE_LABEL[type]}: ${built.warning}`, { run_id: run.result.run_id, type });
       });
       await store.removeStale(type);
     }
@@ -293,9 +301,9 @@ export class SyncEngine {
   }
 
   /** Drops what was not published, records the end (history, lock, status key, log) and tells the listeners. */
-  private async finishRun({ lock, result, built, unpublished, cause }: Run): Promise<void> {
-    const { store, history, logger } = this.deps;
-    for (const b of built.values()) await b.dataset.discard();
+  private async finishRun({ lock, result, unpublished, cause }: Run): Promise<void> {
+    const { store, history, logger, config } = this.deps;
+    await removeTempFiles(config.dataSetFile, (runId) => runId === lock.runId);
     for (const type of unpublished) await store.abandon(type, lock.runId, lock.token).catch(() => {});
     Object.assign(result, finishTimes(new Date(result.started_at)));
     try {
@@ -320,125 +328,6 @@ export class SyncEngine {
         // No estimate: progress shows documents read without a total.
       }
     }
-  }
-
-  /** Builds one type into the run's generation (begun), and its dataset file; on failure the file is dropped. */
-  private async buildType(run: Run, type: ItemType): Promise<Built> {
-    const { store, source, config } = this.deps;
-    const { lock, active } = run;
-    const gen = lock.runId;
-    const names = config.collections[type];
-    const tally = new SkipTally();
-    const result: TypeResult = {
-      documents: 0,
-      entries: 0,
-      previous_entries: await store.entryCount(type, await store.currentGen(type)),
-      skipped: tally.byReason,
-      published: false,
-    };
-    const progress = active.progress[type]!;
-    const dataset = await DatasetWriter.open(datasetPath(config.dataSetFile, type), lock.runId);
-    const built: Built = { gen, result, dataset };
-    let lastProgress = 0;
-    const report = async (force = false) => {
-      progress.documents_read = result.documents;
-      progress.entries_written = result.entries;
-      if (force || Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
-        lastProgress = Date.now();
-        await this.writeStatus(active);
-      }
-    };
-
-    try {
-      active.stage = `${type}: origins`;
-      await report(true);
-      let batchStart = performance.now();
-      for await (const docs of prefetched(source.batches(names.origin, ORIGIN_PROJECTION, config.syncBatchSize))) {
-        checkRunning(run);
-        const read = performance.now();
-        const writes = originWrites(docs, tally);
-        result.documents += docs.length;
-        await this.write(type, gen, writes, writes.length, result, dataset);
-        await report();
-        batchStart = this.logBatch(run, type, "origins", docs.length, batchStart, read, result);
-      }
-
-      active.stage = `${type}: suppliers`;
-      await report(true);
-      batchStart = performance.now();
-      for await (const docs of prefetched(source.batches(names.supplier, SUPPLIER_PROJECTION, config.syncBatchSize))) {
-        checkRunning(run);
-        const read = performance.now();
-        const writes = await this.supplierWrites(type, gen, docs, tally);
-        result.documents += docs.length;
-        await this.write(type, gen, writes, 0, result, dataset);
-        await report();
-        batchStart = this.logBatch(run, type, "suppliers", docs.length, batchStart, read, result);
-      }
-      await dataset.close();
-      await report(true);
-      return built;
-    } catch (err) {
-      await dataset.discard();
-      throw err;
-    }
-  }
-
-  /** LOG_LEVEL=debug: one line per batch, with the time spent waiting for MongoDB and writing to Redis; returns the next batch's start. */
-  private logBatch(run: Run, type: ItemType, stage: string, documents: number, start: number, read: number, result: TypeResult): number {
-    const now = performance.now();
-    const [readMs, writeMs] = [Math.round(read - start), Math.round(now - read)];
-    this.deps.logger.debug(`${type}: ${stage} batch of ${documents} documents: read ${readMs} ms, written ${writeMs} ms (${result.documents} read so far)`, {
-      run_id: run.lock.runId,
-      type,
-      stage,
-      documents,
-      read_ms: readMs,
-      write_ms: writeMs,
-    });
-    return now;
-  }
-
-  /** The names a batch of supplier documents adds to their origins, as read from the generation being built. */
-  private async supplierWrites(type: ItemType, gen: string, docs: Document[], tally: SkipTally): Promise<ItemWrite[]> {
-    const links = docs.map((doc) => supplierLink(doc, tally));
-    const skus = [...new Set(links.filter((l): l is string => l !== null))];
-    const records = new Map<string, ItemRecord | null>();
-    for (const [i, r] of (await this.deps.store.readItems(type, gen, skus)).entries()) records.set(skus[i]!, r);
-    const touched = new Map<string, ItemWrite>();
-    docs.forEach((doc, i) => {
-      const sku = links[i];
-      if (!sku) return;
-      const docId = docIdText(doc);
-      const record = records.get(sku);
-      if (!record) {
-        tally.add("linked_unknown_origin", docId);
-        return;
-      }
-      const added = addDisplayNames(record, validDisplayNames(doc.display_name, docId, tally), undefined, (reason) => tally.add(reason, docId));
-      if (!added.length) return;
-      const write = touched.get(sku) ?? { sku, record, added: [] };
-      for (const position of added) write.added.push(position);
-      touched.set(sku, write);
-    });
-    return [...touched.values()];
-  }
-
-  private async write(type: ItemType, gen: string, writes: ItemWrite[], newItems: number, result: TypeResult, dataset: DatasetWriter) {
-    if (!writes.length) return;
-    result.entries += await this.deps.store.writeItems(type, gen, writes, newItems);
-    await dataset.write(writes.flatMap((w) => w.added.map((p) => toEntry(w.sku, w.record, p)!)));
-    this.collectGarbageEvery(writes.length);
-  }
-
-  // JSC collects lazily: left alone the heap swings by 100 MB and more between batches (peak RSS
-  // 342 MB at 100k documents); a full collection every few thousand items keeps it flat (228 MB).
-  private itemsSinceGc = 0;
-  private collectGarbageEvery(items: number): void {
-    this.itemsSinceGc += items;
-    if (this.itemsSinceGc < GC_EVERY_ITEMS) return;
-    this.itemsSinceGc = 0;
-    Bun.gc(true);
   }
 
   /** Applies pushes journaled during the build to the new generation before it is published. */
@@ -543,14 +432,13 @@ function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
     updated_at: result.started_at,
   };
   const types = scopeTypes(result.scope);
-  return { lock, result, types, active, signal, built: new Map(), unpublished: new Set(types), lockLost: false, typeFailed: false };
+  return { lock, result, types, active, signal, unpublished: new Set(types), lockLost: false };
 }
 
-/** Throws when the run must stop: its lock was lost, it was aborted, or another of its types failed. */
-function checkRunning({ lockLost, signal, typeFailed, result }: Run): void {
+/** Throws when the run must stop: its lock was lost, or it was aborted. */
+function checkRunning({ lockLost, signal, result }: Run): void {
   if (lockLost) throw new Error(`lost the run lock (another run took over)${result.published ? "" : "; nothing was published"}`);
-  if (signal.aborted) throw new RunAborted(`aborted: ${String(signal.reason ?? "shutdown")}`);
-  if (typeFailed) throw new OtherTypeFailed("aborted: another type of this run failed");
+  if (signal.aborted) throw new Error(`aborted: ${String(signal.reason ?? "shutdown")}`);
 }
 
 /** The shrink guard: what would shrink by more than `maxPercent` against the serving index, or null. */
@@ -565,16 +453,6 @@ function checkShrink(result: RunResult, types: ItemType[], maxPercent: number): 
   return `${shrinking.join("; ")}; more than SYNC_MAX_SHRINK_PERCENT=${maxPercent}%, nothing published (use force=true to publish anyway)`;
 }
 
-/** The items of a batch of origin documents, each with all its entries. */
-function originWrites(docs: Document[], tally: SkipTally): ItemWrite[] {
-  const writes: ItemWrite[] = [];
-  for (const doc of docs) {
-    const origin = originRecord(doc, tally);
-    if (origin) writes.push({ ...origin, added: origin.record.e.map((_, i) => i) });
-  }
-  return writes;
-}
-
 function finishTimes(startedAt: Date): Pick<RunResult, "finished_at" | "duration_ms"> {
   const now = new Date();
   return { finished_at: now.toISOString(), duration_ms: now.getTime() - startedAt.getTime() };
@@ -587,27 +465,4 @@ const REDIS_GONE = /^(Reached the max retries per request limit|Stream isn't wri
 export function errorText(err: unknown): string {
   const text = redactUri(err instanceof Error ? err.message : String(err));
   return REDIS_GONE.test(text) ? `Redis connection lost: ${text}` : text;
-}
-
-/** Yields the items of `source`, already asking for the next one while the caller works on the current. */
-async function* prefetched<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
-  // A read that fails while the caller works must not be an unhandled rejection (it ends the
-  // process): it is marked handled here, and still thrown where it is awaited.
-  const ask = () => {
-    const next = source.next();
-    next.catch(() => {});
-    return next;
-  };
-  let next = ask();
-  try {
-    for (;;) {
-      const item = await next;
-      if (item.done) return;
-      next = ask();
-      yield item.value;
-    }
-  } finally {
-    await next.catch(() => {});
-    await source.return(undefined as never).catch(() => {});
-  }
 }
