@@ -59,7 +59,9 @@ export async function startChangeWorld(opts: WorldOptions): Promise<ChangeWorld>
     persistentRedis: true,
     originsPerType,
     mongoHeapMb: opts.heapMb,
-    env: { SYNC_CHANGE_STREAMS: "on", SYNC_LOCK_TTL_SECONDS: String(opts.leaseSeconds) },
+    // No shrink guard: after a restart of the in-memory MongoDB the catalog is seeded again, which
+    // takes seconds; a resync reading it half-seeded would be refused and tried again only after 5 min.
+    env: { SYNC_CHANGE_STREAMS: "on", SYNC_LOCK_TTL_SECONDS: String(opts.leaseSeconds), SYNC_MAX_SHRINK_PERCENT: "100" },
   });
   const client = new MongoClient(w.mongo.url);
   const db = client.db(CATALOG_DB);
@@ -99,9 +101,9 @@ export async function waitFollowing(url: string, ms: number): Promise<void> {
 const applied = (cs: ChangeStreamBlock | null) => Object.values(cs?.events_applied ?? {}).reduce((a, b) => a + b, 0);
 
 /** The runs this service recorded with trigger resync. */
-export async function resyncRuns(url: string): Promise<{ run_id: string; status: string }[]> {
+export async function resyncRuns(url: string): Promise<{ run_id: string; status: string; error: string | null }[]> {
   const { body } = await getJson(`${url}/sync-status?history=true&limit=100`);
-  return (body.history as { run_id: string; trigger: string; status: string }[]).filter((r) => r.trigger === "resync");
+  return (body.history as { run_id: string; trigger: string; status: string; error: string | null }[]).filter((r) => r.trigger === "resync");
 }
 
 let freshRuns = 0;
@@ -523,7 +525,10 @@ export function restartMongo(cw: ChangeWorld, rate: number): Promise<FaultReport
     const from = performance.now();
     await cw.w.mongo.restart();
     await cw.w.seed();
-    await until(async () => (await resyncRuns(cw.svc.url)).some((r) => !before.has(r.run_id) && r.status === "success"), 180_000, "a resync run");
+    const since = async () => (await resyncRuns(cw.svc.url)).filter((r) => !before.has(r.run_id));
+    await until(async () => (await since()).some((r) => r.status === "success"), 180_000, "a resync run").catch(async (err) => {
+      throw new Error(`${(err as Error).message}; resync runs since the restart: ${JSON.stringify(await since())}`);
+    });
     return { url: cw.svc.url, recovery_ms: await timeToFollow(cw.svc.url, from, 120_000) };
   });
 }
