@@ -61,7 +61,8 @@ export async function startChangeWorld(opts: WorldOptions): Promise<ChangeWorld>
     mongoHeapMb: opts.heapMb,
     // No shrink guard: after a restart of the in-memory MongoDB the catalog is seeded again, which
     // takes seconds; a resync reading it half-seeded would be refused and tried again only after 5 min.
-    env: { SYNC_CHANGE_STREAMS: "on", SYNC_LOCK_TTL_SECONDS: String(opts.leaseSeconds), SYNC_MAX_SHRINK_PERCENT: "100" },
+    // Batches of 250: on a busy machine a batch of 1,000 can wait past the service's 2 s Redis command timeout (see the Peer section).
+    env: { SYNC_CHANGE_STREAMS: "on", SYNC_LOCK_TTL_SECONDS: String(opts.leaseSeconds), SYNC_MAX_SHRINK_PERCENT: "100", SYNC_BATCH_SIZE: "250" },
   });
   const client = new MongoClient(w.mongo.url);
   const db = client.db(CATALOG_DB);
