@@ -243,7 +243,7 @@ function wordOf(i: number): string {
 
 async function searchShows(url: string, type: ItemType, word: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}${SEARCH_PATH[type]}?query=${word}&limit=5`);
+    const res = await fetch(`${url}${SEARCH_PATH[type]}?query=${word}&limit=5`, { signal: AbortSignal.timeout(5_000) });
     if (res.status !== 200) return false;
     const { suggestions } = (await res.json()) as { suggestions: { display_name: string }[] };
     return suggestions.some((s) => s.display_name.toLowerCase() === word);

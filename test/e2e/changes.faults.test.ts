@@ -33,12 +33,6 @@ test("Redis restarted while following: the follower goes on, nothing lost, no fu
   expect(r.resyncs).toBe(0);
 }, 120_000);
 
-test("MongoDB restarted (in memory: data and stream positions gone), then reseeded: a full run with trigger resync by itself, then it follows", async () => {
-  const r = await FAULTS.mongo(await world(), RATE);
-  expect(r.lost).toBeNull();
-  expect(r.resyncs).toBeGreaterThanOrEqual(1);
-}, 180_000);
-
 test("two binaries on one Redis, the follower killed with kill -9: the other takes over within two lease periods, nothing lost, no full run", async () => {
   const r = await FAULTS.takeover(await world(), RATE);
   expect(r.lost).toBeNull();
