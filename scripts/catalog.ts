@@ -466,7 +466,9 @@ export async function seedCatalog(db: Db, opts: CatalogOptions = {}): Promise<Re
   for (const type of ITEM_TYPES) {
     for (const name of [type, SUPPLIER_COLLECTION[type]]) {
       await db.dropCollection(name).catch((err: unknown) => {
-        if ((err as { code?: number }).code !== 26) throw err; // 26 = NamespaceNotFound
+        // NamespaceNotFound: code 26, or only its message (mongo-java-server)
+        const { code, message } = err as { code?: number; message?: string };
+        if (code !== 26 && message !== "ns not found") throw err;
       });
     }
   }

@@ -4,11 +4,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { type Db, MongoClient, ObjectId } from "mongodb";
 import { BINARY, ensureBinary, runCommand } from "../scripts/lib/binary.ts";
+import { allServingEntries, type IndexEntries } from "../scripts/lib/entries.ts";
 import type { Services } from "../src/app/container.ts";
-import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
+import { ITEM_TYPES } from "../src/catalog/types.ts";
 import { ChangeFollower } from "../src/changes/follower.ts";
 import { createContext, MONGODB_URI, type TestContext } from "./helpers.ts";
-import { SUPPLIER, servingEntries, slowEngine, until } from "./sync.fixtures.ts";
+import { SUPPLIER, slowEngine, until } from "./sync.fixtures.ts";
 
 const CS_URI = process.env.MONGODB_CS_URI ?? `mongodb://127.0.0.1:${process.env.SS_MONGO_CS_PORT ?? 27037}`;
 // Short lease so takeover is quick; runs of a few documents.
@@ -107,29 +108,21 @@ async function change(db: Db): Promise<void> {
 }
 
 /** The entries a fresh full run builds from the same data (in a prefix of its own). */
-async function fullRunEntries(w: World): Promise<Record<ItemType, Entry[]>> {
+async function fullRunEntries(w: World): Promise<IndexEntries> {
   const fresh = await w.ctx.services({ REDIS_KEY_PREFIX: `${w.ctx.prefix}fresh:`, HISTORY_DB_PATH: `${w.ctx.dir}/fresh.db` });
   const result = await fresh.engine.run("all", "manual");
   expect(result.status).toBe("success");
-  const out = {} as Record<ItemType, Entry[]>;
-  for (const type of ITEM_TYPES) out[type] = await servingEntries(fresh.store, type);
-  return out;
-}
-
-async function serving(w: World): Promise<Record<ItemType, Entry[]>> {
-  const out = {} as Record<ItemType, Entry[]>;
-  for (const type of ITEM_TYPES) out[type] = await servingEntries(w.s.store, type);
-  return out;
+  return allServingEntries(fresh.store);
 }
 
 /** Waits until the serving index equals a fresh full run's, and says so (the last difference otherwise). */
 async function expectInStep(w: World): Promise<void> {
   const expected = await fullRunEntries(w);
-  let actual = await serving(w);
+  let actual = await allServingEntries(w.s.store);
   const end = Date.now() + 20_000;
   while (JSON.stringify(actual) !== JSON.stringify(expected) && Date.now() < end) {
     await Bun.sleep(100);
-    actual = await serving(w);
+    actual = await allServingEntries(w.s.store);
   }
   expect(actual).toEqual(expected);
 }

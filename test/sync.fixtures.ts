@@ -2,13 +2,14 @@
 import type { Cluster, Redis } from "ioredis";
 import { type Db, type Document, type MongoClient, ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
-import { entriesOf, type ItemRecord } from "../src/catalog/entries.ts";
-import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
+import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import type { IndexStore } from "../src/index/store.ts";
 import { SyncEngine } from "../src/runs/engine.ts";
 import { type HeldLock, RunLock } from "../src/runs/lock.ts";
 import { CatalogSource } from "../src/source/mongo.ts";
 import { scanAll } from "./env.ts";
+
+export { servingEntries, sortEntries } from "../scripts/lib/entries.ts";
 
 export const TYPE_CODE: Record<ItemType, number> = { categories: 1, boxes: 2, options: 3 };
 export const SUPPLIER: Record<ItemType, string> = { categories: "supplier_categories", boxes: "supplier_boxes", options: "supplier_options" };
@@ -68,20 +69,6 @@ export async function snapshot({ redis, store }: Pick<Services, "redis" | "store
     number,
   ];
   return { gen, items, entries, phrases };
-}
-
-/** Every entry of the serving index of a type, sorted. */
-export async function servingEntries(store: IndexStore, type: ItemType): Promise<Entry[]> {
-  const gen = await store.currentGen(type);
-  if (!gen) return [];
-  const items = new Map<string, ItemRecord>();
-  for await (const batch of store.itemBatches(type, gen)) for (const { sku, record } of batch) items.set(sku, record);
-  return sortEntries([...items].flatMap(([sku, record]) => entriesOf(sku, record)));
-}
-
-export function sortEntries(entries: Entry[]): Entry[] {
-  const key = (e: Entry) => JSON.stringify([e.sku, e.iso, e.display_name, e.origin_name, e.name, e.slug, e.linked]);
-  return [...entries].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** Keys with generation ids replaced by <gen>, so two clean states compare equal. */

@@ -275,6 +275,21 @@ export async function startMongo(): Promise<ManagedProcess> {
   return mongo;
 }
 
+/**
+ * A private mongo-java-server (in memory, with change streams; scripts/services.sh builds the jar) on
+ * a free loopback port. Its data, oplog and resume tokens are gone after stop/kill + start.
+ */
+export async function startMongoCs(opts: { heapMb?: number } = {}): Promise<ManagedProcess> {
+  const jar = join(ROOT, ".local/mongo-java-server/mongo-cs-server.jar");
+  if (!existsSync(jar)) throw new Error(`no ${jar}: run scripts/services.sh start (builds it with Maven)`);
+  const dir = tempDir("mongo-cs");
+  const port = freePort();
+  const argv = ["java", `-Xmx${opts.heapMb ?? 512}m`, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar, String(port)];
+  const server = managed("mongo-java-server", port, dir, `mongodb://127.0.0.1:${port}`, () => argv, mongoPing, 30_000);
+  await server.start();
+  return server;
+}
+
 /** The compiled binary serving, registered so killAll() ends it. */
 export async function startService(binary: string, cwd: string, env: Record<string, string>, readyWithinMs = 30_000): Promise<RunningBinary> {
   const svc = await startBinary(binary, cwd, env, readyWithinMs);
@@ -295,6 +310,8 @@ export async function startService(binary: string, cwd: string, env: Record<stri
 /** A private MongoDB with a seeded catalog and an installed binary, on some Redis. */
 export interface Deployment {
   mongo: ManagedProcess;
+  /** Seeds the catalog (again: after a restart of an in-memory server). */
+  seed(): Promise<void>;
   /** Working directory of the service (history DB, dataset files, the installed binary). */
   dir: string;
   binary: string;
@@ -320,6 +337,10 @@ export interface WorldOptions {
   persistentRedis?: boolean;
   /** Origins per type of the seeded catalog (scripts/catalog.ts; about 2 suppliers each). */
   originsPerType?: number;
+  /** MongoDB with change streams: a private mongo-java-server (in memory: a restart loses the data) instead of FerretDB. */
+  changeStreams?: boolean;
+  /** Java heap of that mongo-java-server (default 512 MB; about 4 GB for 100,000 origins). */
+  mongoHeapMb?: number;
   env?: Record<string, string>;
 }
 
@@ -339,13 +360,16 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 
 /** A seeded private MongoDB and the installed binary, pointed at the Redis that `redisEnv` names. */
 export async function startDeployment(redisEnv: Record<string, string>, opts: Omit<WorldOptions, "persistentRedis"> = {}): Promise<Deployment> {
-  const mongo = await startMongo();
-  const client = new MongoClient(mongo.url);
-  try {
-    await seedCatalog(client.db(CATALOG_DB), { originsPerType: opts.originsPerType ?? 500, seed: 7 });
-  } finally {
-    await client.close();
-  }
+  const mongo = opts.changeStreams ? await startMongoCs({ heapMb: opts.mongoHeapMb }) : await startMongo();
+  const seed = async () => {
+    const client = new MongoClient(mongo.url);
+    try {
+      await seedCatalog(client.db(CATALOG_DB), { originsPerType: opts.originsPerType ?? 500, seed: 7 });
+    } finally {
+      await client.close();
+    }
+  };
+  await seed();
   const dir = tempDir("svc");
   const binary = installBinary(dir);
   const prefix = "ss:";
@@ -364,6 +388,7 @@ export async function startDeployment(redisEnv: Record<string, string>, opts: Om
   const services: RunningBinary[] = [];
   return {
     mongo,
+    seed,
     dir,
     binary,
     historyDbPath,
