@@ -32,7 +32,7 @@ import type { SyncEngine } from "../runs/engine.ts";
 import { errorText } from "../runs/engine.ts";
 import { type HeldLock, RunLock } from "../runs/lock.ts";
 import type { RunResult } from "../runs/model.ts";
-import { CHANGE_BATCH, type ChangeEvent, changeStreamsUnsupported, itemDocuments, openChangeStream, probeChangeStreams } from "../source/changes.ts";
+import { CHANGE_BATCH, type ChangeEvent, changeStreamsUnsupported, itemsDocuments, openChangeStream, probeChangeStreams } from "../source/changes.ts";
 import { type CatalogSource, createMongoClient } from "../source/mongo.ts";
 import { itemUpdate, linkAtEvent, linkNow, originOf, supplierOf } from "./derive.ts";
 import { FollowerState } from "./state.ts";
@@ -116,6 +116,8 @@ class Unsupported extends Error {}
 
 // An empty read of an idle stream returns at once on some servers: wait this long between them.
 const IDLE_POLL_MS = 250;
+/** Item updates of one batch applied at the same time. */
+const UPDATES_IN_FLIGHT = 8;
 const IDLE_SAVE_MS = 1_000;
 /** A read of a stream that has not answered in this long is given up (the cycle ends and starts again). */
 const READ_TIMEOUT_MS = 30_000;
@@ -453,11 +455,19 @@ export class ChangeFollower {
         for (const sku of [before, at, linkNow(event)]) if (sku) skus.add(sku);
       }
     }
-    for (const sku of skus) {
-      if (cycle.halted) break;
-      const { origin, suppliers } = await itemDocuments(cycle.db, config.collections[f.type], sku);
-      await applyPush(store, f.type, itemUpdate(sku, origin, suppliers), "serving");
-    }
+    if (cycle.halted) return links;
+    // Read after every event of the batch, so each item is derived from its data after its last change.
+    const items = await itemsDocuments(cycle.db, config.collections[f.type], [...skus]);
+    // The items are independent: a few updates at a time go to Redis side by side, few enough that
+    // searches do not queue behind a burst's updates.
+    const queue = [...items];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [sku, { origin, suppliers }] = next;
+        await applyPush(store, f.type, itemUpdate(sku, origin, suppliers), "serving");
+      }
+    };
+    await Promise.all(Array.from({ length: UPDATES_IN_FLIGHT }, worker));
     this.countApplied(f, events);
     return links;
   }

@@ -2,6 +2,7 @@
 // documents. Only real MongoDB has change streams (a replica set, even of one node): FerretDB and a
 // standalone mongod refuse them, which changeStreamsUnsupported() recognises.
 import { type ChangeStream, type ChangeStreamDocument, type Db, type Document, MongoServerError, ObjectId, type ResumeToken } from "mongodb";
+import { objectIdHex } from "../catalog/entries.ts";
 import { ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "./mongo.ts";
 
 /** Events read from one stream before they are applied: bounds the follower's memory under a burst. */
@@ -53,19 +54,31 @@ function idForms(sku: string): unknown[] {
 }
 
 /**
- * One item's documents as they are now: its origin (null when there is none) and every supplier
- * linked to it. The supplier read uses `linked`: an index on it keeps this one lookup (see README).
+ * Items' documents as they are now, by sku: the origin (null when there is none) and every supplier
+ * linked to it. Two reads for the whole batch; the supplier read uses `linked`: an index on it
+ * keeps it one lookup (see README).
  */
-export async function itemDocuments(
+export async function itemsDocuments(
   db: Db,
   names: { origin: string; supplier: string },
-  sku: string,
-): Promise<{ origin: Document | null; suppliers: Document[] }> {
-  const origin = await db.collection(names.origin).findOne({ _id: { $in: idForms(sku) } } as Document, { projection: ORIGIN_PROJECTION });
-  if (!origin) return { origin: null, suppliers: [] };
+  skus: string[],
+): Promise<Map<string, { origin: Document | null; suppliers: Document[] }>> {
+  const items = new Map(skus.map((sku) => [sku, { origin: null as Document | null, suppliers: [] as Document[] }]));
+  if (!skus.length) return items;
+  const origins = await db
+    .collection(names.origin)
+    .find({ _id: { $in: skus.flatMap(idForms) } } as Document, { projection: ORIGIN_PROJECTION })
+    .toArray();
+  for (const origin of origins) {
+    const item = items.get(objectIdHex(origin._id) ?? "");
+    if (item && !item.origin) item.origin = origin;
+  }
+  const found = skus.filter((sku) => items.get(sku)!.origin);
+  if (!found.length) return items;
   const suppliers = await db
     .collection(names.supplier)
-    .find({ linked: { $in: idForms(sku) } }, { projection: SUPPLIER_PROJECTION })
+    .find({ linked: { $in: found.flatMap(idForms) } }, { projection: SUPPLIER_PROJECTION })
     .toArray();
-  return { origin, suppliers };
+  for (const supplier of suppliers) items.get(objectIdHex(supplier.linked) ?? "")?.suppliers.push(supplier);
+  return items;
 }
