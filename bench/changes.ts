@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { type AnyBulkWriteOperation, type Db, type Document, MongoClient, ObjectId } from "mongodb";
-import { messyPlan, originId, SUPPLIER_COLLECTION } from "../scripts/catalog.ts";
+import { messyPlan, mulberry32, originId, SUPPLIER_COLLECTION } from "../scripts/catalog.ts";
 import type { RunningBinary } from "../scripts/lib/binary.ts";
 import { entriesDiff, indexEntriesAt } from "../scripts/lib/entries.ts";
 import { CATALOG_DB, getJson, keysUnder, killAll, postJson, startWorld, until, type World } from "../scripts/lib/procs.ts";
@@ -132,16 +132,6 @@ export async function inStep(cw: ChangeWorld, ms: number): Promise<string | null
 
 // ---------- a writer streaming every kind of change ----------
 
-function rngOf(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface Writer {
   /** Stops after the write in flight; returns the writes acknowledged and failed. */
   stop(): Promise<{ acked: number; failed: number }>;
@@ -153,7 +143,7 @@ export interface Writer {
  * server is down) is counted and the writer goes on.
  */
 export async function startWriter(cw: ChangeWorld, rate: number, seed = 1): Promise<Writer> {
-  const rng = rngOf(seed);
+  const rng = mulberry32(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)]!;
   const suppliers = {} as Record<ItemType, ObjectId[]>;
   for (const type of ITEM_TYPES)
@@ -260,7 +250,7 @@ export async function latencyPhase(
   // Origins that every full run indexes (the catalog's messy ones may not be), each edited once.
   const messy = messyPlan("origin", cw.originsPerType);
   const clean = Array.from({ length: cw.originsPerType }, (_, i) => i).filter((i) => !messy.has(i));
-  const rng = rngOf(11);
+  const rng = mulberry32(11);
   for (let i = clean.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     [clean[i], clean[j]] = [clean[j]!, clean[i]!];

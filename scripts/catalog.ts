@@ -51,7 +51,8 @@ export function originId(type: ItemType, index: number): ObjectId {
   return new ObjectId(idHex(TYPE_CODE[type], index));
 }
 
-function mulberry32(a: number): () => number {
+/** mulberry32: a small seeded generator of numbers in [0, 1), the same sequence for the same seed. */
+export function mulberry32(a: number): () => number {
   return () => {
     a = (a + 0x6d2b79f5) | 0;
     let t = Math.imul(a ^ (a >>> 15), 1 | a);

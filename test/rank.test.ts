@@ -1,6 +1,7 @@
 // Typo matching and the ranking order, pure: against plain reference implementations on
 // generated words, and on hand-made candidates.
 import { describe, expect, test } from "bun:test";
+import { mulberry32 } from "../scripts/catalog.ts";
 import type { Entry } from "../src/catalog/types.ts";
 import { type Candidate, MATCH, type MatchClass, QueryMatcher, rankAndDedupe } from "../src/search/rank.ts";
 import { expand, prefixDistance, typoBudget, typoMatcher, Vocabulary } from "../src/search/typo.ts";
@@ -24,16 +25,6 @@ function prefixReference(query: string, word: string, max: number): number {
   return Math.min(best, max + 1);
 }
 
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomWord(random: () => number, min: number, max: number, alphabet = "abc"): string {
   const length = min + Math.floor(random() * (max - min + 1));
   let out = "";
@@ -43,7 +34,7 @@ function randomWord(random: () => number, min: number, max: number, alphabet = "
 
 describe("prefixDistance", () => {
   test("agrees with the reference on 20,000 pairs of short words over a 3-letter alphabet", () => {
-    const random = seeded(7);
+    const random = mulberry32(7);
     const seen = new Set<number>();
     for (let n = 0; n < 20_000; n++) {
       const a = randomWord(random, 1, 7);
@@ -94,7 +85,7 @@ describe("typo budget", () => {
 
 describe("expand", () => {
   test("agrees with filtering the whole vocabulary by the reference, over 200 generated vocabularies", () => {
-    const random = seeded(11);
+    const random = mulberry32(11);
     for (let n = 0; n < 200; n++) {
       const words = [...new Set(Array.from({ length: 150 }, () => randomWord(random, 1, 9, "abcd")))];
       const query = randomWord(random, 1, 10, "abcd");

@@ -8,6 +8,7 @@
 // number). Responses may differ between replays where timing decides (409 while a run is active).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
+import { mulberry32 } from "../../scripts/catalog.ts";
 import { installBinary, type RunningBinary, serviceEnv, startBinary } from "../../scripts/lib/binary.ts";
 import { createContext, type TestContext } from "../helpers.ts";
 
@@ -18,18 +19,11 @@ const KEY = "fuzz-admin-key-0123456789abcdef";
 const ALLOWED_ORIGIN = "https://shop.example";
 const MB = 1024 * 1024;
 
-/** mulberry32: small, fast, good enough to pick fuzz cases. */
+/** Picks fuzz cases from a seed (mulberry32). */
 class Rng {
-  private a: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed >>> 0);
   }
   int(min: number, max: number): number {
     return min + Math.floor(this.next() * (max - min + 1));
