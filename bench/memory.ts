@@ -45,7 +45,11 @@ do {
   const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
   cursor = next;
   for (const key of keys) {
-    const kind = key.slice(key.indexOf(":g:g:") + 5).replace(/:.*/, "");
+    // Pieces count together per kind: "word#<id>:<iso>" → "word#pieces".
+    const kind = key
+      .slice(key.indexOf(":g:g:") + 5)
+      .replace(/:.*/, "")
+      .replace(/#\d+$/, "#pieces");
     bytes[kind] = (bytes[kind] ?? 0) + Number(await redis.call("MEMORY", "USAGE", key, "SAMPLES", "0"));
   }
 } while (cursor !== "0");

@@ -11,7 +11,8 @@ afterAll(() => redis.disconnect());
 
 const GEN_KEYS_OF = `${LUA_GEN_KEYS}
 local k = gen_keys(ARGV[1], ARGV[2])
-return {k.items, k.meta, k.isos, k.vocab, k.phrase(ARGV[3]), k.word(ARGV[3])}`;
+local p, w = k.set('phrase', ARGV[3]), k.set('word', ARGV[3])
+return {k.items, k.meta, k.isos, k.vocab, k.phrase(ARGV[3]), k.word(ARGV[3]), p.all, p.ix, p.piece(7), w.all, w.ix, w.piece(12)}`;
 
 test("gen_keys in Lua names a generation's keys exactly as Keys.gen does", async () => {
   const keys = new Keys("t:lua*[x]:");
@@ -22,7 +23,20 @@ test("gen_keys in Lua names a generation's keys exactly as Keys.gen does", async
     ] as const) {
       const g = keys.gen(type, gen);
       const fromLua = await redis.eval(GEN_KEYS_OF, 0, keys.typeBase(type), gen, iso);
-      expect(fromLua).toEqual([g.items, g.meta, g.isos, g.vocab, g.phrase(iso), g.word(iso)]);
+      expect(fromLua).toEqual([
+        g.items,
+        g.meta,
+        g.isos,
+        g.vocab,
+        g.phrase(iso),
+        g.word(iso),
+        g.phrase(iso),
+        g.pieceIndex("phrase", iso),
+        g.piece("phrase", iso, "a\u0000b\u0000\u00007"),
+        g.word(iso),
+        g.pieceIndex("word", iso),
+        g.piece("word", iso, "a\u0000b\u0000\u000012"),
+      ]);
     }
   }
 });

@@ -214,12 +214,7 @@ describe("unchanged around it", () => {
       const nul = word.indexOf("\u0000");
       return `${word.slice(0, nul + 1)}${word.slice(nul + 3)}`;
     };
-    for (const key of (await ctx.keys()).filter((k) => k.includes(":word:"))) {
-      const members = await ctx.redis.zrange(key, "0", "-1");
-      expect(members.every((m) => old(m) !== m)).toBe(true);
-      await ctx.redis.del(key);
-      await ctx.redis.zadd(key, ...members.flatMap((m) => ["0", old(m)]));
-    }
+    for (const members of await asPlainSets("word", old)) expect(members.every((m) => old(m) !== m)).toBe(true);
     expect({
       poster: await names({ query: "poster" }, "/category-search", uncached),
       hangers: await names({ query: "hangers" }, "/category-search", uncached),
@@ -227,6 +222,23 @@ describe("unchanged around it", () => {
       mailr: await names({ query: "mailr box" }, "/boxes-search", uncached),
     }).toEqual(before);
   });
+
+  /**
+   * Rewrites the phrase or word sets of every generation as layouts before pieces kept them: one
+   * zset per language holding every member (rewritten by `rewrite`). Returns each set's members as read.
+   */
+  async function asPlainSets(kind: "word" | "phrase", rewrite: (m: string) => string): Promise<string[][]> {
+    const sets = new Map<string, string[]>();
+    for (const key of (await ctx.keys()).filter((k) => k.includes(`:${kind}:`) || k.includes(`:${kind}#`))) {
+      const plain = key.replace(new RegExp(`:${kind}#[^:]+:`), `:${kind}:`);
+      const members = key.includes(`:${kind}#ix:`) ? [] : await ctx.redis.zrange(key, "0", "-1");
+      sets.set(plain, [...(sets.get(plain) ?? []), ...members]);
+      await ctx.redis.del(key);
+    }
+    for (const [key, members] of sets) await ctx.redis.zadd(key, ...members.flatMap((m) => ["0", rewrite(m)]));
+    expect(sets.size).toBeGreaterThan(0);
+    return [...sets.values()];
+  }
 
   test("a generation written before short entry ids is searched the same way, and a push removes the members it wrote", async () => {
     const queries: [string, Record<string, string>][] = [
@@ -248,13 +260,10 @@ describe("unchanged around it", () => {
       const id = parseEntryId(m.slice(nul + 1))!;
       return `${m.slice(0, nul + 1)}${entryId(id.sku, id.position, "hex")}`;
     };
-    const memberKeys = (await ctx.keys()).filter((k) => k.includes(":word:") || k.includes(":phrase:"));
-    for (const key of memberKeys) {
-      const members = await ctx.redis.zrange(key, "0", "-1");
-      expect(members.every((m) => hexIds(m) !== m)).toBe(true);
-      await ctx.redis.del(key);
-      await ctx.redis.zadd(key, ...members.flatMap((m) => ["0", hexIds(m)]));
+    for (const kind of ["word", "phrase"] as const) {
+      for (const members of await asPlainSets(kind, hexIds)) expect(members.every((m) => hexIds(m) !== m)).toBe(true);
     }
+    const memberKeys = (await ctx.keys()).filter((k) => /:(word|phrase)[:#]/.test(k));
     let withoutOriginName = 0;
     for (const key of await ctx.keys()) {
       if (key.endsWith(":meta")) expect(await ctx.redis.hdel(key, "ids")).toBe(1);

@@ -3,6 +3,8 @@ import type { Cluster, Redis } from "ioredis";
 import { type Db, type Document, type MongoClient, ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
 import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
+import { LUA_GEN_KEYS } from "../src/index/keys.ts";
+import { LUA_PIECES } from "../src/index/scripts.ts";
 import type { IndexStore } from "../src/index/store.ts";
 import { SyncEngine } from "../src/runs/engine.ts";
 import { type HeldLock, RunLock } from "../src/runs/lock.ts";
@@ -46,13 +48,13 @@ export async function seedLarge(db: Db, types: readonly ItemType[], origins: num
 
 // Reads, in one atomic step, what search would see: the serving generation, its item count,
 // its entry count, and the members of its sorted sets.
-const SNAPSHOT = `
+const SNAPSHOT = `${LUA_GEN_KEYS}${LUA_PIECES}
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {'', 0, 0, 0} end
-local g = ARGV[1] .. 'g:' .. gen .. ':'
+local k = gen_keys(ARGV[1], gen)
 local phrases = 0
-for _, iso in ipairs(redis.call('SMEMBERS', g .. 'isos')) do phrases = phrases + redis.call('ZCARD', g .. 'phrase:' .. iso) end
-return {gen, redis.call('HLEN', g .. 'items'), tonumber(redis.call('HGET', g .. 'meta', 'entries') or '-1'), phrases}`;
+for _, iso in ipairs(redis.call('SMEMBERS', k.isos)) do phrases = phrases + piece_count(k.set('phrase', iso), nil, nil) end
+return {gen, redis.call('HLEN', k.items), tonumber(redis.call('HGET', k.meta, 'entries') or '-1'), phrases}`;
 
 export interface Snapshot {
   gen: string;
@@ -78,7 +80,8 @@ export function keyShape(keys: string[], gens: string[]): string[] {
       keys.map((k) => {
         let out = k;
         for (const g of gens) out = out.split(`:g:${g}:`).join(":g:<gen>:");
-        return out;
+        // A set's pieces are numbered as they are made: one shape for all of them.
+        return out.replace(/#\d+:/, "#<piece>:");
       }),
     ),
   ].sort();

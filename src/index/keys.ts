@@ -13,12 +13,16 @@
 //   <p>{type}:journal            push updates made while a generation is being built
 //   <p>{type}:stage:<id>         list of one push update's member changes, for its script (expires)
 //   <p>{type}:g:<gen>:items      hash sku → item record JSON
-//   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count),
+//   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count), pieces (last piece id),
 //                                ids ("short": entry ids in the short form, entries.ts; absent in older indexes)
 //   <p>{type}:g:<gen>:isos       set of the languages present
 //   <p>{type}:g:<gen>:phrase:<iso> zset (score 0) "<normalised display_name>\0<entry id>"
 //   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<length><normalised display_name>\0<entry id>",
 //                                  "\x01<word>\0…" for words only in the item's name or origin name (members.ts)
+//                                Each is kept in pieces (scripts.ts LUA_PIECES), the zset itself holding only members
+//                                longer than 64 bytes (and, in a generation written before pieces, every member):
+//   <p>{type}:g:<gen>:phrase#ix:<iso>, word#ix:<iso>  zset (score 0) "<first member of a piece>\0\0<piece id>"
+//   <p>{type}:g:<gen>:phrase#<id>:<iso>, word#<id>:<iso>  zset (score 0), one piece: up to 128 members of up to 64 bytes
 //   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words
 //   <p>{changes}:lease           change follower's lease: "<follower id> <token>", with expiry
 //   <p>{changes}:tokens          hash collection → resume token (EJSON) of its change stream
@@ -91,6 +95,10 @@ const GEN_OPEN = "g:";
 const GEN_CLOSE = ":";
 const GEN_PART = { items: "items", meta: "meta", isos: "isos", vocab: "vocab" } as const;
 const ISO_PART = { phrase: "phrase:", word: "word:" } as const;
+export type SetKind = keyof typeof ISO_PART;
+// A set's pieces: "<kind>#ix:<iso>" and "<kind>#<id>:<iso>", which no "<kind>:<iso>" can spell.
+const PIECE_MARK = "#";
+const PIECE_INDEX = "ix";
 
 function genBase(typeBase: string, gen: string): string {
   return `${typeBase}${GEN_OPEN}${gen}${GEN_CLOSE}`;
@@ -113,11 +121,20 @@ class GenKeys {
   word(iso: string): string {
     return this.base + ISO_PART.word + iso;
   }
+  /** The index of a phrase or word set's pieces (members: first member, "\0\0", piece id). */
+  pieceIndex(kind: SetKind, iso: string): string {
+    return `${this.base}${kind}${PIECE_MARK}${PIECE_INDEX}:${iso}`;
+  }
+  /** The piece a piece index member names. */
+  piece(kind: SetKind, iso: string, indexMember: string): string {
+    return `${this.base}${kind}${PIECE_MARK}${indexMember.slice(indexMember.indexOf("\u0000\u0000") + 2)}:${iso}`;
+  }
 }
 
 /**
  * Lua defining `gen_keys(type_base, gen)`: a generation's keys as GenKeys names them, in a table
- * with items, meta, isos, vocab and the functions phrase(iso), word(iso). Scripts are given
+ * with items, meta, isos, vocab, the functions phrase(iso), word(iso), and set(kind, iso): a phrase
+ * or word set as LUA_PIECES (scripts.ts) reads it, {all, ix, piece(id)}. Scripts are given
  * Keys.typeBase and read the generation id in Redis, so they derive these keys themselves.
  */
 export const LUA_GEN_KEYS = `
@@ -130,6 +147,17 @@ ${Object.entries(GEN_PART)
 ${Object.entries(ISO_PART)
   .map(([name, part]) => `  k.${name} = function(iso) return g .. '${part}' .. iso end`)
   .join("\n")}
+  k.iso_part = {${Object.entries(ISO_PART)
+    .map(([name, part]) => `${name} = '${part}'`)
+    .join(", ")}}
+  k.set = function(kind, iso)
+    return {
+      all = g .. k.iso_part[kind] .. iso,
+      meta = k.meta,
+      ix = g .. kind .. '${PIECE_MARK}${PIECE_INDEX}:' .. iso,
+      piece = function(id) return g .. kind .. '${PIECE_MARK}' .. id .. ':' .. iso end,
+    }
+  end
   return k
 end
 `;

@@ -2,6 +2,122 @@
 // derive the generation's keys with gen_keys (keys.ts), never by spelling the layout out here.
 import { LUA_GEN_KEYS } from "./keys.ts";
 
+// A phrase or word set kept in pieces, so Redis stores each in its compact listpack form (by
+// default up to 128 members of up to 64 bytes): pieces hold consecutive ranges of the set, and
+// its index (set.ix) names each piece by its first member, "<first>\0\0<id>" (members never
+// hold two NULs in a row, so index members sort as their first members do, and a piece holds
+// what sorts from its first member to the next piece's). Members longer than 64 bytes stay in
+// the set's own zset (set.all), as every member of a generation written before pieces does:
+// reads merge the two. Lua compares strings by locale, so the merge compares bytes itself.
+// Bounds are inclusive strings, nil for no bound.
+export const LUA_PIECES = `
+local PIECE_MAX, MEMBER_MAX = 128, 64
+local function piece_of(set, entry) return set.piece(string.sub(entry, string.find(entry, '\\0\\0', 1, true) + 2)) end
+local function ix_bound(open, b) return open .. b .. '\\0\\0\\255' end
+-- The index entry of the last piece whose first member is at most m (the first piece if none).
+local function piece_for(set, m)
+  local e = redis.call('ZREVRANGEBYLEX', set.ix, ix_bound('[', m), '-', 'LIMIT', 0, 1)[1]
+  return e or redis.call('ZRANGE', set.ix, 0, 0)[1]
+end
+-- After a piece changed: its index entry follows its first member; an empty piece leaves the index.
+local function reindex(set, entry, p)
+  local first = redis.call('ZRANGE', p, 0, 0)[1]
+  local id = string.sub(entry, string.find(entry, '\\0\\0', 1, true) + 2)
+  if first == nil then redis.call('ZREM', set.ix, entry)
+  elseif first .. '\\0\\0' .. id ~= entry then
+    redis.call('ZREM', set.ix, entry)
+    redis.call('ZADD', set.ix, 0, first .. '\\0\\0' .. id)
+  end
+end
+local function new_piece(set, members)
+  local id = redis.call('HINCRBY', set.meta, 'pieces', 1)
+  local args = {}
+  for _, m in ipairs(members) do args[#args + 1] = 0; args[#args + 1] = m end
+  redis.call('ZADD', set.piece(id), unpack(args))
+  redis.call('ZADD', set.ix, 0, members[1] .. '\\0\\0' .. id)
+end
+local function piece_add(set, m)
+  if #m > MEMBER_MAX then return redis.call('ZADD', set.all, 0, m) end
+  local e = piece_for(set, m)
+  if not e then new_piece(set, {m}); return 1 end
+  local p = piece_of(set, e)
+  if redis.call('ZSCORE', p, m) then return 0 end
+  if redis.call('ZCARD', p) >= PIECE_MAX then
+    -- A full piece gives its upper half to a new one (before the add: a 129th member would make it a skiplist).
+    local upper = redis.call('ZRANGE', p, PIECE_MAX / 2, -1)
+    redis.call('ZREM', p, unpack(upper))
+    new_piece(set, upper)
+    e = piece_for(set, m)
+    p = piece_of(set, e)
+  end
+  redis.call('ZADD', p, 0, m)
+  reindex(set, e, p)
+  return 1
+end
+local function piece_rem(set, m)
+  if #m <= MEMBER_MAX then
+    local e = piece_for(set, m)
+    if e then
+      local p = piece_of(set, e)
+      if redis.call('ZREM', p, m) == 1 then reindex(set, e, p); return 1 end
+    end
+  end
+  return redis.call('ZREM', set.all, m)
+end
+local function lex(b, edge) if b then return '[' .. b end return edge end
+-- Index entries of the pieces that may hold members from lo to hi: calls each(entry) in order until it returns true.
+local function pieces_in(set, lo, hi, each)
+  if lo then
+    local start = redis.call('ZREVRANGEBYLEX', set.ix, ix_bound('[', lo), '-', 'LIMIT', 0, 1)[1]
+    if start and each(start) then return end
+  end
+  local from, to, offset = lo and ix_bound('(', lo) or '-', hi and ix_bound('[', hi) or '+', 0
+  while true do
+    local entries = redis.call('ZRANGEBYLEX', set.ix, from, to, 'LIMIT', offset, 64)
+    for _, e in ipairs(entries) do if each(e) then return end end
+    if #entries < 64 then return end
+    offset = offset + 64
+  end
+end
+local function bytes_before(x, y)
+  for i = 1, math.min(#x, #y) do
+    local a, b = string.byte(x, i), string.byte(y, i)
+    if a ~= b then return a < b end
+  end
+  return #x < #y
+end
+-- The first \`limit\` members from lo to hi, in order.
+local function piece_range(set, lo, hi, limit)
+  local out = {}
+  if limit <= 0 then return out end
+  local min, max = lex(lo, '-'), lex(hi, '+')
+  pieces_in(set, lo, hi, function(e)
+    for _, m in ipairs(redis.call('ZRANGEBYLEX', piece_of(set, e), min, max, 'LIMIT', 0, limit - #out)) do out[#out + 1] = m end
+    return #out >= limit
+  end)
+  local long = redis.call('ZRANGEBYLEX', set.all, min, max, 'LIMIT', 0, limit)
+  if #long == 0 then return out end
+  local merged, a, b = {}, 1, 1
+  while #merged < limit and (a <= #out or b <= #long) do
+    if b > #long or (a <= #out and bytes_before(out[a], long[b])) then merged[#merged + 1] = out[a]; a = a + 1
+    else merged[#merged + 1] = long[b]; b = b + 1 end
+  end
+  return merged
+end
+-- How many members from lo to hi: pieces between the first and the last read lie wholly inside.
+local function piece_count(set, lo, hi)
+  local min, max = lex(lo, '-'), lex(hi, '+')
+  local entries = {}
+  pieces_in(set, lo, hi, function(e) entries[#entries + 1] = e end)
+  local n = redis.call('ZLEXCOUNT', set.all, min, max)
+  for i, e in ipairs(entries) do
+    if i == 1 or i == #entries then n = n + redis.call('ZLEXCOUNT', piece_of(set, e), min, max)
+    else n = n + redis.call('ZCARD', piece_of(set, e)) end
+  end
+  return n
+end
+`;
+
 // Switches the serving generation if this run still owns the type (fence) and every push
 // journaled during the build has been replayed into the new generation.
 // KEYS: current, owner, building, journal, gens. ARGV: gen, token, journal entries applied.
@@ -27,7 +143,7 @@ return 1`;
 // time), so a push of any size within the limits is still one atomic step; the list is dropped.
 // KEYS: current, building, journal, staged changes as (kind, iso, member)….
 // ARGV: type base, gen, mode, op, entries delta, staged length, n, n × (sku, read, next).
-export const APPLY_PUSH = `${LUA_GEN_KEYS}
+export const APPLY_PUSH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, gen, mode, op, staged = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
 local function done(result)
   redis.call('DEL', KEYS[4])
@@ -49,10 +165,10 @@ for from = 0, staged - 1, 900 do
   local page = redis.call('LRANGE', KEYS[4], from, from + 899)
   for i = 1, #page, 3 do
     local kind, iso, member = page[i], page[i + 1], page[i + 2]
-    if kind == 'pa' then redis.call('ZADD', k.phrase(iso), 0, member); redis.call('SADD', k.isos, iso)
-    elseif kind == 'pr' then redis.call('ZREM', k.phrase(iso), member)
-    elseif kind == 'wa' then redis.call('ZADD', k.word(iso), 0, member)
-    elseif kind == 'wr' then redis.call('ZREM', k.word(iso), member)
+    if kind == 'pa' then piece_add(k.set('phrase', iso), member); redis.call('SADD', k.isos, iso)
+    elseif kind == 'pr' then piece_rem(k.set('phrase', iso), member)
+    elseif kind == 'wa' then piece_add(k.set('word', iso), member)
+    elseif kind == 'wr' then piece_rem(k.set('word', iso), member)
     elseif kind == 'v' then vocab_added = vocab_added + redis.call('ZADD', k.vocab, 0, member) end
   end
 end
@@ -63,7 +179,7 @@ if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPU
 return done(1)`;
 
 // The keys of one type, counted from its own records rather than a SCAN: its markers, and each
-// registered generation's keys (two sorted sets per language). The cost follows the index, not
+// registered generation's keys (two sets per language, each with its piece index and pieces). The cost follows the index, not
 // the keyspace.
 // KEYS: current, gens, owner, building, journal. ARGV: type base.
 export const KEY_COUNT = `${LUA_GEN_KEYS}
@@ -71,7 +187,12 @@ local n = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 for _, gen in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local k = gen_keys(ARGV[1], gen)
   n = n + redis.call('EXISTS', k.items, k.meta, k.isos, k.vocab)
-  for _, iso in ipairs(redis.call('SMEMBERS', k.isos)) do n = n + redis.call('EXISTS', k.phrase(iso), k.word(iso)) end
+  for _, iso in ipairs(redis.call('SMEMBERS', k.isos)) do
+    for _, kind in ipairs({'phrase', 'word'}) do
+      local set = k.set(kind, iso)
+      n = n + redis.call('EXISTS', set.all, set.ix) + redis.call('ZCARD', set.ix)
+    end
+  end
 end
 return n`;
 
@@ -92,7 +213,7 @@ return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates')
 // entries whose display name has every query word, of the words found only through the item's
 // name or origin name (members marked with \1, see members.ts).
 // KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, query words….
-export const PREFIX_SEARCH = `${LUA_GEN_KEYS}
+export const PREFIX_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {} end
@@ -102,8 +223,8 @@ if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
 local phrase_hits, word_hits, name_hits, counts, seen, distinct, driver = {}, {}, {}, {}, {}, 0, 0
 for _, i in ipairs(isos) do
   local members
-  if q == '' then members = redis.call('ZRANGEBYLEX', k.phrase(i), '-', '+', 'LIMIT', 0, limit)
-  else members = redis.call('ZRANGEBYLEX', k.phrase(i), '[' .. q, '[' .. q .. '\\255', 'LIMIT', 0, limit) end
+  if q == '' then members = piece_range(k.set('phrase', i), nil, nil, limit)
+  else members = piece_range(k.set('phrase', i), q, q .. '\\255', limit) end
   for _, m in ipairs(members) do
     phrase_hits[#phrase_hits + 1] = i
     phrase_hits[#phrase_hits + 1] = m
@@ -117,8 +238,8 @@ if #ARGV > 5 and distinct < limit then
   for t = 6, #ARGV do
     local w, count = ARGV[t], 0
     for _, i in ipairs(isos) do
-      count = count + redis.call('ZLEXCOUNT', k.word(i), '[' .. w, '[' .. w .. '\\255')
-        + redis.call('ZLEXCOUNT', k.word(i), '[\\1' .. w, '[\\1' .. w .. '\\255')
+      local set = k.set('word', i)
+      count = count + piece_count(set, w, w .. '\\255') + piece_count(set, '\\1' .. w, '\\1' .. w .. '\\255')
     end
     counts[#counts + 1] = count
     if best_count == nil or count < best_count then driver, best_count = t - 5, count end
@@ -128,7 +249,7 @@ if #ARGV > 5 and distinct < limit then
     -- The candidate budget is shared by the languages searched, but each gets a page's worth.
     local each = math.max(limit + 10, math.floor(cap / #isos))
     for _, i in ipairs(isos) do
-      local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, each)
+      local members = piece_range(k.set('word', i), best, best .. '\\255', each)
       for _, m in ipairs(members) do
         word_hits[#word_hits + 1] = i
         word_hits[#word_hits + 1] = m
@@ -149,7 +270,7 @@ if #ARGV > 5 and distinct < limit then
     end
     if distinct < limit then
       for _, i in ipairs(isos) do
-        local members = redis.call('ZRANGEBYLEX', k.word(i), '[\\1' .. best, '[\\1' .. best .. '\\255', 'LIMIT', 0, each)
+        local members = piece_range(k.set('word', i), '\\1' .. best, '\\1' .. best .. '\\255', each)
         for _, m in ipairs(members) do name_hits[#name_hits + 1] = i; name_hits[#name_hits + 1] = m end
       end
     end
@@ -164,7 +285,7 @@ return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, wo
 // its members are read, up to a budget per language for own words and again for name words.
 // KEYS: current. ARGV: type base, gen, iso ('' for all), limit, word candidates, query words count, the query words….
 // Returns {driver (1-based), hits [iso, member, …]}.
-export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}
+export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, gen, iso, limit, cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('GET', KEYS[1]) ~= gen then return false end
 local k = gen_keys(base, gen)
@@ -180,7 +301,8 @@ end
 local function count(lo, hi)
   local c = 0
   for _, i in ipairs(isos) do
-    c = c + redis.call('ZLEXCOUNT', k.word(i), '[' .. lo, '[' .. hi) + redis.call('ZLEXCOUNT', k.word(i), '[\\1' .. lo, '[\\1' .. hi)
+    local set = k.set('word', i)
+    c = c + piece_count(set, lo, hi) + piece_count(set, '\\1' .. lo, '\\1' .. hi)
   end
   return c
 end
@@ -211,7 +333,7 @@ for _, mark in ipairs({'', '\\1'}) do
     local left = each
     local function read(lo, hi)
       if left <= 0 then return end
-      local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. mark .. lo, '[' .. mark .. hi, 'LIMIT', 0, left)
+      local members = piece_range(k.set('word', i), mark .. lo, mark .. hi, left)
       left = left - #members
       for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
     end
@@ -226,3 +348,11 @@ return {driver, hits}`;
 export const ITEMS_FETCH = `${LUA_GEN_KEYS}
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
 return redis.call('HMGET', gen_keys(ARGV[1], ARGV[2]).items, unpack(ARGV, 3))`;
+
+// Adds members to a phrase or word set of a generation being built (a run's writes).
+// KEYS: meta. ARGV: type base, gen, kind ('phrase' or 'word'), iso, members….
+export const PIECES_ADD = `${LUA_GEN_KEYS}${LUA_PIECES}
+local set = gen_keys(ARGV[1], ARGV[2]).set(ARGV[3], ARGV[4])
+local added = 0
+for i = 5, #ARGV do added = added + piece_add(set, ARGV[i]) end
+return added`;

@@ -4,10 +4,10 @@ import type { ChainableCommander } from "ioredis";
 import type { EntryIdForm, ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
-import type { Keys } from "./keys.ts";
+import type { Keys, SetKind } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PIECES_ADD, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -189,8 +189,13 @@ export class IndexStore {
     }
     for (const part of chunks(records, VALUES_PER_COMMAND)) pipe.hset(g.items, ...part);
     for (const part of chunks([...phrases.keys()], VALUES_PER_COMMAND)) pipe.sadd(g.isos, ...part);
-    for (const [iso, members] of phrases) zaddAll(pipe, g.phrase(iso), members);
-    for (const [iso, members] of wordsByIso) zaddAll(pipe, g.word(iso), members);
+    const base = this.keys.typeBase(type);
+    const addPieces = (kind: SetKind, iso: string, members: string[]) => {
+      // In order, a batch's members mostly land in the same piece as the one before.
+      for (const part of chunks(members.sort(), VALUES_PER_COMMAND)) pipe.eval(PIECES_ADD, 1, g.meta, base, gen, kind, iso, ...part);
+    };
+    for (const [iso, members] of phrases) addPieces("phrase", iso, members);
+    for (const [iso, members] of wordsByIso) addPieces("word", iso, members);
     zaddAll(pipe, g.vocab, [...vocab]);
     if (added) pipe.hincrby(g.meta, "entries", added);
     if (newItems) pipe.hincrby(g.meta, "items", newItems);
@@ -285,8 +290,15 @@ export class IndexStore {
   /** UNLINKs a generation's keys in batches; safe to repeat. */
   async unlinkGeneration(type: ItemType, gen: string): Promise<void> {
     const g = this.keys.gen(type, gen);
-    const isos = await this.client.smembers(g.isos);
-    await this.unlinkKeys([g.items, g.vocab, ...isos.flatMap((iso) => [g.phrase(iso), g.word(iso)]), g.isos, g.meta]);
+    const sets: string[] = [];
+    for (const iso of await this.client.smembers(g.isos)) {
+      for (const kind of ["phrase", "word"] as const) {
+        const ix = g.pieceIndex(kind, iso);
+        for (const entry of await this.client.zrange(ix, "0", "-1")) sets.push(g.piece(kind, iso, entry));
+        sets.push(ix, kind === "phrase" ? g.phrase(iso) : g.word(iso));
+      }
+    }
+    await this.unlinkKeys([g.items, g.vocab, ...sets, g.isos, g.meta]);
     await this.client.srem(this.keys.gens(type), gen);
   }
 

@@ -1,0 +1,182 @@
+// Phrase and word sets kept in pieces (scripts.ts LUA_PIECES): every read must answer as one
+// sorted set holding the same members would, while each piece stays a compact listpack.
+import { afterAll, beforeEach, expect, test } from "bun:test";
+import { Keys, LUA_GEN_KEYS } from "../src/index/keys.ts";
+import { LUA_PIECES } from "../src/index/scripts.ts";
+import { testRedis } from "./env.ts";
+
+const redis = testRedis();
+const keys = new Keys(`t:pieces${process.pid}:`);
+const g = keys.gen("categories", "g1");
+const REFERENCE = `${keys.typeBase("categories")}reference`;
+afterAll(async () => {
+  await clear();
+  redis.disconnect();
+});
+beforeEach(clear);
+
+async function clear(): Promise<void> {
+  const found = await redis.keys(`${keys.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`);
+  if (found.length) await redis.del(...found);
+}
+
+// ARGV: type base, gen, op, then the op's arguments; '' stands for no bound.
+const CALL = `${LUA_GEN_KEYS}${LUA_PIECES}
+local set = gen_keys(ARGV[1], ARGV[2]).set('word', 'en')
+local op = ARGV[3]
+local function bound(b) if b == '' then return nil end return b end
+if op == 'add' then local n = 0; for i = 4, #ARGV do n = n + piece_add(set, ARGV[i]) end return n end
+if op == 'rem' then local n = 0; for i = 4, #ARGV do n = n + piece_rem(set, ARGV[i]) end return n end
+if op == 'range' then return piece_range(set, bound(ARGV[4]), bound(ARGV[5]), tonumber(ARGV[6])) end
+if op == 'count' then return piece_count(set, bound(ARGV[4]), bound(ARGV[5])) end`;
+
+const call = (op: string, ...args: (string | number | Buffer)[]) => redis.eval(CALL, 1, g.meta, keys.typeBase("categories"), "g1", op, ...args);
+
+async function add(members: string[]): Promise<void> {
+  for (let i = 0; i < members.length; i += 200) await call("add", ...members.slice(i, i + 200));
+  await redis.zadd(REFERENCE, ...members.flatMap((m) => ["0", m]));
+}
+async function remove(members: string[]): Promise<void> {
+  await call("rem", ...members);
+  await redis.zrem(REFERENCE, ...members);
+}
+
+/** The pieces in order, as [first member in the index, members]. */
+async function pieces(): Promise<[string, string[]][]> {
+  const out: [string, string[]][] = [];
+  for (const entry of await redis.zrange(g.pieceIndex("word", "en"), "0", "-1")) {
+    out.push([entry.slice(0, entry.indexOf("\u0000\u0000")), await redis.zrange(g.piece("word", "en", entry), "0", "-1")]);
+  }
+  return out;
+}
+
+/** What the pieces must always be: listpacks of 1 to 128 members, in order, each indexed by its first member. */
+async function expectWellFormed(): Promise<void> {
+  const all: string[] = [];
+  for (const [first, members] of await pieces()) {
+    expect(members.length).toBeGreaterThan(0);
+    expect(members.length).toBeLessThanOrEqual(128);
+    expect(first).toBe(members[0]!);
+    all.push(...members);
+  }
+  for (const entry of await redis.zrange(g.pieceIndex("word", "en"), "0", "-1")) {
+    expect(await redis.object("ENCODING", g.piece("word", "en", entry))).toBe("listpack");
+  }
+  const plain = await redis.zrange(g.word("en"), "0", "-1");
+  expect([...all, ...plain].sort(byBytes)).toEqual(await redis.zrange(REFERENCE, "0", "-1"));
+  expect(all).toEqual([...all].sort(byBytes));
+}
+
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** Range reads and counts agree with one sorted set holding every member. */
+async function expectReadsLikeOneSet(prefixes: string[], limits: number[]): Promise<void> {
+  for (const p of prefixes) {
+    // Prefix ranges as search reads them: from the prefix to the prefix and a 0xff byte.
+    const upTo = (open: string) => Buffer.concat([Buffer.from(open + p), Buffer.from([0xff])]);
+    const [lo, hi] = p === "" ? ["", ""] : [p, upTo("")];
+    const [min, max] = p === "" ? ["-", "+"] : [`[${p}`, upTo("[")];
+    for (const limit of limits) {
+      expect({ p, limit, got: await call("range", lo, hi, limit) }).toEqual({
+        p,
+        limit,
+        got: await redis.zrangebylex(REFERENCE, min, max, "LIMIT", 0, limit),
+      });
+    }
+    expect({ p, count: await call("count", lo, hi) }).toEqual({ p, count: await redis.zlexcount(REFERENCE, min, max) });
+  }
+}
+
+// Word members as members.ts writes them: word, NUL, two length bytes, display name, NUL, entry id.
+const member = (word: string, display: string, id: number) =>
+  `${word}\u0000${String.fromCharCode(1, 1 + (display.length % 31))}${display}\u0000${id.toString(36).padStart(4, "0")}.0`;
+
+function shuffled<T>(items: T[], seed = 7): T[] {
+  const out = [...items];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+const WORDS = ["box", "boxes", "brochure", "card", "cards", "flyer", "poster", "posters"];
+const many = (n: number) => Array.from({ length: n }, (_, i) => member(WORDS[i % WORDS.length]!, `${WORDS[i % WORDS.length]} ${i % 13}`, i));
+
+test("a piece that fills up splits in two, and every piece stays a listpack", async () => {
+  const first = many(128);
+  await add(shuffled(first));
+  expect((await pieces()).length).toBe(1);
+  await expectWellFormed();
+  await add([member("card", "card extra", 5000)]);
+  const split = await pieces();
+  expect(split.map(([, m]) => m.length).sort()).toEqual([64, 65]);
+  await add(shuffled(many(1500)).filter((m) => !first.includes(m)));
+  expect((await pieces()).length).toBeGreaterThan(12);
+  await expectWellFormed();
+  await expectReadsLikeOneSet(["", "b", "box", "box\u0000", "boxes", "c", "card", "cards\u0000", "z", "flyer\u0000\u0001"], [1, 10, 100, 700, 5000]);
+});
+
+test("adding a member again changes nothing, and a member below every piece becomes the first piece's first", async () => {
+  await add(many(300));
+  const before = await pieces();
+  expect(await call("add", ...many(300))).toBe(0);
+  expect(await pieces()).toEqual(before);
+  const lowest = member("aaa", "aaa", 1);
+  await add([lowest]);
+  expect((await pieces())[0]![0]).toBe(lowest);
+  await expectWellFormed();
+});
+
+test("removing the first member of a piece moves its index entry to the next member", async () => {
+  await add(shuffled(many(600)));
+  const [, [, second]] = (await pieces()) as [[string, string[]], [string, string[]]];
+  await remove([second[0]!]);
+  const after = await pieces();
+  expect(after[1]![0]).toBe(second[1]!);
+  await expectWellFormed();
+  await expectReadsLikeOneSet([second[0]!.slice(0, 3), second[1]!.slice(0, 5), ""], [1, 50, 1000]);
+});
+
+test("a piece emptied by removals is dropped with its index entry", async () => {
+  await add(shuffled(many(600)));
+  const before = await pieces();
+  const [entry] = await redis.zrange(g.pieceIndex("word", "en"), "1", "1");
+  await remove(before[1]![1]);
+  expect(await redis.exists(g.piece("word", "en", entry!))).toBe(0);
+  expect((await pieces()).length).toBe(before.length - 1);
+  await expectWellFormed();
+  await expectReadsLikeOneSet(["", "b", "box", "c", "f", "p"], [1, 100, 1000]);
+  await remove(many(600));
+  expect(await redis.exists(g.pieceIndex("word", "en"))).toBe(0);
+  expect(await call("range", "", "", 10)).toEqual([]);
+  expect(await call("count", "", "")).toBe(0);
+});
+
+test("members longer than 64 bytes stay in the set's own sorted set and are read in order with the pieces", async () => {
+  const long = Array.from({ length: 40 }, (_, i) =>
+    member(WORDS[i % WORDS.length]!, `${WORDS[i % WORDS.length]} ${"extra long name ".repeat(4)}${i}`, 9000 + i),
+  );
+  expect(long.every((m) => Buffer.byteLength(m) > 64)).toBe(true);
+  await add(shuffled([...many(400), ...long]));
+  expect(await redis.zcard(g.word("en"))).toBe(40);
+  await expectWellFormed();
+  await expectReadsLikeOneSet(["", "b", "box", "box\u0000", "card", "poster", "posters\u0000"], [1, 30, 100, 1000]);
+  await remove(long.slice(0, 20));
+  expect(await redis.zcard(g.word("en"))).toBe(20);
+  await expectReadsLikeOneSet(["", "card"], [5, 1000]);
+});
+
+test("a set written before pieces (one sorted set) is read, and takes additions and removals", async () => {
+  const old = many(300);
+  await redis.zadd(g.word("en"), ...old.flatMap((m) => ["0", m]));
+  await redis.zadd(REFERENCE, ...old.flatMap((m) => ["0", m]));
+  await expectReadsLikeOneSet(["", "box", "card"], [1, 100, 1000]);
+  await add([member("card", "card new", 7000), member("zebra", "zebra", 7001)]);
+  await remove([old[0]!, old[1]!]);
+  expect(await redis.zcard(g.word("en"))).toBe(298);
+  await expectWellFormed();
+  await expectReadsLikeOneSet(["", "b", "box", "card", "z"], [1, 100, 1000]);
+});
