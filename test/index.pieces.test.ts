@@ -26,6 +26,7 @@ local set = gen_keys(ARGV[1], ARGV[2]).set('word', 'en')
 local op = ARGV[3]
 local function bound(b) if b == '' then return nil end return b end
 if op == 'add' then local n = 0; for i = 4, #ARGV do n = n + piece_add(set, ARGV[i]) end return n end
+if op == 'add_many' then piece_add_many(set, {unpack(ARGV, 4)}) return 0 end
 if op == 'rem' then local n = 0; for i = 4, #ARGV do n = n + piece_rem(set, ARGV[i]) end return n end
 if op == 'range' then return piece_range(set, bound(ARGV[4]), bound(ARGV[5]), tonumber(ARGV[6])) end
 if op == 'count' then return piece_count(set, bound(ARGV[4]), bound(ARGV[5])) end`;
@@ -179,4 +180,23 @@ test("a set written before pieces (one sorted set) is read, and takes additions 
   expect(await redis.zcard(g.word("en"))).toBe(298);
   await expectWellFormed();
   await expectReadsLikeOneSet(["", "b", "box", "card", "z"], [1, 100, 1000]);
+});
+
+test("a run's batches add many members at once: pieces fill in order, overfull ones are rewritten", async () => {
+  const all = shuffled([...many(3000), ...Array.from({ length: 30 }, (_, i) => member("card", `card ${"long name ".repeat(6)}${i}`, 8000 + i))]);
+  // Sorted batches as a run writes them, one unsorted, and one repeating members already there.
+  const batches = [
+    all.slice(0, 900).sort(byBytes),
+    all.slice(900, 1000),
+    all.slice(1000, 1900).sort(byBytes),
+    all.slice(1900).sort(byBytes),
+    all.slice(0, 50).sort(byBytes),
+  ];
+  for (const batch of batches) {
+    await call("add_many", ...batch);
+    await redis.zadd(REFERENCE, ...batch.flatMap((m) => ["0", m]));
+    await expectWellFormed();
+  }
+  expect(await redis.zcard(REFERENCE)).toBe(3030);
+  await expectReadsLikeOneSet(["", "b", "box", "box\u0000", "card", "cards", "flyer\u0000", "poster"], [1, 10, 500, 5000]);
 });

@@ -14,10 +14,12 @@ export const LUA_PIECES = `
 local PIECE_MAX, MEMBER_MAX = 128, 64
 local function piece_of(set, entry) return set.piece(string.sub(entry, string.find(entry, '\\0\\0', 1, true) + 2)) end
 local function ix_bound(open, b) return open .. b .. '\\0\\0\\255' end
--- The index entry of the last piece whose first member is at most m (the first piece if none).
+-- The index entry of the last piece whose first member is at most m, or else of the first piece
+-- and true (m would become its first member).
 local function piece_for(set, m)
   local e = redis.call('ZREVRANGEBYLEX', set.ix, ix_bound('[', m), '-', 'LIMIT', 0, 1)[1]
-  return e or redis.call('ZRANGE', set.ix, 0, 0)[1]
+  if e then return e, false end
+  return redis.call('ZRANGE', set.ix, 0, 0)[1], true
 end
 -- After a piece changed: its index entry follows its first member; an empty piece leaves the index.
 local function reindex(set, entry, p)
@@ -79,12 +81,67 @@ local function pieces_in(set, lo, hi, each)
     offset = offset + 64
   end
 end
+local byte = string.byte
 local function bytes_before(x, y)
   for i = 1, math.min(#x, #y) do
-    local a, b = string.byte(x, i), string.byte(y, i)
+    local a, b = byte(x, i), byte(y, i)
     if a ~= b then return a < b end
   end
   return #x < #y
+end
+-- Sorted members as new pieces of about PIECE_FILL each (room left for later additions).
+local PIECE_FILL = 112
+local function write_pieces(set, sorted)
+  local size = math.ceil(#sorted / math.ceil(#sorted / PIECE_FILL))
+  for from = 1, #sorted, size do new_piece(set, {unpack(sorted, from, math.min(from + size - 1, #sorted))}) end
+end
+local function merge_sorted(a, b)
+  local out, i, j = {}, 1, 1
+  while i <= #a or j <= #b do
+    if j > #b or (i <= #a and bytes_before(a[i], b[j])) then out[#out + 1] = a[i]; i = i + 1
+    else
+      if i <= #a and a[i] == b[j] then i = i + 1 end
+      out[#out + 1] = b[j]; j = j + 1
+    end
+  end
+  return out
+end
+-- Adds many members (a run's batch): consecutive ascending members that fall in one piece are
+-- added together, and a piece they would overfill is rewritten as pieces of about PIECE_FILL.
+local function piece_add_many(set, members)
+  local i = 1
+  while i <= #members do
+    local m = members[i]
+    local j = i + 1
+    if #m > MEMBER_MAX then redis.call('ZADD', set.all, 0, m)
+    else
+      local e, below = piece_for(set, m)
+      local next_e = e and redis.call('ZRANGEBYLEX', set.ix, '(' .. e, '+', 'LIMIT', 0, 1)[1]
+      local next_first = next_e and string.sub(next_e, 1, string.find(next_e, '\\0\\0', 1, true) - 1)
+      local group = {m}
+      while j <= #members and #members[j] <= MEMBER_MAX and bytes_before(members[j - 1], members[j])
+        and (not next_first or bytes_before(members[j], next_first)) do
+        group[#group + 1] = members[j]
+        j = j + 1
+      end
+      if not e then write_pieces(set, group)
+      else
+        local p = piece_of(set, e)
+        if redis.call('ZCARD', p) + #group <= PIECE_MAX then
+          local args = {}
+          for _, x in ipairs(group) do args[#args + 1] = 0; args[#args + 1] = x end
+          redis.call('ZADD', p, unpack(args))
+          if below then reindex(set, e, p) end
+        else
+          local all = merge_sorted(redis.call('ZRANGE', p, 0, -1), group)
+          redis.call('DEL', p)
+          redis.call('ZREM', set.ix, e)
+          write_pieces(set, all)
+        end
+      end
+    end
+    i = j
+  end
 end
 -- The first \`limit\` members from lo to hi, in order.
 local function piece_range(set, lo, hi, limit)
@@ -349,10 +406,9 @@ export const ITEMS_FETCH = `${LUA_GEN_KEYS}
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
 return redis.call('HMGET', gen_keys(ARGV[1], ARGV[2]).items, unpack(ARGV, 3))`;
 
-// Adds members to a phrase or word set of a generation being built (a run's writes).
+// Adds members to a phrase or word set of a generation being built (a run's writes), best sorted.
 // KEYS: meta. ARGV: type base, gen, kind ('phrase' or 'word'), iso, members….
 export const PIECES_ADD = `${LUA_GEN_KEYS}${LUA_PIECES}
 local set = gen_keys(ARGV[1], ARGV[2]).set(ARGV[3], ARGV[4])
-local added = 0
-for i = 5, #ARGV do added = added + piece_add(set, ARGV[i]) end
-return added`;
+piece_add_many(set, {unpack(ARGV, 5)})
+return 1`;
