@@ -135,7 +135,9 @@ describe("runs, requests and debug lines", () => {
     const services = await ctx.services({ SYNC_BATCH_SIZE: "20", SYNC_LOCK_TTL_SECONDS: "2" }, logger);
     // A source that pauses 400 ms per batch: the run outlasts a lock renewal (every TTL/3).
     expect((await slowEngine(services, 400).run("categories", "api")).status).toBe("success");
-    const batches = lines.filter((l) => /^categories: (origins|suppliers) batch of \d+ documents: read \d+ ms, written \d+ ms \(\d+ read so far\)$/.test(l));
+    const batches = lines.filter((l) =>
+      /^categories: (origins|suppliers) batch of \d+ documents: read \d+ ms, written \d+ ms \(of which paused for searches \d+ ms; \d+ read so far\)$/.test(l),
+    );
     expect(batches.length).toBeGreaterThanOrEqual(4);
     expect(lines).toContain("Run lock renewed for 2 s");
 

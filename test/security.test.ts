@@ -177,6 +177,16 @@ describe("secrets in error texts and log lines", () => {
     }
   });
 
+  test("errorText names Redis for every message ioredis gives when its connection goes away", () => {
+    for (const text of [
+      "Connection is closed.",
+      "Command aborted due to connection close",
+      'Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.',
+      "Stream isn't writeable and enableOfflineQueue options is false",
+    ])
+      expect(errorText(new Error(text))).toBe(`Redis connection lost: ${text}`);
+  });
+
   test("the logger drops URI passwords from every line, text and JSON, whatever a caller passes", () => {
     for (const format of ["text", "json"] as const) {
       const lines: string[] = [];

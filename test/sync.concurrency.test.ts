@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createApp } from "../src/app/http.ts";
 import { applyPush } from "../src/index/update.ts";
+import { RunLock } from "../src/runs/lock.ts";
 import type { RunResult } from "../src/runs/model.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { gensIn, heldEngine, keyShape, oid, seedLarge, servingEntries, snapshot, until, WatchedLock } from "./sync.fixtures.ts";
@@ -130,6 +131,26 @@ describe("the run lock", () => {
     const result = await s.engine.run("options", "api");
     expect(result.status).toBe("success");
     expect(await ctx.redis.exists(`${ctx.prefix}lock`)).toBe(0);
+  });
+
+  test("a lock that expires between the refused take and the read of its holder is taken, not reported as held by 'unknown'", async () => {
+    const s = await ctx.services();
+    const key = `${ctx.prefix}lock`;
+    await ctx.redis.set(key, "20240101T000000Z-deadbeef 0123456789abcdef", "PX", 60_000);
+    // The dead owner's lock expires right after the SET NX was refused.
+    class ExpiringMeanwhile extends RunLock {
+      private expired = false;
+      override async holder(): Promise<string | null> {
+        if (!this.expired) {
+          this.expired = true;
+          await ctx.redis.del(key);
+        }
+        return super.holder();
+      }
+    }
+    const taken = await new ExpiringMeanwhile(s.redis, key, 5_000).acquire("20240101T000001Z-cafebabe");
+    expect(taken).toMatchObject({ lock: { runId: "20240101T000001Z-cafebabe" } });
+    expect(await ctx.redis.get(key)).toStartWith("20240101T000001Z-cafebabe ");
   });
 
   test("renewal keeps a long run's lock (and its build marker) alive beyond SYNC_LOCK_TTL_SECONDS=2", async () => {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServices, type Services, waitForRedis } from "../src/app/container.ts";
 import { createApp } from "../src/app/http.ts";
 import { silentLogger } from "../src/platform/log.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { collectLogs, createContext, type TestContext } from "./helpers.ts";
 import { gensIn, seedLarge, servingEntries, until } from "./sync.fixtures.ts";
 
 const WORKER = new URL("../src/runs/build-worker.ts", import.meta.url);
@@ -101,4 +101,35 @@ test("a worker that dies of an uncaught exception ends the run as failed with it
 
   const next = await (await services(WORKER)).engine.run("categories", "api");
   expect(next).toMatchObject({ status: "success", published: true });
+});
+
+test("the build paces its Redis writes only while searches are answered", async () => {
+  const pauses = (lines: string[]) =>
+    lines.flatMap((line) => {
+      const m = /categories: (?:origins|suppliers) batch .*paused for searches (\d+) ms/.exec(line);
+      return m ? [Number(m[1])] : [];
+    });
+  const { logger, lines } = collectLogs("debug");
+  const s = createServices(ctx.config, logger, { buildWorker: WORKER });
+  opened.push(s);
+  await waitForRedis(s.redis, 5_000);
+
+  expect((await s.engine.run("categories", "api")).status).toBe("success");
+  const quiet = pauses(lines);
+  expect(quiet).toHaveLength(6);
+  expect(quiet.every((ms) => ms === 0)).toBe(true);
+
+  lines.length = 0;
+  let searching = true;
+  const searches = (async () => {
+    while (searching) await s.search.search("categories", { query: "categories item", iso: "en", limit: 5 });
+  })();
+  // The worker hears about searches within a quarter second: let them start before the run does.
+  await Bun.sleep(600);
+  expect((await s.engine.run("categories", "api", { force: true })).status).toBe("success");
+  searching = false;
+  await searches;
+  const busy = pauses(lines);
+  expect(busy).toHaveLength(6);
+  expect(busy.some((ms) => ms > 0)).toBe(true);
 });

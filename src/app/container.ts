@@ -92,7 +92,8 @@ export function createServices(config: Config, logger: Logger, { onFinished, onP
     alerts.notify(run);
     await onFinished?.(run);
   };
-  const builder = buildWorker ? inWorker(buildWorker, config) : undefined;
+  // Searches answered within the last second: the build paces its Redis writes meanwhile.
+  const builder = buildWorker ? inWorker(buildWorker, config, () => performance.now() - search.lastIndexReadAt < 1_000) : undefined;
   const engine = new SyncEngine({ config, store, lock, source, history, status, logger, onFinished: finished, onProgress, builder });
   const changes: ChangeFollower = new ChangeFollower({
     config,

@@ -10,21 +10,34 @@ import { CatalogSource, createMongoClient } from "../source/mongo.ts";
 import { type BuildEvent, type Builder, type BuildJob, build } from "./build.ts";
 
 /** Every message between the service and a build worker. */
-type ToWorker = { kind: "start"; config: Config; job: BuildJob } | { kind: "stop"; reason: string };
+type ToWorker = { kind: "start"; config: Config; job: BuildJob } | { kind: "stop"; reason: string } | { kind: "searching"; on: boolean };
 type FromWorker = BuildEvent | { kind: "done" } | { kind: "failed"; message: string; stack?: string };
 
 /** How long a worker told to stop may take to reach its next batch before it is terminated. */
 const STOP_GRACE_MS = 10_000;
 
-/** Builds in a worker started from `entry` (build-worker.ts, or a bundled copy of it in the binary). */
-export function inWorker(entry: URL, config: Config): Builder {
+/** How often the worker is told whether searches are being answered (it paces its writes while they are). */
+const SEARCHING_CHECK_MS = 250;
+
+/**
+ * Builds in a worker started from `entry` (build-worker.ts, or a bundled copy of it in the binary);
+ * `searching` says whether this process is answering searches now.
+ */
+export function inWorker(entry: URL, config: Config, searching: () => boolean = () => false): Builder {
   return (job, onEvent) => {
     const worker = new Worker(entry);
     const { promise: done, resolve, reject } = Promise.withResolvers<void>();
     let ended = false;
+    let told = false;
+    const tell = setInterval(() => {
+      if (searching() === told) return;
+      told = !told;
+      send({ kind: "searching", on: told });
+    }, SEARCHING_CHECK_MS);
     const end = (err?: Error) => {
       if (ended) return;
       ended = true;
+      clearInterval(tell);
       worker.terminate();
       if (err) reject(err);
       else resolve();
@@ -56,10 +69,15 @@ export function inWorker(entry: URL, config: Config): Builder {
 /** The worker's side: runs the build it is sent, posting its events, then "done" or "failed". */
 export function serveBuilds(sourceOf: (client: MongoClient, config: Config) => CatalogSource = defaultSource): void {
   const stop = new AbortController();
+  let searching = false;
   const post = (message: FromWorker) => postMessage(message);
   addEventListener("message", async (event) => {
     const data = (event as MessageEvent<ToWorker>).data;
     if (data.kind === "stop") return stop.abort(data.reason);
+    if (data.kind === "searching") {
+      searching = data.on;
+      return;
+    }
     const { config, job } = data;
     // Not fail-fast like the request paths' client: a build's pipelines wait their turn behind
     // searches, and may take longer than a search may; a lost connection still fails them.
@@ -68,7 +86,8 @@ export function serveBuilds(sourceOf: (client: MongoClient, config: Config) => C
     const source = sourceOf(mongo, config);
     let end: FromWorker = { kind: "done" };
     try {
-      await build({ config, store: new IndexStore(redis, new Keys(config.keyPrefix)), source }, job, post, stop.signal);
+      const store = new IndexStore(redis, new Keys(config.keyPrefix));
+      await build({ config, store, source, searching: () => searching }, job, post, stop.signal);
     } catch (err) {
       end = err instanceof Error ? { kind: "failed", message: err.message, stack: err.stack } : { kind: "failed", message: String(err) };
     }

@@ -16,6 +16,8 @@ export interface BuildDeps {
   config: Pick<Config, "collections" | "dataSetFile" | "syncBatchSize">;
   store: IndexStore;
   source: CatalogSource;
+  /** Whether searches are being answered now: only then are the build's Redis writes paced. */
+  searching?: () => boolean;
 }
 
 /** What to build: every type of `types` into generation `runId` (already begun); `compare`: a dry run's diff against the serving index. */
@@ -56,9 +58,10 @@ const GC_EVERY_ITEMS = 2_000;
 
 /**
  * Redis serves search from the same single thread that takes a build's writes: a batch is written
- * in pipelines of up to this many items, and after a full one the build waits as long as it took
- * (after a smaller one, that share of it: a small pipeline's time is mostly the round trip, not
- * Redis's work), so searches get about half of Redis meanwhile.
+ * in pipelines of up to this many items, and while searches are being answered, after a full one
+ * the build waits as long as it took (after a smaller one, that share of it: a small pipeline's time
+ * is mostly the round trip, not Redis's work), so searches get about half of Redis meanwhile.
+ * With no searches coming the build writes at full speed.
  */
 const ITEMS_PER_PIPELINE = 100;
 
@@ -99,7 +102,7 @@ export async function build(deps: BuildDeps, job: BuildJob, emit: (event: BuildE
 
 /** Builds one type into generation `gen`, and its dataset file; on failure the file is dropped. */
 async function buildType(
-  { store, source, config }: BuildDeps,
+  { store, source, config, searching }: BuildDeps,
   gen: string,
   type: ItemType,
   emit: (event: BuildEvent) => void,
@@ -117,13 +120,18 @@ async function buildType(
   };
   const dataset = await DatasetWriter.open(datasetPath(config.dataSetFile, type), gen);
   const progress = () => emit({ kind: "progress", type, documents_read: result.documents, entries_written: result.entries });
+  let pausedMs = 0;
   /** `added`: the writes are new items (origins), not names added to items already written. */
   const write = async (writes: ItemWrite[], added: boolean) => {
     for (let i = 0; i < writes.length; i += ITEMS_PER_PIPELINE) {
       const part = writes.slice(i, i + ITEMS_PER_PIPELINE);
       const start = performance.now();
       result.entries += await store.writeItems(type, gen, part, added ? part.length : 0);
-      await Bun.sleep(((performance.now() - start) * part.length) / ITEMS_PER_PIPELINE);
+      if (searching?.()) {
+        const pause = ((performance.now() - start) * part.length) / ITEMS_PER_PIPELINE;
+        pausedMs += pause;
+        await Bun.sleep(pause);
+      }
     }
     await dataset.write(writes.flatMap((w) => w.added.map((p) => toEntry(w.sku, w.record, p)!)));
     // JSC collects lazily: left alone the heap swings by 100 MB and more between batches (peak RSS
@@ -152,11 +160,12 @@ async function buildType(
         } else await write(await supplierWrites(store, type, gen, docs, tally), false);
         progress();
         const now = performance.now();
-        const [readMs, writeMs] = [Math.round(read - batchStart), Math.round(now - read)];
+        const [readMs, writeMs, pauseMs] = [Math.round(read - batchStart), Math.round(now - read), Math.round(pausedMs)];
+        pausedMs = 0;
         emit({
           kind: "log",
-          msg: `${type}: ${stage} batch of ${docs.length} documents: read ${readMs} ms, written ${writeMs} ms (${result.documents} read so far)`,
-          fields: { run_id: gen, type, stage, documents: docs.length, read_ms: readMs, write_ms: writeMs },
+          msg: `${type}: ${stage} batch of ${docs.length} documents: read ${readMs} ms, written ${writeMs} ms (of which paused for searches ${pauseMs} ms; ${result.documents} read so far)`,
+          fields: { run_id: gen, type, stage, documents: docs.length, read_ms: readMs, write_ms: writeMs, paused_ms: pauseMs },
         });
         batchStart = now;
       }

@@ -459,7 +459,8 @@ function finishTimes(startedAt: Date): Pick<RunResult, "finished_at" | "duration
 }
 
 // ioredis's messages for "Redis went away" name its client options, not Redis.
-const REDIS_GONE = /^(Reached the max retries per request limit|Stream isn't writeable and enableOfflineQueue|Connection is closed)/;
+const REDIS_GONE =
+  /^(Reached the max retries per request limit|Stream isn't writeable and enableOfflineQueue|Connection is closed|Command aborted due to connection close)/;
 
 /** An error's message with any URI password removed (and Redis named when its connection was lost). */
 export function errorText(err: unknown): string {

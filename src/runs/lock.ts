@@ -15,6 +15,9 @@ export function lockValue(lock: HeldLock): string {
   return `${lock.runId} ${lock.token}`;
 }
 
+/** How often a lock that expires while it is being taken is tried again. */
+const ACQUIRE_ATTEMPTS = 3;
+
 export class RunLock {
   constructor(
     private readonly redis: RedisClient,
@@ -25,9 +28,13 @@ export class RunLock {
   /** Takes the lock for `runId`, or returns the run id that holds it. */
   async acquire(runId: string): Promise<{ lock: HeldLock } | { heldBy: string }> {
     const token = randomBytes(16).toString("hex");
-    const ok = await this.redis.set(this.key, `${runId} ${token}`, "PX", this.ttlMs, "NX");
-    if (ok === "OK") return { lock: { runId, token } };
-    return { heldBy: (await this.holder()) ?? "unknown" };
+    // A lock that expires between the refused SET and the read of its holder is free: try again.
+    for (let attempt = 1; ; attempt++) {
+      const ok = await this.redis.set(this.key, `${runId} ${token}`, "PX", this.ttlMs, "NX");
+      if (ok === "OK") return { lock: { runId, token } };
+      const holder = await this.holder();
+      if (holder !== null || attempt === ACQUIRE_ATTEMPTS) return { heldBy: holder ?? "unknown" };
+    }
   }
 
   /** Extends the expiry; false when the lock is no longer ours. */

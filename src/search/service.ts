@@ -103,7 +103,11 @@ export class SearchService {
     }
   }
 
+  /** When (performance.now()) a search last read the index from Redis; a run paces its writes while searches come. */
+  lastIndexReadAt = Number.NEGATIVE_INFINITY;
+
   private async searchOnce(type: ItemType, { query, iso, limit }: SearchQuery): Promise<Entry[]> {
+    this.lastIndexReadAt = performance.now();
     const queryWords = words(query);
     if (query.trim() !== "" && queryWords.length === 0) return [];
     const matcher = new QueryMatcher(queryWords);
