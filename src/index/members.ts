@@ -7,6 +7,10 @@
 //                needed. <length> is the display name's length in two characters below a space, so
 //                the members of one word sort shortest name first, the order search ranks in.
 //                (Members written before have neither mark; they are read as before.)
+//                A word member that would be longer than MEMBER_MAX bytes carries its display name cut
+//                (at a character) so that it fits, followed by CUT_MARK: "<word>\0<length><cut name>\x01\0<entry id>".
+//                Its length mark stays the whole name's; search reads the item record of such a member
+//                before it ranks it (service.ts). Generations written before cuts have no `cut` in their meta.
 // The display name in word members lets search rank candidates without reading item records.
 import { type EntryIdForm, entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
@@ -18,24 +22,57 @@ interface EntryMembers {
   words: string[];
 }
 
-/** Sorted-set members of the entry at `position` of an item (null if that entry was removed), with ids in the generation's form. */
-export function entryMembers(sku: string, record: ItemRecord, position: number, form: EntryIdForm = "short"): EntryMembers | null {
+/** How a generation writes its members: the entry id form, and whether long word members carry a cut display name. */
+export interface MemberForm {
+  ids: EntryIdForm;
+  cut: boolean;
+}
+/** The form a new generation is written in. */
+export const NEW_FORM: MemberForm = { ids: "short", cut: true };
+
+/** Longest member Redis keeps in a listpack (its default zset-max-listpack-value); longer ones cost far more (scripts.ts LUA_PIECES). */
+export const MEMBER_MAX = 64;
+/** Longest short entry id: 16 characters, ".", and a position below 1,000 in base 36. */
+export const ID_MAX = 19;
+/** Ends the display name of a word member that carries it cut. */
+export const CUT_MARK = "\u0001";
+
+/** Sorted-set members of the entry at `position` of an item (null if that entry was removed), in the generation's form. */
+export function entryMembers(sku: string, record: ItemRecord, position: number, form: MemberForm = NEW_FORM): EntryMembers | null {
   const e = record.e[position];
   if (!e) return null;
   const [iso, displayName, originName] = e;
-  const id = entryId(sku, position, form);
+  const id = entryId(sku, position, form.ids);
   const display = phrase(displayName);
   const length = lengthMark(display.length);
   const own = new Set(words(displayName));
   const other = new Set([...words(record.n), ...words(originName)].filter((w) => !own.has(w)));
+  const wordMember = (head: string) => `${head}${form.cut ? fitting(head, display) : display}\u0000${id}`;
   return {
     iso: iso.toLowerCase(),
     phrase: `${display}\u0000${id}`,
-    words: [
-      ...[...own].map((w) => `${w}\u0000${length}${display}\u0000${id}`),
-      ...[...other].map((w) => `${NAME_MARK}${w}\u0000${length}${display}\u0000${id}`),
-    ],
+    words: [...[...own].map((w) => wordMember(`${w}\u0000${length}`)), ...[...other].map((w) => wordMember(`${NAME_MARK}${w}\u0000${length}`))],
   };
+}
+
+/**
+ * The display name as a word member starting with `head` carries it: whole if the member fits
+ * MEMBER_MAX bytes with the longest entry id, else cut at a character to fit with CUT_MARK (whole
+ * when even an empty name would not fit: such a member stays long). Depends only on head and name,
+ * so every member of one word and name is cut alike.
+ */
+function fitting(head: string, display: string): string {
+  const room = MEMBER_MAX - ID_MAX - 1 - Buffer.byteLength(head);
+  if (Buffer.byteLength(display) <= room) return display;
+  let left = room - CUT_MARK.length;
+  if (left < 0) return display;
+  let cut = "";
+  for (const c of display) {
+    left -= Buffer.byteLength(c);
+    if (left < 0) break;
+    cut += c;
+  }
+  return cut + CUT_MARK;
 }
 
 /** A length as two characters from \x01 to \x1f (up to 960), ordered as the numbers are. */
@@ -50,8 +87,12 @@ export const NAME_MARK = "\u0001";
 interface ParsedMember {
   /** The word (word members) or the display name (phrase members). */
   key: string;
-  /** The normalised display name. */
+  /** The normalised display name, or its start when `cut`. */
   phrase: string;
+  /** The member carries only the start of the display name (CUT_MARK). */
+  cut: boolean;
+  /** The display name's length as its length mark gives it (up to 960), or null when the member has none. */
+  length: number | null;
   sku: string;
   position: number;
   id: string;
@@ -73,8 +114,11 @@ export function parseMember(member: string): ParsedMember | null {
   const parsed = parseEntryId(id);
   if (!parsed) return null;
   const key = member.slice(member.startsWith(NAME_MARK) ? 1 : 0, first);
-  if (first === last) return { key, phrase: key, sku: parsed.sku, position: parsed.position, id };
+  if (first === last) return { key, phrase: key, cut: false, length: null, sku: parsed.sku, position: parsed.position, id };
   // The length mark, when there is one: a display name starts with a letter or digit.
-  const from = member.charCodeAt(first + 1) < 0x20 ? first + 3 : first + 1;
-  return { key, phrase: member.slice(from, last), sku: parsed.sku, position: parsed.position, id };
+  const marked = member.charCodeAt(first + 1) < 0x20;
+  const length = marked ? (member.charCodeAt(first + 1) - 1) * 31 + member.charCodeAt(first + 2) - 1 : null;
+  const display = member.slice(marked ? first + 3 : first + 1, last);
+  const cut = display.endsWith(CUT_MARK);
+  return { key, phrase: cut ? display.slice(0, -CUT_MARK.length) : display, cut, length, sku: parsed.sku, position: parsed.position, id };
 }

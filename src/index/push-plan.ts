@@ -3,13 +3,12 @@ import {
   addDisplayNames,
   type DisplayName,
   displayNameKey,
-  type EntryIdForm,
   type EntryRefusal,
   type ItemRecord,
   MAX_ENTRY_WORDS,
   MAX_ITEM_ENTRIES,
 } from "../catalog/entries.ts";
-import { entryMembers, memberKey } from "./members.ts";
+import { entryMembers, type MemberForm, memberKey, NEW_FORM } from "./members.ts";
 
 interface AddItem {
   linked: string;
@@ -55,8 +54,8 @@ export function skusOf(op: PushOp): string[] {
   return [op.item.linked];
 }
 
-/** What an op does to the given current records, members written with the generation's entry id form. Pure. */
-export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, form: EntryIdForm = "short"): PushPlan {
+/** What an op does to the given current records, members written in the generation's form. Pure. */
+export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, form: MemberForm = NEW_FORM): PushPlan {
   const records = new Map<string, ItemRecord | null>();
   for (const [sku, r] of current) records.set(sku, r ? structuredClone(r) : null);
   const plan: PushPlan = { records, changes: [], entriesDelta: 0, added: 0, removed: 0, refused: null };

@@ -1,6 +1,7 @@
 // Every Lua script of the index. Scripts that reach into a generation are given Keys.typeBase and
 // derive the generation's keys with gen_keys (keys.ts), never by spelling the layout out here.
 import { LUA_GEN_KEYS } from "./keys.ts";
+import { CUT_MARK, ID_MAX, MEMBER_MAX } from "./members.ts";
 
 // A phrase or word set kept in pieces, so Redis stores each in its compact listpack form (by
 // default up to 128 members of up to 64 bytes): pieces hold consecutive ranges of the set, and
@@ -11,7 +12,7 @@ import { LUA_GEN_KEYS } from "./keys.ts";
 // reads merge the two. Lua compares strings by locale, so the merge compares bytes itself.
 // Bounds are inclusive strings, nil for no bound.
 export const LUA_PIECES = `
-local PIECE_MAX, MEMBER_MAX = 128, 64
+local PIECE_MAX, MEMBER_MAX = 128, ${MEMBER_MAX}
 local function piece_of(set, entry) return set.piece(string.sub(entry, string.find(entry, '\\0\\0', 1, true) + 2)) end
 local function ix_bound(open, b) return open .. b .. '\\0\\0\\255' end
 -- The index entry of the last piece whose first member is at most m, or else of the first piece
@@ -173,6 +174,59 @@ local function piece_count(set, lo, hi)
   end
   return n
 end
+-- Word members (members.ts). A member's display name runs from after its length mark (two bytes
+-- below a space; absent in older members) to its last NUL, and ends with the cut mark when the
+-- member carries it cut.
+local CUT, ID_MAX = ${CUT_MARK.charCodeAt(0)}, ${ID_MAX}
+local function word_parts(m)
+  local first = string.find(m, '\\0', 1, true)
+  local last = first
+  while true do
+    local nxt = string.find(m, '\\0', last + 1, true)
+    if not nxt then break end
+    last = nxt
+  end
+  local from = first + 1
+  if byte(m, from) < 32 then from = from + 2 end
+  return first, from, last, last > from and byte(m, last - 1) == CUT
+end
+-- Reads up to \`limit\` word members from lo to hi as piece_range does. A cut display name leaves
+-- members of one word and length whose names agree up to the shortest cut unordered among
+-- themselves; when the read stops inside such a run and the run holds a cut member, the run
+-- (read on past the limit) is returned apart with how many of its members the limit takes:
+-- search orders it by the whole names. Returns members, run (or nil), places.
+local TIE_MAX = 256
+local function word_range(set, lo, hi, limit)
+  local out = piece_range(set, lo, hi, limit)
+  if limit <= 0 or #out < limit then return out, nil, 0 end
+  local z = out[#out]
+  local _, from = word_parts(z)
+  if from == string.find(z, '\\0', 1, true) + 1 then return out, nil, 0 end
+  -- Members of this word cut their names to between room - 3 and room bytes (whole characters).
+  local room = MEMBER_MAX - ID_MAX - 2 - (from - 1)
+  local tie = string.sub(z, 1, from - 1 + math.max(room - 3, 0))
+  local after = piece_range(set, z, tie .. '\\255', TIE_MAX + 1)
+  if #after < 2 then return out, nil, 0 end
+  local run, cut = {}, false
+  local start = #out + 1
+  while start > 1 and string.sub(out[start - 1], 1, #tie) == tie do start = start - 1 end
+  for i = start, #out do run[#run + 1] = out[i] end
+  for i = 2, #after do run[#run + 1] = after[i] end
+  for _, m in ipairs(run) do
+    local _, _, _, c = word_parts(m)
+    if c then cut = true; break end
+  end
+  if not cut then return out, nil, 0 end
+  return {unpack(out, 1, start - 1)}, run, #out - start + 1
+end
+-- Appends a run as search takes it: iso, places, n, the n members.
+local function add_run(runs, i, run, places)
+  if not run then return end
+  runs[#runs + 1] = i
+  runs[#runs + 1] = places
+  runs[#runs + 1] = #run
+  for _, m in ipairs(run) do runs[#runs + 1] = m end
+end
 `;
 
 // Switches the serving generation if this run still owns the type (fence) and every push
@@ -262,13 +316,16 @@ if not gen then return false end
 return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates') or '0')`;
 
 // One search's prefix reads, in one round trip. Returns {gen, vocab_version, phrase hits, word
-// hits, name hits, driver, counts}, hits as [iso, member, iso, member, …].
+// hits, name hits, driver, counts, word runs, name runs, names unsure}, hits as [iso, member, iso,
+// member, …], runs (word_range) as [iso, places, n, n members, iso, …].
 // Phrase members (display names starting with the query) come first. Only when they give fewer
-// than `limit` entries (counted once per item and display name): the word members of the query
-// word with the fewest (`driver`, its 1-based position; `counts` has every query word's), first
-// of the entries' own display-name words, then, only when those still give fewer than `limit`
+// than \`limit\` entries (counted once per item and display name): the word members of the query
+// word with the fewest (\`driver\`, its 1-based position; \`counts\` has every query word's), first
+// of the entries' own display-name words, then, only when those still give fewer than \`limit\`
 // entries whose display name has every query word, of the words found only through the item's
-// name or origin name (members marked with \1, see members.ts).
+// name or origin name (members marked with \1, see members.ts). Members with a cut display name
+// (and runs) may or may not count: when that decides, the name words are read and \`names unsure\`
+// is 1, so search counts on the whole names and drops them if they were not needed.
 // KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, query words….
 export const PREFIX_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -278,6 +335,7 @@ local k = gen_keys(base, gen)
 local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
 local phrase_hits, word_hits, name_hits, counts, seen, distinct, driver = {}, {}, {}, {}, {}, 0, 0
+local word_runs, name_runs, unsure = {}, {}, 0
 for _, i in ipairs(isos) do
   local members
   if q == '' then members = piece_range(k.set('phrase', i), nil, nil, limit)
@@ -306,34 +364,38 @@ if #ARGV > 5 and distinct < limit then
     -- The candidate budget is shared by the languages searched, but each gets a page's worth.
     local each = math.max(limit + 10, math.floor(cap / #isos))
     for _, i in ipairs(isos) do
-      local members = piece_range(k.set('word', i), best, best .. '\\255', each)
+      local members, run, places = word_range(k.set('word', i), best, best .. '\\255', each)
+      add_run(word_runs, i, run, places)
+      unsure = unsure + places
       for _, m in ipairs(members) do
         word_hits[#word_hits + 1] = i
         word_hits[#word_hits + 1] = m
-        local first = string.find(m, '\\0', 1, true)
-        local last = string.find(m, '\\0', first + 1, true)
-        -- Skip the display name's length mark (two bytes below a space; members.ts).
-        if string.byte(m, first + 1) < 32 then first = first + 2 end
-        local display = ' ' .. string.sub(m, first + 1, last - 1)
-        local all = true
-        for t = 6, #ARGV do
-          if not string.find(display, ' ' .. ARGV[t], 1, true) then all = false; break end
-        end
-        if all then
-          local key = string.sub(m, last + 1, string.find(m, '.', last, true)) .. string.sub(m, first + 1, last)
-          if not seen[key] then seen[key] = true; distinct = distinct + 1 end
+        local _, from, last, cut = word_parts(m)
+        if cut then unsure = unsure + 1
+        else
+          local display = ' ' .. string.sub(m, from, last - 1)
+          local all = true
+          for t = 6, #ARGV do
+            if not string.find(display, ' ' .. ARGV[t], 1, true) then all = false; break end
+          end
+          if all then
+            local key = string.sub(m, last + 1, string.find(m, '.', last, true)) .. string.sub(m, from, last)
+            if not seen[key] then seen[key] = true; distinct = distinct + 1 end
+          end
         end
       end
     end
     if distinct < limit then
+      if distinct + unsure >= limit then unsure = 1 else unsure = 0 end
       for _, i in ipairs(isos) do
-        local members = piece_range(k.set('word', i), '\\1' .. best, '\\1' .. best .. '\\255', each)
+        local members, run, places = word_range(k.set('word', i), '\\1' .. best, '\\1' .. best .. '\\255', each)
+        add_run(name_runs, i, run, places)
         for _, m in ipairs(members) do name_hits[#name_hits + 1] = i; name_hits[#name_hits + 1] = m end
       end
-    end
+    else unsure = 0 end
   end
 end
-return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, word_hits, name_hits, driver, counts}`;
+return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, word_hits, name_hits, driver, counts, word_runs, name_runs, unsure}`;
 
 // Word hits of query words expanded through the vocabulary (infix and typo words), in generation
 // ARGV[2] if it still serves; false if it does not. Each query word comes as: the word, how many
@@ -341,7 +403,7 @@ return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, wo
 // whole words it expands to. The query word whose prefix and words have the fewest members drives:
 // its members are read, up to a budget per language for own words and again for name words.
 // KEYS: current. ARGV: type base, gen, iso ('' for all), limit, word candidates, query words count, the query words….
-// Returns {driver (1-based), hits [iso, member, …]}.
+// Returns {driver (1-based), hits [iso, member, …], runs (word_range) [iso, places, n, n members, …]}.
 export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, gen, iso, limit, cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('GET', KEYS[1]) ~= gen then return false end
@@ -384,21 +446,22 @@ if n > 1 then
 end
 local g = groups[driver]
 local each = math.max(limit + 10, math.floor(cap / #isos))
-local hits = {}
+local hits, runs = {}, {}
 for _, mark in ipairs({'', '\\1'}) do
   for _, i in ipairs(isos) do
     local left = each
     local function read(lo, hi)
       if left <= 0 then return end
-      local members = piece_range(k.set('word', i), mark .. lo, mark .. hi, left)
-      left = left - #members
+      local members, run, places = word_range(k.set('word', i), mark .. lo, mark .. hi, left)
+      left = left - #members - places
       for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
+      add_run(runs, i, run, places)
     end
     if not g.read then read(g.prefix, g.prefix .. '\\255') end
     for _, w in ipairs(g.words) do read(w .. '\\0', w .. '\\0\\255') end
   end
 end
-return {driver, hits}`;
+return {driver, hits, runs}`;
 
 // Item records of generation ARGV[2] if it still serves.
 // KEYS: current. ARGV: type base, gen, skus….

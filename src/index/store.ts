@@ -1,11 +1,11 @@
 // The Redis side of the index: generations of one type, their writing, publishing, reading for
 // search and cleanup. Nothing outside src/index/ reads or writes index keys but through this class.
 import type { ChainableCommander } from "ioredis";
-import type { EntryIdForm, ItemRecord } from "../catalog/entries.ts";
+import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
 import type { Keys, SetKind } from "./keys.ts";
-import { entryMembers, memberKey } from "./members.ts";
+import { entryMembers, type MemberForm, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
 import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PIECES_ADD, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
 
@@ -51,6 +51,18 @@ interface PrefixHits {
   driver: number;
   /** How many word members each query word's prefix has (empty when the word members were not needed). */
   counts: number[];
+  /** Runs of word and name members the reads stopped inside, unordered by cut display names (scripts.ts word_range). */
+  wordRuns: Run[];
+  nameRuns: Run[];
+  /** The name hits were read only because members with cut display names might not count: whether they were needed is for search to tell. */
+  namesUnsure: boolean;
+}
+
+/** Members of one language that the read of up to some limit stopped inside; `places` of them are within the limit. */
+export interface Run {
+  iso: string;
+  places: number;
+  members: string[];
 }
 
 /** One query word for expandedHits: its prefix (and what is known of it) and the whole words it expands to. */
@@ -128,7 +140,7 @@ export class IndexStore {
       .set(this.keys.owner(type), token)
       .set(this.keys.building(type), gen, "PX", ttlMs)
       .del(this.keys.journal(type))
-      .hset(g.meta, { entries: 0, items: 0, run_id: runId, created_at: new Date().toISOString(), vocab_version: 0, ids: "short" })
+      .hset(g.meta, { entries: 0, items: 0, run_id: runId, created_at: new Date().toISOString(), vocab_version: 0, ids: "short", cut: 1 })
       .exec();
   }
 
@@ -211,15 +223,15 @@ export class IndexStore {
     type: ItemType,
     op: PushOp,
     target: { building: string } | "serving",
-    plan: (current: Map<string, ItemRecord | null>, form: EntryIdForm) => PushPlan,
+    plan: (current: Map<string, ItemRecord | null>, form: MemberForm) => PushPlan,
   ): Promise<PushAttempt> {
     const gen = target === "serving" ? await this.currentGen(type) : target.building;
     if (!gen) return "no-index";
     const skus = skusOf(op);
     const g = this.keys.gen(type, gen);
-    const [raw, ids] = await Promise.all([this.client.hmget(g.items, ...skus), this.client.hget(g.meta, "ids")]);
-    // A generation written before short ids keeps the 24-hex form, so a push's removals find its members.
-    const form: EntryIdForm = ids === "short" ? "short" : "hex";
+    const [raw, [ids, cut]] = await Promise.all([this.client.hmget(g.items, ...skus), this.client.hmget(g.meta, "ids", "cut")]);
+    // A generation written before short ids or cut names keeps its form, so a push's removals find its members.
+    const form: MemberForm = { ids: ids === "short" ? "short" : "hex", cut: cut === "1" };
     const planned = plan(new Map(skus.map((sku, i) => [sku, raw[i] ? decodeRecord(raw[i]!) : null])), form);
     const stage = this.keys.stage(type, crypto.randomUUID());
     const staged = planned.changes.flat();
@@ -344,21 +356,22 @@ export class IndexStore {
       q.limit,
       q.wordCandidates,
       ...q.words,
-    )) as [string, string, string[], string[], string[], number, number[]] | [];
+    )) as [string, string, string[], string[], string[], number, number[], RunsReply, RunsReply, number] | [];
     if (reply.length === 0) return null;
-    const [gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts] = reply;
-    return { gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts };
+    const [gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts, wordRuns, nameRuns, unsure] = reply;
+    return { gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts, wordRuns: runs(wordRuns), nameRuns: runs(nameRuns), namesUnsure: unsure === 1 };
   }
 
   /**
    * Word hits ([iso, member, …]) of query words expanded through the vocabulary, read for the one
-   * with the fewest members (`driver`, 0-based), in one round trip; null if `gen` no longer serves.
+   * with the fewest members (`driver`, 0-based), and runs as prefixHits gives them, in one round
+   * trip; null if `gen` no longer serves.
    */
   async expandedHits(
     type: ItemType,
     gen: string,
     q: { iso: string; limit: number; wordCandidates: number; words: ExpandedWord[] },
-  ): Promise<{ driver: number; hits: string[] } | null> {
+  ): Promise<{ driver: number; hits: string[]; runs: Run[] } | null> {
     const args: (string | number)[] = [];
     for (const w of q.words) args.push(w.prefix, w.count, w.read ? 1 : 0, w.words.length, ...w.words);
     const reply = (await runScript(
@@ -373,8 +386,8 @@ export class IndexStore {
       q.wordCandidates,
       q.words.length,
       ...args,
-    )) as [number, string[]] | null;
-    return reply === null ? null : { driver: reply[0] - 1, hits: reply[1] };
+    )) as [number, string[], RunsReply] | null;
+    return reply === null ? null : { driver: reply[0] - 1, hits: reply[1], runs: runs(reply[2]) };
   }
 
   /** The distinct words of a generation, sorted. */
@@ -416,6 +429,19 @@ function decodeRecord(json: string): ItemRecord {
   const record = JSON.parse(json) as ItemRecord;
   for (const e of record.e as (string[] | null)[]) if (e?.length === 2) e.push(record.o[e[0]!]!);
   return record;
+}
+
+/** Runs as the scripts return them: iso, places, n, the n members, …. */
+type RunsReply = (string | number)[];
+
+function runs(flat: RunsReply): Run[] {
+  const out: Run[] = [];
+  for (let i = 0; i < flat.length; ) {
+    const n = Number(flat[i + 2]);
+    out.push({ iso: String(flat[i]), places: Number(flat[i + 1]), members: flat.slice(i + 3, i + 3 + n).map(String) });
+    i += 3 + n;
+  }
+  return out;
 }
 
 function push(map: Map<string, string[]>, key: string, value: string): void {

@@ -8,8 +8,8 @@
 import { type ItemRecord, toEntry } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
-import { parseMember } from "../index/members.ts";
-import type { ExpandedWord, IndexStore } from "../index/store.ts";
+import { CUT_MARK, parseMember } from "../index/members.ts";
+import type { ExpandedWord, IndexStore, Run } from "../index/store.ts";
 import { type Logger, silentLogger } from "../platform/log.ts";
 import { ResultCache } from "./cache.ts";
 import { type Candidate, cmp, compareRank, MATCH, type MatchClass, QueryMatcher, rankAndDedupe } from "./rank.ts";
@@ -44,16 +44,23 @@ interface Hit {
   iso: string;
   sku: string;
   position: number;
-  /** Normalised display name. */
+  /** Normalised display name; only its start while `cut`. */
   phrase: string;
+  /** The member carried the display name cut (members.ts) and its item record has not been read yet. */
+  cut: boolean;
+  /** Length of the normalised display name (a cut member's length mark: exact up to 960). */
+  length: number;
 }
 
-/** A hit placed by what its member shows. Not `own`: only its item's record can tell whether and how it matches. */
+/**
+ * A hit placed by what its member shows. Not `own`: only its item's record can tell whether and
+ * how it matches. A `cut` hit is placed as well as its whole name could place it (own, the best
+ * class its start allows, its start as sort key), never after its true place.
+ */
 interface Placed extends Hit {
   own: boolean;
   /** null when not own. */
   match: MatchClass | null;
-  length: number;
   sortKey: string;
 }
 
@@ -115,52 +122,54 @@ export class SearchService {
     const found = await this.store.prefixHits(type, { iso: isoKey, phrase: matcher.phrase, words: queryWords, limit, wordCandidates: WORD_CANDIDATES });
     if (!found) return [];
     const { gen } = found;
+    const records = new Records((skus) => this.items(type, gen, skus));
+    // The records of cut members that decide which members the reads took: in runs, and, when the
+    // name words were read only in case, every cut word hit (the count that decides is on whole names).
+    const inRuns = (runs: Run[]) => runs.flatMap((r) => r.members);
+    await records.load(cutSkus([...inRuns(found.wordRuns), ...inRuns(found.nameRuns), ...(found.namesUnsure ? found.wordHits : [])]));
+    const wordHits = [...found.wordHits, ...settleRuns(found.wordRuns, records)];
+    const namesNeeded = !found.namesUnsure || ownEntries(found.phraseHits, wordHits, records, queryWords) < limit;
     const hits = new Map<string, Hit>();
-    for (const flat of [found.phraseHits, found.wordHits, found.nameHits]) addHits(hits, flat);
+    for (const flat of [found.phraseHits, wordHits]) addHits(hits, flat, records);
+    if (namesNeeded) addHits(hits, [...found.nameHits, ...settleRuns(found.nameRuns, records)], records);
 
     let placed = place(hits, matcher);
-    if (queryWords.length > 0 && prefixOwnCount(placed) < limit) {
-      const more = await this.expandedHits(type, gen, found.vocabVersion, isoKey, matcher, found.driver, found.counts, limit);
-      if (more.length) {
-        addHits(hits, more);
-        placed = place(hits, matcher);
+    if (queryWords.length > 0) {
+      let counts = prefixOwnCount(placed);
+      if (counts.sure < limit && counts.maybe >= limit) {
+        // Members with cut display names decide whether to expand: read their items first.
+        await records.load(placed.filter((p) => p.cut).map((p) => p.sku));
+        placed = place(settle(hits, records), matcher);
+        counts = prefixOwnCount(placed);
+      }
+      if (counts.sure < limit) {
+        const more = await this.expandedHits(type, gen, found.vocabVersion, isoKey, matcher, found.driver, found.counts, limit);
+        if (more.hits.length || more.runs.length) {
+          await records.load(cutSkus(inRuns(more.runs)));
+          addHits(hits, [...more.hits, ...settleRuns(more.runs, records)], records);
+          placed = place(hits, matcher);
+        }
       }
     }
-    return rankAndDedupe(await this.resolve(type, gen, placed, matcher, limit), limit);
+    return rankAndDedupe(await this.resolve(placed, hits, matcher, limit, records), limit);
   }
 
   /**
    * Reads the items of the best placed hits and turns them into candidates. Entries matching by
    * their own display name come first; the others are read only when those are fewer than `limit`.
+   * A cut hit the choice reaches is read and placed again, until every chosen hit is whole.
    */
-  private async resolve(type: ItemType, gen: string, placed: Placed[], matcher: QueryMatcher, limit: number): Promise<Candidate[]> {
-    placed.sort((a, b) => compareRank(a, b) || cmp(a.sku, b.sku) || cmp(a.iso, b.iso));
-    const chosen: Placed[] = [];
-    // Counted once per item and normalised name (the same name in several languages, or written
-    // in other capitals): every hit of a counted one is read, the results keep the best of each.
-    const counted = new Set<string>();
-    let own = 0;
-    let other = 0;
-    for (const p of placed) {
-      if (!p.own) {
-        // Sorted after every own match: needed only when those are fewer than `limit`.
-        if (own >= limit || other >= WORD_CANDIDATES) continue;
-        other++;
-      } else {
-        const key = `${p.sku}\u0000${p.phrase}`;
-        if (!counted.has(key)) {
-          if (own >= limit + SLACK) continue;
-          own++;
-          counted.add(key);
-        }
-      }
-      chosen.push(p);
+  private async resolve(placed: Placed[], hits: Map<string, Hit>, matcher: QueryMatcher, limit: number, records: Records): Promise<Candidate[]> {
+    let chosen = choose(placed, limit);
+    while (chosen.some((p) => p.cut)) {
+      await records.load(chosen.map((p) => p.sku));
+      chosen = choose(place(settle(hits, records), matcher), limit);
     }
     if (!chosen.length) return [];
-    const items = await this.items(type, gen, [...new Set(chosen.map((h) => h.sku))]);
+    await records.load(chosen.map((h) => h.sku));
     const out: Candidate[] = [];
     for (const hit of chosen) {
-      const record = items.get(hit.sku);
+      const record = records.get(hit.sku);
       const entry = record ? toEntry(hit.sku, record, hit.position) : null;
       // A member left behind by an older layout could name a position reused since: skip it.
       if (!entry || phrase(entry.display_name) !== hit.phrase) continue;
@@ -189,19 +198,19 @@ export class SearchService {
     driver: number,
     counts: number[],
     limit: number,
-  ): Promise<string[]> {
-    if (!matcher.words.some((w) => w.length >= MIN_EXPANDABLE)) return [];
+  ): Promise<{ hits: string[]; runs: Run[] }> {
+    if (!matcher.words.some((w) => w.length >= MIN_EXPANDABLE)) return NONE;
     const vocabulary = await this.vocabulary(type, gen, version);
     const expanded: ExpandedWord[] = matcher.words.map((prefix, i) => {
       const e = this.expansion(vocabulary, prefix);
       return { prefix, count: counts[i] ?? -1, read: driver === i + 1, words: [...e.infix, ...e.typo] };
     });
     // Every query word must match some word: one with no members and no expansion leaves nothing to find.
-    if (expanded.some((w) => w.count === 0 && w.words.length === 0)) return [];
-    if (expanded.every((w) => w.words.length === 0)) return [];
+    if (expanded.some((w) => w.count === 0 && w.words.length === 0)) return NONE;
+    if (expanded.every((w) => w.words.length === 0)) return NONE;
     const reply = await this.store.expandedHits(type, gen, { iso, limit, wordCandidates: WORD_CANDIDATES, words: expanded });
     if (reply === null) throw new GenerationChanged();
-    return reply.hits;
+    return reply;
   }
 
   private expansion(vocabulary: LoadedVocabulary, word: string): Expansion {
@@ -223,13 +232,109 @@ export class SearchService {
   }
 }
 
+const NONE: { hits: string[]; runs: Run[] } = { hits: [], runs: [] };
+
+/** Item records one search has read (null: the item has none). */
+class Records {
+  private readonly read = new Map<string, ItemRecord | null>();
+  constructor(private readonly fetch: (skus: string[]) => Promise<Map<string, ItemRecord>>) {}
+
+  /** Reads the records not read yet, in one round trip. */
+  async load(skus: string[]): Promise<void> {
+    const missing = [...new Set(skus)].filter((sku) => !this.read.has(sku));
+    if (!missing.length) return;
+    const found = await this.fetch(missing);
+    for (const sku of missing) this.read.set(sku, found.get(sku) ?? null);
+  }
+
+  get(sku: string): ItemRecord | null {
+    return this.read.get(sku) ?? null;
+  }
+
+  /**
+   * The normalised display name of the entry a member names: as the member carries it, or, cut,
+   * from the record once read. undefined: not read yet; null: the record no longer has it.
+   */
+  phraseOf(m: { sku: string; position: number; phrase: string; cut: boolean }): string | null | undefined {
+    if (!m.cut) return m.phrase;
+    if (!this.read.has(m.sku)) return undefined;
+    const record = this.read.get(m.sku);
+    const entry = record ? toEntry(m.sku, record, m.position) : null;
+    const whole = entry ? phrase(entry.display_name) : null;
+    return whole?.startsWith(m.phrase) ? whole : null;
+  }
+}
+
+/** Items of the members with cut display names among `members` (other values, such as the isos of [iso, member, …], are no members). */
+function cutSkus(members: string[]): string[] {
+  const out: string[] = [];
+  for (const value of members) {
+    const m = parseMember(value);
+    if (m?.cut) out.push(m.sku);
+  }
+  return out;
+}
+
+/**
+ * The members each run's places take ([iso, member, …]): the run ordered as its members would be
+ * with whole display names (their records read), as one sorted set would have given them.
+ */
+function settleRuns(runs: Run[], records: Records): string[] {
+  const out: string[] = [];
+  for (const { iso, places, members } of runs) {
+    const whole: { member: string; bytes: Buffer }[] = [];
+    for (const member of members) {
+      const m = parseMember(member);
+      const display = m && records.phraseOf(m);
+      if (!m || typeof display !== "string") continue;
+      const tail = `${m.phrase}${m.cut ? CUT_MARK : ""}\u0000${m.id}`;
+      whole.push({ member, bytes: Buffer.from(`${member.slice(0, member.length - tail.length)}${display}\u0000${m.id}`) });
+    }
+    whole.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+    for (const w of whole.slice(0, places)) out.push(iso, w.member);
+  }
+  return out;
+}
+
+/**
+ * Entries (once per item and display name) among the phrase hits and the word hits whose display
+ * name has every query word as a word start: what PREFIX_SEARCH counts to decide whether it needs
+ * the name words, counted on whole display names.
+ */
+function ownEntries(phraseHits: string[], wordHits: string[], records: Records, queryWords: string[]): number {
+  const seen = new Set<string>();
+  const each = (flat: string[], test: (display: string) => boolean) => {
+    for (let i = 1; i < flat.length; i += 2) {
+      const m = parseMember(flat[i]!);
+      const display = m && records.phraseOf(m);
+      if (typeof display === "string" && test(display)) seen.add(`${m!.sku}\u0000${display}`);
+    }
+  };
+  each(phraseHits, () => true);
+  each(wordHits, (display) => queryWords.every((w) => ` ${display}`.includes(` ${w}`)));
+  return seen.size;
+}
+
 /** Adds hits [iso, member, …] to `hits`, once per entry. */
-function addHits(hits: Map<string, Hit>, flat: string[]): void {
+function addHits(hits: Map<string, Hit>, flat: string[], records: Records): void {
   for (let i = 0; i < flat.length; i += 2) {
     const m = parseMember(flat[i + 1]!);
     if (!m || hits.has(m.id)) continue;
-    hits.set(m.id, { iso: flat[i]!, sku: m.sku, position: m.position, phrase: m.phrase });
+    const display = records.phraseOf(m);
+    if (display === null) continue;
+    const cut = display === undefined;
+    hits.set(m.id, { iso: flat[i]!, sku: m.sku, position: m.position, phrase: cut ? m.phrase : display, cut, length: cut ? m.length! : display.length });
   }
+}
+
+/** Completes the cut hits whose records were read; drops those whose record no longer has them. */
+function settle(hits: Map<string, Hit>, records: Records): Map<string, Hit> {
+  for (const [id, hit] of hits) {
+    const display = hit.cut ? records.phraseOf(hit) : hit.phrase;
+    if (display === null) hits.delete(id);
+    else if (display !== undefined && hit.cut) hits.set(id, { ...hit, phrase: display, cut: false, length: display.length });
+  }
+  return hits;
 }
 
 /** Places each hit by its display name; those that do not match by it are left for their record to decide. */
@@ -237,15 +342,67 @@ function place(hits: Map<string, Hit>, matcher: QueryMatcher): Placed[] {
   const listing = matcher.words.length === 0;
   const out: Placed[] = [];
   for (const hit of hits.values()) {
-    const match = matcher.displayClass(hit.phrase);
-    out.push({ ...hit, own: match !== null, match, sortKey: hit.phrase, length: listing ? 0 : hit.phrase.length });
+    const match = hit.cut ? bestClass(hit.phrase, matcher.phrase) : matcher.displayClass(hit.phrase);
+    out.push({ ...hit, own: match !== null, match, sortKey: hit.phrase, length: listing ? 0 : hit.length });
   }
   return out;
 }
 
-/** Entries (once per item and display name) whose own display name has every query word as a word start. */
-function prefixOwnCount(placed: Placed[]): number {
+/** The best class a display name starting with `start` (and longer) can have for the query phrase. */
+function bestClass(start: string, query: string): MatchClass {
+  if (query.startsWith(start)) return MATCH.exact;
+  return start.startsWith(query) ? MATCH.phrasePrefix : MATCH.wordPrefix;
+}
+
+/**
+ * Entries (once per item and display name) whose own display name has every query word as a word
+ * start: `sure` counts whole names, `maybe` adds one for each cut hit (any could be one).
+ */
+function prefixOwnCount(placed: Placed[]): { sure: number; maybe: number } {
   const seen = new Set<string>();
-  for (const p of placed) if (p.own && p.match !== null && p.match <= MATCH.wordPrefix) seen.add(`${p.sku}\u0000${p.phrase}`);
-  return seen.size;
+  let cut = 0;
+  for (const p of placed) {
+    if (p.cut) cut++;
+    else if (p.own && p.match !== null && p.match <= MATCH.wordPrefix) seen.add(`${p.sku}\u0000${p.phrase}`);
+  }
+  return { sure: seen.size, maybe: seen.size + cut };
+}
+
+/**
+ * The hits whose items are read: in rank order, own matches up to `limit` + SLACK entries (once
+ * per item and normalised name: every hit of a counted one is read, the results keep the best of
+ * each), then, only when those are fewer than `limit`, the others. A cut hit is chosen wherever its
+ * whole name could be chosen: before the count is full, or when its item has a counted name.
+ */
+function choose(placed: Placed[], limit: number): Placed[] {
+  placed.sort((a, b) => compareRank(a, b) || cmp(a.sku, b.sku) || cmp(a.iso, b.iso));
+  const chosen: Placed[] = [];
+  const counted = new Set<string>();
+  const countedSkus = new Set<string>();
+  const skipped: Placed[] = [];
+  let own = 0;
+  let other = 0;
+  for (const p of placed) {
+    if (p.cut) {
+      if (own < limit + SLACK) chosen.push(p);
+      else skipped.push(p);
+      continue;
+    }
+    if (!p.own) {
+      // Sorted after every own match: needed only when those are fewer than `limit`.
+      if (own >= limit || other >= WORD_CANDIDATES) continue;
+      other++;
+    } else {
+      const key = `${p.sku}\u0000${p.phrase}`;
+      if (!counted.has(key)) {
+        if (own >= limit + SLACK) continue;
+        own++;
+        counted.add(key);
+        countedSkus.add(p.sku);
+      }
+    }
+    chosen.push(p);
+  }
+  for (const p of skipped) if (countedSkus.has(p.sku)) chosen.push(p);
+  return chosen;
 }
