@@ -1,6 +1,6 @@
 // Index memory: the catalog of bench/search.ts built into item records in memory (origins, then
 // their suppliers' display names, as a run merges them), written by the engine's own index writes
-// (IndexStore.queueItemWrites) under a scratch prefix, then MEMORY USAGE summed over its keys and
+// (IndexStore.queueItemWrites, then packSets) under a scratch prefix, then MEMORY USAGE summed over its keys and
 // divided by the entries. No MongoDB or service needed.
 //   REDIS_URL=redis://127.0.0.1:6390 bun bench/memory.ts [--origins 100000]
 import { parseArgs } from "node:util";
@@ -37,6 +37,7 @@ for (const type of ITEM_TYPES) {
     entries += store.queueItemWrites(pipe, type, "g", writes.slice(i, i + BATCH), 0);
     await pipe.exec();
   }
+  await store.packSets(type, "g");
 }
 
 const bytes: Record<string, number> = {};

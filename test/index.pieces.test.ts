@@ -2,7 +2,7 @@
 // sorted set holding the same members would, while each piece stays a compact listpack.
 import { afterAll, beforeEach, expect, test } from "bun:test";
 import { Keys, LUA_GEN_KEYS } from "../src/index/keys.ts";
-import { LUA_PIECES } from "../src/index/scripts.ts";
+import { LUA_PIECES, PACK } from "../src/index/scripts.ts";
 import { testRedis } from "./env.ts";
 
 const redis = testRedis();
@@ -26,7 +26,6 @@ local set = gen_keys(ARGV[1], ARGV[2]).set('word', 'en')
 local op = ARGV[3]
 local function bound(b) if b == '' then return nil end return b end
 if op == 'add' then local n = 0; for i = 4, #ARGV do n = n + piece_add(set, ARGV[i]) end return n end
-if op == 'add_many' then piece_add_many(set, {unpack(ARGV, 4)}) return 0 end
 if op == 'rem' then local n = 0; for i = 4, #ARGV do n = n + piece_rem(set, ARGV[i]) end return n end
 if op == 'range' then return piece_range(set, bound(ARGV[4]), bound(ARGV[5]), tonumber(ARGV[6])) end
 if op == 'count' then return piece_count(set, bound(ARGV[4]), bound(ARGV[5])) end`;
@@ -182,21 +181,29 @@ test("a set written before pieces (one sorted set) is read, and takes additions 
   await expectReadsLikeOneSet(["", "b", "box", "card", "z"], [1, 100, 1000]);
 });
 
-test("a run's batches add many members at once: pieces fill in order, overfull ones are rewritten", async () => {
+test("a set a run wrote plain is put into pieces in order, a stretch per call; longer members stay, pushes then add and remove", async () => {
   const all = shuffled([...many(3000), ...Array.from({ length: 30 }, (_, i) => member("card", `card ${"long name ".repeat(6)}${i}`, 8000 + i))]);
-  // Sorted batches as a run writes them, one unsorted, and one repeating members already there.
-  const batches = [
-    all.slice(0, 900).sort(byBytes),
-    all.slice(900, 1000),
-    all.slice(1000, 1900).sort(byBytes),
-    all.slice(1900).sort(byBytes),
-    all.slice(0, 50).sort(byBytes),
-  ];
-  for (const batch of batches) {
-    await call("add_many", ...batch);
-    await redis.zadd(REFERENCE, ...batch.flatMap((m) => ["0", m]));
-    await expectWellFormed();
+  await redis.zadd(g.word("en"), ...all.flatMap((m) => ["0", m]));
+  await redis.zadd(REFERENCE, ...all.flatMap((m) => ["0", m]));
+  let from = "-";
+  let calls = 0;
+  for (;;) {
+    const last = (await redis.eval(PACK, 1, g.meta, keys.typeBase("categories"), "g1", "word", "en", from, 500)) as string | null;
+    if (last === null) break;
+    from = `(${last}`;
+    calls++;
   }
-  expect(await redis.zcard(REFERENCE)).toBe(3030);
+  expect(calls).toBe(Math.ceil(3030 / 500));
+  expect(await redis.zcard(g.word("en"))).toBe(30);
+  const sizes = (await pieces()).map(([, members]) => members.length);
+  // Full pieces but the last stretch's, with room for pushes.
+  expect(sizes.slice(0, -1).every((n) => n >= 56 && n <= 112)).toBe(true);
+  expect(sizes.at(-1)).toBeLessThanOrEqual(112);
+  await expectWellFormed();
   await expectReadsLikeOneSet(["", "b", "box", "box\u0000", "card", "cards", "flyer\u0000", "poster"], [1, 10, 500, 5000]);
+  const more = [member("card", "card new", 9100), member("aardvark", "aardvark", 9101), ...many(50).map((m) => m.replace(/\.\w+$/, ".zz"))];
+  await add(more);
+  await remove([all[0]!, all[1]!, more[0]!]);
+  await expectWellFormed();
+  await expectReadsLikeOneSet(["", "a", "card", "poster"], [1, 10, 5000]);
 });

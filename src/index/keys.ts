@@ -14,13 +14,15 @@
 //   <p>{type}:stage:<id>         list of one push update's member changes, for its script (expires)
 //   <p>{type}:g:<gen>:items      hash sku → item record JSON
 //   <p>{type}:g:<gen>:meta       hash: entries, items, run_id, created_at, vocab_version, updates (push count), pieces (last piece id),
-//                                ids ("short": entry ids in the short form, entries.ts; absent in older indexes)
+//                                ids ("short": entry ids in the short form, entries.ts), cut ("1": long word members carry
+//                                their display name cut, members.ts); both absent in older indexes
 //   <p>{type}:g:<gen>:isos       set of the languages present
 //   <p>{type}:g:<gen>:phrase:<iso> zset (score 0) "<normalised display_name>\0<entry id>"
 //   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<length><normalised display_name>\0<entry id>",
 //                                  "\x01<word>\0…" for words only in the item's name or origin name (members.ts)
 //                                Each is kept in pieces (scripts.ts LUA_PIECES), the zset itself holding only members
-//                                longer than 64 bytes (and, in a generation written before pieces, every member):
+//                                longer than 64 bytes (and, in a generation written before pieces or still being
+//                                written by its run, every member; PACK puts them into pieces before it is published):
 //   <p>{type}:g:<gen>:phrase#ix:<iso>, word#ix:<iso>  zset (score 0) "<first member of a piece>\0\0<piece id>"
 //   <p>{type}:g:<gen>:phrase#<id>:<iso>, word#<id>:<iso>  zset (score 0), one piece: up to 128 members of up to 64 bytes
 //   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words

@@ -90,59 +90,11 @@ local function bytes_before(x, y)
   end
   return #x < #y
 end
--- Sorted members as new pieces of about PIECE_FILL each (room left for later additions).
+-- Sorted members as new pieces of about PIECE_FILL each (room left for later additions), after every piece there is.
 local PIECE_FILL = 112
 local function write_pieces(set, sorted)
   local size = math.ceil(#sorted / math.ceil(#sorted / PIECE_FILL))
   for from = 1, #sorted, size do new_piece(set, {unpack(sorted, from, math.min(from + size - 1, #sorted))}) end
-end
-local function merge_sorted(a, b)
-  local out, i, j = {}, 1, 1
-  while i <= #a or j <= #b do
-    if j > #b or (i <= #a and bytes_before(a[i], b[j])) then out[#out + 1] = a[i]; i = i + 1
-    else
-      if i <= #a and a[i] == b[j] then i = i + 1 end
-      out[#out + 1] = b[j]; j = j + 1
-    end
-  end
-  return out
-end
--- Adds many members (a run's batch): consecutive ascending members that fall in one piece are
--- added together, and a piece they would overfill is rewritten as pieces of about PIECE_FILL.
-local function piece_add_many(set, members)
-  local i = 1
-  while i <= #members do
-    local m = members[i]
-    local j = i + 1
-    if #m > MEMBER_MAX then redis.call('ZADD', set.all, 0, m)
-    else
-      local e, below = piece_for(set, m)
-      local next_e = e and redis.call('ZRANGEBYLEX', set.ix, '(' .. e, '+', 'LIMIT', 0, 1)[1]
-      local next_first = next_e and string.sub(next_e, 1, string.find(next_e, '\\0\\0', 1, true) - 1)
-      local group = {m}
-      while j <= #members and #members[j] <= MEMBER_MAX and bytes_before(members[j - 1], members[j])
-        and (not next_first or bytes_before(members[j], next_first)) do
-        group[#group + 1] = members[j]
-        j = j + 1
-      end
-      if not e then write_pieces(set, group)
-      else
-        local p = piece_of(set, e)
-        if redis.call('ZCARD', p) + #group <= PIECE_MAX then
-          local args = {}
-          for _, x in ipairs(group) do args[#args + 1] = 0; args[#args + 1] = x end
-          redis.call('ZADD', p, unpack(args))
-          if below then reindex(set, e, p) end
-        else
-          local all = merge_sorted(redis.call('ZRANGE', p, 0, -1), group)
-          redis.call('DEL', p)
-          redis.call('ZREM', set.ix, e)
-          write_pieces(set, all)
-        end
-      end
-    end
-    i = j
-  end
 end
 -- The first \`limit\` members from lo to hi, in order.
 local function piece_range(set, lo, hi, limit)
@@ -469,9 +421,23 @@ export const ITEMS_FETCH = `${LUA_GEN_KEYS}
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
 return redis.call('HMGET', gen_keys(ARGV[1], ARGV[2]).items, unpack(ARGV, 3))`;
 
-// Adds members to a phrase or word set of a generation being built (a run's writes), best sorted.
-// KEYS: meta. ARGV: type base, gen, kind ('phrase' or 'word'), iso, members….
-export const PIECES_ADD = `${LUA_GEN_KEYS}${LUA_PIECES}
+// Puts a phrase or word set that a run wrote plain (every member in its own sorted set, fast to
+// add to) into pieces, one stretch per call, in order: of the first \`count\` members after ARGV[5]
+// ('-' to start), those up to MEMBER_MAX bytes become pieces of about PIECE_FILL and leave the
+// sorted set; longer ones stay. Returns the last member of the stretch (the next call's start after
+// it), or false at the end. Only for a set that has no pieces yet.
+// KEYS: meta. ARGV: type base, gen, kind ('phrase' or 'word'), iso, from, count.
+export const PACK = `${LUA_GEN_KEYS}${LUA_PIECES}
 local set = gen_keys(ARGV[1], ARGV[2]).set(ARGV[3], ARGV[4])
-piece_add_many(set, {unpack(ARGV, 5)})
-return 1`;
+local members = redis.call('ZRANGEBYLEX', set.all, ARGV[5], '+', 'LIMIT', 0, tonumber(ARGV[6]))
+if #members == 0 then return false end
+local short, long = {}, {}
+for _, m in ipairs(members) do
+  if #m <= MEMBER_MAX then short[#short + 1] = m else long[#long + 1] = 0; long[#long + 1] = m end
+end
+if #short > 0 then
+  redis.call('ZREMRANGEBYLEX', set.all, '[' .. members[1], '[' .. members[#members])
+  if #long > 0 then redis.call('ZADD', set.all, unpack(long)) end
+  write_pieces(set, short)
+end
+return members[#members]`;

@@ -4,10 +4,10 @@ import type { ChainableCommander } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
-import type { Keys, SetKind } from "./keys.ts";
+import type { Keys } from "./keys.ts";
 import { entryMembers, type MemberForm, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PIECES_ADD, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PACK, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -26,6 +26,8 @@ const STAGE_TTL_MS = 60_000;
  * Redis busy for up to 2 s on a starved 2-core machine: as long as other requests wait for Redis.
  */
 const PUSH_SCRIPT_TIMEOUT_MS = 15_000;
+/** Members one PACK call reads: about 18 pieces, a few milliseconds of Redis. */
+const PACK_STRETCH = 2_000;
 /** Parsed item records kept for reuse by search (about 1 KB of text each, plus the parsed object). */
 const PARSED_RECORDS = 10_000;
 
@@ -201,17 +203,35 @@ export class IndexStore {
     }
     for (const part of chunks(records, VALUES_PER_COMMAND)) pipe.hset(g.items, ...part);
     for (const part of chunks([...phrases.keys()], VALUES_PER_COMMAND)) pipe.sadd(g.isos, ...part);
-    const base = this.keys.typeBase(type);
-    const addPieces = (kind: SetKind, iso: string, members: string[]) => {
-      // In order, a batch's members mostly land in the same piece as the one before.
-      for (const part of chunks(members.sort(), VALUES_PER_COMMAND)) pipe.eval(PIECES_ADD, 1, g.meta, base, gen, kind, iso, ...part);
-    };
-    for (const [iso, members] of phrases) addPieces("phrase", iso, members);
-    for (const [iso, members] of wordsByIso) addPieces("word", iso, members);
+    // Plain: packSets puts them into pieces once the run has written them all.
+    for (const [iso, members] of phrases) zaddAll(pipe, g.phrase(iso), members);
+    for (const [iso, members] of wordsByIso) zaddAll(pipe, g.word(iso), members);
     zaddAll(pipe, g.vocab, [...vocab]);
     if (added) pipe.hincrby(g.meta, "entries", added);
     if (newItems) pipe.hincrby(g.meta, "items", newItems);
     return added;
+  }
+
+  /**
+   * Puts the phrase and word sets a run wrote (plain, writeItems) into pieces, a stretch of
+   * PACK_STRETCH members per script call; `between` runs after each call with the time it took.
+   * Before the generation is published and before any push writes to it.
+   */
+  async packSets(type: ItemType, gen: string, between: (ms: number) => Promise<void> = async () => {}): Promise<void> {
+    const g = this.keys.gen(type, gen);
+    const base = this.keys.typeBase(type);
+    for (const iso of await this.client.smembers(g.isos)) {
+      for (const kind of ["phrase", "word"] as const) {
+        let from = "-";
+        for (;;) {
+          const started = performance.now();
+          const last = (await runScript(this.client, PACK, 1, g.meta, base, gen, kind, iso, from, PACK_STRETCH)) as string | null;
+          await between(performance.now() - started);
+          if (last === null) break;
+          from = `(${last}`;
+        }
+      }
+    }
   }
 
   /**

@@ -170,6 +170,20 @@ async function buildType(
         batchStart = now;
       }
     }
+    check();
+    const packStart = performance.now();
+    await store.packSets(type, gen, async (ms) => {
+      if (!searching?.()) return;
+      pausedMs += ms;
+      await Bun.sleep(ms);
+    });
+    const [packMs, packPauseMs] = [Math.round(performance.now() - packStart), Math.round(pausedMs)];
+    pausedMs = 0;
+    emit({
+      kind: "log",
+      msg: `${type}: phrase and word sets put into pieces in ${packMs} ms (of which paused for searches ${packPauseMs} ms)`,
+      fields: { run_id: gen, type, pack_ms: packMs, paused_ms: packPauseMs },
+    });
     await dataset.close();
     progress();
     return result;
