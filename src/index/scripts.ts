@@ -145,9 +145,8 @@ end
 -- Reads up to \`limit\` word members from lo to hi as piece_range does. A cut display name leaves
 -- members of one word and length whose names agree up to the shortest cut unordered among
 -- themselves; when the read stops inside such a run and the run holds a cut member, the run
--- (read on past the limit) is returned apart with how many of its members the limit takes:
+-- (read on past the limit to its end) is returned apart with how many of its members the limit takes:
 -- search orders it by the whole names. Returns members, run (or nil), places.
-local TIE_MAX = 256
 local function word_range(set, lo, hi, limit)
   local out = piece_range(set, lo, hi, limit)
   if limit <= 0 or #out < limit then return out, nil, 0 end
@@ -157,7 +156,7 @@ local function word_range(set, lo, hi, limit)
   -- Members of this word cut their names to between room - 3 and room bytes (whole characters).
   local room = MEMBER_MAX - ID_MAX - 2 - (from - 1)
   local tie = string.sub(z, 1, from - 1 + math.max(room - 3, 0))
-  local after = piece_range(set, z, tie .. '\\255', TIE_MAX + 1)
+  local after = piece_range(set, z, tie .. '\\255', 1e9)
   if #after < 2 then return out, nil, 0 end
   local run, cut = {}, false
   local start = #out + 1
