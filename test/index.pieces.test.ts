@@ -183,7 +183,7 @@ test("a set written before pieces (one sorted set) is read, and takes additions 
 
 test("a set a run wrote plain is put into pieces in order, a stretch per call; longer members stay, pushes then add and remove", async () => {
   const all = shuffled([...many(3000), ...Array.from({ length: 30 }, (_, i) => member("card", `card ${"long name ".repeat(6)}${i}`, 8000 + i))]);
-  await redis.zadd(g.word("en"), ...all.flatMap((m) => ["0", m]));
+  await redis.zadd(g.plain("word", "en"), ...all.flatMap((m) => ["0", m]));
   await redis.zadd(REFERENCE, ...all.flatMap((m) => ["0", m]));
   let from = "-";
   let calls = 0;
@@ -194,6 +194,7 @@ test("a set a run wrote plain is put into pieces in order, a stretch per call; l
     calls++;
   }
   expect(calls).toBe(Math.ceil(3030 / 500));
+  expect(await redis.exists(g.plain("word", "en"))).toBe(0);
   expect(await redis.zcard(g.word("en"))).toBe(30);
   const sizes = (await pieces()).map(([, members]) => members.length);
   // Full pieces but the last stretch's, with room for pushes.

@@ -21,10 +21,11 @@
 //   <p>{type}:g:<gen>:word:<iso>   zset (score 0) "<normalised word>\0<length><normalised display_name>\0<entry id>",
 //                                  "\x01<word>\0…" for words only in the item's name or origin name (members.ts)
 //                                Each is kept in pieces (scripts.ts LUA_PIECES), the zset itself holding only members
-//                                longer than 64 bytes (and, in a generation written before pieces or still being
-//                                written by its run, every member; PACK puts them into pieces before it is published):
+//                                longer than 64 bytes (and, in a generation written before pieces, every member):
 //   <p>{type}:g:<gen>:phrase#ix:<iso>, word#ix:<iso>  zset (score 0) "<first member of a piece>\0\0<piece id>"
 //   <p>{type}:g:<gen>:phrase#<id>:<iso>, word#<id>:<iso>  zset (score 0), one piece: up to 128 members of up to 64 bytes
+//   <p>{type}:g:<gen>:phrase#plain:<iso>, word#plain:<iso>  zset (score 0): every member as a run writes them, until
+//                                PACK (scripts.ts) puts them into pieces at the end of its build
 //   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words
 //   <p>{changes}:lease           change follower's lease: "<follower id> <token>", with expiry
 //   <p>{changes}:tokens          hash collection → resume token (EJSON) of its change stream
@@ -98,9 +99,11 @@ const GEN_CLOSE = ":";
 const GEN_PART = { items: "items", meta: "meta", isos: "isos", vocab: "vocab" } as const;
 const ISO_PART = { phrase: "phrase:", word: "word:" } as const;
 export type SetKind = keyof typeof ISO_PART;
-// A set's pieces: "<kind>#ix:<iso>" and "<kind>#<id>:<iso>", which no "<kind>:<iso>" can spell.
+// A set's pieces: "<kind>#ix:<iso>" and "<kind>#<id>:<iso>", which no "<kind>:<iso>" can spell,
+// and what a run writes before it puts the set into pieces, "<kind>#plain:<iso>".
 const PIECE_MARK = "#";
 const PIECE_INDEX = "ix";
+const PLAIN = "plain";
 
 function genBase(typeBase: string, gen: string): string {
   return `${typeBase}${GEN_OPEN}${gen}${GEN_CLOSE}`;
@@ -127,6 +130,10 @@ class GenKeys {
   pieceIndex(kind: SetKind, iso: string): string {
     return `${this.base}${kind}${PIECE_MARK}${PIECE_INDEX}:${iso}`;
   }
+  /** A phrase or word set as a run writes it (one sorted set), until it is put into pieces. */
+  plain(kind: SetKind, iso: string): string {
+    return `${this.base}${kind}${PIECE_MARK}${PLAIN}:${iso}`;
+  }
   /** The piece a piece index member names. */
   piece(kind: SetKind, iso: string, indexMember: string): string {
     return `${this.base}${kind}${PIECE_MARK}${indexMember.slice(indexMember.indexOf("\u0000\u0000") + 2)}:${iso}`;
@@ -136,7 +143,7 @@ class GenKeys {
 /**
  * Lua defining `gen_keys(type_base, gen)`: a generation's keys as GenKeys names them, in a table
  * with items, meta, isos, vocab, the functions phrase(iso), word(iso), and set(kind, iso): a phrase
- * or word set as LUA_PIECES (scripts.ts) reads it, {all, ix, piece(id)}. Scripts are given
+ * or word set as LUA_PIECES (scripts.ts) reads it, {all, ix, piece(id)}, and as a run writes it, plain. Scripts are given
  * Keys.typeBase and read the generation id in Redis, so they derive these keys themselves.
  */
 export const LUA_GEN_KEYS = `
@@ -157,6 +164,7 @@ ${Object.entries(ISO_PART)
       all = g .. k.iso_part[kind] .. iso,
       meta = k.meta,
       ix = g .. kind .. '${PIECE_MARK}${PIECE_INDEX}:' .. iso,
+      plain = g .. kind .. '${PIECE_MARK}${PLAIN}:' .. iso,
       piece = function(id) return g .. kind .. '${PIECE_MARK}' .. id .. ':' .. iso end,
     }
   end

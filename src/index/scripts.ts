@@ -34,8 +34,9 @@ local function reindex(set, entry, p)
 end
 local function new_piece(set, members)
   local id = redis.call('HINCRBY', set.meta, 'pieces', 1)
+  -- Largest first: Redis then inserts each at the listpack's head instead of scanning to its end.
   local args = {}
-  for _, m in ipairs(members) do args[#args + 1] = 0; args[#args + 1] = m end
+  for i = #members, 1, -1 do args[#args + 1] = 0; args[#args + 1] = members[i] end
   redis.call('ZADD', set.piece(id), unpack(args))
   redis.call('ZADD', set.ix, 0, members[1] .. '\\0\\0' .. id)
 end
@@ -252,7 +253,7 @@ for _, gen in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   for _, iso in ipairs(redis.call('SMEMBERS', k.isos)) do
     for _, kind in ipairs({'phrase', 'word'}) do
       local set = k.set(kind, iso)
-      n = n + redis.call('EXISTS', set.all, set.ix) + redis.call('ZCARD', set.ix)
+      n = n + redis.call('EXISTS', set.all, set.ix, set.plain) + redis.call('ZCARD', set.ix)
     end
   end
 end
@@ -420,23 +421,23 @@ export const ITEMS_FETCH = `${LUA_GEN_KEYS}
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
 return redis.call('HMGET', gen_keys(ARGV[1], ARGV[2]).items, unpack(ARGV, 3))`;
 
-// Puts a phrase or word set that a run wrote plain (every member in its own sorted set, fast to
-// add to) into pieces, one stretch per call, in order: of the first \`count\` members after ARGV[5]
-// ('-' to start), those up to MEMBER_MAX bytes become pieces of about PIECE_FILL and leave the
-// sorted set; longer ones stay. Returns the last member of the stretch (the next call's start after
-// it), or false at the end. Only for a set that has no pieces yet.
+// Puts a phrase or word set that a run wrote plain (set.plain, fast to add to) into pieces, one
+// stretch per call, in order: of the first \`count\` members after ARGV[5] ('-' to start), those up
+// to MEMBER_MAX bytes become pieces of about PIECE_FILL, longer ones go to the set's own sorted set.
+// Returns the last member of the stretch (the next call starts after it), or false at the end,
+// where the plain set is unlinked. For a set with no pieces yet.
 // KEYS: meta. ARGV: type base, gen, kind ('phrase' or 'word'), iso, from, count.
 export const PACK = `${LUA_GEN_KEYS}${LUA_PIECES}
 local set = gen_keys(ARGV[1], ARGV[2]).set(ARGV[3], ARGV[4])
-local members = redis.call('ZRANGEBYLEX', set.all, ARGV[5], '+', 'LIMIT', 0, tonumber(ARGV[6]))
-if #members == 0 then return false end
+local members = redis.call('ZRANGEBYLEX', set.plain, ARGV[5], '+', 'LIMIT', 0, tonumber(ARGV[6]))
+if #members == 0 then
+  redis.call('UNLINK', set.plain)
+  return false
+end
 local short, long = {}, {}
 for _, m in ipairs(members) do
   if #m <= MEMBER_MAX then short[#short + 1] = m else long[#long + 1] = 0; long[#long + 1] = m end
 end
-if #short > 0 then
-  redis.call('ZREMRANGEBYLEX', set.all, '[' .. members[1], '[' .. members[#members])
-  if #long > 0 then redis.call('ZADD', set.all, unpack(long)) end
-  write_pieces(set, short)
-end
+if #long > 0 then redis.call('ZADD', set.all, unpack(long)) end
+if #short > 0 then write_pieces(set, short) end
 return members[#members]`;

@@ -204,8 +204,8 @@ export class IndexStore {
     for (const part of chunks(records, VALUES_PER_COMMAND)) pipe.hset(g.items, ...part);
     for (const part of chunks([...phrases.keys()], VALUES_PER_COMMAND)) pipe.sadd(g.isos, ...part);
     // Plain: packSets puts them into pieces once the run has written them all.
-    for (const [iso, members] of phrases) zaddAll(pipe, g.phrase(iso), members);
-    for (const [iso, members] of wordsByIso) zaddAll(pipe, g.word(iso), members);
+    for (const [iso, members] of phrases) zaddAll(pipe, g.plain("phrase", iso), members);
+    for (const [iso, members] of wordsByIso) zaddAll(pipe, g.plain("word", iso), members);
     zaddAll(pipe, g.vocab, [...vocab]);
     if (added) pipe.hincrby(g.meta, "entries", added);
     if (newItems) pipe.hincrby(g.meta, "items", newItems);
@@ -214,8 +214,8 @@ export class IndexStore {
 
   /**
    * Puts the phrase and word sets a run wrote (plain, writeItems) into pieces, a stretch of
-   * PACK_STRETCH members per script call; `between` runs after each call with the time it took.
-   * Before the generation is published and before any push writes to it.
+   * PACK_STRETCH members per script call (PACK); `between` runs after each call with the time it
+   * took. Before the generation is published and before any push writes to it.
    */
   async packSets(type: ItemType, gen: string, between: (ms: number) => Promise<void> = async () => {}): Promise<void> {
     const g = this.keys.gen(type, gen);
@@ -327,7 +327,7 @@ export class IndexStore {
       for (const kind of ["phrase", "word"] as const) {
         const ix = g.pieceIndex(kind, iso);
         for (const entry of await this.client.zrange(ix, "0", "-1")) sets.push(g.piece(kind, iso, entry));
-        sets.push(ix, kind === "phrase" ? g.phrase(iso) : g.word(iso));
+        sets.push(ix, kind === "phrase" ? g.phrase(iso) : g.word(iso), g.plain(kind, iso));
       }
     }
     await this.unlinkKeys([g.items, g.vocab, ...sets, g.isos, g.meta]);
