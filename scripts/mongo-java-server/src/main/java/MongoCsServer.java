@@ -92,8 +92,17 @@ public final class MongoCsServer {
           inner.handleDropCollection(namespace);
         }
 
+        // 1.46.0 answers resumeAfter with an invalidate when the collection was dropped at any time
+        // before the token, even if it was created again since: a stream of a collection that was ever
+        // dropped could never be resumed. MongoDB resumes it (a drop after the token is still seen).
+        // startAfter starts from the same position without that check.
         @Override
         public Cursor createCursor(Document changeStream, String namespace, Aggregation aggregation) {
+          if (changeStream.get("resumeAfter") instanceof Document token) {
+            changeStream = new Document(changeStream);
+            changeStream.remove("resumeAfter");
+            changeStream.put("startAfter", token);
+          }
           return inner.createCursor(changeStream, namespace, aggregation);
         }
       };
