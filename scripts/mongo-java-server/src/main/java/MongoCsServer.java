@@ -69,26 +69,29 @@ public final class MongoCsServer {
     @Override
     protected Oplog createOplog() {
       Oplog inner = super.createOplog();
+      // The writes to the oplog are synchronized: 1.46.0 takes an entry's timestamp, then adds the
+      // entry, and two clients writing to different collections can add them in the other order. A
+      // stream that reads between the two moves past the later timestamp and never sees the earlier.
       return new Oplog() {
         @Override
-        public void handleInsert(String namespace, List<Document> documents) {
+        public synchronized void handleInsert(String namespace, List<Document> documents) {
           inner.handleInsert(namespace, documents);
         }
 
         // 1.46.0 gives an update event the update itself as its documentKey (not {_id}); recording
         // each update with the document's _id in it makes documentKey._id right.
         @Override
-        public void handleUpdate(String namespace, Document selector, Document update, List<Object> ids) {
+        public synchronized void handleUpdate(String namespace, Document selector, Document update, List<Object> ids) {
           for (Object id : ids) inner.handleUpdate(namespace, selector, new Document(update).append("_id", id), List.of(id));
         }
 
         @Override
-        public void handleDelete(String namespace, Document query, List<Object> ids) {
+        public synchronized void handleDelete(String namespace, Document query, List<Object> ids) {
           inner.handleDelete(namespace, query, ids);
         }
 
         @Override
-        public void handleDropCollection(String namespace) {
+        public synchronized void handleDropCollection(String namespace) {
           inner.handleDropCollection(namespace);
         }
 
