@@ -297,7 +297,7 @@ describe("change streams", () => {
     await expectInStep(w);
   });
 
-  test("MongoDB restarted empty and seeded again: one full run (resync); another replica then takes over from the stored positions without one", async () => {
+  test("MongoDB restarted empty and seeded again: a full run (resync); another replica then takes over from the stored positions without one", async () => {
     const mongo = await startMongoCs();
     const w = await newWorld("cs-restart", mongo.url);
     await seed(w.db);
@@ -308,9 +308,12 @@ describe("change streams", () => {
     await w.db.collection("boxes").insertOne({ name: "early", slug: "early", display_name: names(["en", "Early"]) });
     await w.db.dropCollection("boxes");
     await seed(w.db);
-    await until(() => resyncRuns(w).length === 2 && a.status().state === "following", 30_000, "a resync after the restart");
+    await until(() => resyncRuns(w).length >= 2 && a.status().state === "following", 30_000, "a resync after the restart");
     await change(w.db);
     await expectInStep(w);
+    // (A resync that read the catalog before it was seeded again is refused by the shrink guard, and tried again.)
+    const runs = resyncRuns(w);
+    expect(runs[0]?.status).toBe("success");
     // As a process that died: the lease is left to expire.
     await a.stop({ keepLease: true });
     const b = w.follower();
@@ -320,7 +323,7 @@ describe("change streams", () => {
       await w.db.collection(SUPPLIER[type]).deleteOne({ _id: id((t + 1) * 1000 + 106) });
     }
     await expectInStep(w);
-    expect(resyncRuns(w).map((r) => r.status)).toEqual(["success", "success"]);
+    expect(resyncRuns(w)).toEqual(runs);
   }, 90_000);
 });
 

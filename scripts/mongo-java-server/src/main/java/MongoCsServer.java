@@ -9,8 +9,10 @@ import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.bson.BsonTimestamp;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.exception.MongoServerError;
 import de.bwaldvogel.mongo.oplog.OplogPosition;
 import io.netty.channel.Channel;
+import java.time.Instant;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import de.bwaldvogel.mongo.oplog.Oplog;
@@ -38,6 +40,8 @@ public final class MongoCsServer {
    */
   static final class Backend extends MemoryBackend {
     private final Set<Long> changeStreamCursors = ConcurrentHashMap.newKeySet();
+    /** Before every entry of this server's oplog (its data is in memory: older positions are another server's). */
+    private final BsonTimestamp started = new BsonTimestamp(Instant.now(), 0);
 
     @Override
     public Document handleCommand(Channel channel, String database, String command, Document query) {
@@ -62,8 +66,8 @@ public final class MongoCsServer {
 
     private BsonTimestamp lastOplogTime() {
       MongoCollection<?> oplog = resolveDatabase("local").resolveCollection("oplog.rs", false);
-      if (oplog == null) return new BsonTimestamp(0);
-      return oplog.queryAllAsStream().map(d -> (BsonTimestamp) ((Document) d).get("ts")).max(BsonTimestamp::compareTo).orElse(new BsonTimestamp(0));
+      if (oplog == null) return started;
+      return oplog.queryAllAsStream().map(d -> (BsonTimestamp) ((Document) d).get("ts")).max(BsonTimestamp::compareTo).orElse(started);
     }
 
     @Override
@@ -95,13 +99,17 @@ public final class MongoCsServer {
           inner.handleDropCollection(namespace);
         }
 
-        // 1.46.0 answers resumeAfter with an invalidate when the collection was dropped at any time
-        // before the token, even if it was created again since: a stream of a collection that was ever
-        // dropped could never be resumed. MongoDB resumes it (a drop after the token is still seen).
-        // startAfter starts from the same position without that check.
+        // A resume point from before this server started (another server's: the data and oplog are
+        // in memory) is refused as MongoDB refuses one it no longer has; 1.46.0 resumed from it.
+        // 1.46.0 also answers resumeAfter with an invalidate when the collection was dropped at any
+        // time before the token, even if it was created again since: a stream of a collection that
+        // was ever dropped could never be resumed. MongoDB resumes it (a drop after the token is still
+        // seen); startAfter starts from the same position without that check.
         @Override
         public Cursor createCursor(Document changeStream, String namespace, Aggregation aggregation) {
           if (changeStream.get("resumeAfter") instanceof Document token) {
+            if (new OplogPosition(started).isAfter(OplogPosition.fromDocument(token)))
+              throw new MongoServerError(286, "ChangeStreamHistoryLost", "Resume of change stream was not possible, as the resume point may no longer be in the oplog");
             changeStream = new Document(changeStream);
             changeStream.remove("resumeAfter");
             changeStream.put("startAfter", token);
