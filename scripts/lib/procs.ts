@@ -267,7 +267,9 @@ export async function startMongo(): Promise<ManagedProcess> {
  */
 export async function startMongoCs(opts: { heapMb?: number } = {}): Promise<ManagedProcess> {
   const jar = join(ROOT, ".local/mongo-java-server/mongo-cs-server.jar");
-  if (!existsSync(jar)) throw new Error(`no ${jar}: run scripts/services.sh start (builds it with Maven)`);
+  // Built, or built again when older than its sources.
+  const built = await runCommand([join(ROOT, "scripts/services.sh"), "build-cs"], ROOT, {}, 600_000);
+  if (built.code !== 0 || !existsSync(jar)) throw new Error(`building ${jar} failed (scripts/services.sh build-cs): ${built.stderr.slice(-1000)}`);
   const dir = tempDir("mongo-cs");
   const port = freePort();
   const argv = ["java", `-Xmx${opts.heapMb ?? 512}m`, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar, String(port)];
