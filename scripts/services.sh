@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Local Redis + MongoDB-compatible server for dev and tests. Data lives in .local/ (git-ignored).
-#   scripts/services.sh start|stop|status|env
+#   scripts/services.sh start|stop|status|env|build-cs
 #   eval "$(scripts/services.sh env)"     # exports REDIS_URL, MONGODB_URI and MONGODB_CS_URI
 # Mongo source, in order: MONGODB_URI / HOST (mongodb://…) from the environment (nothing started),
 # else mongod from PATH, else FerretDB v1.24.2 on SQLite (built into .local/bin on first use).
 # Besides it, a MongoDB server with change streams for the change-stream tests: mongo-java-server
 # (in memory; scripts/mongo-java-server/, built with Maven into .local/ on first use), at MONGODB_CS_URI.
 # Ports: SS_REDIS_PORT (6390), SS_MONGO_PORT (27027), SS_MONGO_CS_PORT (27037).
-# `status` exits 3 when something is down.
+# `status` exits 3 when something is down. `build-cs` builds the mongo-java-server jar if it is older
+# than its sources (`start` does too; a server already running keeps its jar until it is restarted).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -332,5 +333,6 @@ case "${1:-}" in
   stop) stop_redis; stop_mongo; stop_mongo_cs ;;
   status) status ;;
   env) print_env ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  build-cs) build_mongo_cs ;;
+  *) echo "usage: $0 start|stop|status|env|build-cs" >&2; exit 2 ;;
 esac

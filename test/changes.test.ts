@@ -5,9 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { type Db, MongoClient, ObjectId } from "mongodb";
 import { BINARY, ensureBinary, runCommand } from "../scripts/lib/binary.ts";
 import { allServingEntries, type IndexEntries } from "../scripts/lib/entries.ts";
+import { killAll, startMongoCs } from "../scripts/lib/procs.ts";
 import type { Services } from "../src/app/container.ts";
 import { ITEM_TYPES } from "../src/catalog/types.ts";
 import { ChangeFollower } from "../src/changes/follower.ts";
+import { skusOf } from "../src/index/push-plan.ts";
+import { IndexStore } from "../src/index/store.ts";
 import { createContext, MONGODB_URI, type TestContext } from "./helpers.ts";
 import { SUPPLIER, slowEngine, until } from "./sync.fixtures.ts";
 
@@ -28,32 +31,39 @@ afterAll(() => client.close());
 
 interface World {
   ctx: TestContext;
+  mongo: MongoClient;
   db: Db;
   s: Services;
   followers: ChangeFollower[];
-  follower(): ChangeFollower;
+  follower(store?: IndexStore): ChangeFollower;
 }
 
 let world: World | null = null;
 afterEach(async () => {
-  if (!world) return;
-  for (const f of world.followers) await f.stop();
-  await world.db.dropDatabase().catch(() => {});
-  await world.ctx.cleanup();
-  world = null;
+  if (world) {
+    for (const f of world.followers) await f.stop();
+    await world.db.dropDatabase().catch(() => {});
+    await world.ctx.cleanup();
+    if (world.mongo !== client) await world.mongo.close();
+    world = null;
+  }
+  await killAll();
 });
 
-async function newWorld(name: string): Promise<World> {
-  const ctx = await createContext(name, ENV);
+/** Services and followers on a database of their own, at the shared server or the one at `mongoUrl`. */
+async function newWorld(name: string, mongoUrl = CS_URI): Promise<World> {
+  const ctx = await createContext(name, { ...ENV, MONGODB_URI: mongoUrl });
   const s = await ctx.services();
   const followers: ChangeFollower[] = [];
+  const mongo = mongoUrl === CS_URI ? client : new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 10_000 });
   world = {
     ctx,
-    db: client.db(ctx.dbName),
+    mongo,
+    db: mongo.db(ctx.dbName),
     s,
     followers,
-    follower() {
-      const f = new ChangeFollower({ ...s, retryMs: 200, resyncRetryMs: 500, onApplied: (type, op, count) => s.metrics.recordChanges(type, op, count) });
+    follower(store = s.store) {
+      const f = new ChangeFollower({ ...s, store, retryMs: 200, resyncRetryMs: 500, onApplied: (type, op, count) => s.metrics.recordChanges(type, op, count) });
       followers.push(f);
       f.start();
       return f;
@@ -125,6 +135,29 @@ async function expectInStep(w: World): Promise<void> {
     actual = await allServingEntries(w.s.store);
   }
   expect(actual).toEqual(expected);
+}
+
+/** An index store whose writes of the items on hold wait until the hold is swapped for another (an update read from MongoDB, not yet in Redis). */
+class HeldStore extends IndexStore {
+  private held = new Set<string>();
+  private gate = Promise.withResolvers<void>();
+  /** Writes waiting on the current hold. */
+  waiting = 0;
+
+  /** Lets the writes on hold go, and holds the next writes of `skus` instead (none: holds nothing). */
+  hold(skus: string[] = []): void {
+    const released = this.gate;
+    [this.held, this.gate, this.waiting] = [new Set(skus), Promise.withResolvers<void>(), 0];
+    released.resolve();
+  }
+
+  override async tryPush(...args: Parameters<IndexStore["tryPush"]>): ReturnType<IndexStore["tryPush"]> {
+    if (skusOf(args[1]).some((sku) => this.held.has(sku))) {
+      this.waiting++;
+      await this.gate.promise;
+    }
+    return super.tryPush(...args);
+  }
 }
 
 const resyncRuns = (w: World) => w.s.history.list(100).filter((r) => r.trigger === "resync");
@@ -236,6 +269,62 @@ describe("change streams", () => {
     await expectInStep(w);
     expect(resyncRuns(w)).toHaveLength(1);
   });
+
+  test("an item read by one stream before a change and written after another stream applied the change is derived again", async () => {
+    const w = await newWorld("cs-order");
+    await seed(w.db);
+    // Eight more origins, whose updates keep the origin stream's eight writers busy.
+    const others = Array.from({ length: 9 }, (_, i) => id(1201 + i));
+    await w.db
+      .collection("categories")
+      .insertMany(others.map((_id, i) => ({ _id, name: `other ${i}`, slug: `other-${i}`, display_name: names(["en", `Other ${i}`]) })));
+    const store = new HeldStore(w.s.redis, w.s.keys);
+    const f = w.follower(store);
+    await following(f);
+    const origins = w.db.collection("categories");
+    // The origin stream is held in a batch of its own while the next batch's events are written.
+    store.hold([others[0]!.toHexString()]);
+    await origins.updateOne({ _id: others[0] }, { $set: { slug: "held" } });
+    await until(() => store.waiting === 1, 10_000, "the first batch on hold");
+    for (const _id of [...others.slice(1), id(1001)]) await origins.updateOne({ _id }, { $set: { slug: "moved-on" } });
+    // The next batch is read at once: origin 1 with its supplier, and waits behind eight held writes.
+    store.hold(others.slice(1).map((o) => o.toHexString()));
+    await until(() => store.waiting === 8, 10_000, "the second batch read and its first eight writes on hold");
+    // The supplier leaves origin 1; the supplier stream derives origin 1 again (or waits for the origin stream's batch).
+    await w.db.collection(SUPPLIER.categories).deleteOne({ _id: id(1101) });
+    await until(() => f.status().events_applied.delete >= 1, 3_000, "the delete applied").catch(() => {});
+    store.hold();
+    await expectInStep(w);
+  });
+
+  test("MongoDB restarted empty and seeded again: a full run (resync); another replica then takes over from the stored positions without one", async () => {
+    const mongo = await startMongoCs();
+    const w = await newWorld("cs-restart", mongo.url);
+    await seed(w.db);
+    const a = w.follower();
+    await following(a);
+    await mongo.restart();
+    // A write lands before the catalog is seeded again, which drops the collections first (scripts/catalog.ts).
+    await w.db.collection("boxes").insertOne({ name: "early", slug: "early", display_name: names(["en", "Early"]) });
+    await w.db.dropCollection("boxes");
+    await seed(w.db);
+    await until(() => resyncRuns(w).length >= 2 && a.status().state === "following", 30_000, "a resync after the restart");
+    await change(w.db);
+    await expectInStep(w);
+    // (A resync that read the catalog before it was seeded again is refused by the shrink guard, and tried again.)
+    const runs = resyncRuns(w);
+    expect(runs[0]?.status).toBe("success");
+    // As a process that died: the lease is left to expire.
+    await a.stop({ keepLease: true });
+    const b = w.follower();
+    await following(b);
+    for (const [t, type] of ITEM_TYPES.entries()) {
+      await w.db.collection(type).updateOne({ _id: id((t + 1) * 1000 + 4) }, { $set: { display_name: names(["en", "Later"]) } });
+      await w.db.collection(SUPPLIER[type]).deleteOne({ _id: id((t + 1) * 1000 + 106) });
+    }
+    await expectInStep(w);
+    expect(resyncRuns(w)).toEqual(runs);
+  }, 90_000);
 });
 
 describe("change streams on a server without them", () => {

@@ -112,3 +112,11 @@ export const EXPECTED_ADMIN = [
   "PUT /scheduler/interval",
   ...["/categories", "/boxes", "/options"].flatMap((p) => [`POST ${p}`, `PUT ${p}`, `DELETE ${p}`]),
 ];
+
+/** The cron ticks (ms since the epoch, ascending) from `from` on that a replica claimed, read from the Redis key names (<prefix>scheduler:tick:cron:<second>). */
+export function claimedCronTicks(keys: string[], from: number): number[] {
+  return keys
+    .map((key) => Number(/scheduler:tick:cron:(\d+)$/.exec(key)?.[1] ?? Number.NaN) * 1000)
+    .filter((tick) => tick >= from)
+    .sort((x, y) => x - y);
+}

@@ -10,7 +10,7 @@ import type { RunResult } from "../src/runs/model.ts";
 import { newRunId } from "../src/runs/model.ts";
 import { scheduleJob } from "../src/scheduler/jobs.ts";
 import { Scheduler, type SchedulerOptions } from "../src/scheduler/scheduler.ts";
-import { collectLogs, createContext, MONGODB_URI, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
+import { claimedCronTicks, collectLogs, createContext, MONGODB_URI, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 
 // Tests that wait on real timers; bun applies its 5 s default otherwise (bunfig's [test] timeout is not read).
 const TIMER_TEST_MS = 30_000;
@@ -379,11 +379,7 @@ describe("replicas", () => {
     // From here on every tick fires on both replicas. The replica that runs a tick is the one that
     // claimed it in Redis (<prefix>scheduler:tick:cron:<second>).
     const from = Date.now();
-    const claimedTicks = async () =>
-      (await ctx.keys())
-        .map((key) => Number(/scheduler:tick:cron:(\d+)$/.exec(key)?.[1] ?? Number.NaN) * 1000)
-        .filter((tick) => tick >= from)
-        .sort((x, y) => x - y);
+    const claimedTicks = async () => claimedCronTicks(await ctx.keys(), from);
     await waitFor("five ticks claimed", async () => (await claimedTicks()).length >= 5, 30_000);
     await Promise.all(replicas.map((s) => s.close()));
     await Promise.all(replicas.map((s) => s.settled()));

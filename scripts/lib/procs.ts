@@ -207,35 +207,21 @@ export interface RedisOptions {
   persistent?: boolean;
 }
 
+/** A redis-server on `port` (loopback, no RDB snapshots, no append-only file unless `extra` says so), not started yet. */
+export function redisServer(
+  name: string,
+  dir: string,
+  port: number,
+  extra: string[] = [],
+  ready: (port: number) => Promise<boolean> = redisPong,
+): ManagedProcess {
+  const argv = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+  return managed(name, port, dir, `redis://127.0.0.1:${port}`, () => [...argv, "--daemonize", "no", "--loglevel", "warning", ...extra], ready, 10_000);
+}
+
 /** A private redis-server on a free loopback port, no RDB snapshots; with `persistent`, an append-only file. */
 export async function startRedis(opts: RedisOptions = {}): Promise<ManagedProcess> {
-  const dir = tempDir("redis");
-  const port = freePort();
-  const redis = managed(
-    "redis-server",
-    port,
-    dir,
-    `redis://127.0.0.1:${port}`,
-    () => [
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      opts.persistent ? "yes" : "no",
-      "--dir",
-      dir,
-      "--daemonize",
-      "no",
-      "--loglevel",
-      "warning",
-    ],
-    redisPong,
-    10_000,
-  );
+  const redis = redisServer("redis-server", tempDir("redis"), freePort(), opts.persistent ? ["--appendonly", "yes"] : []);
   await redis.start();
   return redis;
 }
@@ -281,7 +267,9 @@ export async function startMongo(): Promise<ManagedProcess> {
  */
 export async function startMongoCs(opts: { heapMb?: number } = {}): Promise<ManagedProcess> {
   const jar = join(ROOT, ".local/mongo-java-server/mongo-cs-server.jar");
-  if (!existsSync(jar)) throw new Error(`no ${jar}: run scripts/services.sh start (builds it with Maven)`);
+  // Built, or built again when older than its sources.
+  const built = await runCommand([join(ROOT, "scripts/services.sh"), "build-cs"], ROOT, {}, 600_000);
+  if (built.code !== 0 || !existsSync(jar)) throw new Error(`building ${jar} failed (scripts/services.sh build-cs): ${built.stderr.slice(-1000)}`);
   const dir = tempDir("mongo-cs");
   const port = freePort();
   const argv = ["java", `-Xmx${opts.heapMb ?? 512}m`, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar, String(port)];

@@ -6,6 +6,9 @@
 //   so applying an item twice, late or out of order with a full run is harmless: the last update
 //   of an item reads the data after its last change. Updates made while a run builds are
 //   journaled and replayed into the new index like any push update.
+// - That holds only if an item's updates reach Redis in the order they were read: the origin and
+//   the supplier stream of a type touch the same items, so they read and write one batch at a time
+//   (else an update read before a change could land after the one read after it, and stay).
 // - A supplier can leave an origin (its `linked` changes, or it is deleted): the event does not
 //   carry the old document, so the follower keeps where each supplier links (state.ts) and
 //   re-derives the old origin as well as the new one.
@@ -106,6 +109,8 @@ interface Cycle {
   client: MongoClient;
   db: Db;
   follows: Follow[];
+  /** Per type, the end of the batch being read and written (the origin and supplier streams take turns). */
+  applying: Map<ItemType, Promise<void>>;
   /** False until the index is known to hold everything before the streams' positions. */
   tokensValid: boolean;
   halted: boolean;
@@ -233,7 +238,7 @@ export class ChangeFollower {
   /** Holds the lease and follows until stopped, the lease is lost, or a failure (thrown). */
   private async follow(lease: HeldLock): Promise<void> {
     const client = createMongoClient(this.deps.config.mongoUri);
-    const cycle: Cycle = { lease, client, db: client.db(this.deps.config.dbName), follows: [], tokensValid: false, halted: false };
+    const cycle: Cycle = { lease, client, db: client.db(this.deps.config.dbName), follows: [], applying: new Map(), tokensValid: false, halted: false };
     this.cycle = cycle;
     const renewal = setInterval(
       async () => {
@@ -407,6 +412,8 @@ export class ChangeFollower {
       }
       if (cycle.halted) return;
       const links = events.length ? await this.apply(cycle, f, events) : new Map<string, string | null>();
+      // Halted before the batch was applied: neither its links nor its position are stored.
+      if (!links) return;
       const token = f.stream.resumeToken ?? f.applied;
       f.applied = token;
       const moved = JSON.stringify(token) !== JSON.stringify(f.saved);
@@ -425,8 +432,11 @@ export class ChangeFollower {
     }
   }
 
-  /** Applies a batch of one stream's events; returns the supplier links they change (stored with the stream's position). */
-  private async apply(cycle: Cycle, f: Follow, events: ChangeEvent[]): Promise<Map<string, string | null>> {
+  /**
+   * Applies a batch of one stream's events; returns the supplier links they change (stored with the
+   * stream's position), or null when the cycle halted before the batch was applied.
+   */
+  private async apply(cycle: Cycle, f: Follow, events: ChangeEvent[]): Promise<Map<string, string | null> | null> {
     const { store, config } = this.deps;
     const skus = new Set<string>();
     const links = new Map<string, string | null>();
@@ -455,21 +465,32 @@ export class ChangeFollower {
         for (const sku of [before, at, linkNow(event)]) if (sku) skus.add(sku);
       }
     }
-    if (cycle.halted) return links;
-    // Read after every event of the batch, so each item is derived from its data after its last change.
-    const items = await itemsDocuments(cycle.db, config.collections[f.type], [...skus]);
-    // The items are independent: a few updates at a time go to Redis side by side, few enough that
-    // searches do not queue behind a burst's updates.
-    const queue = [...items];
-    const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        const [sku, { origin, suppliers }] = next;
-        await applyPush(store, f.type, itemUpdate(sku, origin, suppliers), "serving");
-      }
+    const update = async () => {
+      if (cycle.halted) return false;
+      // Read after every event of the batch, so each item is derived from its data after its last change.
+      const items = await itemsDocuments(cycle.db, config.collections[f.type], [...skus]);
+      // The items are independent: a few updates at a time go to Redis side by side, few enough that
+      // searches do not queue behind a burst's updates.
+      const queue = [...items];
+      const worker = async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const [sku, { origin, suppliers }] = next;
+          await applyPush(store, f.type, itemUpdate(sku, origin, suppliers), "serving");
+        }
+      };
+      await Promise.all(Array.from({ length: UPDATES_IN_FLIGHT }, worker));
+      this.countApplied(f, events);
+      return true;
     };
-    await Promise.all(Array.from({ length: UPDATES_IN_FLIGHT }, worker));
-    this.countApplied(f, events);
-    return links;
+    const done = (cycle.applying.get(f.type) ?? Promise.resolve()).then(update);
+    cycle.applying.set(
+      f.type,
+      done.then(
+        () => {},
+        () => {},
+      ),
+    );
+    return (await done) ? links : null;
   }
 
   private countApplied(f: Follow, events: ChangeEvent[]): void {

@@ -39,3 +39,13 @@ test("two binaries on one Redis, the follower killed with kill -9: the other tak
   expect(r.resyncs).toBe(0);
   expect(r.takeover_ms).toBeLessThanOrEqual(2 * LEASE_SECONDS * 1000);
 }, 120_000);
+
+test("MongoDB restarted (in memory) and seeded again while changes stream: a full run (resync), nothing lost; a takeover after it needs no full run", async () => {
+  const cw = await world();
+  const restarted = await FAULTS.mongo(cw, RATE);
+  expect(restarted.lost).toBeNull();
+  expect(restarted.resyncs).toBeGreaterThanOrEqual(1);
+  const taken = await FAULTS.takeover(cw, RATE);
+  expect(taken.lost).toBeNull();
+  expect(taken.resyncs).toBe(0);
+}, 400_000);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import { installBinary, type RunningBinary, serviceEnv, startBinary } from "../../scripts/lib/binary.ts";
 import { getJson, postJson, until } from "../../scripts/lib/procs.ts";
-import { createContext, type TestContext } from "../helpers.ts";
+import { claimedCronTicks, createContext, type TestContext } from "../helpers.ts";
 
 let ctx: TestContext;
 const running: RunningBinary[] = [];
@@ -42,11 +42,7 @@ test("two replicas (two binaries, own history DBs, one Redis and MongoDB) with a
   // From here on every tick fires on both replicas; the one that runs a tick is the one that claimed
   // it in Redis (<prefix>scheduler:tick:cron:<second>).
   const from = Date.now();
-  const claimedTicks = async () =>
-    (await ctx.keys())
-      .map((key) => Number(/scheduler:tick:cron:(\d+)$/.exec(key)?.[1] ?? Number.NaN) * 1000)
-      .filter((tick) => tick >= from)
-      .sort((x, y) => x - y);
+  const claimedTicks = async () => claimedCronTicks(await ctx.keys(), from);
   await until(async () => (await claimedTicks()).length >= 5, 60_000, "five ticks claimed");
   // Both at once: only the tick that fires while they stop may be seen by one of them.
   const stopped = await Promise.all(running.splice(0).map((svc) => svc.stop()));

@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { freePort } from "../../scripts/lib/binary.ts";
-import { type ManagedProcess, managed, portOpen, redisPong, tempDir, until } from "../../scripts/lib/procs.ts";
+import { type ManagedProcess, managed, portOpen, redisPong, redisServer, tempDir, until } from "../../scripts/lib/procs.ts";
 
 export interface RedisClusterDeployment {
   nodes: ManagedProcess[];
@@ -16,45 +16,23 @@ export interface RedisClusterDeployment {
   waitHealthy(ms?: number): Promise<void>;
 }
 
-function redisNode(name: string, dir: string, port: number, extra: string[], ready: (port: number) => Promise<boolean> = redisPong): ManagedProcess {
-  return managed(
-    name,
-    port,
-    dir,
-    `redis://127.0.0.1:${port}`,
-    () => [
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      "--daemonize",
-      "no",
-      "--loglevel",
-      "warning",
-      ...extra,
-    ],
-    ready,
-    10_000,
-  );
-}
-
-async function info(port: number, section: string): Promise<string> {
+/** `fn` with a short-lived client of the server on `port`; the client is closed after, whatever happens. */
+async function withClient<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
   const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
   client.on("error", () => {});
   try {
     await client.connect();
-    return section === "cluster" ? String(await client.call("CLUSTER", "INFO")) : await client.info(section);
-  } catch {
-    return "";
+    return await fn(client);
   } finally {
     client.disconnect();
+  }
+}
+
+async function info(port: number, section: string): Promise<string> {
+  try {
+    return await withClient(port, async (client) => (section === "cluster" ? String(await client.call("CLUSTER", "INFO")) : await client.info(section)));
+  } catch {
+    return "";
   }
 }
 
@@ -65,7 +43,7 @@ export async function startRedisCluster(masters = 3, replicasPerMaster = 1): Pro
     const port = freePort();
     const busPort = freePort();
     const dir = tempDir(`cluster-${i}`);
-    const node = redisNode(`redis-cluster-${i}`, dir, port, [
+    const node = redisServer(`redis-cluster-${i}`, dir, port, [
       "--cluster-enabled",
       "yes",
       "--cluster-config-file",
@@ -136,10 +114,10 @@ export interface RedisSentinelDeployment {
 /** One master, one replica and three Sentinels (quorum 2, master down after 1 s). */
 export async function startRedisSentinel(name = "mymaster"): Promise<RedisSentinelDeployment> {
   const masterPort = freePort();
-  const master = redisNode("redis-master", tempDir("sentinel-master"), masterPort, []);
+  const master = redisServer("redis-master", tempDir("sentinel-master"), masterPort, []);
   await master.start();
   const replicaPort = freePort();
-  const replica = redisNode("redis-replica", tempDir("sentinel-replica"), replicaPort, ["--replicaof", "127.0.0.1", String(masterPort)]);
+  const replica = redisServer("redis-replica", tempDir("sentinel-replica"), replicaPort, ["--replicaof", "127.0.0.1", String(masterPort)]);
   await replica.start();
   await until(async () => (await info(replicaPort, "replication")).includes("master_link_status:up"), 10_000, "the replica to sync");
   const sentinels: ManagedProcess[] = [];
@@ -175,16 +153,11 @@ export async function startRedisSentinel(name = "mymaster"): Promise<RedisSentin
   }
   const currentMasterPort = async () => {
     for (const s of sentinels.filter((x) => x.running)) {
-      const client = new Redis({ port: s.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on("error", () => {});
       try {
-        await client.connect();
-        const addr = (await client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as [string, string] | null;
+        const addr = await withClient(s.port, async (client) => (await client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as [string, string] | null);
         if (addr) return Number(addr[1]);
       } catch {
         // try the next sentinel
-      } finally {
-        client.disconnect();
       }
     }
     throw new Error("no sentinel answered");
@@ -193,16 +166,9 @@ export async function startRedisSentinel(name = "mymaster"): Promise<RedisSentin
   await until(
     async () => {
       for (const s of sentinels) {
-        const client = new Redis({ port: s.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        client.on("error", () => {});
-        try {
-          await client.connect();
-          const masterInfo = (await client.call("SENTINEL", "MASTER", name)) as string[];
-          const field = (k: string) => Number(masterInfo[masterInfo.indexOf(k) + 1]);
-          if (field("num-slaves") < 1 || field("num-other-sentinels") < 2) return false;
-        } finally {
-          client.disconnect();
-        }
+        const masterInfo = await withClient(s.port, async (client) => (await client.call("SENTINEL", "MASTER", name)) as string[]);
+        const field = (k: string) => Number(masterInfo[masterInfo.indexOf(k) + 1]);
+        if (field("num-slaves") < 1 || field("num-other-sentinels") < 2) return false;
       }
       return true;
     },
@@ -220,7 +186,7 @@ export async function startRedisSentinelWithPasswords(
 ): Promise<{ master: ManagedProcess; sentinel: ManagedProcess; seeds: string; name: string }> {
   const masterPort = freePort();
   // With requirepass, PING answers NOAUTH: readiness is the port accepting connections.
-  const master = redisNode("redis-master-auth", tempDir("sentinel-auth-master"), masterPort, ["--requirepass", password], portOpen);
+  const master = redisServer("redis-master-auth", tempDir("sentinel-auth-master"), masterPort, ["--requirepass", password], portOpen);
   await master.start();
   const port = freePort();
   const dir = tempDir("sentinel-auth");

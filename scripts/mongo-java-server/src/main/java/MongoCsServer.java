@@ -9,8 +9,10 @@ import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.bson.BsonTimestamp;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.exception.MongoServerError;
 import de.bwaldvogel.mongo.oplog.OplogPosition;
 import io.netty.channel.Channel;
+import java.time.Instant;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import de.bwaldvogel.mongo.oplog.Oplog;
@@ -38,6 +40,8 @@ public final class MongoCsServer {
    */
   static final class Backend extends MemoryBackend {
     private final Set<Long> changeStreamCursors = ConcurrentHashMap.newKeySet();
+    /** Before every entry of this server's oplog (its data is in memory: older positions are another server's). */
+    private final BsonTimestamp started = new BsonTimestamp(Instant.now(), 0);
 
     @Override
     public Document handleCommand(Channel channel, String database, String command, Document query) {
@@ -62,38 +66,54 @@ public final class MongoCsServer {
 
     private BsonTimestamp lastOplogTime() {
       MongoCollection<?> oplog = resolveDatabase("local").resolveCollection("oplog.rs", false);
-      if (oplog == null) return new BsonTimestamp(0);
-      return oplog.queryAllAsStream().map(d -> (BsonTimestamp) ((Document) d).get("ts")).max(BsonTimestamp::compareTo).orElse(new BsonTimestamp(0));
+      if (oplog == null) return started;
+      return oplog.queryAllAsStream().map(d -> (BsonTimestamp) ((Document) d).get("ts")).max(BsonTimestamp::compareTo).orElse(started);
     }
 
     @Override
     protected Oplog createOplog() {
       Oplog inner = super.createOplog();
+      // The writes to the oplog are synchronized: 1.46.0 takes an entry's timestamp, then adds the
+      // entry, and two clients writing to different collections can add them in the other order. A
+      // stream that reads between the two moves past the later timestamp and never sees the earlier.
       return new Oplog() {
         @Override
-        public void handleInsert(String namespace, List<Document> documents) {
+        public synchronized void handleInsert(String namespace, List<Document> documents) {
           inner.handleInsert(namespace, documents);
         }
 
         // 1.46.0 gives an update event the update itself as its documentKey (not {_id}); recording
         // each update with the document's _id in it makes documentKey._id right.
         @Override
-        public void handleUpdate(String namespace, Document selector, Document update, List<Object> ids) {
+        public synchronized void handleUpdate(String namespace, Document selector, Document update, List<Object> ids) {
           for (Object id : ids) inner.handleUpdate(namespace, selector, new Document(update).append("_id", id), List.of(id));
         }
 
         @Override
-        public void handleDelete(String namespace, Document query, List<Object> ids) {
+        public synchronized void handleDelete(String namespace, Document query, List<Object> ids) {
           inner.handleDelete(namespace, query, ids);
         }
 
         @Override
-        public void handleDropCollection(String namespace) {
+        public synchronized void handleDropCollection(String namespace) {
           inner.handleDropCollection(namespace);
         }
 
+        // A resume point from before this server started (another server's: the data and oplog are
+        // in memory) is refused as MongoDB refuses one it no longer has; 1.46.0 resumed from it.
+        // 1.46.0 also answers resumeAfter with an invalidate when the collection was dropped at any
+        // time before the token, even if it was created again since: a stream of a collection that
+        // was ever dropped could never be resumed. MongoDB resumes it (a drop after the token is still
+        // seen); startAfter starts from the same position without that check.
         @Override
         public Cursor createCursor(Document changeStream, String namespace, Aggregation aggregation) {
+          if (changeStream.get("resumeAfter") instanceof Document token) {
+            if (new OplogPosition(started).isAfter(OplogPosition.fromDocument(token)))
+              throw new MongoServerError(286, "ChangeStreamHistoryLost", "Resume of change stream was not possible, as the resume point may no longer be in the oplog");
+            changeStream = new Document(changeStream);
+            changeStream.remove("resumeAfter");
+            changeStream.put("startAfter", token);
+          }
           return inner.createCursor(changeStream, namespace, aggregation);
         }
       };
