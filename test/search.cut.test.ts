@@ -41,6 +41,15 @@ function catalog(): { _id: ObjectId; name: string; slug: string; display_name: {
     else if (r < 0.6) names.push({ iso: "de", display_name: `${pick(STARTS)} ${pick(TAILS)}` });
     out.push({ _id: new ObjectId(), name: random() < 0.2 ? `Poster ${pick(TAILS)} vermilion` : "Print", slug: `s${n}`, display_name: names });
   }
+  // More members of words starting with "ka" than one read takes, each with "zebra" past the cut, and
+  // past them one whose item's name has a "ka" word: whether the name words are read is decided
+  // by names past the cut.
+  for (let n = 0; n < 220; n++) {
+    const display_name = `Kab heavyweight cotton crew neck premium print ${n} zebra`;
+    out.push({ _id: new ObjectId(), name: "Print", slug: `k${n}`, display_name: [{ iso: "en", display_name }] });
+  }
+  for (let n = 0; n < 300; n++) out.push({ _id: new ObjectId(), name: "Zebra", slug: `z${n}`, display_name: [{ iso: "en", display_name: `Zebra ${n}` }] });
+  out.push({ _id: new ObjectId(), name: "Kaa", slug: "kaz", display_name: [{ iso: "en", display_name: "Kaz zebra" }] });
   out.push({ _id: new ObjectId(), name: "Shirt", slug: "red", display_name: [{ iso: "en", display_name: SHIRT_RED }] });
   out.push({ _id: new ObjectId(), name: "Shirt", slug: "blue", display_name: [{ iso: "en", display_name: SHIRT_BLUE }] });
   out.push({ _id: new ObjectId(), name: "Poster", slug: "short", display_name: [{ iso: "en", display_name: "Poster red" }] });
@@ -48,6 +57,7 @@ function catalog(): { _id: ObjectId; name: string; slug: string; display_name: {
 }
 
 const QUERIES = [
+  "ka zebra",
   "poster",
   "poster red",
   "red poster",
