@@ -26,7 +26,7 @@ const STAGE_TTL_MS = 60_000;
  * Redis busy for up to 2 s on a starved 2-core machine: as long as other requests wait for Redis.
  */
 const PUSH_SCRIPT_TIMEOUT_MS = 15_000;
-/** Parsed item records kept for reuse by search (about 1 KB of text each, plus the parsed object). */
+/** Parsed item records kept for reuse by search (about 1 KB each, plus the parsed object). */
 const PARSED_RECORDS = 10_000;
 
 export interface ItemWrite {
@@ -384,12 +384,12 @@ export class IndexStore {
     // was when they were read (a generation never serves again once replaced).
     const replies = await this.client
       .pipeline()
-      .hmget(this.keys.gen(type, gen).items, ...skus)
+      .hmgetBuffer(this.keys.gen(type, gen).items, ...skus)
       .get(this.keys.current(type))
       .exec();
     const failed = replies?.find(([err]) => err);
     if (failed) throw failed[0];
-    const [[, raw], [, current]] = replies as [[null, (string | null)[]], [null, string | null]];
+    const [[, raw], [, current]] = replies as [[null, (Buffer | null)[]], [null, string | null]];
     if (current !== gen) return null;
     const out = new Map<string, ItemRecord>();
     skus.forEach((sku, i) => {
@@ -399,14 +399,16 @@ export class IndexStore {
   }
 
   // Popular items come back in many searches: parsing their JSON was the largest single cost of
-  // a search. Reused only while the stored text is the same (a changed record is parsed again).
-  private readonly parsedRecords = new Map<string, { json: string; record: ItemRecord }>();
-  private parseRecord(sku: string, json: string): ItemRecord {
+  // a search, and decoding its bytes to text the next. Reused only while the stored bytes are the
+  // same (a changed record is decoded and parsed again).
+  private readonly parsedRecords = new Map<string, { bytes: Buffer; record: ItemRecord }>();
+  private parseRecord(sku: string, bytes: Buffer): ItemRecord {
     const cached = this.parsedRecords.get(sku);
-    if (cached && cached.json === json) return cached.record;
+    if (cached?.bytes.equals(bytes)) return cached.record;
     if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
-    const record = decodeRecord(json);
-    this.parsedRecords.set(sku, { json, record });
+    const record = decodeRecord(bytes.toString());
+    // A copy: the reply's bytes may be a view of a larger buffer read from the connection.
+    this.parsedRecords.set(sku, { bytes: Buffer.from(bytes), record });
     return record;
   }
 }
