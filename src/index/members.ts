@@ -8,7 +8,7 @@
 //                the members of one word sort shortest name first, the order search ranks in.
 //                (Members written before have neither mark; they are read as before.)
 // The display name in word members lets search rank candidates without reading item records.
-import { type EntryIdForm, entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
+import { type EntryIdForm, entryId, type ItemRecord, splitEntryId } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 
 interface EntryMembers {
@@ -52,7 +52,8 @@ interface ParsedMember {
   key: string;
   /** The normalised display name. */
   phrase: string;
-  sku: string;
+  /** The entry id's item part (splitEntryId): its sku as the id writes it. */
+  item: string;
   position: number;
   id: string;
 }
@@ -70,11 +71,11 @@ export function parseMember(member: string): ParsedMember | null {
   const last = member.lastIndexOf("\u0000");
   if (first < 0) return null;
   const id = member.slice(last + 1);
-  const parsed = parseEntryId(id);
+  const parsed = splitEntryId(id);
   if (!parsed) return null;
   const key = member.slice(member.startsWith(NAME_MARK) ? 1 : 0, first);
-  if (first === last) return { key, phrase: key, sku: parsed.sku, position: parsed.position, id };
+  if (first === last) return { key, phrase: key, item: parsed.item, position: parsed.position, id };
   // The length mark, when there is one: a display name starts with a letter or digit.
   const from = member.charCodeAt(first + 1) < 0x20 ? first + 3 : first + 1;
-  return { key, phrase: member.slice(from, last), sku: parsed.sku, position: parsed.position, id };
+  return { key, phrase: member.slice(from, last), item: parsed.item, position: parsed.position, id };
 }

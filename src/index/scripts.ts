@@ -83,14 +83,21 @@ local gen = redis.call('GET', KEYS[1])
 if not gen then return false end
 return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates') or '0')`;
 
+// A search script's hits come as [iso, members, iso, members, …], each language's members joined
+// by this one character: a reply of a few strings costs the client far less to read than one of
+// hundreds. Neither normalised text (letters, digits, spaces), nor entry ids, nor length marks hold it.
+export const MEMBER_SEPARATOR = "\u007f";
+const LUA_MEMBER_SEPARATOR = "'\\127'";
+
 // One search's prefix reads, in one round trip. Returns {gen, vocab_version, phrase hits, word
-// hits, name hits, driver, counts}, hits as [iso, member, iso, member, …].
+// hits, name hits, driver, counts}, hits by language as above.
 // Phrase members (display names starting with the query) come first. Only when they give fewer
 // than `limit` entries (counted once per item and display name): the word members of the query
 // word with the fewest (`driver`, its 1-based position; `counts` has every query word's), first
 // of the entries' own display-name words, then, only when those still give fewer than `limit`
 // entries whose display name has every query word, of the words found only through the item's
-// name or origin name (members marked with \1, see members.ts).
+// name or origin name (members marked with \1, see members.ts). A single query word is not
+// counted (`counts` stays empty).
 // KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, query words….
 export const PREFIX_SEARCH = `${LUA_GEN_KEYS}
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -104,17 +111,21 @@ for _, i in ipairs(isos) do
   local members
   if q == '' then members = redis.call('ZRANGEBYLEX', k.phrase(i), '-', '+', 'LIMIT', 0, limit)
   else members = redis.call('ZRANGEBYLEX', k.phrase(i), '[' .. q, '[' .. q .. '\\255', 'LIMIT', 0, limit) end
-  for _, m in ipairs(members) do
+  if #members > 0 then
     phrase_hits[#phrase_hits + 1] = i
-    phrase_hits[#phrase_hits + 1] = m
-    local sep = string.find(m, '\\0', 1, true)
-    local key = string.sub(m, sep + 1, string.find(m, '.', sep, true)) .. string.sub(m, 1, sep)
+    phrase_hits[#phrase_hits + 1] = table.concat(members, ${LUA_MEMBER_SEPARATOR})
+  end
+  -- An entry is counted by "<display name>\\0<item>." (neither holds a dot), once enough are.
+  for x = 1, distinct < limit and #members or 0 do
+    local key = string.sub(members[x], 1, string.find(members[x], '.', 1, true))
     if not seen[key] then seen[key] = true; distinct = distinct + 1 end
   end
 end
 if #ARGV > 5 and distinct < limit then
+  -- A single query word drives uncounted: reading its members costs no more than counting them.
   local best_count = nil
-  for t = 6, #ARGV do
+  if #ARGV == 6 then driver = 1 end
+  for t = 6, #ARGV > 6 and #ARGV or 0 do
     local w, count = ARGV[t], 0
     for _, i in ipairs(isos) do
       count = count + redis.call('ZLEXCOUNT', k.word(i), '[' .. w, '[' .. w .. '\\255')
@@ -123,26 +134,33 @@ if #ARGV > 5 and distinct < limit then
     counts[#counts + 1] = count
     if best_count == nil or count < best_count then driver, best_count = t - 5, count end
   end
-  if best_count > 0 then
-    local best = ARGV[driver + 5]
+  if best_count ~= 0 then
+    local best, spaced = ARGV[driver + 5], {}
+    for t = 6, #ARGV do spaced[t] = ' ' .. ARGV[t] end
     -- The candidate budget is shared by the languages searched, but each gets a page's worth.
     local each = math.max(limit + 10, math.floor(cap / #isos))
     for _, i in ipairs(isos) do
       local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. best, '[' .. best .. '\\255', 'LIMIT', 0, each)
-      for _, m in ipairs(members) do
+      if #members > 0 then
         word_hits[#word_hits + 1] = i
-        word_hits[#word_hits + 1] = m
-        local first = string.find(m, '\\0', 1, true)
-        local last = string.find(m, '\\0', first + 1, true)
+        word_hits[#word_hits + 1] = table.concat(members, ${LUA_MEMBER_SEPARATOR})
+      end
+      for x = 1, distinct < limit and #members or 0 do
+        local m = members[x]
+        local from = string.find(m, '\\0', 1, true) + 1
         -- Skip the display name's length mark (two bytes below a space; members.ts).
-        if string.byte(m, first + 1) < 32 then first = first + 2 end
-        local display = ' ' .. string.sub(m, first + 1, last - 1)
+        if string.byte(m, from) < 32 then from = from + 2 end
+        -- Each other query word must start the display name or a word of it (the best one starts
+        -- the member's own word). Past the display name, the entry id holds no space.
         local all = true
         for t = 6, #ARGV do
-          if not string.find(display, ' ' .. ARGV[t], 1, true) then all = false; break end
+          if t ~= driver + 5 then
+            local at = string.find(m, ARGV[t], from, true)
+            if at ~= from and not (at and string.find(m, spaced[t], from, true)) then all = false; break end
+          end
         end
         if all then
-          local key = string.sub(m, last + 1, string.find(m, '.', last, true)) .. string.sub(m, first + 1, last)
+          local key = string.sub(m, from, string.find(m, '.', from, true))
           if not seen[key] then seen[key] = true; distinct = distinct + 1 end
         end
       end
@@ -150,7 +168,10 @@ if #ARGV > 5 and distinct < limit then
     if distinct < limit then
       for _, i in ipairs(isos) do
         local members = redis.call('ZRANGEBYLEX', k.word(i), '[\\1' .. best, '[\\1' .. best .. '\\255', 'LIMIT', 0, each)
-        for _, m in ipairs(members) do name_hits[#name_hits + 1] = i; name_hits[#name_hits + 1] = m end
+        if #members > 0 then
+          name_hits[#name_hits + 1] = i
+          name_hits[#name_hits + 1] = table.concat(members, ${LUA_MEMBER_SEPARATOR})
+        end
       end
     end
   end
@@ -163,7 +184,7 @@ return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, wo
 // whole words it expands to. The query word whose prefix and words have the fewest members drives:
 // its members are read, up to a budget per language for own words and again for name words.
 // KEYS: current. ARGV: type base, gen, iso ('' for all), limit, word candidates, query words count, the query words….
-// Returns {driver (1-based), hits [iso, member, …]}.
+// Returns {driver (1-based), hits by language as PREFIX_SEARCH's (own members, then name members)}.
 export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}
 local base, gen, iso, limit, cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('GET', KEYS[1]) ~= gen then return false end
@@ -208,21 +229,19 @@ local each = math.max(limit + 10, math.floor(cap / #isos))
 local hits = {}
 for _, mark in ipairs({'', '\\1'}) do
   for _, i in ipairs(isos) do
-    local left = each
+    local left, got = each, {}
     local function read(lo, hi)
       if left <= 0 then return end
       local members = redis.call('ZRANGEBYLEX', k.word(i), '[' .. mark .. lo, '[' .. mark .. hi, 'LIMIT', 0, left)
       left = left - #members
-      for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
+      for _, m in ipairs(members) do got[#got + 1] = m end
     end
     if not g.read then read(g.prefix, g.prefix .. '\\255') end
     for _, w in ipairs(g.words) do read(w .. '\\0', w .. '\\0\\255') end
+    if #got > 0 then
+      hits[#hits + 1] = i
+      hits[#hits + 1] = table.concat(got, ${LUA_MEMBER_SEPARATOR})
+    end
   end
 end
 return {driver, hits}`;
-
-// Item records of generation ARGV[2] if it still serves.
-// KEYS: current. ARGV: type base, gen, skus….
-export const ITEMS_FETCH = `${LUA_GEN_KEYS}
-if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
-return redis.call('HMGET', gen_keys(ARGV[1], ARGV[2]).items, unpack(ARGV, 3))`;

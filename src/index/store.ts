@@ -7,7 +7,7 @@ import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platf
 import type { Keys } from "./keys.ts";
 import { entryMembers, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -26,7 +26,7 @@ const STAGE_TTL_MS = 60_000;
  * Redis busy for up to 2 s on a starved 2-core machine: as long as other requests wait for Redis.
  */
 const PUSH_SCRIPT_TIMEOUT_MS = 15_000;
-/** Parsed item records kept for reuse by search (about 1 KB of text each, plus the parsed object). */
+/** Parsed item records kept for reuse by search (about 1 KB each, plus the parsed object). */
 const PARSED_RECORDS = 10_000;
 
 export interface ItemWrite {
@@ -38,18 +38,25 @@ export interface ItemWrite {
 
 type PublishOutcome = { published: true; previous: string | null } | { published: false; reason: "fence" };
 
-/** What the prefix classes of a search found, hits as [iso, member, iso, member, …]. */
+/** Sorted-set members a search read, by language. */
+export interface LanguageHits {
+  /** Lower-cased, as the language names its sorted sets. */
+  iso: string;
+  members: string[];
+}
+
+/** What the prefix classes of a search found. */
 interface PrefixHits {
   gen: string;
   vocabVersion: string;
-  phraseHits: string[];
+  phraseHits: LanguageHits[];
   /** Members of the driving query word among the entries' own display-name words. */
-  wordHits: string[];
+  wordHits: LanguageHits[];
   /** Members of the driving query word among words found only through the item's name or origin name. */
-  nameHits: string[];
+  nameHits: LanguageHits[];
   /** Which query word's members were read (1-based; 0: none). */
   driver: number;
-  /** How many word members each query word's prefix has (empty when the word members were not needed). */
+  /** How many word members each query word's prefix has (empty when the word members were not needed, or for a single query word). */
   counts: number[];
 }
 
@@ -335,18 +342,18 @@ export class IndexStore {
     )) as [string, string, string[], string[], string[], number, number[]] | [];
     if (reply.length === 0) return null;
     const [gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts] = reply;
-    return { gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts };
+    return { gen, vocabVersion, phraseHits: languageHits(phraseHits), wordHits: languageHits(wordHits), nameHits: languageHits(nameHits), driver, counts };
   }
 
   /**
-   * Word hits ([iso, member, …]) of query words expanded through the vocabulary, read for the one
+   * Word hits of query words expanded through the vocabulary, read for the one
    * with the fewest members (`driver`, 0-based), in one round trip; null if `gen` no longer serves.
    */
   async expandedHits(
     type: ItemType,
     gen: string,
     q: { iso: string; limit: number; wordCandidates: number; words: ExpandedWord[] },
-  ): Promise<{ driver: number; hits: string[] } | null> {
+  ): Promise<{ driver: number; hits: LanguageHits[] } | null> {
     const args: (string | number)[] = [];
     for (const w of q.words) args.push(w.prefix, w.count, w.read ? 1 : 0, w.words.length, ...w.words);
     const reply = (await runScript(
@@ -362,7 +369,7 @@ export class IndexStore {
       q.words.length,
       ...args,
     )) as [number, string[]] | null;
-    return reply === null ? null : { driver: reply[0] - 1, hits: reply[1] };
+    return reply === null ? null : { driver: reply[0] - 1, hits: languageHits(reply[1]) };
   }
 
   /** The distinct words of a generation, sorted. */
@@ -372,8 +379,18 @@ export class IndexStore {
 
   /** Records of the items in generation `gen`; null if it no longer serves. */
   async servingItems(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord> | null> {
-    const raw = (await runScript(this.client, ITEMS_FETCH, 1, this.keys.current(type), this.keys.typeBase(type), gen, ...skus)) as (string | null)[] | null;
-    if (raw === null) return null;
+    // No script: turning the records into Lua strings and back cost Redis more than reading them.
+    // The serving generation is read after them, in the same round trip: if it is still `gen`, it
+    // was when they were read (a generation never serves again once replaced).
+    const replies = await this.client
+      .pipeline()
+      .hmgetBuffer(this.keys.gen(type, gen).items, ...skus)
+      .get(this.keys.current(type))
+      .exec();
+    const failed = replies?.find(([err]) => err);
+    if (failed) throw failed[0];
+    const [[, raw], [, current]] = replies as [[null, (Buffer | null)[]], [null, string | null]];
+    if (current !== gen) return null;
     const out = new Map<string, ItemRecord>();
     skus.forEach((sku, i) => {
       if (raw[i]) out.set(sku, this.parseRecord(sku, raw[i]!));
@@ -382,14 +399,16 @@ export class IndexStore {
   }
 
   // Popular items come back in many searches: parsing their JSON was the largest single cost of
-  // a search. Reused only while the stored text is the same (a changed record is parsed again).
-  private readonly parsedRecords = new Map<string, { json: string; record: ItemRecord }>();
-  private parseRecord(sku: string, json: string): ItemRecord {
+  // a search, and decoding its bytes to text the next. Reused only while the stored bytes are the
+  // same (a changed record is decoded and parsed again).
+  private readonly parsedRecords = new Map<string, { bytes: Buffer; record: ItemRecord }>();
+  private parseRecord(sku: string, bytes: Buffer): ItemRecord {
     const cached = this.parsedRecords.get(sku);
-    if (cached && cached.json === json) return cached.record;
+    if (cached?.bytes.equals(bytes)) return cached.record;
     if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
-    const record = decodeRecord(json);
-    this.parsedRecords.set(sku, { json, record });
+    const record = decodeRecord(bytes.toString());
+    // A copy: the reply's bytes may be a view of a larger buffer read from the connection.
+    this.parsedRecords.set(sku, { bytes: Buffer.from(bytes), record });
     return record;
   }
 }
@@ -404,6 +423,13 @@ function decodeRecord(json: string): ItemRecord {
   const record = JSON.parse(json) as ItemRecord;
   for (const e of record.e as (string[] | null)[]) if (e?.length === 2) e.push(record.o[e[0]!]!);
   return record;
+}
+
+/** A search script's [iso, members joined, …] (MEMBER_SEPARATOR). */
+function languageHits(flat: string[]): LanguageHits[] {
+  const out: LanguageHits[] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push({ iso: flat[i]!, members: flat[i + 1]!.split(MEMBER_SEPARATOR) });
+  return out;
 }
 
 function push(map: Map<string, string[]>, key: string, value: string): void {

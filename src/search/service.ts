@@ -5,11 +5,11 @@
 // every query word as a word start are fewer than `limit` does it expand the query words through
 // the type's vocabulary (words they are inside of, words they match with typos) and read those
 // words' members: one more round trip, before the items.
-import { type ItemRecord, toEntry } from "../catalog/entries.ts";
+import { type ItemRecord, itemSku, toEntry } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { parseMember } from "../index/members.ts";
-import type { ExpandedWord, IndexStore } from "../index/store.ts";
+import type { ExpandedWord, IndexStore, LanguageHits } from "../index/store.ts";
 import { type Logger, silentLogger } from "../platform/log.ts";
 import { ResultCache } from "./cache.ts";
 import { type Candidate, cmp, compareRank, MATCH, type MatchClass, QueryMatcher, rankAndDedupe } from "./rank.ts";
@@ -39,22 +39,24 @@ interface LoadedVocabulary {
   expansions: Map<string, Expansion>;
 }
 
-/** A candidate before its item is read: what ranking needs, from its sorted-set member alone. */
+/**
+ * A candidate before its item is read, placed by what its sorted-set member alone shows. Not
+ * `own`: only its item's record can tell whether and how it matches.
+ */
 interface Hit {
   iso: string;
-  sku: string;
+  /** The entry id's item part (splitEntryId): it orders and compares as the sku does. */
+  item: string;
   position: number;
   /** Normalised display name. */
   phrase: string;
-}
-
-/** A hit placed by what its member shows. Not `own`: only its item's record can tell whether and how it matches. */
-interface Placed extends Hit {
   own: boolean;
   /** null when not own. */
   match: MatchClass | null;
   length: number;
   sortKey: string;
+  /** Own hits: the item and normalised display name, counted once; '' for the others. */
+  key: string;
 }
 
 /** The generation changed between two reads of one search. */
@@ -116,52 +118,47 @@ export class SearchService {
     if (!found) return [];
     const { gen } = found;
     const hits = new Map<string, Hit>();
-    for (const flat of [found.phraseHits, found.wordHits, found.nameHits]) addHits(hits, flat);
-
-    let placed = place(hits, matcher);
-    if (queryWords.length > 0 && prefixOwnCount(placed) < limit) {
-      const more = await this.expandedHits(type, gen, found.vocabVersion, isoKey, matcher, found.driver, found.counts, limit);
-      if (more.length) {
-        addHits(hits, more);
-        placed = place(hits, matcher);
-      }
+    for (const read of [found.phraseHits, found.wordHits, found.nameHits]) addHits(hits, read, matcher);
+    if (queryWords.length > 0 && prefixOwnCount(hits) < limit) {
+      addHits(hits, await this.expandedHits(type, gen, found.vocabVersion, isoKey, matcher, found.driver, found.counts, limit), matcher);
     }
-    return rankAndDedupe(await this.resolve(type, gen, placed, matcher, limit), limit);
+    return rankAndDedupe(await this.resolve(type, gen, [...hits.values()], matcher, limit), limit);
   }
 
   /**
-   * Reads the items of the best placed hits and turns them into candidates. Entries matching by
-   * their own display name come first; the others are read only when those are fewer than `limit`.
+   * Reads the items of the best hits and turns them into candidates. Entries matching by their
+   * own display name come first; the others are read only when those are fewer than `limit`.
    */
-  private async resolve(type: ItemType, gen: string, placed: Placed[], matcher: QueryMatcher, limit: number): Promise<Candidate[]> {
-    placed.sort((a, b) => compareRank(a, b) || cmp(a.sku, b.sku) || cmp(a.iso, b.iso));
-    const chosen: Placed[] = [];
+  private async resolve(type: ItemType, gen: string, hits: Hit[], matcher: QueryMatcher, limit: number): Promise<Candidate[]> {
+    const byRank = (a: Hit, b: Hit) => compareRank(a, b) || cmp(a.item, b.item) || cmp(a.iso, b.iso);
+    const chosen: Hit[] = [];
     // Counted once per item and normalised name (the same name in several languages, or written
     // in other capitals): every hit of a counted one is read, the results keep the best of each.
     const counted = new Set<string>();
-    let own = 0;
-    let other = 0;
-    for (const p of placed) {
-      if (!p.own) {
-        // Sorted after every own match: needed only when those are fewer than `limit`.
-        if (own >= limit || other >= WORD_CANDIDATES) continue;
-        other++;
-      } else {
-        const key = `${p.sku}\u0000${p.phrase}`;
-        if (!counted.has(key)) {
-          if (own >= limit + SLACK) continue;
-          own++;
-          counted.add(key);
-        }
+    for (const h of hits.filter((h) => h.own).sort(byRank)) {
+      if (!counted.has(h.key)) {
+        if (counted.size >= limit + SLACK) continue;
+        counted.add(h.key);
       }
-      chosen.push(p);
+      chosen.push(h);
     }
+    // The others rank after every own match: needed only when those are fewer than `limit`.
+    if (counted.size < limit)
+      chosen.push(
+        ...hits
+          .filter((h) => !h.own)
+          .sort(byRank)
+          .slice(0, WORD_CANDIDATES),
+      );
     if (!chosen.length) return [];
-    const items = await this.items(type, gen, [...new Set(chosen.map((h) => h.sku))]);
+    const skus = new Map<string, string>();
+    for (const h of chosen) if (!skus.has(h.item)) skus.set(h.item, itemSku(h.item));
+    const items = await this.items(type, gen, [...skus.values()]);
     const out: Candidate[] = [];
     for (const hit of chosen) {
-      const record = items.get(hit.sku);
-      const entry = record ? toEntry(hit.sku, record, hit.position) : null;
+      const sku = skus.get(hit.item)!;
+      const record = items.get(sku);
+      const entry = record ? toEntry(sku, record, hit.position) : null;
       // A member left behind by an older layout could name a position reused since: skip it.
       if (!entry || phrase(entry.display_name) !== hit.phrase) continue;
       const match = hit.own ? hit.match : matcher.entryClass(entry);
@@ -189,7 +186,7 @@ export class SearchService {
     driver: number,
     counts: number[],
     limit: number,
-  ): Promise<string[]> {
+  ): Promise<LanguageHits[]> {
     if (!matcher.words.some((w) => w.length >= MIN_EXPANDABLE)) return [];
     const vocabulary = await this.vocabulary(type, gen, version);
     const expanded: ExpandedWord[] = matcher.words.map((prefix, i) => {
@@ -223,29 +220,32 @@ export class SearchService {
   }
 }
 
-/** Adds hits [iso, member, …] to `hits`, once per entry. */
-function addHits(hits: Map<string, Hit>, flat: string[]): void {
-  for (let i = 0; i < flat.length; i += 2) {
-    const m = parseMember(flat[i + 1]!);
-    if (!m || hits.has(m.id)) continue;
-    hits.set(m.id, { iso: flat[i]!, sku: m.sku, position: m.position, phrase: m.phrase });
-  }
-}
-
-/** Places each hit by its display name; those that do not match by it are left for their record to decide. */
-function place(hits: Map<string, Hit>, matcher: QueryMatcher): Placed[] {
+/** Adds the members read to `hits`, once per entry, each placed by its display name. */
+function addHits(hits: Map<string, Hit>, read: LanguageHits[], matcher: QueryMatcher): void {
   const listing = matcher.words.length === 0;
-  const out: Placed[] = [];
-  for (const hit of hits.values()) {
-    const match = matcher.displayClass(hit.phrase);
-    out.push({ ...hit, own: match !== null, match, sortKey: hit.phrase, length: listing ? 0 : hit.phrase.length });
-  }
-  return out;
+  for (const { iso, members } of read)
+    for (const member of members) {
+      const m = parseMember(member);
+      if (!m || hits.has(m.id)) continue;
+      const match = matcher.displayClass(m.phrase);
+      const own = match !== null;
+      hits.set(m.id, {
+        iso,
+        item: m.item,
+        position: m.position,
+        phrase: m.phrase,
+        own,
+        match,
+        length: listing ? 0 : m.phrase.length,
+        sortKey: m.phrase,
+        key: own ? `${m.item}\u0000${m.phrase}` : "",
+      });
+    }
 }
 
 /** Entries (once per item and display name) whose own display name has every query word as a word start. */
-function prefixOwnCount(placed: Placed[]): number {
+function prefixOwnCount(hits: Map<string, Hit>): number {
   const seen = new Set<string>();
-  for (const p of placed) if (p.own && p.match !== null && p.match <= MATCH.wordPrefix) seen.add(`${p.sku}\u0000${p.phrase}`);
+  for (const h of hits.values()) if (h.own && h.match !== null && h.match <= MATCH.wordPrefix) seen.add(h.key);
   return seen.size;
 }
