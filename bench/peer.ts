@@ -15,6 +15,8 @@
 //   endpoints and answer shape).
 // - The same mix (bench/wrk.ts: each endpoint's queries from the words of its own type's display
 //   names) against both with wrk, 1 then 32 connections, in alternating rounds; medians reported.
+// - CPU: what the server and its Redis used during each wrk run (Linux /proc), per request: on a
+//   shared machine a steadier comparison than requests per second.
 // - Memory: Redis used_memory after loading minus before, per entry. Load: entries per second of
 //   search-sync's whole sync (reading MongoDB included), of search-sync's index writes alone
 //   (the engine's pipelined writes of the same entries from memory) and of the peer's FT.ADDs.
@@ -88,6 +90,16 @@ async function privateRedis(name: string, extra: string[]): Promise<ManagedProce
 
 async function usedMemory(client: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await client.info("memory"))?.[1]);
+}
+
+const CLOCK_TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+/** CPU seconds a process has used so far: utime + stime of /proc/<pid>/stat (fields 14 and 15). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+async function redisPid(client: Redis): Promise<number> {
+  return Number(/process_id:(\d+)/.exec(await client.info("server"))?.[1]);
 }
 
 const median = (xs: number[]) => {
@@ -253,8 +265,8 @@ try {
   const requests = queryMix(words, distinctQueries);
   const script = writeMixScript(dir, requests);
   const targets = [
-    { name: "search-sync", url: service.url },
-    { name: "RediSearch 1.2.2", url: peerUrl },
+    { name: "search-sync", url: service.url, pids: [service.proc.pid, await redisPid(ss)] },
+    { name: "RediSearch 1.2.2", url: peerUrl, pids: [peer.pid, await redisPid(rs)] },
   ];
   // How many of the distinct searches each side answers with something (a check that both search the same data).
   const answered: Record<string, number> = {};
@@ -266,15 +278,20 @@ try {
     }
     answered[t.name] = n;
   }
-  const results: Record<string, Record<number, WrkResult[]>> = {};
+  /** CPU ms per request of the server and of its Redis, per run. */
+  type Run = WrkResult & { cpu_ms: { server: number; redis: number } };
+  const results: Record<string, Record<number, Run[]>> = {};
   for (const t of targets) results[t.name] = { 1: [], 32: [] };
   for (let r = 0; r < rounds; r++) {
     for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
       for (const connections of [1, 32]) {
-        const res = runWrk(t.url, script, connections, duration);
+        const before = t.pids.map(cpuSeconds);
+        const wrk = runWrk(t.url, script, connections, duration);
+        const [server, redis] = t.pids.map((pid, i) => ((cpuSeconds(pid) - before[i]!) * 1000) / wrk.requests) as [number, number];
+        const res = { ...wrk, cpu_ms: { server, redis } };
         results[t.name]![connections]!.push(res);
         console.log(
-          `round ${r + 1} ${t.name} ${connections} conn: ${res.rps.toFixed(0)} req/s, p50 ${res.p50_ms} ms, p99 ${res.p99_ms} ms, non-2xx ${res.non_2xx}`,
+          `round ${r + 1} ${t.name} ${connections} conn: ${res.rps.toFixed(0)} req/s, p50 ${res.p50_ms} ms, p99 ${res.p99_ms} ms, non-2xx ${res.non_2xx}, CPU ms/request ${server.toFixed(2)} server + ${redis.toFixed(2)} Redis`,
         );
       }
     }
@@ -288,6 +305,8 @@ try {
       p50: median(rs.map((x) => x.p50_ms)),
       p99: median(rs.map((x) => x.p99_ms)),
       non2xx: rs.reduce((s, x) => s + x.non_2xx, 0),
+      server: median(rs.map((x) => x.cpu_ms.server)),
+      redis: median(rs.map((x) => x.cpu_ms.redis)),
     };
   };
   const [a, b] = targets.map((t) => t.name) as [string, string];
@@ -302,6 +321,7 @@ try {
         `| req/s, ${c} conn | ${fmt(x.rps)} | ${fmt(y.rps)} | ${fmt(x.rps / y.rps, 2)} |`,
         `| p50 ms, ${c} conn | ${fmt(x.p50, 2)} | ${fmt(y.p50, 2)} | ${fmt(x.p50 / y.p50, 2)} |`,
         `| p99 ms, ${c} conn | ${fmt(x.p99, 2)} | ${fmt(y.p99, 2)} | ${fmt(x.p99 / y.p99, 2)} |`,
+        `| CPU ms/request, ${c} conn: server + Redis | ${fmt(x.server, 2)} + ${fmt(x.redis, 2)} | ${fmt(y.server, 2)} + ${fmt(y.redis, 2)} | ${fmt((x.server + x.redis) / (y.server + y.redis), 2)} |`,
       ];
     }),
     `| non-2xx (all runs) | ${row(a, 1).non2xx + row(a, 32).non2xx} | ${row(b, 1).non2xx + row(b, 32).non2xx} | |`,

@@ -59,6 +59,7 @@ export function writeMixScript(dir: string, requests: string[]): string {
 export interface WrkResult {
   connections: number;
   rps: number;
+  requests: number;
   p50_ms: number;
   p99_ms: number;
   non_2xx: number;
@@ -84,5 +85,6 @@ export function runWrk(url: string, script: string, connections: number, seconds
   const latency: Record<string, number> = {};
   for (const m of out.matchAll(/(\d+)%\s+([\d.]+)(us|ms|s)/g)) latency[`p${m[1]}`] = Number(m[2]) * (m[3] === "us" ? 0.001 : m[3] === "s" ? 1000 : 1);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
-  return { connections, rps, p50_ms: latency.p50 ?? Number.NaN, p99_ms: latency.p99 ?? Number.NaN, non_2xx: Number(errors), raw: out };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  return { connections, rps, requests, p50_ms: latency.p50 ?? Number.NaN, p99_ms: latency.p99 ?? Number.NaN, non_2xx: Number(errors), raw: out };
 }

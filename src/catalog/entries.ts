@@ -212,11 +212,27 @@ export function entryId(sku: string, position: number, form: EntryIdForm = "shor
 }
 
 export function parseEntryId(id: string): { sku: string; position: number } | null {
+  const parts = splitEntryId(id);
+  return parts && { sku: itemSku(parts.item), position: parts.position };
+}
+
+/**
+ * An entry id's item part (the sku as the id writes it: ids of one form order and compare as
+ * their skus do) and position, or null if it is not an entry id. Search turns only the few
+ * items it reads into skus (itemSku).
+ */
+export function splitEntryId(id: string): { item: string; position: number } | null {
   const dot = id.lastIndexOf(".");
   if (dot < 0) return null;
   const position = parseInt(id.slice(dot + 1), 36);
-  const sku = dot === 16 ? hexSku(id) : id.slice(0, dot);
-  return Number.isNaN(position) || sku === null ? null : { sku, position };
+  if (Number.isNaN(position)) return null;
+  if (dot === 16) for (let i = 0; i < 16; i++) if ((ID_DIGIT[id.charCodeAt(i)] ?? -1) < 0) return null;
+  return { item: id.slice(0, dot), position };
+}
+
+/** The sku of an entry id's item part (splitEntryId). */
+export function itemSku(item: string): string {
+  return item.length === 16 ? hexSku(item) : item;
 }
 
 /** 24 hex digits → 16 characters of ID_ALPHABET, three hex digits (two characters) at a time. */
@@ -229,15 +245,10 @@ function shortSku(sku: string): string {
   return out;
 }
 
-/** The sku of an id's first 16 characters, or null if they are not a short sku. */
-function hexSku(id: string): string | null {
+/** The sku of a short sku (16 characters of ID_ALPHABET). */
+function hexSku(short: string): string {
   let out = "";
-  for (let i = 0; i < 16; i += 2) {
-    const high = ID_DIGIT[id.charCodeAt(i)] ?? -1;
-    const low = ID_DIGIT[id.charCodeAt(i + 1)] ?? -1;
-    if (high < 0 || low < 0) return null;
-    out += HEX3[(high << 6) | low];
-  }
+  for (let i = 0; i < 16; i += 2) out += HEX3[(ID_DIGIT[short.charCodeAt(i)]! << 6) | ID_DIGIT[short.charCodeAt(i + 1)]!];
   return out;
 }
 

@@ -12,7 +12,7 @@
 //                Its length mark stays the whole name's; search reads the item record of such a member
 //                before it ranks it (service.ts). Generations written before cuts have no `cut` in their meta.
 // The display name in word members lets search rank candidates without reading item records.
-import { type EntryIdForm, entryId, type ItemRecord, parseEntryId } from "../catalog/entries.ts";
+import { type EntryIdForm, entryId, type ItemRecord, splitEntryId } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 
 interface EntryMembers {
@@ -93,7 +93,8 @@ interface ParsedMember {
   cut: boolean;
   /** The display name's length as its length mark gives it (up to 960), or null when the member has none. */
   length: number | null;
-  sku: string;
+  /** The entry id's item part (splitEntryId): its sku as the id writes it. */
+  item: string;
   position: number;
   id: string;
 }
@@ -111,14 +112,14 @@ export function parseMember(member: string): ParsedMember | null {
   const last = member.lastIndexOf("\u0000");
   if (first < 0) return null;
   const id = member.slice(last + 1);
-  const parsed = parseEntryId(id);
+  const parsed = splitEntryId(id);
   if (!parsed) return null;
   const key = member.slice(member.startsWith(NAME_MARK) ? 1 : 0, first);
-  if (first === last) return { key, phrase: key, cut: false, length: null, sku: parsed.sku, position: parsed.position, id };
+  if (first === last) return { key, phrase: key, cut: false, length: null, item: parsed.item, position: parsed.position, id };
   // The length mark, when there is one: a display name starts with a letter or digit.
   const marked = member.charCodeAt(first + 1) < 0x20;
   const length = marked ? (member.charCodeAt(first + 1) - 1) * 31 + member.charCodeAt(first + 2) - 1 : null;
   const display = member.slice(marked ? first + 3 : first + 1, last);
   const cut = display.endsWith(CUT_MARK);
-  return { key, phrase: cut ? display.slice(0, -CUT_MARK.length) : display, cut, length, sku: parsed.sku, position: parsed.position, id };
+  return { key, phrase: cut ? display.slice(0, -CUT_MARK.length) : display, cut, length, item: parsed.item, position: parsed.position, id };
 }

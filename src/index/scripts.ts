@@ -3,6 +3,12 @@
 import { LUA_GEN_KEYS } from "./keys.ts";
 import { CUT_MARK, ID_MAX, MEMBER_MAX } from "./members.ts";
 
+// A search script's hits come as [iso, members, iso, members, …], each language's members joined
+// by this one character: a reply of a few strings costs the client far less to read than one of
+// hundreds. Neither normalised text (letters, digits, spaces), nor entry ids, nor length marks hold it.
+export const MEMBER_SEPARATOR = "\u007f";
+const LUA_MEMBER_SEPARATOR = "'\\127'";
+
 // A phrase or word set kept in pieces, so Redis stores each in its compact listpack form (by
 // default up to 128 members of up to 64 bytes): pieces hold consecutive ranges of the set, and
 // its index (set.ix) names each piece by its first member, "<first>\0\0<id>" (members never
@@ -171,13 +177,12 @@ local function word_range(set, lo, hi, limit)
   if not cut then return out, nil, 0 end
   return {unpack(out, 1, start - 1)}, run, #out - start + 1
 end
--- Appends a run as search takes it: iso, places, n, the n members.
+-- Appends a run as search takes it: iso, places, its members joined (MEMBER_SEPARATOR).
 local function add_run(runs, i, run, places)
   if not run then return end
   runs[#runs + 1] = i
   runs[#runs + 1] = places
-  runs[#runs + 1] = #run
-  for _, m in ipairs(run) do runs[#runs + 1] = m end
+  runs[#runs + 1] = table.concat(run, ${LUA_MEMBER_SEPARATOR})
 end
 `;
 
@@ -268,16 +273,17 @@ if not gen then return false end
 return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates') or '0')`;
 
 // One search's prefix reads, in one round trip. Returns {gen, vocab_version, phrase hits, word
-// hits, name hits, driver, counts, word runs, name runs, names unsure}, hits as [iso, member, iso,
-// member, …], runs (word_range) as [iso, places, n, n members, iso, …].
+// hits, name hits, driver, counts, word runs, name runs, names unsure}, hits by language as
+// above, runs (word_range) as [iso, places, members joined, …].
 // Phrase members (display names starting with the query) come first. Only when they give fewer
 // than \`limit\` entries (counted once per item and display name): the word members of the query
 // word with the fewest (\`driver\`, its 1-based position; \`counts\` has every query word's), first
 // of the entries' own display-name words, then, only when those still give fewer than \`limit\`
 // entries whose display name has every query word, of the words found only through the item's
-// name or origin name (members marked with \1, see members.ts). Members with a cut display name
-// (and runs) may or may not count: when that decides, the name words are read and \`names unsure\`
-// is 1, so search counts on the whole names and drops them if they were not needed.
+// name or origin name (members marked with \1, see members.ts). A single query word is not
+// counted (\`counts\` stays empty). Members with a cut display name (and runs) may or may not
+// count: when that decides, the name words are read and \`names unsure\` is 1, so search counts on
+// the whole names and drops them if they were not needed.
 // KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, query words….
 export const PREFIX_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -292,17 +298,21 @@ for _, i in ipairs(isos) do
   local members
   if q == '' then members = piece_range(k.set('phrase', i), nil, nil, limit)
   else members = piece_range(k.set('phrase', i), q, q .. '\\255', limit) end
-  for _, m in ipairs(members) do
+  if #members > 0 then
     phrase_hits[#phrase_hits + 1] = i
-    phrase_hits[#phrase_hits + 1] = m
-    local sep = string.find(m, '\\0', 1, true)
-    local key = string.sub(m, sep + 1, string.find(m, '.', sep, true)) .. string.sub(m, 1, sep)
+    phrase_hits[#phrase_hits + 1] = table.concat(members, ${LUA_MEMBER_SEPARATOR})
+  end
+  -- An entry is counted by "<display name>\\0<item>." (neither holds a dot), once enough are.
+  for x = 1, distinct < limit and #members or 0 do
+    local key = string.sub(members[x], 1, string.find(members[x], '.', 1, true))
     if not seen[key] then seen[key] = true; distinct = distinct + 1 end
   end
 end
 if #ARGV > 5 and distinct < limit then
+  -- A single query word drives uncounted: reading its members costs no more than counting them.
   local best_count = nil
-  for t = 6, #ARGV do
+  if #ARGV == 6 then driver = 1 end
+  for t = 6, #ARGV > 6 and #ARGV or 0 do
     local w, count = ARGV[t], 0
     for _, i in ipairs(isos) do
       local set = k.set('word', i)
@@ -311,29 +321,35 @@ if #ARGV > 5 and distinct < limit then
     counts[#counts + 1] = count
     if best_count == nil or count < best_count then driver, best_count = t - 5, count end
   end
-  if best_count > 0 then
-    local best = ARGV[driver + 5]
+  if best_count ~= 0 then
+    local best, spaced = ARGV[driver + 5], {}
+    for t = 6, #ARGV do spaced[t] = ' ' .. ARGV[t] end
     -- The candidate budget is shared by the languages searched, but each gets a page's worth.
     local each = math.max(limit + 10, math.floor(cap / #isos))
     for _, i in ipairs(isos) do
       local members, run, places = word_range(k.set('word', i), best, best .. '\\255', each)
       add_run(word_runs, i, run, places)
       unsure = unsure + places
-      for _, m in ipairs(members) do
+      if #members > 0 then
         word_hits[#word_hits + 1] = i
-        word_hits[#word_hits + 1] = m
-        local _, from, last, cut = word_parts(m)
-        if cut then unsure = unsure + 1
-        else
-          local display = ' ' .. string.sub(m, from, last - 1)
-          local all = true
-          for t = 6, #ARGV do
-            if not string.find(display, ' ' .. ARGV[t], 1, true) then all = false; break end
+        word_hits[#word_hits + 1] = table.concat(members, ${LUA_MEMBER_SEPARATOR})
+      end
+      for x = 1, distinct < limit and #members or 0 do
+        local m = members[x]
+        local _, from, _, cut = word_parts(m)
+        -- Each other query word must start the display name or a word of it (the best one starts
+        -- the member's own word). Past the display name, the entry id holds no space.
+        local all = not cut
+        if cut then unsure = unsure + 1 end
+        for t = 6, all and #ARGV or 0 do
+          if t ~= driver + 5 then
+            local at = string.find(m, ARGV[t], from, true)
+            if at ~= from and not (at and string.find(m, spaced[t], from, true)) then all = false; break end
           end
-          if all then
-            local key = string.sub(m, last + 1, string.find(m, '.', last, true)) .. string.sub(m, from, last)
-            if not seen[key] then seen[key] = true; distinct = distinct + 1 end
-          end
+        end
+        if all then
+          local key = string.sub(m, from, string.find(m, '.', from, true))
+          if not seen[key] then seen[key] = true; distinct = distinct + 1 end
         end
       end
     end
@@ -342,7 +358,10 @@ if #ARGV > 5 and distinct < limit then
       for _, i in ipairs(isos) do
         local members, run, places = word_range(k.set('word', i), '\\1' .. best, '\\1' .. best .. '\\255', each)
         add_run(name_runs, i, run, places)
-        for _, m in ipairs(members) do name_hits[#name_hits + 1] = i; name_hits[#name_hits + 1] = m end
+        if #members > 0 then
+          name_hits[#name_hits + 1] = i
+          name_hits[#name_hits + 1] = table.concat(members, ${LUA_MEMBER_SEPARATOR})
+        end
       end
     else unsure = 0 end
   end
@@ -355,7 +374,7 @@ return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, wo
 // whole words it expands to. The query word whose prefix and words have the fewest members drives:
 // its members are read, up to a budget per language for own words and again for name words.
 // KEYS: current. ARGV: type base, gen, iso ('' for all), limit, word candidates, query words count, the query words….
-// Returns {driver (1-based), hits [iso, member, …], runs (word_range) [iso, places, n, n members, …]}.
+// Returns {driver (1-based), hits by language as PREFIX_SEARCH's (own members, then name members), runs as PREFIX_SEARCH's}.
 export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, gen, iso, limit, cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('GET', KEYS[1]) ~= gen then return false end
@@ -401,25 +420,23 @@ local each = math.max(limit + 10, math.floor(cap / #isos))
 local hits, runs = {}, {}
 for _, mark in ipairs({'', '\\1'}) do
   for _, i in ipairs(isos) do
-    local left = each
+    local left, got = each, {}
     local function read(lo, hi)
       if left <= 0 then return end
       local members, run, places = word_range(k.set('word', i), mark .. lo, mark .. hi, left)
       left = left - #members - places
-      for _, m in ipairs(members) do hits[#hits + 1] = i; hits[#hits + 1] = m end
+      for _, m in ipairs(members) do got[#got + 1] = m end
       add_run(runs, i, run, places)
     end
     if not g.read then read(g.prefix, g.prefix .. '\\255') end
     for _, w in ipairs(g.words) do read(w .. '\\0', w .. '\\0\\255') end
+    if #got > 0 then
+      hits[#hits + 1] = i
+      hits[#hits + 1] = table.concat(got, ${LUA_MEMBER_SEPARATOR})
+    end
   end
 end
 return {driver, hits, runs}`;
-
-// Item records of generation ARGV[2] if it still serves.
-// KEYS: current. ARGV: type base, gen, skus….
-export const ITEMS_FETCH = `${LUA_GEN_KEYS}
-if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
-return redis.call('HMGET', gen_keys(ARGV[1], ARGV[2]).items, unpack(ARGV, 3))`;
 
 // Puts a phrase or word set that a run wrote plain (set.plain, fast to add to) into pieces, one
 // stretch per call, in order: of the first \`count\` members after ARGV[5] ('-' to start), those up

@@ -7,7 +7,7 @@ import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platf
 import type { Keys } from "./keys.ts";
 import { entryMembers, type MemberForm, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, ITEMS_FETCH, KEY_COUNT, PACK, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PACK, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -28,7 +28,7 @@ const STAGE_TTL_MS = 60_000;
 const PUSH_SCRIPT_TIMEOUT_MS = 15_000;
 /** Members one PACK call reads: about 18 pieces, a few milliseconds of Redis. */
 const PACK_STRETCH = 2_000;
-/** Parsed item records kept for reuse by search (about 1 KB of text each, plus the parsed object). */
+/** Parsed item records kept for reuse by search (about 1 KB each, plus the parsed object). */
 const PARSED_RECORDS = 10_000;
 
 export interface ItemWrite {
@@ -40,18 +40,25 @@ export interface ItemWrite {
 
 type PublishOutcome = { published: true; previous: string | null } | { published: false; reason: "fence" };
 
-/** What the prefix classes of a search found, hits as [iso, member, iso, member, …]. */
+/** Sorted-set members a search read, by language. */
+export interface LanguageHits {
+  /** Lower-cased, as the language names its sorted sets. */
+  iso: string;
+  members: string[];
+}
+
+/** What the prefix classes of a search found. */
 interface PrefixHits {
   gen: string;
   vocabVersion: string;
-  phraseHits: string[];
+  phraseHits: LanguageHits[];
   /** Members of the driving query word among the entries' own display-name words. */
-  wordHits: string[];
+  wordHits: LanguageHits[];
   /** Members of the driving query word among words found only through the item's name or origin name. */
-  nameHits: string[];
+  nameHits: LanguageHits[];
   /** Which query word's members were read (1-based; 0: none). */
   driver: number;
-  /** How many word members each query word's prefix has (empty when the word members were not needed). */
+  /** How many word members each query word's prefix has (empty when the word members were not needed, or for a single query word). */
   counts: number[];
   /** Runs of word and name members the reads stopped inside, unordered by cut display names (scripts.ts word_range). */
   wordRuns: Run[];
@@ -61,10 +68,9 @@ interface PrefixHits {
 }
 
 /** Members of one language that the read of up to some limit stopped inside; `places` of them are within the limit. */
-export interface Run {
-  iso: string;
+export interface Run extends LanguageHits {
+  /** How many of its members are within the limit. */
   places: number;
-  members: string[];
 }
 
 /** One query word for expandedHits: its prefix (and what is known of it) and the whole words it expands to. */
@@ -379,19 +385,30 @@ export class IndexStore {
     )) as [string, string, string[], string[], string[], number, number[], RunsReply, RunsReply, number] | [];
     if (reply.length === 0) return null;
     const [gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts, wordRuns, nameRuns, unsure] = reply;
-    return { gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts, wordRuns: runs(wordRuns), nameRuns: runs(nameRuns), namesUnsure: unsure === 1 };
+    return {
+      gen,
+      vocabVersion,
+      phraseHits: languageHits(phraseHits),
+      wordHits: languageHits(wordHits),
+      nameHits: languageHits(nameHits),
+      driver,
+      counts,
+      wordRuns: runs(wordRuns),
+      nameRuns: runs(nameRuns),
+      namesUnsure: unsure === 1,
+    };
   }
 
   /**
-   * Word hits ([iso, member, …]) of query words expanded through the vocabulary, read for the one
-   * with the fewest members (`driver`, 0-based), and runs as prefixHits gives them, in one round
-   * trip; null if `gen` no longer serves.
+   * Word hits of query words expanded through the vocabulary, read for the one with the fewest
+   * members (`driver`, 0-based), and runs as prefixHits gives them, in one round trip; null if
+   * `gen` no longer serves.
    */
   async expandedHits(
     type: ItemType,
     gen: string,
     q: { iso: string; limit: number; wordCandidates: number; words: ExpandedWord[] },
-  ): Promise<{ driver: number; hits: string[]; runs: Run[] } | null> {
+  ): Promise<{ driver: number; hits: LanguageHits[]; runs: Run[] } | null> {
     const args: (string | number)[] = [];
     for (const w of q.words) args.push(w.prefix, w.count, w.read ? 1 : 0, w.words.length, ...w.words);
     const reply = (await runScript(
@@ -407,7 +424,7 @@ export class IndexStore {
       q.words.length,
       ...args,
     )) as [number, string[], RunsReply] | null;
-    return reply === null ? null : { driver: reply[0] - 1, hits: reply[1], runs: runs(reply[2]) };
+    return reply === null ? null : { driver: reply[0] - 1, hits: languageHits(reply[1]), runs: runs(reply[2]) };
   }
 
   /** The distinct words of a generation, sorted. */
@@ -417,8 +434,18 @@ export class IndexStore {
 
   /** Records of the items in generation `gen`; null if it no longer serves. */
   async servingItems(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord> | null> {
-    const raw = (await runScript(this.client, ITEMS_FETCH, 1, this.keys.current(type), this.keys.typeBase(type), gen, ...skus)) as (string | null)[] | null;
-    if (raw === null) return null;
+    // No script: turning the records into Lua strings and back cost Redis more than reading them.
+    // The serving generation is read after them, in the same round trip: if it is still `gen`, it
+    // was when they were read (a generation never serves again once replaced).
+    const replies = await this.client
+      .pipeline()
+      .hmgetBuffer(this.keys.gen(type, gen).items, ...skus)
+      .get(this.keys.current(type))
+      .exec();
+    const failed = replies?.find(([err]) => err);
+    if (failed) throw failed[0];
+    const [[, raw], [, current]] = replies as [[null, (Buffer | null)[]], [null, string | null]];
+    if (current !== gen) return null;
     const out = new Map<string, ItemRecord>();
     skus.forEach((sku, i) => {
       if (raw[i]) out.set(sku, this.parseRecord(sku, raw[i]!));
@@ -427,14 +454,16 @@ export class IndexStore {
   }
 
   // Popular items come back in many searches: parsing their JSON was the largest single cost of
-  // a search. Reused only while the stored text is the same (a changed record is parsed again).
-  private readonly parsedRecords = new Map<string, { json: string; record: ItemRecord }>();
-  private parseRecord(sku: string, json: string): ItemRecord {
+  // a search, and decoding its bytes to text the next. Reused only while the stored bytes are the
+  // same (a changed record is decoded and parsed again).
+  private readonly parsedRecords = new Map<string, { bytes: Buffer; record: ItemRecord }>();
+  private parseRecord(sku: string, bytes: Buffer): ItemRecord {
     const cached = this.parsedRecords.get(sku);
-    if (cached && cached.json === json) return cached.record;
+    if (cached?.bytes.equals(bytes)) return cached.record;
     if (this.parsedRecords.size >= PARSED_RECORDS) this.parsedRecords.clear();
-    const record = decodeRecord(json);
-    this.parsedRecords.set(sku, { json, record });
+    const record = decodeRecord(bytes.toString());
+    // A copy: the reply's bytes may be a view of a larger buffer read from the connection.
+    this.parsedRecords.set(sku, { bytes: Buffer.from(bytes), record });
     return record;
   }
 }
@@ -451,15 +480,20 @@ function decodeRecord(json: string): ItemRecord {
   return record;
 }
 
-/** Runs as the scripts return them: iso, places, n, the n members, …. */
+/** A search script's [iso, members joined, …] (MEMBER_SEPARATOR). */
+function languageHits(flat: string[]): LanguageHits[] {
+  const out: LanguageHits[] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push({ iso: flat[i]!, members: flat[i + 1]!.split(MEMBER_SEPARATOR) });
+  return out;
+}
+
+/** Runs as the scripts return them: iso, places, members joined, …. */
 type RunsReply = (string | number)[];
 
 function runs(flat: RunsReply): Run[] {
   const out: Run[] = [];
-  for (let i = 0; i < flat.length; ) {
-    const n = Number(flat[i + 2]);
-    out.push({ iso: String(flat[i]), places: Number(flat[i + 1]), members: flat.slice(i + 3, i + 3 + n).map(String) });
-    i += 3 + n;
+  for (let i = 0; i < flat.length; i += 3) {
+    out.push({ iso: String(flat[i]), places: Number(flat[i + 1]), members: String(flat[i + 2]).split(MEMBER_SEPARATOR) });
   }
   return out;
 }

@@ -8,7 +8,6 @@
 //   3. then shorter (normalised) display names;
 //   4. then alphabetical (normalised display name, then as given, then sku and iso).
 // An empty query lists entries alphabetically.
-import { entryWords } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry } from "../catalog/types.ts";
 import { infixMatches, typoMatcher } from "./typo.ts";
@@ -58,14 +57,17 @@ export class QueryMatcher {
     return level;
   }
 
-  /** The class a set of words gives the query: every query word must match one; the worst decides. */
-  wordsClass(targets: readonly string[]): MatchClass | null {
+  /** The class lists of words give the query: every query word must match one; the worst decides. */
+  wordsClass(...lists: (readonly string[])[]): MatchClass | null {
     let worst = 0;
     for (let i = 0; i < this.words.length; i++) {
       let best = NO_MATCH;
-      for (const w of targets) {
-        const l = this.level(i, w);
-        if (l < best) best = l;
+      for (const targets of lists) {
+        for (const w of targets) {
+          const l = this.level(i, w);
+          if (l < best) best = l;
+          if (best === 0) break;
+        }
         if (best === 0) break;
       }
       if (best === NO_MATCH) return null;
@@ -83,7 +85,8 @@ export class QueryMatcher {
 
   /** How an entry matches through every word it is found by (display name, name, origin name), or null. */
   entryClass(entry: Entry): MatchClass | null {
-    return this.wordsClass(entryWords(entry.display_name, entry.name, entry.origin_name));
+    // The words it is found by (entryWords), without making them distinct: a repeat changes no minimum.
+    return this.wordsClass(words(entry.display_name), words(entry.name), words(entry.origin_name));
   }
 }
 

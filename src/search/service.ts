@@ -5,11 +5,11 @@
 // every query word as a word start are fewer than `limit` does it expand the query words through
 // the type's vocabulary (words they are inside of, words they match with typos) and read those
 // words' members: one more round trip, before the items.
-import { type ItemRecord, toEntry } from "../catalog/entries.ts";
+import { type ItemRecord, itemSku, toEntry } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { CUT_MARK, parseMember } from "../index/members.ts";
-import type { ExpandedWord, IndexStore, Run } from "../index/store.ts";
+import type { ExpandedWord, IndexStore, LanguageHits, Run } from "../index/store.ts";
 import { type Logger, silentLogger } from "../platform/log.ts";
 import { ResultCache } from "./cache.ts";
 import { type Candidate, cmp, compareRank, MATCH, type MatchClass, QueryMatcher, rankAndDedupe } from "./rank.ts";
@@ -39,29 +39,28 @@ interface LoadedVocabulary {
   expansions: Map<string, Expansion>;
 }
 
-/** A candidate before its item is read: what ranking needs, from its sorted-set member alone. */
+/**
+ * A candidate before its item is read, placed by what its sorted-set member alone shows. Not
+ * `own`: only its item's record can tell whether and how it matches. A `cut` hit is placed as
+ * well as its whole name could place it (own, the best class its start allows, its length mark,
+ * its start as sort key), never after its true place, until its record is read.
+ */
 interface Hit {
   iso: string;
-  sku: string;
+  /** The entry id's item part (splitEntryId): it orders and compares as the sku does. */
+  item: string;
   position: number;
   /** Normalised display name; only its start while `cut`. */
   phrase: string;
   /** The member carried the display name cut (members.ts) and its item record has not been read yet. */
   cut: boolean;
-  /** Length of the normalised display name (a cut member's length mark: exact up to 960). */
-  length: number;
-}
-
-/**
- * A hit placed by what its member shows. Not `own`: only its item's record can tell whether and
- * how it matches. A `cut` hit is placed as well as its whole name could place it (own, the best
- * class its start allows, its start as sort key), never after its true place.
- */
-interface Placed extends Hit {
   own: boolean;
   /** null when not own. */
   match: MatchClass | null;
+  length: number;
   sortKey: string;
+  /** Own hits: the item and normalised display name, counted once; '' for the others and cut ones. */
+  key: string;
 }
 
 /** The generation changed between two reads of one search. */
@@ -125,52 +124,47 @@ export class SearchService {
     const records = new Records((skus) => this.items(type, gen, skus));
     // The records of cut members that decide which members the reads took: in runs, and, when the
     // name words were read only in case, every cut word hit (the count that decides is on whole names).
-    const inRuns = (runs: Run[]) => runs.flatMap((r) => r.members);
-    await records.load(cutSkus([...inRuns(found.wordRuns), ...inRuns(found.nameRuns), ...(found.namesUnsure ? found.wordHits : [])]));
+    await records.load(cutItems([...found.wordRuns, ...found.nameRuns, ...(found.namesUnsure ? found.wordHits : [])]));
     const wordHits = [...found.wordHits, ...settleRuns(found.wordRuns, records)];
     const namesNeeded = !found.namesUnsure || ownEntries(found.phraseHits, wordHits, records, queryWords) < limit;
     const hits = new Map<string, Hit>();
-    for (const flat of [found.phraseHits, wordHits]) addHits(hits, flat, records);
-    if (namesNeeded) addHits(hits, [...found.nameHits, ...settleRuns(found.nameRuns, records)], records);
-
-    let placed = place(hits, matcher);
+    for (const read of [found.phraseHits, wordHits]) addHits(hits, read, matcher, records);
+    if (namesNeeded) addHits(hits, [...found.nameHits, ...settleRuns(found.nameRuns, records)], matcher, records);
     if (queryWords.length > 0) {
-      let counts = prefixOwnCount(placed);
+      let counts = prefixOwnCount(hits);
       if (counts.sure < limit && counts.maybe >= limit) {
         // Members with cut display names decide whether to expand: read their items first.
-        await records.load(placed.filter((p) => p.cut).map((p) => p.sku));
-        placed = place(settle(hits, records), matcher);
-        counts = prefixOwnCount(placed);
+        await records.load([...hits.values()].filter((h) => h.cut).map((h) => h.item));
+        settle(hits, matcher, records);
+        counts = prefixOwnCount(hits);
       }
       if (counts.sure < limit) {
         const more = await this.expandedHits(type, gen, found.vocabVersion, isoKey, matcher, found.driver, found.counts, limit);
-        if (more.hits.length || more.runs.length) {
-          await records.load(cutSkus(inRuns(more.runs)));
-          addHits(hits, [...more.hits, ...settleRuns(more.runs, records)], records);
-          placed = place(hits, matcher);
-        }
+        await records.load(cutItems(more.runs));
+        addHits(hits, [...more.hits, ...settleRuns(more.runs, records)], matcher, records);
       }
     }
-    return rankAndDedupe(await this.resolve(placed, hits, matcher, limit, records), limit);
+    return rankAndDedupe(await this.resolve(hits, matcher, limit, records), limit);
   }
 
   /**
-   * Reads the items of the best placed hits and turns them into candidates. Entries matching by
-   * their own display name come first; the others are read only when those are fewer than `limit`.
+   * Reads the items of the best hits and turns them into candidates. Entries matching by their
+   * own display name come first; the others are read only when those are fewer than `limit`.
    * A cut hit the choice reaches is read and placed again, until every chosen hit is whole.
    */
-  private async resolve(placed: Placed[], hits: Map<string, Hit>, matcher: QueryMatcher, limit: number, records: Records): Promise<Candidate[]> {
-    let chosen = choose(placed, limit);
-    while (chosen.some((p) => p.cut)) {
-      await records.load(chosen.map((p) => p.sku));
-      chosen = choose(place(settle(hits, records), matcher), limit);
+  private async resolve(hits: Map<string, Hit>, matcher: QueryMatcher, limit: number, records: Records): Promise<Candidate[]> {
+    let chosen = choose([...hits.values()], limit);
+    while (chosen.some((h) => h.cut)) {
+      await records.load(chosen.map((h) => h.item));
+      settle(hits, matcher, records);
+      chosen = choose([...hits.values()], limit);
     }
     if (!chosen.length) return [];
-    await records.load(chosen.map((h) => h.sku));
+    await records.load(chosen.map((h) => h.item));
     const out: Candidate[] = [];
     for (const hit of chosen) {
-      const record = records.get(hit.sku);
-      const entry = record ? toEntry(hit.sku, record, hit.position) : null;
+      const record = records.get(hit.item);
+      const entry = record ? toEntry(itemSku(hit.item), record, hit.position) : null;
       // A member left behind by an older layout could name a position reused since: skip it.
       if (!entry || phrase(entry.display_name) !== hit.phrase) continue;
       const match = hit.own ? hit.match : matcher.entryClass(entry);
@@ -198,7 +192,7 @@ export class SearchService {
     driver: number,
     counts: number[],
     limit: number,
-  ): Promise<{ hits: string[]; runs: Run[] }> {
+  ): Promise<{ hits: LanguageHits[]; runs: Run[] }> {
     if (!matcher.words.some((w) => w.length >= MIN_EXPANDABLE)) return NONE;
     const vocabulary = await this.vocabulary(type, gen, version);
     const expanded: ExpandedWord[] = matcher.words.map((prefix, i) => {
@@ -232,56 +226,57 @@ export class SearchService {
   }
 }
 
-const NONE: { hits: string[]; runs: Run[] } = { hits: [], runs: [] };
+const NONE: { hits: LanguageHits[]; runs: Run[] } = { hits: [], runs: [] };
 
-/** Item records one search has read (null: the item has none). */
+/** Item records one search has read, by the entry ids' item part (null: the item has none). */
 class Records {
   private readonly read = new Map<string, ItemRecord | null>();
   constructor(private readonly fetch: (skus: string[]) => Promise<Map<string, ItemRecord>>) {}
 
   /** Reads the records not read yet, in one round trip. */
-  async load(skus: string[]): Promise<void> {
-    const missing = [...new Set(skus)].filter((sku) => !this.read.has(sku));
+  async load(items: string[]): Promise<void> {
+    const missing = [...new Set(items)].filter((item) => !this.read.has(item));
     if (!missing.length) return;
-    const found = await this.fetch(missing);
-    for (const sku of missing) this.read.set(sku, found.get(sku) ?? null);
+    const skus = missing.map(itemSku);
+    const found = await this.fetch(skus);
+    for (const [i, item] of missing.entries()) this.read.set(item, found.get(skus[i]!) ?? null);
   }
 
-  get(sku: string): ItemRecord | null {
-    return this.read.get(sku) ?? null;
+  get(item: string): ItemRecord | null {
+    return this.read.get(item) ?? null;
   }
 
   /**
    * The normalised display name of the entry a member names: as the member carries it, or, cut,
    * from the record once read. undefined: not read yet; null: the record no longer has it.
    */
-  phraseOf(m: { sku: string; position: number; phrase: string; cut: boolean }): string | null | undefined {
+  phraseOf(m: { item: string; position: number; phrase: string; cut: boolean }): string | null | undefined {
     if (!m.cut) return m.phrase;
-    if (!this.read.has(m.sku)) return undefined;
-    const record = this.read.get(m.sku);
-    const entry = record ? toEntry(m.sku, record, m.position) : null;
+    if (!this.read.has(m.item)) return undefined;
+    const record = this.read.get(m.item);
+    const entry = record ? toEntry(itemSku(m.item), record, m.position) : null;
     const whole = entry ? phrase(entry.display_name) : null;
     return whole?.startsWith(m.phrase) ? whole : null;
   }
 }
 
-/** Items of the members with cut display names among `members` (other values, such as the isos of [iso, member, …], are no members). */
-function cutSkus(members: string[]): string[] {
+/** Items of the members with cut display names among those read. */
+function cutItems(read: LanguageHits[]): string[] {
   const out: string[] = [];
-  for (const value of members) {
-    const m = parseMember(value);
-    if (m?.cut) out.push(m.sku);
-  }
+  for (const { members } of read)
+    for (const member of members) {
+      const m = parseMember(member);
+      if (m?.cut) out.push(m.item);
+    }
   return out;
 }
 
 /**
- * The members each run's places take ([iso, member, …]): the run ordered as its members would be
- * with whole display names (their records read), as one sorted set would have given them.
+ * The members each run's places take: the run ordered as its members would be with whole
+ * display names (their records read), as one sorted set would have given them.
  */
-function settleRuns(runs: Run[], records: Records): string[] {
-  const out: string[] = [];
-  for (const { iso, places, members } of runs) {
+function settleRuns(runs: Run[], records: Records): LanguageHits[] {
+  return runs.map(({ iso, places, members }) => {
     const whole: { member: string; bytes: Buffer }[] = [];
     for (const member of members) {
       const m = parseMember(member);
@@ -291,9 +286,8 @@ function settleRuns(runs: Run[], records: Records): string[] {
       whole.push({ member, bytes: Buffer.from(`${member.slice(0, member.length - tail.length)}${display}\u0000${m.id}`) });
     }
     whole.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
-    for (const w of whole.slice(0, places)) out.push(iso, w.member);
-  }
-  return out;
+    return { iso, members: whole.slice(0, places).map((w) => w.member) };
+  });
 }
 
 /**
@@ -301,51 +295,63 @@ function settleRuns(runs: Run[], records: Records): string[] {
  * name has every query word as a word start: what PREFIX_SEARCH counts to decide whether it needs
  * the name words, counted on whole display names.
  */
-function ownEntries(phraseHits: string[], wordHits: string[], records: Records, queryWords: string[]): number {
+function ownEntries(phraseHits: LanguageHits[], wordHits: LanguageHits[], records: Records, queryWords: string[]): number {
   const seen = new Set<string>();
-  const each = (flat: string[], test: (display: string) => boolean) => {
-    for (let i = 1; i < flat.length; i += 2) {
-      const m = parseMember(flat[i]!);
-      const display = m && records.phraseOf(m);
-      if (typeof display === "string" && test(display)) seen.add(`${m!.sku}\u0000${display}`);
-    }
+  const each = (read: LanguageHits[], test: (display: string) => boolean) => {
+    for (const { members } of read)
+      for (const member of members) {
+        const m = parseMember(member);
+        const display = m && records.phraseOf(m);
+        if (typeof display === "string" && test(display)) seen.add(`${m!.item}\u0000${display}`);
+      }
   };
   each(phraseHits, () => true);
   each(wordHits, (display) => queryWords.every((w) => ` ${display}`.includes(` ${w}`)));
   return seen.size;
 }
 
-/** Adds hits [iso, member, …] to `hits`, once per entry. */
-function addHits(hits: Map<string, Hit>, flat: string[], records: Records): void {
-  for (let i = 0; i < flat.length; i += 2) {
-    const m = parseMember(flat[i + 1]!);
-    if (!m || hits.has(m.id)) continue;
-    const display = records.phraseOf(m);
-    if (display === null) continue;
-    const cut = display === undefined;
-    hits.set(m.id, { iso: flat[i]!, sku: m.sku, position: m.position, phrase: cut ? m.phrase : display, cut, length: cut ? m.length! : display.length });
-  }
+/** Adds the members read to `hits`, once per entry, each placed by its display name (a cut one as well as it could be). */
+function addHits(hits: Map<string, Hit>, read: LanguageHits[], matcher: QueryMatcher, records: Records): void {
+  for (const { iso, members } of read)
+    for (const member of members) {
+      const m = parseMember(member);
+      if (!m || hits.has(m.id)) continue;
+      const display = records.phraseOf(m);
+      if (display === null) continue;
+      if (display !== undefined) hits.set(m.id, placed(iso, m.item, m.position, display, matcher));
+      else {
+        const match = bestClass(m.phrase, matcher.phrase);
+        hits.set(m.id, {
+          iso,
+          item: m.item,
+          position: m.position,
+          phrase: m.phrase,
+          cut: true,
+          own: true,
+          match,
+          length: m.length!,
+          sortKey: m.phrase,
+          key: "",
+        });
+      }
+    }
 }
 
-/** Completes the cut hits whose records were read; drops those whose record no longer has them. */
-function settle(hits: Map<string, Hit>, records: Records): Map<string, Hit> {
-  for (const [id, hit] of hits) {
-    const display = hit.cut ? records.phraseOf(hit) : hit.phrase;
+function placed(iso: string, item: string, position: number, display: string, matcher: QueryMatcher): Hit {
+  const match = matcher.displayClass(display);
+  const own = match !== null;
+  const length = matcher.words.length === 0 ? 0 : display.length;
+  return { iso, item, position, phrase: display, cut: false, own, match, length, sortKey: display, key: own ? `${item}\u0000${display}` : "" };
+}
+
+/** Places again the cut hits whose records were read; drops those whose record no longer has them. */
+function settle(hits: Map<string, Hit>, matcher: QueryMatcher, records: Records): void {
+  for (const [id, h] of hits) {
+    if (!h.cut) continue;
+    const display = records.phraseOf(h);
     if (display === null) hits.delete(id);
-    else if (display !== undefined && hit.cut) hits.set(id, { ...hit, phrase: display, cut: false, length: display.length });
+    else if (display !== undefined) hits.set(id, placed(h.iso, h.item, h.position, display, matcher));
   }
-  return hits;
-}
-
-/** Places each hit by its display name; those that do not match by it are left for their record to decide. */
-function place(hits: Map<string, Hit>, matcher: QueryMatcher): Placed[] {
-  const listing = matcher.words.length === 0;
-  const out: Placed[] = [];
-  for (const hit of hits.values()) {
-    const match = hit.cut ? bestClass(hit.phrase, matcher.phrase) : matcher.displayClass(hit.phrase);
-    out.push({ ...hit, own: match !== null, match, sortKey: hit.phrase, length: listing ? 0 : hit.length });
-  }
-  return out;
 }
 
 /** The best class a display name starting with `start` (and longer) can have for the query phrase. */
@@ -358,12 +364,12 @@ function bestClass(start: string, query: string): MatchClass {
  * Entries (once per item and display name) whose own display name has every query word as a word
  * start: `sure` counts whole names, `maybe` adds one for each cut hit (any could be one).
  */
-function prefixOwnCount(placed: Placed[]): { sure: number; maybe: number } {
+function prefixOwnCount(hits: Map<string, Hit>): { sure: number; maybe: number } {
   const seen = new Set<string>();
   let cut = 0;
-  for (const p of placed) {
-    if (p.cut) cut++;
-    else if (p.own && p.match !== null && p.match <= MATCH.wordPrefix) seen.add(`${p.sku}\u0000${p.phrase}`);
+  for (const h of hits.values()) {
+    if (h.cut) cut++;
+    else if (h.own && h.match !== null && h.match <= MATCH.wordPrefix) seen.add(h.key);
   }
   return { sure: seen.size, maybe: seen.size + cut };
 }
@@ -374,35 +380,33 @@ function prefixOwnCount(placed: Placed[]): { sure: number; maybe: number } {
  * each), then, only when those are fewer than `limit`, the others. A cut hit is chosen wherever its
  * whole name could be chosen: before the count is full, or when its item has a counted name.
  */
-function choose(placed: Placed[], limit: number): Placed[] {
-  placed.sort((a, b) => compareRank(a, b) || cmp(a.sku, b.sku) || cmp(a.iso, b.iso));
-  const chosen: Placed[] = [];
+function choose(hits: Hit[], limit: number): Hit[] {
+  const byRank = (a: Hit, b: Hit) => compareRank(a, b) || cmp(a.item, b.item) || cmp(a.iso, b.iso);
+  const chosen: Hit[] = [];
   const counted = new Set<string>();
-  const countedSkus = new Set<string>();
-  const skipped: Placed[] = [];
-  let own = 0;
-  let other = 0;
-  for (const p of placed) {
-    if (p.cut) {
-      if (own < limit + SLACK) chosen.push(p);
-      else skipped.push(p);
+  const countedItems = new Set<string>();
+  const skipped: Hit[] = [];
+  for (const h of hits.filter((h) => h.own).sort(byRank)) {
+    if (h.cut) {
+      if (counted.size < limit + SLACK) chosen.push(h);
+      else skipped.push(h);
       continue;
     }
-    if (!p.own) {
-      // Sorted after every own match: needed only when those are fewer than `limit`.
-      if (own >= limit || other >= WORD_CANDIDATES) continue;
-      other++;
-    } else {
-      const key = `${p.sku}\u0000${p.phrase}`;
-      if (!counted.has(key)) {
-        if (own >= limit + SLACK) continue;
-        own++;
-        counted.add(key);
-        countedSkus.add(p.sku);
-      }
+    if (!counted.has(h.key)) {
+      if (counted.size >= limit + SLACK) continue;
+      counted.add(h.key);
+      countedItems.add(h.item);
     }
-    chosen.push(p);
+    chosen.push(h);
   }
-  for (const p of skipped) if (countedSkus.has(p.sku)) chosen.push(p);
+  for (const h of skipped) if (countedItems.has(h.item)) chosen.push(h);
+  // The others rank after every own match: needed only when those are fewer than `limit`.
+  if (counted.size < limit)
+    chosen.push(
+      ...hits
+        .filter((h) => !h.own)
+        .sort(byRank)
+        .slice(0, WORD_CANDIDATES),
+    );
   return chosen;
 }
