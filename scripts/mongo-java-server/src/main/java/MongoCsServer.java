@@ -17,6 +17,7 @@ import de.bwaldvogel.mongo.oplog.IndexedOplog;
 import de.bwaldvogel.mongo.oplog.Oplog;
 import de.bwaldvogel.mongo.oplog.OplogPosition;
 import io.netty.channel.Channel;
+import io.netty.channel.SingleThreadEventLoop;
 import java.net.InetSocketAddress;
 import java.util.Collection;
 import java.util.HashMap;
@@ -46,7 +47,8 @@ public final class MongoCsServer {
    * whose change-stream batches carry a postBatchResumeToken as MongoDB's do (without it a stream
    * that has seen no event has no resume token, and the driver keeps an old one after a batch of
    * events), and whose read of a stream without events waits up to its maxTimeMS for one, as
-   * MongoDB's does with maxAwaitTimeMS (1.46.0 answers such a read at once).
+   * MongoDB's does with maxAwaitTimeMS (1.46.0 answers such a read at once; so does this one when
+   * its connection shares its event loop with another).
    */
   static final class Backend extends MemoryBackend {
     private final Set<Long> changeStreamCursors = ConcurrentHashMap.newKeySet();
@@ -58,7 +60,10 @@ public final class MongoCsServer {
           && stages.get(0) instanceof Document first && first.containsKey("$changeStream");
       boolean continues = command.equals("getMore") && query.get("getMore") instanceof Long id && changeStreamCursors.contains(id);
       if (!opens && !continues) return super.handleCommand(channel, database, command, query);
-      long deadline = System.nanoTime() + (continues && query.get("maxTimeMS") instanceof Number ms ? ms.longValue() * 1_000_000 : 0);
+      // A waiting read holds its connection's event loop: it waits only on a loop of its own.
+      boolean mayWait = continues && query.get("maxTimeMS") instanceof Number && channel.eventLoop() instanceof SingleThreadEventLoop loop
+          && loop.registeredChannels() == 1;
+      long deadline = System.nanoTime() + (mayWait ? ((Number) query.get("maxTimeMS")).longValue() * 1_000_000 : 0);
       while (true) {
         // Read before the batch is made: every event up to it is then in the batch, or not this stream's.
         BsonTimestamp before = oplog.lastTime();
@@ -216,8 +221,9 @@ public final class MongoCsServer {
     backend.version(VERSION);
     MongoServer server = new MongoServer(backend);
     server.enableOplog();
-    // A waiting stream read holds its connection's event loop: one loop per connection (threads start
-    // on first use; connections take the loops in turn), so that it holds up no other connection.
+    // A waiting stream read holds its connection's event loop, so it waits only on a loop no other
+    // connection uses: one loop per connection (threads start on first use; connections take the
+    // loops in turn), until more than 256 are open at once.
     server.bind(new InetSocketAddress("127.0.0.1", port), 1, 256);
     System.out.println("mongo-java-server listening on 127.0.0.1:" + port);
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow));
