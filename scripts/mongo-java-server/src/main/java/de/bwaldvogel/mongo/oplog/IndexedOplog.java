@@ -3,6 +3,7 @@ package de.bwaldvogel.mongo.oplog;
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoCollection;
+import de.bwaldvogel.mongo.backend.AbstractCursor;
 import de.bwaldvogel.mongo.backend.Cursor;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.Utils;
@@ -13,6 +14,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -103,12 +105,56 @@ public final class IndexedOplog implements Oplog {
     } else {
       start = new OplogPosition(clock.now());
     }
-    OplogCursor cursor = new OplogCursor(cursors.generateCursorId(), position -> aggregation.runStagesAsStream(
-        entries.tailMap(timeOf(position), true).values().stream()
-            .filter(e -> inNamespace(e, namespace) && new OplogPosition((BsonTimestamp) e.get("ts")).isAfter(position))
-            .map(e -> event(e, changeStream))), start);
+    StreamCursor cursor = new StreamCursor(cursors.generateCursorId(), changeStream, namespace, aggregation, start);
     cursors.add(cursor);
     return cursor;
+  }
+
+  /**
+   * A stream's cursor. Its position moves past every entry it has looked at, of its collection or
+   * not (1.46.0's moves only past its own events), so a read of a stream whose collection has no
+   * changes does not look again at the entries of the others.
+   */
+  private final class StreamCursor extends AbstractCursor {
+    private final Document changeStream;
+    private final String namespace;
+    private final Aggregation aggregation;
+    private BsonTimestamp position;
+    private boolean inclusive;
+
+    StreamCursor(long id, Document changeStream, String namespace, Aggregation aggregation, OplogPosition start) {
+      super(id);
+      this.changeStream = changeStream;
+      this.namespace = namespace;
+      this.aggregation = aggregation;
+      this.position = timeOf(start);
+      this.inclusive = new OplogPosition(position).isAfter(start);
+    }
+
+    @Override
+    public boolean isEmpty() {
+      return false;
+    }
+
+    @Override
+    public synchronized List<Document> takeDocuments(int limit) {
+      BsonTimestamp[] seen = {null};
+      Stream<Document> stream = aggregation.runStagesAsStream(entries.tailMap(position, inclusive).values().stream()
+          .peek(e -> seen[0] = (BsonTimestamp) e.get("ts"))
+          .filter(e -> inNamespace(e, namespace))
+          .map(e -> event(e, changeStream)));
+      // As 1.46.0: a batch size of 0 is no limit.
+      List<Document> events = (limit > 0 ? stream.limit(limit) : stream).collect(Collectors.toList());
+      if (limit > 0 && events.size() == limit) {
+        position = timeOf(OplogPosition.fromDocument((Document) events.get(limit - 1).get("_id")));
+        inclusive = false;
+      } else if (seen[0] != null) {
+        // Every entry up to the end of the oplog as it was read.
+        position = seen[0];
+        inclusive = false;
+      }
+      return events;
+    }
   }
 
   private static BsonTimestamp timeOf(OplogPosition position) {
