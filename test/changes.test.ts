@@ -254,6 +254,23 @@ describe("change streams", () => {
     await expectInStep(w);
   });
 
+  test("changes that keep coming are applied as they come, not once they stop", async () => {
+    const w = await newWorld("cs-trickle");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    // A change every 100 ms, less than the stream's wait for the next event: a follower that read on
+    // to fill its batch would apply none of them while they keep coming.
+    let seenAfter = 0;
+    for (let i = 0; i < 60 && !seenAfter; i++) {
+      await w.db.collection(SUPPLIER.categories).insertOne({ linked: id(1001), display_name: names(["fr", `Goutte${i}`]) });
+      await Bun.sleep(100);
+      if ((await w.s.search.search("categories", { query: "goutte0", iso: "fr", limit: 10 })).length) seenAfter = i + 1;
+    }
+    expect(seenAfter).toBeGreaterThan(0);
+    expect(seenAfter).toBeLessThan(60);
+  });
+
   test("one follower across replicas; another takes over when it stops renewing its lease", async () => {
     const w = await newWorld("cs-lease");
     await seed(w.db);

@@ -405,7 +405,13 @@ export class ChangeFollower {
       const startedAt = Date.now();
       const events: ChangeEvent[] = f.first ? [f.first] : [];
       f.first = null;
-      while (events.length < CHANGE_BATCH) {
+      if (!events.length) {
+        const event = await read(f.stream);
+        if (event) events.push(event);
+      }
+      // The rest of what the server's answer brought, not more: a read past it waits on the server
+      // (up to the stream's maxAwaitTimeMS on MongoDB) for the next event while these wait to be applied.
+      while (events.length && events.length < CHANGE_BATCH && f.stream.bufferedCount() > 0) {
         const event = await read(f.stream);
         if (!event) break;
         events.push(event);
@@ -427,7 +433,8 @@ export class ChangeFollower {
         f.reachedEnd = true;
         f.lagSeconds = 0;
         if (cycle.tokensValid && this.current.state === "catching_up" && cycle.follows.every((x) => x.reachedEnd)) this.set("following");
-        await this.sleep(IDLE_POLL_MS - (Date.now() - startedAt));
+        // Only after a read without events: after one with events the next read follows at once.
+        if (!events.length) await this.sleep(IDLE_POLL_MS - (Date.now() - startedAt));
       }
     }
   }

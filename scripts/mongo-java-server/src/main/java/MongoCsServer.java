@@ -4,19 +4,28 @@
 import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
-import de.bwaldvogel.mongo.backend.Cursor;
-import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.KeyValue;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.backend.memory.MemoryDatabase;
+import de.bwaldvogel.mongo.bson.BsonRegularExpression;
 import de.bwaldvogel.mongo.bson.BsonTimestamp;
 import de.bwaldvogel.mongo.bson.Document;
-import de.bwaldvogel.mongo.exception.MongoServerError;
+import de.bwaldvogel.mongo.oplog.IndexedOplog;
+import de.bwaldvogel.mongo.oplog.Oplog;
 import de.bwaldvogel.mongo.oplog.OplogPosition;
 import io.netty.channel.Channel;
-import java.time.Instant;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import de.bwaldvogel.mongo.oplog.Oplog;
+import io.netty.channel.SingleThreadEventLoop;
+import java.net.InetSocketAddress;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 
 public final class MongoCsServer {
   // The backend's default (3.6, wire version 7) is refused by the Node.js driver 7.x, which needs
@@ -34,14 +43,16 @@ public final class MongoCsServer {
   };
 
   /**
-   * The memory backend with an oplog whose update events name the updated document, and whose
-   * change-stream batches carry a postBatchResumeToken as MongoDB's do: without it a stream that
-   * has seen no event has no resume token, and the driver keeps an old one after a batch of events.
+   * The memory backend with the oplog of {@link IndexedOplog} and the indexes of {@link Database},
+   * whose change-stream batches carry a postBatchResumeToken as MongoDB's do (without it a stream
+   * that has seen no event has no resume token, and the driver keeps an old one after a batch of
+   * events), and whose read of a stream without events waits up to its maxTimeMS for one, as
+   * MongoDB's does with maxAwaitTimeMS (1.46.0 answers such a read at once; so does this one when
+   * its connection shares its event loop with another).
    */
   static final class Backend extends MemoryBackend {
     private final Set<Long> changeStreamCursors = ConcurrentHashMap.newKeySet();
-    /** Before every entry of this server's oplog (its data is in memory: older positions are another server's). */
-    private final BsonTimestamp started = new BsonTimestamp(Instant.now(), 0);
+    private IndexedOplog oplog;
 
     @Override
     public Document handleCommand(Channel channel, String database, String command, Document query) {
@@ -49,74 +60,154 @@ public final class MongoCsServer {
           && stages.get(0) instanceof Document first && first.containsKey("$changeStream");
       boolean continues = command.equals("getMore") && query.get("getMore") instanceof Long id && changeStreamCursors.contains(id);
       if (!opens && !continues) return super.handleCommand(channel, database, command, query);
-      // Read before the batch is made: every event up to it is then in the batch, or not this stream's.
-      BsonTimestamp before = lastOplogTime();
-      Document reply = super.handleCommand(channel, database, command, query);
-      if (reply.get("cursor") instanceof Document cursor) {
+      // A waiting read holds its connection's event loop: it waits only on a loop of its own.
+      boolean mayWait = continues && query.get("maxTimeMS") instanceof Number && channel.eventLoop() instanceof SingleThreadEventLoop loop
+          && loop.registeredChannels() == 1;
+      long deadline = System.nanoTime() + (mayWait ? ((Number) query.get("maxTimeMS")).longValue() * 1_000_000 : 0);
+      while (true) {
+        // Read before the batch is made: every event up to it is then in the batch, or not this stream's.
+        BsonTimestamp before = oplog.lastTime();
+        Document reply = super.handleCommand(channel, database, command, query);
+        if (!(reply.get("cursor") instanceof Document cursor)) return reply;
         if (opens && cursor.get("id") instanceof Long id && id != 0) changeStreamCursors.add(id);
         Object batch = cursor.containsKey("firstBatch") ? cursor.get("firstBatch") : cursor.get("nextBatch");
-        if (batch instanceof List<?> events) {
-          Object token = events.isEmpty() ? new Document("_data", new OplogPosition(before).toHexString())
-              : ((Document) events.get(events.size() - 1)).get("_id");
-          cursor.put("postBatchResumeToken", token);
-        }
+        if (!(batch instanceof List<?> events)) return reply;
+        if (events.isEmpty() && System.nanoTime() < deadline && awaitEvent(before, deadline)) continue;
+        Object token = events.isEmpty() ? new Document("_data", new OplogPosition(before).toHexString())
+            : ((Document) events.get(events.size() - 1)).get("_id");
+        cursor.put("postBatchResumeToken", token);
+        return reply;
       }
-      return reply;
     }
 
-    private BsonTimestamp lastOplogTime() {
-      MongoCollection<?> oplog = resolveDatabase("local").resolveCollection("oplog.rs", false);
-      if (oplog == null) return started;
-      return oplog.queryAllAsStream().map(d -> (BsonTimestamp) ((Document) d).get("ts")).max(BsonTimestamp::compareTo).orElse(started);
+    private boolean awaitEvent(BsonTimestamp after, long deadline) {
+      try {
+        return oplog.awaitAfter(after, deadline);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
     }
 
     @Override
     protected Oplog createOplog() {
-      Oplog inner = super.createOplog();
-      // The writes to the oplog are synchronized: 1.46.0 takes an entry's timestamp, then adds the
-      // entry, and two clients writing to different collections can add them in the other order. A
-      // stream that reads between the two moves past the later timestamp and never sees the earlier.
-      return new Oplog() {
-        @Override
-        public synchronized void handleInsert(String namespace, List<Document> documents) {
-          inner.handleInsert(namespace, documents);
-        }
+      oplog = new IndexedOplog(this, getCursorRegistry());
+      return oplog;
+    }
 
-        // 1.46.0 gives an update event the update itself as its documentKey (not {_id}); recording
-        // each update with the document's _id in it makes documentKey._id right.
-        @Override
-        public synchronized void handleUpdate(String namespace, Document selector, Document update, List<Object> ids) {
-          for (Object id : ids) inner.handleUpdate(namespace, selector, new Document(update).append("_id", id), List.of(id));
-        }
+    @Override
+    public MemoryDatabase openOrCreateDatabase(String name) {
+      return new Database(name, getCursorRegistry());
+    }
+  }
 
-        @Override
-        public synchronized void handleDelete(String namespace, Document query, List<Object> ids) {
-          inner.handleDelete(namespace, query, ids);
-        }
+  /** A database whose single-field indexes that are not unique are used by queries (1.46.0 ignores them). */
+  static final class Database extends MemoryDatabase {
+    Database(String name, CursorRegistry cursors) {
+      super(name, cursors);
+    }
 
-        @Override
-        public synchronized void handleDropCollection(String namespace) {
-          inner.handleDropCollection(namespace);
-        }
+    @Override
+    protected Index<Integer> openOrCreateSecondaryIndex(String collection, String name, List<IndexKey> keys, boolean sparse) {
+      return keys.size() == 1 ? new EqualityIndex(name, keys, sparse) : super.openOrCreateSecondaryIndex(collection, name, keys, sparse);
+    }
+  }
 
-        // A resume point from before this server started (another server's: the data and oplog are
-        // in memory) is refused as MongoDB refuses one it no longer has; 1.46.0 resumed from it.
-        // 1.46.0 also answers resumeAfter with an invalidate when the collection was dropped at any
-        // time before the token, even if it was created again since: a stream of a collection that
-        // was ever dropped could never be resumed. MongoDB resumes it (a drop after the token is still
-        // seen); startAfter starts from the same position without that check.
-        @Override
-        public Cursor createCursor(Document changeStream, String namespace, Aggregation aggregation) {
-          if (changeStream.get("resumeAfter") instanceof Document token) {
-            if (new OplogPosition(started).isAfter(OplogPosition.fromDocument(token)))
-              throw new MongoServerError(286, "ChangeStreamHistoryLost", "Resume of change stream was not possible, as the resume point may no longer be in the oplog");
-            changeStream = new Document(changeStream);
-            changeStream.remove("resumeAfter");
-            changeStream.put("startAfter", token);
-          }
-          return inner.createCursor(changeStream, namespace, aggregation);
-        }
-      };
+  /**
+   * A single-field index that is not unique, for queries of one value or `$in` on its field (others
+   * scan): the positions of the documents of each value, by `_id`. A query on the index's field is
+   * still matched against each document it finds.
+   */
+  static final class EqualityIndex extends Index<Integer> {
+    private final Map<KeyValue, Map<Object, Integer>> positions = new HashMap<>();
+    private long count;
+
+    EqualityIndex(String name, List<IndexKey> keys, boolean sparse) {
+      super(name, keys, sparse);
+    }
+
+    private boolean skips(Document document) {
+      return isSparse() && !document.containsKey(keys().get(0));
+    }
+
+    @Override
+    public synchronized Integer getPosition(Document document) {
+      for (KeyValue key : getKeyValues(document)) {
+        Map<Object, Integer> byId = positions.get(key);
+        Integer position = byId == null ? null : byId.get(document.get("_id"));
+        if (position != null) return position;
+      }
+      return null;
+    }
+
+    @Override
+    public void checkAdd(Document document, MongoCollection<Integer> collection) {}
+
+    @Override
+    public synchronized void add(Document document, Integer position, MongoCollection<Integer> collection) {
+      if (skips(document)) return;
+      for (KeyValue key : getKeyValues(document)) {
+        if (positions.computeIfAbsent(key, k -> new HashMap<>()).put(document.get("_id"), position) == null) count++;
+      }
+    }
+
+    @Override
+    public synchronized Integer remove(Document document) {
+      Integer removed = null;
+      for (KeyValue key : getKeyValues(document)) {
+        Map<Object, Integer> byId = positions.get(key);
+        Integer position = byId == null ? null : byId.remove(document.get("_id"));
+        if (position == null) continue;
+        removed = position;
+        count--;
+        if (byId.isEmpty()) positions.remove(key);
+      }
+      return removed;
+    }
+
+    @Override
+    public synchronized boolean canHandle(Document query) {
+      if (!query.keySet().equals(keySet())) return false;
+      Object value = query.get(keys().get(0));
+      if (value instanceof Document condition) return condition.keySet().equals(Set.of("$in")) && condition.get("$in") instanceof Collection<?>;
+      return value != null && !(value instanceof Collection<?>) && !BsonRegularExpression.isRegularExpression(value);
+    }
+
+    @Override
+    public synchronized Iterable<Integer> getPositions(Document query) {
+      Object value = query.get(keys().get(0));
+      Collection<?> values = value instanceof Document condition ? (Collection<?>) condition.get("$in") : List.of(value);
+      TreeSet<Integer> found = new TreeSet<>();
+      for (Object v : values) {
+        Map<Object, Integer> byId = positions.get(new KeyValue(v).normalized());
+        if (byId != null) found.addAll(byId.values());
+      }
+      return found;
+    }
+
+    @Override
+    public synchronized long getCount() {
+      return count;
+    }
+
+    @Override
+    public long getDataSize() {
+      return 0;
+    }
+
+    @Override
+    public void checkUpdate(Document oldDocument, Document newDocument, MongoCollection<Integer> collection) {}
+
+    @Override
+    public synchronized void updateInPlace(Document oldDocument, Document newDocument, Integer position, MongoCollection<Integer> collection) {
+      remove(oldDocument);
+      add(newDocument, position, collection);
+    }
+
+    @Override
+    public synchronized void drop() {
+      positions.clear();
+      count = 0;
     }
   }
 
@@ -130,7 +221,10 @@ public final class MongoCsServer {
     backend.version(VERSION);
     MongoServer server = new MongoServer(backend);
     server.enableOplog();
-    server.bind("127.0.0.1", port);
+    // A waiting stream read holds its connection's event loop, so it waits only on a loop no other
+    // connection uses: one loop per connection (threads start on first use; connections take the
+    // loops in turn), until more than 256 are open at once.
+    server.bind(new InetSocketAddress("127.0.0.1", port), 1, 256);
     System.out.println("mongo-java-server listening on 127.0.0.1:" + port);
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow));
   }
