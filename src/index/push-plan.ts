@@ -103,7 +103,21 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, fo
   else {
     remove(op.source);
     add(op.target, "target.");
+    plan.changes = withoutRewrites(plan.changes);
   }
   plan.entriesDelta = plan.added - plan.removed;
   return plan;
+}
+
+/**
+ * The changes without the members a replace removes and adds again: they stay as they are, so a
+ * replace that keeps most of an item's entries (a change follower's update of one name) writes
+ * only what differs.
+ */
+function withoutRewrites(changes: MemberChange[]): MemberChange[] {
+  // The set a member is in ("p"hrase or "w"ord), its language and the member itself.
+  const key = ([kind, iso, member]: MemberChange) => `${kind[0]}\u0000${iso}\u0000${member}`;
+  const removed = new Set(changes.filter(([kind]) => kind === "pr" || kind === "wr").map(key));
+  const kept = new Set(changes.filter((c) => (c[0] === "pa" || c[0] === "wa") && removed.has(key(c))).map(key));
+  return changes.filter((c) => c[0] === "v" || !kept.has(key(c)));
 }
