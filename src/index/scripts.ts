@@ -48,35 +48,59 @@ local function new_piece(set, members)
 end
 local function piece_add(set, m)
   if #m > MEMBER_MAX then return redis.call('ZADD', set.all, 0, m) end
-  local e = piece_for(set, m)
+  local e, first = piece_for(set, m)
   if not e then new_piece(set, {m}); return 1 end
   local p = piece_of(set, e)
-  if redis.call('ZSCORE', p, m) then return 0 end
   if redis.call('ZCARD', p) >= PIECE_MAX then
+    if redis.call('ZSCORE', p, m) then return 0 end
     -- A full piece gives its upper half to a new one (before the add: a 129th member would make it a skiplist).
     local upper = redis.call('ZRANGE', p, PIECE_MAX / 2, -1)
     redis.call('ZREM', p, unpack(upper))
     new_piece(set, upper)
-    e = piece_for(set, m)
+    e, first = piece_for(set, m)
     p = piece_of(set, e)
   end
-  redis.call('ZADD', p, 0, m)
-  reindex(set, e, p)
-  return 1
+  local added = redis.call('ZADD', p, 0, m)
+  -- Only a member before the first piece becomes a piece's first member.
+  if first then reindex(set, e, p) end
+  return added
 end
 local function piece_rem(set, m)
   if #m <= MEMBER_MAX then
-    local e = piece_for(set, m)
-    if e then
+    local e, first = piece_for(set, m)
+    if e and not first then
       local p = piece_of(set, e)
-      if redis.call('ZREM', p, m) == 1 then reindex(set, e, p); return 1 end
+      if redis.call('ZREM', p, m) == 1 then
+        if string.sub(e, 1, #m + 2) == m .. '\\0\\0' then reindex(set, e, p) end
+        return 1
+      end
     end
   end
   return redis.call('ZREM', set.all, m)
 end
 local function lex(b, edge) if b then return '[' .. b end return edge end
+local byte = string.byte
+local function bytes_before(x, y)
+  for i = 1, math.min(#x, #y) do
+    local a, b = byte(x, i), byte(y, i)
+    if a ~= b then return a < b end
+  end
+  return #x < #y
+end
 -- Index entries of the pieces that may hold members from lo to hi: calls each(entry) in order until it returns true.
 local function pieces_in(set, lo, hi, each)
+  if lo and hi then
+    -- Most ranges are a prefix's, within a piece or two: the last two pieces starting at most hi
+    -- are all of them when either starts at most lo (no piece at all: none starts at most hi).
+    local near, upto = redis.call('ZREVRANGEBYLEX', set.ix, ix_bound('[', hi), '-', 'LIMIT', 0, 2), lo .. '\\0\\0\\255'
+    if not near[1] then return end
+    if not bytes_before(upto, near[1]) then each(near[1]); return end
+    if not near[2] then each(near[1]); return end
+    if not bytes_before(upto, near[2]) then
+      if not each(near[2]) then each(near[1]) end
+      return
+    end
+  end
   if lo then
     local start = redis.call('ZREVRANGEBYLEX', set.ix, ix_bound('[', lo), '-', 'LIMIT', 0, 1)[1]
     if start and each(start) then return end
@@ -88,14 +112,6 @@ local function pieces_in(set, lo, hi, each)
     if #entries < 64 then return end
     offset = offset + 64
   end
-end
-local byte = string.byte
-local function bytes_before(x, y)
-  for i = 1, math.min(#x, #y) do
-    local a, b = byte(x, i), byte(y, i)
-    if a ~= b then return a < b end
-  end
-  return #x < #y
 end
 -- Sorted members as new pieces of about PIECE_FILL each (room left for later additions), after every piece there is.
 local PIECE_FILL = 112
@@ -228,18 +244,26 @@ end
 for i = 8, last, 3 do
   if ARGV[i + 2] == '' then redis.call('HDEL', k.items, ARGV[i]) else redis.call('HSET', k.items, ARGV[i], ARGV[i + 2]) end
 end
-local vocab_added = 0
+local vocab_added, vocab, sets, isos_added = 0, {}, {}, {}
+local function set_of(kind, iso)
+  local name = kind .. ':' .. iso
+  if not sets[name] then sets[name] = k.set(kind, iso) end
+  return sets[name]
+end
 for from = 0, staged - 1, 900 do
   local page = redis.call('LRANGE', KEYS[4], from, from + 899)
   for i = 1, #page, 3 do
     local kind, iso, member = page[i], page[i + 1], page[i + 2]
-    if kind == 'pa' then piece_add(k.set('phrase', iso), member); redis.call('SADD', k.isos, iso)
-    elseif kind == 'pr' then piece_rem(k.set('phrase', iso), member)
-    elseif kind == 'wa' then piece_add(k.set('word', iso), member)
-    elseif kind == 'wr' then piece_rem(k.set('word', iso), member)
-    elseif kind == 'v' then vocab_added = vocab_added + redis.call('ZADD', k.vocab, 0, member) end
+    if kind == 'pa' then
+      piece_add(set_of('phrase', iso), member)
+      if not isos_added[iso] then isos_added[iso] = true; redis.call('SADD', k.isos, iso) end
+    elseif kind == 'pr' then piece_rem(set_of('phrase', iso), member)
+    elseif kind == 'wa' then piece_add(set_of('word', iso), member)
+    elseif kind == 'wr' then piece_rem(set_of('word', iso), member)
+    elseif kind == 'v' then vocab[#vocab + 1] = 0; vocab[#vocab + 1] = member end
   end
 end
+for from = 1, #vocab, 1000 do vocab_added = vocab_added + redis.call('ZADD', k.vocab, unpack(vocab, from, math.min(from + 999, #vocab))) end
 redis.call('HINCRBY', k.meta, 'entries', ARGV[5])
 if vocab_added > 0 then redis.call('HINCRBY', k.meta, 'vocab_version', 1) end
 redis.call('HINCRBY', k.meta, 'updates', 1)
