@@ -98,6 +98,12 @@ function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
+/** Commands Redis ran since its last CONFIG RESETSTAT (those a script calls included), by name. */
+async function commandCalls(client: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const [, name, n] of (await client.info("commandstats")).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(name!, Number(n));
+  return calls;
+}
 async function redisPid(client: Redis): Promise<number> {
   return Number(/process_id:(\d+)/.exec(await client.info("server"))?.[1]);
 }
@@ -265,8 +271,8 @@ try {
   const requests = queryMix(words, distinctQueries);
   const script = writeMixScript(dir, requests);
   const targets = [
-    { name: "search-sync", url: service.url, pids: [service.proc.pid, await redisPid(ss)] },
-    { name: "RediSearch 1.2.2", url: peerUrl, pids: [peer.pid, await redisPid(rs)] },
+    { name: "search-sync", url: service.url, pids: [service.proc.pid, await redisPid(ss)], redis: ss },
+    { name: "RediSearch 1.2.2", url: peerUrl, pids: [peer.pid, await redisPid(rs)], redis: rs },
   ];
   // How many of the distinct searches each side answers with something (a check that both search the same data).
   const answered: Record<string, number> = {};
@@ -279,19 +285,24 @@ try {
     answered[t.name] = n;
   }
   /** CPU ms per request of the server and of its Redis, per run. */
-  type Run = WrkResult & { cpu_ms: { server: number; redis: number } };
+  type Run = WrkResult & { cpu_ms: { server: number; redis: number }; redis_commands: number };
   const results: Record<string, Record<number, Run[]>> = {};
   for (const t of targets) results[t.name] = { 1: [], 32: [] };
   for (let r = 0; r < rounds; r++) {
     for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
       for (const connections of [1, 32]) {
+        await t.redis.config("RESETSTAT");
         const before = t.pids.map(cpuSeconds);
         const wrk = runWrk(t.url, script, connections, duration);
         const [server, redis] = t.pids.map((pid, i) => ((cpuSeconds(pid) - before[i]!) * 1000) / wrk.requests) as [number, number];
-        const res = { ...wrk, cpu_ms: { server, redis } };
+        const calls = await commandCalls(t.redis);
+        calls.delete("config|resetstat");
+        const top = [...calls].sort((x, y) => y[1] - x[1]).slice(0, 4);
+        const redisCommands = [...calls.values()].reduce((sum, n) => sum + n, 0) / wrk.requests;
+        const res = { ...wrk, cpu_ms: { server, redis }, redis_commands: redisCommands };
         results[t.name]![connections]!.push(res);
         console.log(
-          `round ${r + 1} ${t.name} ${connections} conn: ${res.rps.toFixed(0)} req/s, p50 ${res.p50_ms} ms, p99 ${res.p99_ms} ms, non-2xx ${res.non_2xx}, CPU ms/request ${server.toFixed(2)} server + ${redis.toFixed(2)} Redis`,
+          `round ${r + 1} ${t.name} ${connections} conn: ${res.rps.toFixed(0)} req/s, p50 ${res.p50_ms} ms, p99 ${res.p99_ms} ms, non-2xx ${res.non_2xx}, CPU ms/request ${server.toFixed(2)} server + ${redis.toFixed(2)} Redis, Redis commands/request ${redisCommands.toFixed(1)} (${top.map(([n, c]) => `${n} ${(c / wrk.requests).toFixed(1)}`).join(", ")})`,
         );
       }
     }
@@ -307,6 +318,7 @@ try {
       non2xx: rs.reduce((s, x) => s + x.non_2xx, 0),
       server: median(rs.map((x) => x.cpu_ms.server)),
       redis: median(rs.map((x) => x.cpu_ms.redis)),
+      commands: median(rs.map((x) => x.redis_commands)),
     };
   };
   const [a, b] = targets.map((t) => t.name) as [string, string];
@@ -322,6 +334,7 @@ try {
         `| p50 ms, ${c} conn | ${fmt(x.p50, 2)} | ${fmt(y.p50, 2)} | ${fmt(x.p50 / y.p50, 2)} |`,
         `| p99 ms, ${c} conn | ${fmt(x.p99, 2)} | ${fmt(y.p99, 2)} | ${fmt(x.p99 / y.p99, 2)} |`,
         `| CPU ms/request, ${c} conn: server + Redis | ${fmt(x.server, 2)} + ${fmt(x.redis, 2)} | ${fmt(y.server, 2)} + ${fmt(y.redis, 2)} | ${fmt((x.server + x.redis) / (y.server + y.redis), 2)} |`,
+        `| Redis commands/request (in scripts too), ${c} conn | ${fmt(x.commands, 1)} | ${fmt(y.commands, 1)} | |`,
       ];
     }),
     `| non-2xx (all runs) | ${row(a, 1).non2xx + row(a, 32).non2xx} | ${row(b, 1).non2xx + row(b, 32).non2xx} | |`,
