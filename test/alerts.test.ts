@@ -67,6 +67,7 @@ describe("the alert body", () => {
         "Error: connection to mongodb://admin:***@db.internal:27017 refused\n" +
         "Dashboard: https://search.example/dashboard",
       service: "search-sync",
+      event: "run",
       run_id: "20260101T020000Z-abcdef12",
       status: "failed",
       trigger: "cron",
@@ -129,6 +130,37 @@ describe("delivery", () => {
     await alerter.drain(5_000);
     r.stop();
     expect(r.received.length).toBe(2);
+    expect(lines).toEqual([]);
+  });
+
+  test("the change follower's alerts: falling back to a full run, and a lag above the limit", async () => {
+    const r = receiver();
+    const { lines, logger } = capture();
+    const alerter = new Alerter({ url: r.url, notifyOnSuccess: false, baseUrl: "https://search.example/", logger, backoffMs: 10 });
+    alerter.notifyChangeStream({ event: "change_stream_resync", reason: "invalidate event on boxes" });
+    alerter.notifyChangeStream({ event: "change_stream_lag", lag_seconds: 75, max_lag_seconds: 60 });
+    await alerter.drain(5_000);
+    r.stop();
+    const bodies = r.received.map((x) => ({ ...x.body, at: typeof x.body.at }));
+    expect(bodies).toEqual([
+      {
+        text: "⚠️ search-sync change streams: falling back to a full run (invalidate event on boxes)\nDashboard: https://search.example/dashboard",
+        service: "search-sync",
+        event: "change_stream_resync",
+        reason: "invalidate event on boxes",
+        at: "string",
+        dashboard_url: "https://search.example/dashboard",
+      },
+      {
+        text: "⚠️ search-sync change streams: 75 s behind MongoDB (alert above 60 s)\nDashboard: https://search.example/dashboard",
+        service: "search-sync",
+        event: "change_stream_lag",
+        lag_seconds: 75,
+        max_lag_seconds: 60,
+        at: "string",
+        dashboard_url: "https://search.example/dashboard",
+      },
+    ]);
     expect(lines).toEqual([]);
   });
 

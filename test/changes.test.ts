@@ -11,6 +11,7 @@ import { ITEM_TYPES } from "../src/catalog/types.ts";
 import { ChangeFollower } from "../src/changes/follower.ts";
 import { skusOf } from "../src/index/push-plan.ts";
 import { IndexStore } from "../src/index/store.ts";
+import type { ChangeStreamAlert } from "../src/runs/alerts.ts";
 import { createContext, MONGODB_URI, type TestContext } from "./helpers.ts";
 import { SUPPLIER, slowEngine, until } from "./sync.fixtures.ts";
 
@@ -35,7 +36,7 @@ interface World {
   db: Db;
   s: Services;
   followers: ChangeFollower[];
-  follower(store?: IndexStore): ChangeFollower;
+  follower(store?: IndexStore, deps?: Partial<ConstructorParameters<typeof ChangeFollower>[0]>): ChangeFollower;
 }
 
 let world: World | null = null;
@@ -62,8 +63,15 @@ async function newWorld(name: string, mongoUrl = CS_URI): Promise<World> {
     db: mongo.db(ctx.dbName),
     s,
     followers,
-    follower(store = s.store) {
-      const f = new ChangeFollower({ ...s, store, retryMs: 200, resyncRetryMs: 500, onApplied: (type, op, count) => s.metrics.recordChanges(type, op, count) });
+    follower(store = s.store, deps = {}) {
+      const f = new ChangeFollower({
+        ...s,
+        store,
+        retryMs: 200,
+        resyncRetryMs: 500,
+        onApplied: (type, op, count) => s.metrics.recordChanges(type, op, count),
+        ...deps,
+      });
       followers.push(f);
       f.start();
       return f;
@@ -160,6 +168,15 @@ class HeldStore extends IndexStore {
   }
 }
 
+/** An index store whose every push update waits `ms` first: a follower that cannot keep up. */
+class SlowStore extends IndexStore {
+  delayMs = 0;
+  override async tryPush(...args: Parameters<IndexStore["tryPush"]>): ReturnType<IndexStore["tryPush"]> {
+    await Bun.sleep(this.delayMs);
+    return super.tryPush(...args);
+  }
+}
+
 const resyncRuns = (w: World) => w.s.history.list(100).filter((r) => r.trigger === "resync");
 
 async function following(f: ChangeFollower): Promise<void> {
@@ -251,6 +268,53 @@ describe("change streams", () => {
     await w.db.collection("categories").updateMany({}, { $set: { slug: "bulk" } });
     // Every event is read and applied (an early one's update already holds the later names: it reads MongoDB as it is).
     await until(() => f.status().events_applied.insert >= 450 && f.status().state === "following", 20_000, "every event applied");
+    await expectInStep(w);
+  });
+
+  test("a follower behind for longer than CHANGE_STREAM_RESYNC_AFTER_SECONDS falls back to a full run (resync), alerts, and loses nothing", async () => {
+    const w = await newWorld("cs-behind");
+    await seed(w.db);
+    const store = new SlowStore(w.s.redis, w.s.keys);
+    const alerts: ChangeStreamAlert[] = [];
+    const f = w.follower(store, { config: { ...w.s.config, changeStreamResyncAfterMs: 500 }, alert: (a) => alerts.push(a) });
+    await following(f);
+    store.delayMs = 150;
+    // A full batch of events per read for longer than 0.5 s.
+    const docs = Array.from({ length: 1_500 }, (_, i) => ({ linked: id(1001 + (i % 3)), display_name: names(["it", `Nome ${i}`]) }));
+    await w.db.collection(SUPPLIER.categories).insertMany(docs);
+    await until(() => resyncRuns(w).length === 2 && f.status().state === "following", 30_000, "a resync");
+    store.delayMs = 0;
+    expect(resyncRuns(w).map((r) => r.status)).toEqual(["success", "success"]);
+    expect(alerts.map((a) => a.event)).toEqual(["change_stream_resync"]);
+    expect(alerts[0]).toMatchObject({ reason: expect.stringContaining("CHANGE_STREAM_RESYNC_AFTER_SECONDS") });
+    // Fewer events applied than written: the full run caught up instead.
+    expect(f.status().events_applied.insert).toBeLessThan(1_500);
+    await change(w.db);
+    await expectInStep(w);
+  });
+
+  test("a lag above CHANGE_STREAM_MAX_LAG_SECONDS alerts once, and again only after catching up", async () => {
+    const w = await newWorld("cs-lag");
+    await seed(w.db);
+    const store = new SlowStore(w.s.redis, w.s.keys);
+    const alerts: ChangeStreamAlert[] = [];
+    const config = { ...w.s.config, changeStreamMaxLagMs: 1_000, changeStreamResyncAfterMs: 0 };
+    const f = w.follower(store, { config, alert: (a) => alerts.push(a) });
+    await following(f);
+    const burst = async (n: number) => {
+      store.delayMs = 400;
+      const docs = Array.from({ length: 800 }, (_, i) => ({ linked: id(1001 + (i % 3)), display_name: names(["it", `Nome ${n}.${i}`]) }));
+      await w.db.collection(SUPPLIER.categories).insertMany(docs);
+      await until(() => f.status().events_applied.insert >= 800 * n && f.status().lag_seconds === 0, 30_000, "the burst applied");
+    };
+    await burst(1);
+    expect(alerts.length).toBe(1);
+    expect(alerts[0]).toMatchObject({ event: "change_stream_lag", max_lag_seconds: 1 });
+    expect((alerts[0] as { lag_seconds: number }).lag_seconds).toBeGreaterThan(1);
+    await burst(2);
+    expect(alerts.map((a) => a.event)).toEqual(["change_stream_lag", "change_stream_lag"]);
+    expect(resyncRuns(w).length).toBe(1);
+    store.delayMs = 0;
     await expectInStep(w);
   });
 

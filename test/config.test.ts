@@ -47,6 +47,8 @@ describe("defaults", () => {
       syncBatchSize: 1000,
       lockTtlMs: 30_000,
       changeStreams: "auto",
+      changeStreamMaxLagMs: 60_000,
+      changeStreamResyncAfterMs: "auto",
       adminApiKey: null,
       corsOrigins: [],
       allowedHosts: [],

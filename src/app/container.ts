@@ -105,6 +105,8 @@ export function createServices(config: Config, logger: Logger, { onFinished, onP
     lock,
     logger,
     onApplied: (type, op, count) => metrics.recordChanges(type, op, count),
+    alert: (alert) => alerts.notifyChangeStream(alert),
+    lastFullRunMs: () => history.lastSuccess("all")?.duration_ms ?? null,
   });
   return {
     config,

@@ -31,6 +31,7 @@ import type { Config } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
 import type { RedisClient } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
+import type { ChangeStreamAlert } from "../runs/alerts.ts";
 import type { SyncEngine } from "../runs/engine.ts";
 import { errorText } from "../runs/engine.ts";
 import { type HeldLock, RunLock } from "../runs/lock.ts";
@@ -64,7 +65,10 @@ export interface ChangeStreamStatus {
 }
 
 interface FollowerDeps {
-  config: Pick<Config, "changeStreams" | "collections" | "lockTtlMs" | "syncBatchSize" | "mongoUri" | "dbName">;
+  config: Pick<
+    Config,
+    "changeStreams" | "changeStreamMaxLagMs" | "changeStreamResyncAfterMs" | "collections" | "lockTtlMs" | "syncBatchSize" | "mongoUri" | "dbName"
+  >;
   /** For the supplier links' scan (its reads renew their client after a connection problem). */
   source: Pick<CatalogSource, "batches">;
   store: IndexStore;
@@ -76,6 +80,10 @@ interface FollowerDeps {
   logger: Logger;
   /** Called after each applied batch with its events of one type and op (metrics). */
   onApplied?: (type: ItemType, op: ChangeOp, count: number) => void;
+  /** Falling back to a full run, and a lag above CHANGE_STREAM_MAX_LAG_SECONDS (webhook). */
+  alert?: (alert: ChangeStreamAlert) => void;
+  /** How long the last successful full run took, if there was one (CHANGE_STREAM_RESYNC_AFTER_SECONDS=auto). */
+  lastFullRunMs?: () => number | null;
   /** How long to wait before trying again after a failure (default 5 s) and after a resync run that did not succeed (default 5 min). */
   retryMs?: number;
   resyncRetryMs?: number;
@@ -100,6 +108,8 @@ interface Follow extends Watched {
   /** Has read the end of the stream once since it was opened. */
   reachedEnd: boolean;
   lagSeconds: number;
+  /** Since when every read has brought a full batch (the stream's end not reached), or null. */
+  behindSince: number | null;
 }
 
 /** One period of holding the lease with open streams; ends on stop, lease loss or the first failure. */
@@ -126,6 +136,8 @@ const UPDATES_IN_FLIGHT = 8;
 const IDLE_SAVE_MS = 1_000;
 /** A read of a stream that has not answered in this long is given up (the cycle ends and starts again). */
 const READ_TIMEOUT_MS = 30_000;
+/** CHANGE_STREAM_RESYNC_AFTER_SECONDS=auto: the last full run's duration, but at least this. */
+const MIN_RESYNC_AFTER_MS = 30_000;
 
 export class ChangeFollower {
   private readonly lease: RunLock;
@@ -139,6 +151,8 @@ export class ChangeFollower {
   private forceResync = false;
   private cycle: Cycle | null = null;
   private current: ChangeStreamStatus;
+  /** A lag alert was sent and the follower has not caught up since. */
+  private lagAlerted = false;
 
   constructor(private readonly deps: FollowerDeps) {
     this.lease = new RunLock(deps.redis, deps.keys.changesLease, deps.config.lockTtlMs);
@@ -289,6 +303,7 @@ export class ChangeFollower {
         if (changeStreamsUnsupported(err)) throw new Unsupported(changeStreamsUnsupported(err)!);
         if (!(err instanceof MongoServerError)) throw err;
         logger.warn("The stored change stream positions cannot be resumed; starting a full run (trigger resync)", { error: errorText(err) });
+        this.deps.alert?.({ event: "change_stream_resync", reason: `the stored stream positions cannot be resumed: ${errorText(err)}` });
       }
     } else {
       logger.info("No change stream position stored for every collection; starting a full run (trigger resync)");
@@ -311,6 +326,7 @@ export class ChangeFollower {
           savedAt: 0,
           reachedEnd: false,
           lagSeconds: 0,
+          behindSince: null,
         };
         follows.push(follow);
         follow.first = await read(stream);
@@ -396,6 +412,7 @@ export class ChangeFollower {
     );
     if (failure instanceof NeedsResync) {
       this.deps.logger.warn(`${failure.message}; starting a full run (trigger resync)`);
+      this.deps.alert?.({ event: "change_stream_resync", reason: failure.message });
       this.forceResync = true;
     } else if (failure) throw failure;
   }
@@ -429,7 +446,17 @@ export class ChangeFollower {
         if (!(await this.state.commit(cycle.lease, f.type, links, tokens))) return this.leaseLost(cycle);
         if (save) [f.saved, f.savedAt] = [token, Date.now()];
       }
-      if (events.length < CHANGE_BATCH) {
+      this.checkLag();
+      if (events.length === CHANGE_BATCH) {
+        f.behindSince ??= startedAt;
+        const behindMs = Date.now() - f.behindSince;
+        const limit = this.resyncAfterMs();
+        if (cycle.tokensValid && limit > 0 && behindMs > limit)
+          throw new NeedsResync(
+            `The change stream of ${f.collection} has been behind for ${Math.round(behindMs / 1000)} s, longer than a full run takes (${Math.round(limit / 1000)} s, CHANGE_STREAM_RESYNC_AFTER_SECONDS)`,
+          );
+      } else {
+        f.behindSince = null;
         f.reachedEnd = true;
         f.lagSeconds = 0;
         if (cycle.tokensValid && this.current.state === "catching_up" && cycle.follows.every((x) => x.reachedEnd)) this.set("following");
@@ -498,6 +525,25 @@ export class ChangeFollower {
       ),
     );
     return (await done) ? links : null;
+  }
+
+  /** How long a stream may stay behind before a full run catches up instead (0: never). */
+  private resyncAfterMs(): number {
+    const setting = this.deps.config.changeStreamResyncAfterMs;
+    if (setting !== "auto") return setting;
+    return Math.max(MIN_RESYNC_AFTER_MS, this.deps.lastFullRunMs?.() ?? 0);
+  }
+
+  /** Alerts once when the lag passes CHANGE_STREAM_MAX_LAG_SECONDS, again only after catching up. */
+  private checkLag(): void {
+    const lag = this.status().lag_seconds ?? 0;
+    if (lag === 0) this.lagAlerted = false;
+    else if (!this.lagAlerted && lag * 1000 > this.deps.config.changeStreamMaxLagMs) {
+      this.lagAlerted = true;
+      const max = this.deps.config.changeStreamMaxLagMs / 1000;
+      this.deps.logger.warn(`The change streams are ${lag} s behind MongoDB (CHANGE_STREAM_MAX_LAG_SECONDS=${max})`);
+      this.deps.alert?.({ event: "change_stream_lag", lag_seconds: lag, max_lag_seconds: max });
+    }
   }
 
   private countApplied(f: Follow, events: ChangeEvent[]): void {

@@ -195,6 +195,8 @@ const EnvSchema = Type.Object({
   ...oneOf("LOG_FORMAT", ["text", "json"], "text"),
   ...oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
   ...oneOf("SYNC_CHANGE_STREAMS", ["auto", "on", "off"], "auto"),
+  ...int("CHANGE_STREAM_MAX_LAG_SECONDS", 1, 86_400, 60),
+  ...str("CHANGE_STREAM_RESYNC_AFTER_SECONDS", "auto", { pattern: /^(auto|\d{1,6})$/, expected: "auto, or a number of seconds (0: never)" }),
   ...bool("LOG_REQUESTS", false),
   ...collection("CATEGORIES_COLLECTION", "categories"),
   ...collection("SUPPLIER_CATEGORIES_COLLECTION", "supplier_categories"),
@@ -254,6 +256,10 @@ export interface Config {
   lockTtlMs: number;
   /** Follow MongoDB's change streams: auto (where the server has them), on (required), off. */
   changeStreams: Env["SYNC_CHANGE_STREAMS"];
+  /** Lag of the change follower above which an alert is sent. */
+  changeStreamMaxLagMs: number;
+  /** How long the follower may stay behind before a full run catches up instead: "auto" (as long as the last full run took), or ms (0: never). */
+  changeStreamResyncAfterMs: number | "auto";
   adminApiKey: string | null;
   corsOrigins: string[];
   /** Host names admin endpoints answer to without ADMIN_API_KEY, besides loopback names and BASE_URL's host. */
@@ -401,6 +407,8 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     syncBatchSize: env.SYNC_BATCH_SIZE,
     lockTtlMs: env.SYNC_LOCK_TTL_SECONDS * 1000,
     changeStreams: env.SYNC_CHANGE_STREAMS,
+    changeStreamMaxLagMs: env.CHANGE_STREAM_MAX_LAG_SECONDS * 1000,
+    changeStreamResyncAfterMs: env.CHANGE_STREAM_RESYNC_AFTER_SECONDS === "auto" ? "auto" : Number(env.CHANGE_STREAM_RESYNC_AFTER_SECONDS) * 1000,
     adminApiKey: env.ADMIN_API_KEY ?? null,
     corsOrigins: env.CORS_ORIGINS.split(",")
       .map((origin) => origin.trim())

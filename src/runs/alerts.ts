@@ -1,5 +1,6 @@
-// Run alerts: a JSON POST to ALERT_WEBHOOK_URL for every failed or rejected run (and successful
-// ones with NOTIFY_ON_SUCCESS=true). Fire and forget: a slow or broken receiver never holds up
+// Alerts: a JSON POST to ALERT_WEBHOOK_URL for every failed or rejected run (and successful
+// ones with NOTIFY_ON_SUCCESS=true), and from the change follower when it falls back to a full run
+// or its lag passes CHANGE_STREAM_MAX_LAG_SECONDS. Fire and forget: a slow or broken receiver never holds up
 // or fails a run; each delivery times out, is retried with backoff, and a failure is logged.
 import { skippedTotal } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
@@ -26,6 +27,7 @@ interface AlertOptions {
 interface AlertPayload {
   text: string;
   service: "search-sync";
+  event: "run";
   run_id: string;
   status: RunStatus;
   trigger: Trigger;
@@ -40,6 +42,11 @@ interface AlertPayload {
   error: string | null;
   dashboard_url: string;
 }
+
+/** What the change follower reports: it started a full run instead of following (resync), or fell behind (lag). */
+export type ChangeStreamAlert =
+  | { event: "change_stream_resync"; reason: string }
+  | { event: "change_stream_lag"; lag_seconds: number; max_lag_seconds: number };
 
 const ICON: Partial<Record<RunStatus, string>> = { success: "✅", failed: "❌", rejected: "⚠️" };
 
@@ -58,7 +65,7 @@ export function alertPayload(run: RunResult, baseUrl: string): AlertPayload {
   }
   const seconds = run.duration_ms === null ? null : Math.round(run.duration_ms / 100) / 10;
   const error = run.error ? redactUri(run.error) : null;
-  const dashboard = `${redactUri(baseUrl).replace(/\/+$/, "")}/dashboard`;
+  const dashboard = dashboardUrl(baseUrl);
   const entries = Object.entries(counts).map(([type, c]) => `${type} ${c!.entries}`);
   const text = [
     `${ICON[run.status] ?? "ℹ️"} search-sync${run.dry_run ? " dry run" : " re-sync"} ${run.status}: ${run.scope}, ${run.trigger}, run ${run.run_id}`,
@@ -72,6 +79,7 @@ export function alertPayload(run: RunResult, baseUrl: string): AlertPayload {
   return {
     text,
     service: "search-sync",
+    event: "run",
     run_id: run.run_id,
     status: run.status,
     trigger: run.trigger,
@@ -108,7 +116,28 @@ export class Alerter {
   /** The engine's onFinished: starts the delivery and returns at once. */
   notify(run: RunResult): void {
     if (!this.wants(run)) return;
-    const delivery = this.deliver(alertPayload(run, this.opts.baseUrl)).finally(() => this.pending.delete(delivery));
+    this.start(alertPayload(run, this.opts.baseUrl), `run ${run.run_id}`);
+  }
+
+  /** The change follower's alerts: sent whenever a webhook is set. */
+  notifyChangeStream(alert: ChangeStreamAlert): void {
+    if (!this.opts.url) return;
+    const text =
+      alert.event === "change_stream_resync"
+        ? `⚠️ search-sync change streams: falling back to a full run (${alert.reason})`
+        : `⚠️ search-sync change streams: ${alert.lag_seconds} s behind MongoDB (alert above ${alert.max_lag_seconds} s)`;
+    const payload = {
+      text: `${text}\nDashboard: ${dashboardUrl(this.opts.baseUrl)}`,
+      service: "search-sync",
+      ...alert,
+      at: new Date().toISOString(),
+      dashboard_url: dashboardUrl(this.opts.baseUrl),
+    };
+    this.start(payload, `the ${alert.event} alert`);
+  }
+
+  private start(payload: object, what: string): void {
+    const delivery = this.deliver(payload, what).finally(() => this.pending.delete(delivery));
     this.pending.add(delivery);
   }
 
@@ -118,7 +147,7 @@ export class Alerter {
     await withTimeout(Promise.allSettled([...this.pending]), maxMs, () => {});
   }
 
-  private async deliver(payload: AlertPayload): Promise<void> {
+  private async deliver(payload: object, what: string): Promise<void> {
     const url = this.opts.url!;
     let problem = "";
     let attempts = 0;
@@ -142,13 +171,15 @@ export class Alerter {
       }
     }
     // The webhook URL itself is a secret (Slack puts its token in the path): only its origin is logged.
-    this.opts.logger.warn(`Alert webhook ${safeOrigin(url)} failed for run ${payload.run_id} after ${attempts} attempt(s)`, {
-      run_id: payload.run_id,
+    this.opts.logger.warn(`Alert webhook ${safeOrigin(url)} failed for ${what} after ${attempts} attempt(s)`, {
+      ...("run_id" in payload ? { run_id: payload.run_id } : {}),
       attempts,
       error: problem.replaceAll(url, safeOrigin(url)),
     });
   }
 }
+
+const dashboardUrl = (baseUrl: string) => `${redactUri(baseUrl).replace(/\/+$/, "")}/dashboard`;
 
 function safeOrigin(url: string): string {
   try {
