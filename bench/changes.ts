@@ -1,12 +1,15 @@
 // Change-stream benchmark: the compiled binary following the change streams (SYNC_CHANGE_STREAMS=on)
 // of a private mongo-java-server, with a private Redis (scripts/lib/procs.ts; servers are restarted
 // in the faults phase, so none of them is the shared one). Prints figures; asserts nothing on time.
-//   bun bench/changes.ts [--phases latency,burst,faults] [--origins 100000] [--rate 500] [--seconds 60]
-//     [--burst 100000] [--fault-origins 3000] [--fault-rate 10] [--lease-seconds 5] [--smoke]
+//   bun bench/changes.ts [--phases cost,latency,burst,faults] [--origins 100000] [--rate 500] [--seconds 60]
+//     [--cost-changes 3000] [--burst 100000] [--fault-origins 3000] [--fault-rate 10] [--lease-seconds 5] [--smoke]
+// - cost: --cost-changes origin renames written at once, no searches: how fast the follower applies
+//   them, and Redis CPU and commands per change (its own Redis's INFO cpu and commandstats).
 // - latency: a catalog of --origins origins; --rate edits per second for --seconds, each making a new
 //   word searchable; every --probe-every-th edit is searched (the real endpoint) from its write's
 //   acknowledgement until it shows; at the end every edit's word is searched once.
-// - burst: --burst origin updates in bulk; time until all are applied vs a full run of the same
+// - burst: --burst origin updates in bulk; time until all are in the index (applied one by one, or by
+//   the full run the follower falls back to for a long backlog) vs a full run of the same
 //   catalog, the service's peak RSS, and search latency during the burst next to a baseline.
 // - faults: with a writer streaming changes, kill -9 of the binary, a Redis restart, a MongoDB restart
 //   (in memory: the data and the stream positions are gone; reseeded), a full run meanwhile, and two
@@ -102,9 +105,11 @@ export async function waitFollowing(url: string, ms: number): Promise<void> {
 const applied = (cs: ChangeStreamBlock | null) => Object.values(cs?.events_applied ?? {}).reduce((a, b) => a + b, 0);
 
 /** The runs this service recorded with trigger resync. */
-export async function resyncRuns(url: string): Promise<{ run_id: string; status: string; error: string | null }[]> {
+export async function resyncRuns(url: string): Promise<{ run_id: string; status: string; started_at: string; error: string | null }[]> {
   const { body } = await getJson(`${url}/sync-status?history=true&limit=100`);
-  return (body.history as { run_id: string; trigger: string; status: string; error: string | null }[]).filter((r) => r.trigger === "resync");
+  return (body.history as { run_id: string; trigger: string; status: string; started_at: string; error: string | null }[]).filter(
+    (r) => r.trigger === "resync",
+  );
 }
 
 let freshRuns = 0;
@@ -343,9 +348,11 @@ export interface BurstReport {
   changes: number;
   write_seconds: number;
   caught_up: boolean;
-  /** From the start of the burst's writes until every event is applied (or until given up). */
+  /** From the start of the burst's writes until every update is in the index (or until given up). */
   catch_up_seconds: number;
   applied: number;
+  /** Full runs the follower started instead of working through the backlog (CHANGE_STREAM_RESYNC_AFTER_SECONDS). */
+  resync_runs: number;
   applied_per_second: number;
   full_run_seconds: number;
   peak_rss_mb_during_burst: number;
@@ -434,12 +441,18 @@ export async function burstPhase(
   const writeSeconds = (performance.now() - started) / 1000;
   opts.log(`  ${opts.changes} updates written in ${round(writeSeconds)} s; waiting for the follower`);
   const deadline = started + opts.catchUpSeconds * 1000;
+  const writtenAt = new Date().toISOString();
+  const resyncsBefore = new Set((await resyncRuns(url)).map((r) => r.run_id));
   let caughtUp = false;
   let now = before;
+  let resyncs: Awaited<ReturnType<typeof resyncRuns>> = [];
   while (performance.now() < deadline) {
     const cs = await changeStream(url);
     now = applied(cs);
-    if (now - before >= opts.changes && cs?.state === "following" && cs.lag_seconds === 0) {
+    resyncs = (await resyncRuns(url)).filter((r) => !resyncsBefore.has(r.run_id));
+    // Every update applied, or a full run (the follower's fallback for a long backlog) read after the last of them.
+    const cleared = now - before >= opts.changes || resyncs.some((r) => r.status === "success" && r.started_at >= writtenAt);
+    if (cleared && cs?.state === "following" && cs.lag_seconds === 0) {
       caughtUp = true;
       break;
     }
@@ -454,6 +467,7 @@ export async function burstPhase(
     caught_up: caughtUp,
     catch_up_seconds: round(catchUp, 2),
     applied: now - before,
+    resync_runs: resyncs.length,
     applied_per_second: round((now - before) / catchUp),
     full_run_seconds: fullRunSeconds,
     peak_rss_mb_during_burst: peak,
@@ -461,6 +475,67 @@ export async function burstPhase(
     search_baseline: baseline,
     search_during: during,
   };
+}
+
+// ---------- phase: the Redis cost of a change ----------
+
+export interface CostReport {
+  changes: number;
+  catch_up_seconds: number;
+  applied_per_second: number;
+  redis_cpu_ms_per_change: number;
+  redis_commands_per_change: number;
+  /** The commands Redis ran most (scripts' own included), per change. */
+  top_commands: Record<string, number>;
+}
+
+/**
+ * `changes` origin renames (each replaces every display name of an origin with one English name,
+ * as the latency phase's edits do), written at once with no searches running: how fast the
+ * follower applies them and what each costs Redis (INFO cpu and commandstats of its own Redis).
+ */
+export async function costPhase(cw: ChangeWorld, changes: number): Promise<CostReport> {
+  const redis = new Redis(cw.w.redis.url);
+  try {
+    const before = applied(await changeStream(cw.svc.url));
+    const cpu = async () => {
+      const info = await redis.info("cpu");
+      return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+    };
+    await redis.config("RESETSTAT");
+    const cpuBefore = await cpu();
+    const started = performance.now();
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < changes; i++) {
+      const type = ITEM_TYPES[i % 3]!;
+      const update = { $set: { display_name: [{ iso: "en", display_name: `cost ${wordOf(i)}` }] } };
+      writes.push(cw.db.collection(type).updateOne({ _id: originId(type, Math.floor(i / 3) % cw.originsPerType) }, update));
+      if (writes.length >= 200) await Promise.all(writes.splice(0));
+    }
+    await Promise.all(writes);
+    await until(async () => applied(await changeStream(cw.svc.url)) - before >= changes, 600_000, "the changes applied");
+    const seconds = (performance.now() - started) / 1000;
+    const cpuMs = (await cpu()) - cpuBefore;
+    const calls = [...(await redis.info("commandstats")).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
+      .map(([, name, n]) => [name!, Number(n)] as const)
+      .filter(([name]) => name !== "config|resetstat" && name !== "info");
+    const total = calls.reduce((sum, [, n]) => sum + n, 0);
+    return {
+      changes,
+      catch_up_seconds: round(seconds, 2),
+      applied_per_second: round(changes / seconds),
+      redis_cpu_ms_per_change: round((cpuMs * 1000) / changes, 2),
+      redis_commands_per_change: round(total / changes),
+      top_commands: Object.fromEntries(
+        calls
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 6)
+          .map(([name, n]) => [name, round(n / changes)]),
+      ),
+    };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 // ---------- phase c: faults ----------
@@ -587,6 +662,7 @@ if (import.meta.main) {
       "probe-every": { type: "string", default: "25" },
       "settle-seconds": { type: "string", default: "30" },
       burst: { type: "string", default: "100000" },
+      "cost-changes": { type: "string", default: "3000" },
       "catch-up-seconds": { type: "string", default: "600" },
       "search-clients": { type: "string", default: "4" },
       "fault-origins": { type: "string", default: "3000" },
@@ -604,7 +680,7 @@ if (import.meta.main) {
     return n;
   };
   const phases = values.phases!.split(",").map((p) => p.trim());
-  for (const p of phases) if (!["latency", "burst", "faults"].includes(p)) throw new Error(`--phases: unknown phase ${p}`);
+  for (const p of phases) if (!["cost", "latency", "burst", "faults"].includes(p)) throw new Error(`--phases: unknown phase ${p}`);
   const o = {
     origins: num("origins", 30, 300),
     rate: num("rate", 1, 20),
@@ -612,6 +688,7 @@ if (import.meta.main) {
     probeEvery: num("probe-every", 1, 2),
     settleSeconds: num("settle-seconds", 1, 15),
     burst: num("burst", 1, 300),
+    costChanges: num("cost-changes", 1, 300),
     catchUpSeconds: num("catch-up-seconds", 1, 60),
     searchClients: num("search-clients", 1, 2),
     faultOrigins: num("fault-origins", 30, 300),
@@ -627,11 +704,23 @@ if (import.meta.main) {
   const report: Record<string, unknown> = { options: o, host, at: new Date().toISOString() };
   let failed = false;
   try {
-    if (phases.includes("latency") || phases.includes("burst")) {
+    if (phases.includes("cost") || phases.includes("latency") || phases.includes("burst")) {
       const started = performance.now();
       const cw = await startChangeWorld({ origins: o.origins, leaseSeconds: o.leaseSeconds, heapMb, log });
       log(`catalog of ${cw.originsPerType * 3} origins seeded and followed (first resync done) in ${round((performance.now() - started) / 1000)} s`);
       try {
+        if (phases.includes("cost")) {
+          log(`cost: ${o.costChanges} origin renames at once, no searches (load average ${loadavg()[0]!.toFixed(2)})`);
+          const r = await costPhase(cw, o.costChanges);
+          report.cost = r;
+          log(
+            `  applied in ${r.catch_up_seconds} s (${r.applied_per_second}/s); per change: Redis CPU ${r.redis_cpu_ms_per_change} ms, ${r.redis_commands_per_change} Redis commands (${Object.entries(
+              r.top_commands,
+            )
+              .map(([name, n]) => `${name} ${n}`)
+              .join(", ")})`,
+          );
+        }
         if (phases.includes("latency")) {
           log(`latency: ${o.rate} edits/s for ${o.seconds} s (load average ${loadavg()[0]!.toFixed(2)})`);
           const r = await latencyPhase(cw, { ...o, log });
@@ -655,7 +744,7 @@ if (import.meta.main) {
           const r = await burstPhase(cw, { changes: o.burst, catchUpSeconds: o.catchUpSeconds, searchClients: o.searchClients, log });
           report.burst = r;
           log(
-            `  ${r.caught_up ? "caught up" : "NOT caught up"} after ${r.catch_up_seconds} s (${r.applied} of ${r.changes} applied, ${r.applied_per_second}/s); a full run takes ${r.full_run_seconds} s`,
+            `  ${r.caught_up ? "caught up" : "NOT caught up"} after ${r.catch_up_seconds} s (${r.applied} of ${r.changes} applied one by one, ${r.applied_per_second}/s; ${r.resync_runs} full runs instead); a full run takes ${r.full_run_seconds} s`,
           );
           log(`  service RSS: peak ${r.peak_rss_mb_during_burst} MB during the burst, ${r.peak_rss_mb_process} MB peak of the process (full runs included)`);
           log(

@@ -136,7 +136,7 @@ const UPDATES_IN_FLIGHT = 8;
 const IDLE_SAVE_MS = 1_000;
 /** A read of a stream that has not answered in this long is given up (the cycle ends and starts again). */
 const READ_TIMEOUT_MS = 30_000;
-/** CHANGE_STREAM_RESYNC_AFTER_SECONDS=auto: the last full run's duration, but at least this. */
+/** CHANGE_STREAM_RESYNC_AFTER_SECONDS=auto: half the last full run's duration, but at least this. */
 const MIN_RESYNC_AFTER_MS = 30_000;
 
 export class ChangeFollower {
@@ -453,7 +453,7 @@ export class ChangeFollower {
         const limit = this.resyncAfterMs();
         if (cycle.tokensValid && limit > 0 && behindMs > limit)
           throw new NeedsResync(
-            `The change stream of ${f.collection} has been behind for ${Math.round(behindMs / 1000)} s, longer than a full run takes (${Math.round(limit / 1000)} s, CHANGE_STREAM_RESYNC_AFTER_SECONDS)`,
+            `The change stream of ${f.collection} has been behind for ${Math.round(behindMs / 1000)} s, longer than CHANGE_STREAM_RESYNC_AFTER_SECONDS (${Math.round(limit / 1000)} s)`,
           );
       } else {
         f.behindSince = null;
@@ -531,7 +531,8 @@ export class ChangeFollower {
   private resyncAfterMs(): number {
     const setting = this.deps.config.changeStreamResyncAfterMs;
     if (setting !== "auto") return setting;
-    return Math.max(MIN_RESYNC_AFTER_MS, this.deps.lastFullRunMs?.() ?? 0);
+    // Half a run: a backlog of any size is then in the index within about one and a half runs.
+    return Math.max(MIN_RESYNC_AFTER_MS, (this.deps.lastFullRunMs?.() ?? 0) / 2);
   }
 
   /** Alerts once when the lag passes CHANGE_STREAM_MAX_LAG_SECONDS, again only after catching up. */

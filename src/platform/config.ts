@@ -258,7 +258,7 @@ export interface Config {
   changeStreams: Env["SYNC_CHANGE_STREAMS"];
   /** Lag of the change follower above which an alert is sent. */
   changeStreamMaxLagMs: number;
-  /** How long the follower may stay behind before a full run catches up instead: "auto" (as long as the last full run took), or ms (0: never). */
+  /** How long the follower may stay behind before a full run catches up instead: "auto" (half the last full run's duration), or ms (0: never). */
   changeStreamResyncAfterMs: number | "auto";
   adminApiKey: string | null;
   corsOrigins: string[];
