@@ -227,6 +227,8 @@ export interface LatencyReport {
   never_appeared_probes: number;
   final_check_at_s: number;
   applied_during: number;
+  /** Full runs the follower fell back to during the phase: seconds after the first write each started, and how it ended. */
+  resyncs: { started_at_s: number; status: string }[];
 }
 
 /** Letters only, so no two words are one digit apart (search forgives typos, and is checked for the exact word). */
@@ -264,6 +266,7 @@ export async function latencyPhase(
   // Each origin once, then again from the first (an edit replaces the previous edit's word).
   const edits = Array.from({ length: total }, (_, i) => ({ type: ITEM_TYPES[i % 3]!, index: clean[Math.floor(i / 3) % clean.length]!, word: wordOf(i) }));
   const appliedBefore = applied(await changeStream(url));
+  const resyncsBefore = new Set((await resyncRuns(url)).map((r) => r.run_id));
   const latencies: number[] = [];
   const probes: Promise<void>[] = [];
   let failures = 0;
@@ -281,6 +284,7 @@ export async function latencyPhase(
   };
   const writes: Promise<void>[] = [];
   const started = performance.now();
+  const startedAt = Date.now();
   for (let i = 0; i < total; i++) {
     const wait = started + (i * 1000) / opts.rate - performance.now();
     if (wait > 0) await Bun.sleep(wait);
@@ -339,6 +343,9 @@ export async function latencyPhase(
     last_edits: lastEdits,
     final_check_at_s: round((performance.now() - started) / 1000),
     applied_during: appliedDuring,
+    resyncs: (await resyncRuns(url))
+      .filter((r) => !resyncsBefore.has(r.run_id))
+      .map((r) => ({ started_at_s: round((Date.parse(r.started_at) - startedAt) / 1000), status: r.status })),
   };
 }
 
@@ -729,7 +736,7 @@ if (import.meta.main) {
             `  change → searchable (${r.probes_seen} of ${r.probes} probes): p50 ${r.latency_ms.p50} ms, p90 ${r.latency_ms.p90} ms, p99 ${r.latency_ms.p99} ms, max ${r.latency_ms.max} ms`,
           );
           log(
-            `  never appeared: ${r.never_appeared_probes} of ${r.probes} probes within ${o.settleSeconds} s; ${r.never_appeared} of the last edits of ${r.last_edits} origins at the final check (${r.final_check_at_s} s after the first write); events applied meanwhile ${r.applied_during}`,
+            `  never appeared: ${r.never_appeared_probes} of ${r.probes} probes within ${o.settleSeconds} s; ${r.never_appeared} of the last edits of ${r.last_edits} origins at the final check (${r.final_check_at_s} s after the first write); events applied meanwhile ${r.applied_during}; full runs instead: ${r.resyncs.map((x) => `${x.status} started ${x.started_at_s} s in`).join(", ") || "none"}`,
           );
           if (phases.includes("burst")) {
             log("  waiting for the follower to catch up before the burst");
