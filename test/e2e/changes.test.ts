@@ -63,3 +63,46 @@ test("an edit in MongoDB is searchable without a run; the change_stream block an
   svc = null;
   expect(await ctx.redis.exists(`${ctx.prefix}{changes}:lease`)).toBe(0);
 });
+
+test("stored positions the server cannot resume from: a full run (resync) and an alert to ALERT_WEBHOOK_URL", async () => {
+  const alerts: { event: string; reason: string }[] = [];
+  const receiver = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      alerts.push((await req.json()) as { event: string; reason: string });
+      return new Response("ok");
+    },
+  });
+  try {
+    await client
+      .db(ctx.dbName)
+      .collection("categories")
+      .insertOne({ name: "Flyer", slug: "flyer", display_name: [{ iso: "en", display_name: "Flyer" }] });
+    const env = serviceEnv(ctx, {
+      HISTORY_DB_PATH: "history.db",
+      ALERT_WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hook`,
+      CHANGE_STREAM_MAX_LAG_SECONDS: "30",
+    });
+    const binary = installBinary(ctx.dir);
+    svc = await startBinary(binary, ctx.dir, env, 15_000);
+    await until(async () => (await json(`${svc!.url}/sync-status`)).change_stream.state === "following", 30_000, "following");
+    expect(await svc.stop()).toBe(0);
+    // The first start's full run is no fallback: nothing was posted.
+    expect(alerts).toEqual([]);
+    await ctx.redis.hset(`${ctx.prefix}{changes}:tokens`, "categories", JSON.stringify({ _data: "not a token" }));
+    svc = await startBinary(binary, ctx.dir, env, 15_000);
+    const url = svc.url;
+    await until(async () => alerts.length > 0 && (await json(`${url}/sync-status`)).change_stream.state === "following", 30_000, "the alert and a resync");
+    expect(alerts).toEqual([
+      expect.objectContaining({ service: "search-sync", event: "change_stream_resync", reason: expect.stringContaining("cannot be resumed") }),
+    ]);
+    const history = (await json(`${url}/sync-status?history=true`)).history.map((r: { trigger: string; status: string }) => [r.trigger, r.status]);
+    expect(history).toEqual([
+      ["resync", "success"],
+      ["resync", "success"],
+    ]);
+  } finally {
+    receiver.stop(true);
+  }
+});
