@@ -25,6 +25,13 @@ const SLACK = 10;
 const MIN_EXPANDABLE = 2;
 /** Expansions of query words kept per vocabulary (emptied when full). */
 const EXPANSIONS_KEPT = 5_000;
+/**
+ * Push updates and the change follower add words as they come (hundreds a second while a stream
+ * is busy), and each addition is a new vocabulary version. A new version is read again only once
+ * this many times the last read's duration has passed since it: reading the whole vocabulary at
+ * every change would take most of Redis. Until then searches expand through the words read last.
+ */
+const VOCABULARY_READ_SHARE = 20;
 
 export interface SearchQuery {
   query: string;
@@ -37,6 +44,9 @@ interface LoadedVocabulary {
   version: string;
   vocabulary: Vocabulary;
   expansions: Map<string, Expansion>;
+  /** performance.now() when it was read, and how long the read took. */
+  readAt: number;
+  readMs: number;
 }
 
 /**
@@ -70,6 +80,8 @@ const NO_SUGGESTIONS = JSON.stringify({ suggestions: [] });
 
 export class SearchService {
   private readonly vocabularies = new Map<ItemType, LoadedVocabulary>();
+  /** Reads under way, by type and generation: searches that need the same vocabulary wait for one read. */
+  private readonly vocabularyReads = new Map<string, Promise<LoadedVocabulary>>();
   readonly cache: ResultCache;
 
   constructor(
@@ -217,12 +229,30 @@ export class SearchService {
     return e;
   }
 
-  private async vocabulary(type: ItemType, gen: string, version: string): Promise<LoadedVocabulary> {
+  private vocabulary(type: ItemType, gen: string, version: string): Promise<LoadedVocabulary> {
     const cached = this.vocabularies.get(type);
-    if (cached && cached.gen === gen && cached.version === version) return cached;
-    const loaded = { gen, version, vocabulary: new Vocabulary(await this.store.vocabulary(type, gen)), expansions: new Map() };
-    this.vocabularies.set(type, loaded);
-    return loaded;
+    if (cached && cached.gen === gen && (cached.version === version || performance.now() - cached.readAt < cached.readMs * VOCABULARY_READ_SHARE))
+      return Promise.resolve(cached);
+    const key = `${type}\u0000${gen}`;
+    let read = this.vocabularyReads.get(key);
+    if (!read) {
+      read = (async () => {
+        const started = performance.now();
+        const words = await this.store.vocabulary(type, gen);
+        const loaded = {
+          gen,
+          version,
+          vocabulary: new Vocabulary(words),
+          expansions: new Map(),
+          readAt: performance.now(),
+          readMs: performance.now() - started,
+        };
+        this.vocabularies.set(type, loaded);
+        return loaded;
+      })().finally(() => this.vocabularyReads.delete(key));
+      this.vocabularyReads.set(key, read);
+    }
+    return read;
   }
 }
 
