@@ -159,14 +159,20 @@ ${Object.entries(ISO_PART)
   k.iso_part = {${Object.entries(ISO_PART)
     .map(([name, part]) => `${name} = '${part}'`)
     .join(", ")}}
+  -- One table per set and script call, so what a script learns about a set (LUA_PIECES) is kept.
+  local sets = {}
   k.set = function(kind, iso)
-    return {
-      all = g .. k.iso_part[kind] .. iso,
-      meta = k.meta,
-      ix = g .. kind .. '${PIECE_MARK}${PIECE_INDEX}:' .. iso,
-      plain = g .. kind .. '${PIECE_MARK}${PLAIN}:' .. iso,
-      piece = function(id) return g .. kind .. '${PIECE_MARK}' .. id .. ':' .. iso end,
-    }
+    local name = kind .. ':' .. iso
+    if not sets[name] then
+      sets[name] = {
+        all = g .. k.iso_part[kind] .. iso,
+        meta = k.meta,
+        ix = g .. kind .. '${PIECE_MARK}${PIECE_INDEX}:' .. iso,
+        plain = g .. kind .. '${PIECE_MARK}${PLAIN}:' .. iso,
+        piece = function(id) return g .. kind .. '${PIECE_MARK}' .. id .. ':' .. iso end,
+      }
+    end
+    return sets[name]
   end
   return k
 end

@@ -46,8 +46,17 @@ local function new_piece(set, members)
   redis.call('ZADD', set.piece(id), unpack(args))
   redis.call('ZADD', set.ix, 0, members[1] .. '\\0\\0' .. id)
 end
+-- Whether the set's own sorted set exists (long members, or a generation written before pieces):
+-- most sets have none, and reads then skip it. Asked once per set and script call.
+local function has_long(set)
+  if set.long == nil then set.long = redis.call('EXISTS', set.all) == 1 end
+  return set.long
+end
 local function piece_add(set, m)
-  if #m > MEMBER_MAX then return redis.call('ZADD', set.all, 0, m) end
+  if #m > MEMBER_MAX then
+    set.long = true
+    return redis.call('ZADD', set.all, 0, m)
+  end
   local e, first = piece_for(set, m)
   if not e then new_piece(set, {m}); return 1 end
   local p = piece_of(set, e)
@@ -76,6 +85,7 @@ local function piece_rem(set, m)
       end
     end
   end
+  if not has_long(set) then return 0 end
   return redis.call('ZREM', set.all, m)
 end
 local function lex(b, edge) if b then return '[' .. b end return edge end
@@ -128,6 +138,7 @@ local function piece_range(set, lo, hi, limit)
     for _, m in ipairs(redis.call('ZRANGEBYLEX', piece_of(set, e), min, max, 'LIMIT', 0, limit - #out)) do out[#out + 1] = m end
     return #out >= limit
   end)
+  if not has_long(set) then return out end
   local long = redis.call('ZRANGEBYLEX', set.all, min, max, 'LIMIT', 0, limit)
   if #long == 0 then return out end
   local merged, a, b = {}, 1, 1
@@ -142,7 +153,7 @@ local function piece_count(set, lo, hi)
   local min, max = lex(lo, '-'), lex(hi, '+')
   local entries = {}
   pieces_in(set, lo, hi, function(e) entries[#entries + 1] = e end)
-  local n = redis.call('ZLEXCOUNT', set.all, min, max)
+  local n = has_long(set) and redis.call('ZLEXCOUNT', set.all, min, max) or 0
   for i, e in ipairs(entries) do
     if i == 1 or i == #entries then n = n + redis.call('ZLEXCOUNT', piece_of(set, e), min, max)
     else n = n + redis.call('ZCARD', piece_of(set, e)) end
@@ -244,22 +255,17 @@ end
 for i = 8, last, 3 do
   if ARGV[i + 2] == '' then redis.call('HDEL', k.items, ARGV[i]) else redis.call('HSET', k.items, ARGV[i], ARGV[i + 2]) end
 end
-local vocab_added, vocab, sets, isos_added = 0, {}, {}, {}
-local function set_of(kind, iso)
-  local name = kind .. ':' .. iso
-  if not sets[name] then sets[name] = k.set(kind, iso) end
-  return sets[name]
-end
+local vocab_added, vocab, isos_added = 0, {}, {}
 for from = 0, staged - 1, 900 do
   local page = redis.call('LRANGE', KEYS[4], from, from + 899)
   for i = 1, #page, 3 do
     local kind, iso, member = page[i], page[i + 1], page[i + 2]
     if kind == 'pa' then
-      piece_add(set_of('phrase', iso), member)
+      piece_add(k.set('phrase', iso), member)
       if not isos_added[iso] then isos_added[iso] = true; redis.call('SADD', k.isos, iso) end
-    elseif kind == 'pr' then piece_rem(set_of('phrase', iso), member)
-    elseif kind == 'wa' then piece_add(set_of('word', iso), member)
-    elseif kind == 'wr' then piece_rem(set_of('word', iso), member)
+    elseif kind == 'pr' then piece_rem(k.set('phrase', iso), member)
+    elseif kind == 'wa' then piece_add(k.set('word', iso), member)
+    elseif kind == 'wr' then piece_rem(k.set('word', iso), member)
     elseif kind == 'v' then vocab[#vocab + 1] = 0; vocab[#vocab + 1] = member end
   end
 end
