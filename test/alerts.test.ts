@@ -133,21 +133,21 @@ describe("delivery", () => {
     expect(lines).toEqual([]);
   });
 
-  test("the change follower's alerts: falling back to a full run, and a lag above the limit", async () => {
+  test("the change follower's alerts: falling back to a full run (password removed), and a lag above the limit", async () => {
     const r = receiver();
     const { lines, logger } = capture();
     const alerter = new Alerter({ url: r.url, notifyOnSuccess: false, baseUrl: "https://search.example/", logger, backoffMs: 10 });
-    alerter.notifyChangeStream({ event: "change_stream_resync", reason: "invalidate event on boxes" });
+    alerter.notifyChangeStream({ event: "change_stream_resync", reason: "invalidate event on boxes (mongodb://admin:hunter2@db.internal)" });
     alerter.notifyChangeStream({ event: "change_stream_lag", lag_seconds: 75, max_lag_seconds: 60 });
     await alerter.drain(5_000);
     r.stop();
     const bodies = r.received.map((x) => ({ ...x.body, at: typeof x.body.at }));
     expect(bodies).toEqual([
       {
-        text: "⚠️ search-sync change streams: falling back to a full run (invalidate event on boxes)\nDashboard: https://search.example/dashboard",
+        text: "⚠️ search-sync change streams: falling back to a full run (invalidate event on boxes (mongodb://admin:***@db.internal))\nDashboard: https://search.example/dashboard",
         service: "search-sync",
         event: "change_stream_resync",
-        reason: "invalidate event on boxes",
+        reason: "invalidate event on boxes (mongodb://admin:***@db.internal)",
         at: "string",
         dashboard_url: "https://search.example/dashboard",
       },

@@ -122,17 +122,14 @@ export class Alerter {
   /** The change follower's alerts: sent whenever a webhook is set. */
   notifyChangeStream(alert: ChangeStreamAlert): void {
     if (!this.opts.url) return;
+    // A reason can quote a MongoDB error, and with it a connection string.
+    const safe = alert.event === "change_stream_resync" ? { ...alert, reason: redactUri(alert.reason) } : alert;
     const text =
-      alert.event === "change_stream_resync"
-        ? `⚠️ search-sync change streams: falling back to a full run (${alert.reason})`
-        : `⚠️ search-sync change streams: ${alert.lag_seconds} s behind MongoDB (alert above ${alert.max_lag_seconds} s)`;
-    const payload = {
-      text: `${text}\nDashboard: ${dashboardUrl(this.opts.baseUrl)}`,
-      service: "search-sync",
-      ...alert,
-      at: new Date().toISOString(),
-      dashboard_url: dashboardUrl(this.opts.baseUrl),
-    };
+      safe.event === "change_stream_resync"
+        ? `⚠️ search-sync change streams: falling back to a full run (${safe.reason})`
+        : `⚠️ search-sync change streams: ${safe.lag_seconds} s behind MongoDB (alert above ${safe.max_lag_seconds} s)`;
+    const dashboard = dashboardUrl(this.opts.baseUrl);
+    const payload = { text: `${text}\nDashboard: ${dashboard}`, service: "search-sync", ...safe, at: new Date().toISOString(), dashboard_url: dashboard };
     this.start(payload, `the ${alert.event} alert`);
   }
 
