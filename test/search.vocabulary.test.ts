@@ -1,6 +1,6 @@
 // The vocabulary search expands query words through (infix and typo words) is read whole from
 // Redis: searches that need it at once share one read, and while push updates keep adding words
-// (each a new vocabulary version) it is read again only now and then, not at every change.
+// (each a new vocabulary version) searches read each version once, and again only now and then.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
@@ -44,18 +44,18 @@ test("searches that expand at the same time read the vocabulary once", async () 
   expect(store.vocabularyReads).toBe(1);
 });
 
-test("words pushed one after another: the vocabulary is read again now and then, and a new word is found by a typo", async () => {
+test("words pushed one after another: each new version is read once by the searches that need it, and a new word is found by a typo", async () => {
   const store = new CountingStore(services.redis, services.keys);
   const search = new SearchService(store);
   await names(search, "kaaxt");
-  const pushes = 40;
+  const pushes = 20;
   for (let i = 0; i < pushes; i++) {
-    const word = `zoekwoord${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`;
+    const word = `zoekwoord${String.fromCharCode(97 + i)}`;
     await applyPush(services.store, "categories", { op: "add", item: { linked: sku, display_names: [{ iso: "de", display_name: word }] } }, "serving");
-    await names(search, "kaaxt");
+    await Promise.all(Array.from({ length: 10 }, () => names(search, "kaaxt")));
   }
-  // Every push added a word, so every search saw a new version: far fewer reads than searches.
-  expect(store.vocabularyReads).toBeLessThan(pushes / 2);
+  // Every push added a word: ten searches after each saw a new version, and at most one of them read it.
+  expect(store.vocabularyReads).toBeLessThanOrEqual(pushes + 1);
   // A word pushed last is expanded to once the last read is old enough: "vouwkatron" is one transposition from it.
   await applyPush(services.store, "categories", { op: "add", item: { linked: sku, display_names: [{ iso: "de", display_name: "Vouwkarton" }] } }, "serving");
   let found: string[] = [];
