@@ -9,6 +9,7 @@ import { originDocs, supplierDocs } from "../scripts/catalog.ts";
 import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, validDisplayNames } from "../src/catalog/entries.ts";
 import { ITEM_TYPES } from "../src/catalog/types.ts";
 import { Keys } from "../src/index/keys.ts";
+import { SetSorter } from "../src/index/set-sorter.ts";
 import { IndexStore } from "../src/index/store.ts";
 
 const { values } = parseArgs({ options: { origins: { type: "string", default: "100000" } } });
@@ -32,12 +33,14 @@ for (const type of ITEM_TYPES) {
     if (record) addDisplayNames(record, validDisplayNames(doc.display_name, docIdText(doc), tally));
   }
   const writes = [...records].map(([sku, record]) => ({ sku, record, added: record.e.map((_, i) => i) }));
+  const sets = new SetSorter();
   for (let i = 0; i < writes.length; i += BATCH) {
     const pipe = redis.pipeline();
-    entries += store.queueItemWrites(pipe, type, "g", writes.slice(i, i + BATCH), 0);
+    entries += store.queueItemWrites(pipe, type, "g", writes.slice(i, i + BATCH), 0, sets);
     await pipe.exec();
   }
-  await store.packSets(type, "g");
+  await store.writeSets(type, "g", sets);
+  sets.close();
 }
 
 const bytes: Record<string, number> = {};

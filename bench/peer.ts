@@ -32,6 +32,7 @@ import { killAll, type ManagedProcess, managed, redisPong, startService, tempDir
 import type { ItemRecord } from "../src/catalog/entries.ts";
 import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import { Keys } from "../src/index/keys.ts";
+import { SetSorter } from "../src/index/set-sorter.ts";
 import { IndexStore, type ItemWrite } from "../src/index/store.ts";
 import { datasetPath } from "../src/runs/dataset.ts";
 import { PEER_INDEX } from "./peer-server.ts";
@@ -190,13 +191,18 @@ try {
       r.e.push([e.iso, e.display_name, e.origin_name]);
     }
     const all = [...records].map(([sku, record]): ItemWrite => ({ sku, record, added: record.e.map((_, i) => i) }));
+    const sets = new SetSorter();
     for (let i = 0; i < all.length; i += BATCH) {
       const pipe = ss.pipeline();
-      scratch.queueItemWrites(pipe, type, "g", all.slice(i, i + BATCH), Math.min(BATCH, all.length - i));
+      scratch.queueItemWrites(pipe, type, "g", all.slice(i, i + BATCH), Math.min(BATCH, all.length - i), sets);
       const started = performance.now();
       await pipe.exec();
       writeMs += performance.now() - started;
     }
+    const started = performance.now();
+    await scratch.writeSets(type, "g", sets);
+    writeMs += performance.now() - started;
+    sets.close();
   }
   for (const type of ITEM_TYPES) await scratch.unlinkGeneration(type, "g");
 

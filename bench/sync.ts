@@ -13,6 +13,7 @@ import { type CatalogOptions, originDocs, SUPPLIER_COLLECTION, seedCatalog, supp
 import { addDisplayNames, type ItemRecord, originRecord, SkipTally, supplierLink, validDisplayNames } from "../src/catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import { Keys } from "../src/index/keys.ts";
+import { SetSorter } from "../src/index/set-sorter.ts";
 import { IndexStore, type ItemWrite } from "../src/index/store.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../src/source/mongo.ts";
@@ -110,14 +111,17 @@ async function sourceLimit(dbName: string): Promise<{ ms: number; documents: num
 }
 
 /** B: the engine's Redis writes for the same catalog, built beforehand batch by batch, only their execution (and packing the sets into pieces) timed. */
-async function sinkLimit(opts: CatalogOptions): Promise<{ ms: number; entries: number }> {
+async function sinkLimit(opts: CatalogOptions): Promise<{ ms: number; entries: number; setsMs: number; setsRedisCpu: number }> {
   const keys = new Keys("bench-sink:");
   const store = new IndexStore(redis, keys);
   let ms = 0;
   let entries = 0;
+  let setsMs = 0;
+  let setsRedisCpu = 0;
+  let sets = new SetSorter();
   const exec = async (type: ItemType, writes: ItemWrite[], newItems: number) => {
     const pipe = redis.pipeline();
-    entries += store.queueItemWrites(pipe, type, "g", writes, newItems);
+    entries += store.queueItemWrites(pipe, type, "g", writes, newItems, sets);
     const started = performance.now();
     await pipe.exec();
     ms += performance.now() - started;
@@ -159,12 +163,17 @@ async function sinkLimit(opts: CatalogOptions): Promise<{ ms: number; entries: n
     }
     await exec(type, [...touched.values()], 0);
     const started = performance.now();
-    await store.packSets(type, "g");
+    const redisBefore = cpuOf(SERVER_PIDS.redis);
+    await store.writeSets(type, "g", sets);
+    setsRedisCpu += cpuOf(SERVER_PIDS.redis) - redisBefore;
+    setsMs += performance.now() - started;
     ms += performance.now() - started;
+    sets.close();
+    sets = new SetSorter();
     if (SUPPLIER_COLLECTION[type] !== config.collections[type].supplier) throw new Error("collection names differ from the engine's");
   }
   await unlinkPrefix("bench-sink:");
-  return { ms, entries };
+  return { ms, entries, setsMs, setsRedisCpu: Math.round(setsRedisCpu * 10) / 10 };
 }
 
 async function unlinkPrefix(prefix: string): Promise<void> {
@@ -235,7 +244,9 @@ for (const n of sizes) {
   const { result: a, cpu: aCpu } = await withCpu(() => sourceLimit(dbName));
   console.log(`  A source: ${a.documents} documents in ${seconds(a.ms)} s; CPU-s ${JSON.stringify(aCpu)}`);
   const { result: b, cpu: bCpu } = await withCpu(() => sinkLimit(opts));
-  console.log(`  B sink:   ${b.entries} entries in ${seconds(b.ms)} s; Redis CPU-s ${bCpu.redis}`);
+  console.log(
+    `  B sink:   ${b.entries} entries in ${seconds(b.ms)} s; Redis CPU-s ${bCpu.redis} (of which the phrase and word sets, sorted, into pieces: ${seconds(b.setsMs)} s, Redis ${b.setsRedisCpu} CPU-s)`,
+  );
   const prefix = `bench-sync-${n}:`;
   const { result: s, cpu: sServers } = await withCpu(() => syncRun(dbName, prefix));
   const sCpu: Cpu = { ...sServers, client: s.cpuS };

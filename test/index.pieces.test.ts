@@ -2,7 +2,9 @@
 // sorted set holding the same members would, while each piece stays a compact listpack.
 import { afterAll, beforeEach, expect, test } from "bun:test";
 import { Keys, LUA_GEN_KEYS } from "../src/index/keys.ts";
-import { LUA_PIECES, PACK } from "../src/index/scripts.ts";
+import { LUA_PIECES } from "../src/index/scripts.ts";
+import { SetSorter } from "../src/index/set-sorter.ts";
+import { IndexStore } from "../src/index/store.ts";
 import { testRedis } from "./env.ts";
 
 const redis = testRedis();
@@ -181,25 +183,25 @@ test("a set written before pieces (one sorted set) is read, and takes additions 
   await expectReadsLikeOneSet(["", "b", "box", "card", "z"], [1, 100, 1000]);
 });
 
-test("a set a run wrote plain is put into pieces in order, a stretch per call; longer members stay, pushes then add and remove", async () => {
+test("a run's sets are written in order as pieces, members gathered past the sorter's memory included; longer members stay, pushes then add and remove", async () => {
   const all = shuffled([...many(3000), ...Array.from({ length: 30 }, (_, i) => member("card", `card ${"long name ".repeat(6)}${i}`, 8000 + i))]);
-  await redis.zadd(g.plain("word", "en"), ...all.flatMap((m) => ["0", m]));
   await redis.zadd(REFERENCE, ...all.flatMap((m) => ["0", m]));
-  let from = "-";
-  let calls = 0;
-  for (;;) {
-    const last = (await redis.eval(PACK, 1, g.meta, keys.typeBase("categories"), "g1", "word", "en", from, 500)) as string | null;
-    if (last === null) break;
-    from = `(${last}`;
-    calls++;
-  }
-  expect(calls).toBe(Math.ceil(3030 / 500));
-  expect(await redis.exists(g.plain("word", "en"))).toBe(0);
+  // A budget of 700 members: four runs go to the sorter's file, the rest stays in memory.
+  const sets = new SetSorter(700);
+  const store = new IndexStore(redis, keys);
+  for (const m of all) sets.add("word\u0000en", m);
+  let pipelines = 0;
+  await store.writeSets("categories", "g1", sets, async () => {
+    pipelines++;
+  });
+  sets.close();
+  expect(pipelines).toBe(1);
   expect(await redis.zcard(g.word("en"))).toBe(30);
   const sizes = (await pieces()).map(([, members]) => members.length);
-  // Full pieces but the last stretch's, with room for pushes.
-  expect(sizes.slice(0, -1).every((n) => n >= 56 && n <= 112)).toBe(true);
-  expect(sizes.at(-1)).toBeLessThanOrEqual(112);
+  // Pieces of 112, with room for pushes, but the last.
+  expect(sizes.slice(0, -1).every((n) => n === 112)).toBe(true);
+  expect(sizes.reduce((a, b) => a + b, 0)).toBe(3000);
+  expect(Number(await redis.hget(g.meta, "pieces"))).toBe(sizes.length);
   await expectWellFormed();
   await expectReadsLikeOneSet(["", "b", "box", "box\u0000", "card", "cards", "flyer\u0000", "poster"], [1, 10, 500, 5000]);
   const more = [member("card", "card new", 9100), member("aardvark", "aardvark", 9101), ...many(50).map((m) => m.replace(/\.\w+$/, ".zz"))];
@@ -207,4 +209,28 @@ test("a set a run wrote plain is put into pieces in order, a stretch per call; l
   await remove([all[0]!, all[1]!, more[0]!]);
   await expectWellFormed();
   await expectReadsLikeOneSet(["", "a", "card", "poster"], [1, 10, 5000]);
+});
+
+test("the sorter gives each set's members once, in Redis's byte order, from memory and from its file alike", () => {
+  // Characters where UTF-16 and UTF-8 order differ (above U+FFFF against U+E000-U+FFFF), control bytes, and repeats.
+  const alphabet = ["a", "b", "\u0000", "\u0001", "\u00e9", "\u4e2d", "\ue000", "\uffee", "\u{1f600}", "\u{10348}", " "];
+  let seed = 11;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const word = () => Array.from({ length: 1 + rand(6) }, () => alphabet[rand(alphabet.length)]).join("");
+  const given = { x: Array.from({ length: 5000 }, word), y: Array.from({ length: 300 }, word) };
+  for (const budget of [100_000, 450]) {
+    const sets = new SetSorter(budget);
+    for (let i = 0; i < 5000; i++) {
+      sets.add("x", given.x[i]!);
+      if (i < 300) sets.add("y", given.y[i]!);
+    }
+    expect(sets.sets()).toEqual(["x", "y"]);
+    for (const name of ["x", "y"] as const) {
+      expect([...sets.sorted(name)]).toEqual([...new Set(given[name])].sort(byBytes));
+    }
+    sets.close();
+  }
 });

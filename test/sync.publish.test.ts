@@ -4,6 +4,7 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../src/app/http.ts";
 import type { ItemType } from "../src/catalog/types.ts";
+import { SetSorter } from "../src/index/set-sorter.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 import { dumpType, gensIn, heldEngine, ITEM_TYPES, keyShape, oid, type Snapshot, SUPPLIER, seedLarge, servingEntries, snapshot } from "./sync.fixtures.ts";
 
@@ -369,12 +370,16 @@ describe("no leftovers", () => {
     const clean = keyShape(await ctx.keys(), [first.run_id]);
     // What a process killed mid-build leaves: a registered generation with data and markers.
     await s.store.begin("categories", "crashed", "crashed", "token", 60_000);
+    const sets = new SetSorter();
     await s.store.writeItems(
       "categories",
       "crashed",
       [{ sku: oid("categories", 0, 0).toHexString(), record: { n: "x", s: "x", o: {}, e: [["en", "x", "x"]] }, added: [0] }],
       1,
+      sets,
     );
+    await s.store.writeSets("categories", "crashed", sets);
+    sets.close();
     expect(gensIn(await ctx.keys()).sort()).toEqual(["crashed", first.run_id].sort());
 
     const next = await s.engine.run("categories", "api");

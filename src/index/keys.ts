@@ -24,8 +24,8 @@
 //                                longer than 64 bytes (and, in a generation written before pieces, every member):
 //   <p>{type}:g:<gen>:phrase#ix:<iso>, word#ix:<iso>  zset (score 0) "<first member of a piece>\0\0<piece id>"
 //   <p>{type}:g:<gen>:phrase#<id>:<iso>, word#<id>:<iso>  zset (score 0), one piece: up to 128 members of up to 64 bytes
-//   <p>{type}:g:<gen>:phrase#plain:<iso>, word#plain:<iso>  zset (score 0): every member as a run writes them, until
-//                                PACK (scripts.ts) puts them into pieces at the end of its build
+//   <p>{type}:g:<gen>:phrase#plain:<iso>, word#plain:<iso>  zset (score 0): every member, as runs of earlier releases
+//                                wrote them before putting them into pieces (a run now sorts them itself, SetSorter)
 //   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words
 //   <p>{changes}:lease           change follower's lease: "<follower id> <token>", with expiry
 //   <p>{changes}:tokens          hash collection → resume token (EJSON) of its change stream
@@ -100,7 +100,8 @@ const GEN_PART = { items: "items", meta: "meta", isos: "isos", vocab: "vocab" } 
 const ISO_PART = { phrase: "phrase:", word: "word:" } as const;
 export type SetKind = keyof typeof ISO_PART;
 // A set's pieces: "<kind>#ix:<iso>" and "<kind>#<id>:<iso>", which no "<kind>:<iso>" can spell,
-// and what a run writes before it puts the set into pieces, "<kind>#plain:<iso>".
+// and "<kind>#plain:<iso>", the whole set as runs of earlier releases wrote it before putting it
+// into pieces (removed with a generation such a run left behind).
 const PIECE_MARK = "#";
 const PIECE_INDEX = "ix";
 const PLAIN = "plain";
@@ -126,24 +127,31 @@ class GenKeys {
   word(iso: string): string {
     return this.base + ISO_PART.word + iso;
   }
+  /** A phrase or word set's own sorted set: its members longer than MEMBER_MAX (every member, written before pieces). */
+  set(kind: SetKind, iso: string): string {
+    return kind === "phrase" ? this.phrase(iso) : this.word(iso);
+  }
   /** The index of a phrase or word set's pieces (members: first member, "\0\0", piece id). */
   pieceIndex(kind: SetKind, iso: string): string {
     return `${this.base}${kind}${PIECE_MARK}${PIECE_INDEX}:${iso}`;
   }
-  /** A phrase or word set as a run writes it (one sorted set), until it is put into pieces. */
+  /** A phrase or word set as runs of earlier releases wrote it before putting it into pieces. */
   plain(kind: SetKind, iso: string): string {
     return `${this.base}${kind}${PIECE_MARK}${PLAIN}:${iso}`;
   }
   /** The piece a piece index member names. */
   piece(kind: SetKind, iso: string, indexMember: string): string {
-    return `${this.base}${kind}${PIECE_MARK}${indexMember.slice(indexMember.indexOf("\u0000\u0000") + 2)}:${iso}`;
+    return this.pieceKey(kind, iso, indexMember.slice(indexMember.indexOf("\u0000\u0000") + 2));
+  }
+  pieceKey(kind: SetKind, iso: string, id: number | string): string {
+    return `${this.base}${kind}${PIECE_MARK}${id}:${iso}`;
   }
 }
 
 /**
  * Lua defining `gen_keys(type_base, gen)`: a generation's keys as GenKeys names them, in a table
  * with items, meta, isos, vocab, the functions phrase(iso), word(iso), and set(kind, iso): a phrase
- * or word set as LUA_PIECES (scripts.ts) reads it, {all, ix, piece(id)}, and as a run writes it, plain. Scripts are given
+ * or word set as LUA_PIECES (scripts.ts) reads it, {all, ix, piece(id)}, and plain (GenKeys.plain). Scripts are given
  * Keys.typeBase and read the generation id in Redis, so they derive these keys themselves.
  */
 export const LUA_GEN_KEYS = `

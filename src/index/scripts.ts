@@ -123,12 +123,6 @@ local function pieces_in(set, lo, hi, each)
     offset = offset + 64
   end
 end
--- Sorted members as new pieces of about PIECE_FILL each (room left for later additions), after every piece there is.
-local PIECE_FILL = 112
-local function write_pieces(set, sorted)
-  local size = math.ceil(#sorted / math.ceil(#sorted / PIECE_FILL))
-  for from = 1, #sorted, size do new_piece(set, {unpack(sorted, from, math.min(from + size - 1, #sorted))}) end
-end
 -- The first \`limit\` members from lo to hi, in order.
 local function piece_range(set, lo, hi, limit)
   local out = {}
@@ -467,24 +461,3 @@ for _, mark in ipairs({'', '\\1'}) do
   end
 end
 return {driver, hits, runs}`;
-
-// Puts a phrase or word set that a run wrote plain (set.plain, fast to add to) into pieces, one
-// stretch per call, in order: of the first \`count\` members after ARGV[5] ('-' to start), those up
-// to MEMBER_MAX bytes become pieces of about PIECE_FILL, longer ones go to the set's own sorted set.
-// Returns the last member of the stretch (the next call starts after it), or false at the end,
-// where the plain set is unlinked. For a set with no pieces yet.
-// KEYS: meta. ARGV: type base, gen, kind ('phrase' or 'word'), iso, from, count.
-export const PACK = `${LUA_GEN_KEYS}${LUA_PIECES}
-local set = gen_keys(ARGV[1], ARGV[2]).set(ARGV[3], ARGV[4])
-local members = redis.call('ZRANGEBYLEX', set.plain, ARGV[5], '+', 'LIMIT', 0, tonumber(ARGV[6]))
-if #members == 0 then
-  redis.call('UNLINK', set.plain)
-  return false
-end
-local short, long = {}, {}
-for _, m in ipairs(members) do
-  if #m <= MEMBER_MAX then short[#short + 1] = m else long[#long + 1] = 0; long[#long + 1] = m end
-end
-if #long > 0 then redis.call('ZADD', set.all, unpack(long)) end
-if #short > 0 then write_pieces(set, short) end
-return members[#members]`;

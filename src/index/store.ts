@@ -4,10 +4,11 @@ import type { ChainableCommander } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
-import type { Keys } from "./keys.ts";
-import { entryMembers, type MemberForm, memberKey } from "./members.ts";
+import type { Keys, SetKind } from "./keys.ts";
+import { entryMembers, MEMBER_MAX, type MemberForm, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PACK, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
+import type { SetSorter } from "./set-sorter.ts";
 
 const UNLINK_BATCH = 100;
 const SCAN_COUNT = 500;
@@ -26,8 +27,10 @@ const STAGE_TTL_MS = 60_000;
  * Redis busy for up to 2 s on a starved 2-core machine: as long as other requests wait for Redis.
  */
 const PUSH_SCRIPT_TIMEOUT_MS = 15_000;
-/** Members one PACK call reads: about 18 pieces, a few milliseconds of Redis. */
-const PACK_STRETCH = 2_000;
+/** Members a run writes into each new piece, leaving room for pushes (a piece holds up to 128). */
+const PIECE_FILL = 112;
+/** Pieces a run writes per pipeline: about 11,000 members, a few milliseconds of Redis. */
+const PIECES_PER_PIPELINE = 100;
 /** Parsed item records kept for reuse by search (about 1 KB each, plus the parsed object). */
 const PARSED_RECORDS = 10_000;
 
@@ -178,19 +181,21 @@ export class IndexStore {
     } while (cursor !== "0");
   }
 
-  /** Writes items (records and new entries' members) in one pipeline. Returns entries added. */
-  async writeItems(type: ItemType, gen: string, writes: ItemWrite[], newItems: number): Promise<number> {
+  /**
+   * Writes items' records in one pipeline and gives their new entries' members to `sets`, which
+   * writeSets puts into Redis once the run has read everything. Returns entries added.
+   */
+  async writeItems(type: ItemType, gen: string, writes: ItemWrite[], newItems: number, sets: SetSorter): Promise<number> {
     const pipe = this.client.pipeline();
-    const added = this.queueItemWrites(pipe, type, gen, writes, newItems);
+    const added = this.queueItemWrites(pipe, type, gen, writes, newItems, sets);
     await execPipeline(pipe);
     return added;
   }
 
   /** Queues what writeItems writes on a pipeline (public for bench/sync.ts, which times the execution alone). */
-  queueItemWrites(pipe: ChainableCommander, type: ItemType, gen: string, writes: ItemWrite[], newItems: number): number {
+  queueItemWrites(pipe: ChainableCommander, type: ItemType, gen: string, writes: ItemWrite[], newItems: number, sets: SetSorter): number {
     const g = this.keys.gen(type, gen);
-    const phrases = new Map<string, string[]>();
-    const wordsByIso = new Map<string, string[]>();
+    const isos = new Set<string>();
     const vocab = new Set<string>();
     const records: string[] = [];
     let added = 0;
@@ -200,18 +205,16 @@ export class IndexStore {
         const m = entryMembers(sku, record, position);
         if (!m) continue;
         added++;
-        push(phrases, m.iso, m.phrase);
+        isos.add(m.iso);
+        sets.add(setName("phrase", m.iso), m.phrase);
         for (const w of m.words) {
-          push(wordsByIso, m.iso, w);
+          sets.add(setName("word", m.iso), w);
           vocab.add(memberKey(w));
         }
       }
     }
     for (const part of chunks(records, VALUES_PER_COMMAND)) pipe.hset(g.items, ...part);
-    for (const part of chunks([...phrases.keys()], VALUES_PER_COMMAND)) pipe.sadd(g.isos, ...part);
-    // Plain: packSets puts them into pieces once the run has written them all.
-    for (const [iso, members] of phrases) zaddAll(pipe, g.plain("phrase", iso), members);
-    for (const [iso, members] of wordsByIso) zaddAll(pipe, g.plain("word", iso), members);
+    for (const part of chunks([...isos], VALUES_PER_COMMAND)) pipe.sadd(g.isos, ...part);
     zaddAll(pipe, g.vocab, [...vocab]);
     if (added) pipe.hincrby(g.meta, "entries", added);
     if (newItems) pipe.hincrby(g.meta, "items", newItems);
@@ -219,24 +222,48 @@ export class IndexStore {
   }
 
   /**
-   * Puts the phrase and word sets a run wrote (plain, writeItems) into pieces, a stretch of
-   * PACK_STRETCH members per script call (PACK); `between` runs after each call with the time it
-   * took. Before the generation is published and before any push writes to it.
+   * Writes the phrase and word sets a run gathered (writeItems) into its generation: each set's
+   * members in order, as pieces of PIECE_FILL (room left for pushes) with their index entries, and
+   * members longer than MEMBER_MAX in the set's own sorted set. A pipeline of PIECES_PER_PIPELINE
+   * pieces at a time; `between` runs after each with the time it took (a run paces its writes).
    */
-  async packSets(type: ItemType, gen: string, between: (ms: number) => Promise<void> = async () => {}): Promise<void> {
+  async writeSets(type: ItemType, gen: string, sets: SetSorter, between: (ms: number) => Promise<void> = async () => {}): Promise<void> {
     const g = this.keys.gen(type, gen);
-    const base = this.keys.typeBase(type);
-    for (const iso of await this.client.smembers(g.isos)) {
-      for (const kind of ["phrase", "word"] as const) {
-        let from = "-";
-        for (;;) {
-          const started = performance.now();
-          const last = (await runScript(this.client, PACK, 1, g.meta, base, gen, kind, iso, from, PACK_STRETCH)) as string | null;
-          await between(performance.now() - started);
-          if (last === null) break;
-          from = `(${last}`;
+    for (const name of sets.sets()) {
+      const [kind, iso] = parseSetName(name);
+      const pieces: string[][] = [];
+      let long: string[] = [];
+      let piece: string[] = [];
+      const flush = async () => {
+        const started = performance.now();
+        const pipe = this.client.pipeline();
+        if (pieces.length) {
+          const last = await this.client.hincrby(g.meta, "pieces", pieces.length);
+          const index: string[] = [];
+          pieces.forEach((members, i) => {
+            const id = last - pieces.length + 1 + i;
+            index.push(`${members[0]}\u0000\u0000${id}`);
+            // Largest first: Redis then inserts each at the listpack's head instead of scanning to its end.
+            pipe.zadd(g.pieceKey(kind, iso, id), ...scored(members.reverse()));
+          });
+          zaddAll(pipe, g.pieceIndex(kind, iso), index);
         }
+        zaddAll(pipe, g.set(kind, iso), long);
+        await execPipeline(pipe);
+        pieces.length = 0;
+        long = [];
+        await between(performance.now() - started);
+      };
+      for (const member of sets.sorted(name)) {
+        if (Buffer.byteLength(member) > MEMBER_MAX) long.push(member);
+        else if (piece.push(member) === PIECE_FILL) {
+          pieces.push(piece);
+          piece = [];
+        }
+        if (pieces.length === PIECES_PER_PIPELINE || long.length === VALUES_PER_COMMAND) await flush();
       }
+      if (piece.length) pieces.push(piece);
+      await flush();
     }
   }
 
@@ -498,10 +525,13 @@ function runs(flat: RunsReply): Run[] {
   return out;
 }
 
-function push(map: Map<string, string[]>, key: string, value: string): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+/** A phrase or word set's name in a SetSorter. */
+function setName(kind: SetKind, iso: string): string {
+  return `${kind}\u0000${iso}`;
+}
+function parseSetName(name: string): [SetKind, string] {
+  const at = name.indexOf("\u0000");
+  return [name.slice(0, at) as SetKind, name.slice(at + 1)];
 }
 
 /** Runs a pipeline; throws the first command's error. */

@@ -5,6 +5,7 @@
 import type { Document } from "mongodb";
 import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, toEntry, validDisplayNames } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
+import { SetSorter } from "../index/set-sorter.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
@@ -119,6 +120,7 @@ async function buildType(
     published: false,
   };
   const dataset = await DatasetWriter.open(datasetPath(config.dataSetFile, type), gen);
+  const sets = new SetSorter();
   const progress = () => emit({ kind: "progress", type, documents_read: result.documents, entries_written: result.entries });
   let pausedMs = 0;
   /** `added`: the writes are new items (origins), not names added to items already written. */
@@ -126,7 +128,7 @@ async function buildType(
     for (let i = 0; i < writes.length; i += ITEMS_PER_PIPELINE) {
       const part = writes.slice(i, i + ITEMS_PER_PIPELINE);
       const start = performance.now();
-      result.entries += await store.writeItems(type, gen, part, added ? part.length : 0);
+      result.entries += await store.writeItems(type, gen, part, added ? part.length : 0, sets);
       if (searching?.()) {
         const pause = ((performance.now() - start) * part.length) / ITEMS_PER_PIPELINE;
         pausedMs += pause;
@@ -172,7 +174,9 @@ async function buildType(
     }
     check();
     const packStart = performance.now();
-    await store.packSets(type, gen, async (ms) => {
+    let pipelines = 0;
+    await store.writeSets(type, gen, sets, async (ms) => {
+      if (++pipelines % 8 === 0) Bun.gc(true);
       if (!searching?.()) return;
       pausedMs += ms;
       await Bun.sleep(ms);
@@ -181,7 +185,7 @@ async function buildType(
     pausedMs = 0;
     emit({
       kind: "log",
-      msg: `${type}: phrase and word sets put into pieces in ${packMs} ms (of which paused for searches ${packPauseMs} ms)`,
+      msg: `${type}: phrase and word sets written in order in ${packMs} ms (of which paused for searches ${packPauseMs} ms)`,
       fields: { run_id: gen, type, pack_ms: packMs, paused_ms: packPauseMs },
     });
     await dataset.close();
@@ -190,6 +194,8 @@ async function buildType(
   } catch (err) {
     await dataset.discard();
     throw err;
+  } finally {
+    sets.close();
   }
 }
 
