@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { MEMBER_SEPARATOR } from "./scripts.ts";
 
 /** Members kept in memory before they go to the temporary file (about 150 bytes each in memory). */
-const MEMBERS_IN_MEMORY = 25_000;
+const MEMBERS_IN_MEMORY = 30_000;
 /** Members per block of a run in the file (read whole when merging): joined by MEMBER_SEPARATOR, which no member holds. */
-const BLOCK = 2_048;
+const BLOCK = 256;
 
 // JavaScript compares strings by UTF-16 code units, Redis by UTF-8 bytes: they differ only where
 // a character above U+FFFF (a surrogate pair, D800-DFFF) meets one in E000-FFFF. Members holding

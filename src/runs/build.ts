@@ -68,6 +68,13 @@ const ITEMS_PER_PIPELINE = 100;
 
 class BuildStopped extends Error {}
 
+/** What the types of one build share: items written since the last collection, and the turn to write sets. */
+interface Shared {
+  gcItems: number;
+  /** Settles when the type writing its sets now is done: one type at a time holds the blocks of every run of a set. */
+  setsTurn: Promise<void>;
+}
+
 /** Builds every type of the job side by side (MongoDB hands out documents faster to several cursors); throws what stopped it. */
 export async function build(deps: BuildDeps, job: BuildJob, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<void> {
   let typeFailed = false;
@@ -77,11 +84,11 @@ export async function build(deps: BuildDeps, job: BuildJob, emit: (event: BuildE
   };
   const built = new Map<ItemType, TypeResult>();
   const failures: unknown[] = [];
-  const gc = { items: 0 };
+  const shared: Shared = { gcItems: 0, setsTurn: Promise.resolve() };
   await Promise.all(
     job.types.map(async (type) => {
       try {
-        const result = await buildType(deps, job.runId, type, emit, check, gc);
+        const result = await buildType(deps, job.runId, type, emit, check, shared);
         built.set(type, result);
         emit({ kind: "built", type, result });
       } catch (err) {
@@ -108,7 +115,7 @@ async function buildType(
   type: ItemType,
   emit: (event: BuildEvent) => void,
   check: () => void,
-  gc: { items: number },
+  shared: Shared,
 ): Promise<TypeResult> {
   const names = config.collections[type];
   const tally = new SkipTally();
@@ -138,9 +145,9 @@ async function buildType(
     await dataset.write(writes.flatMap((w) => w.added.map((p) => toEntry(w.sku, w.record, p)!)));
     // JSC collects lazily: left alone the heap swings by 100 MB and more between batches (peak RSS
     // 342 MB at 100k documents); a full collection every few thousand items keeps it flat (228 MB).
-    gc.items += writes.length;
-    if (gc.items >= GC_EVERY_ITEMS) {
-      gc.items = 0;
+    shared.gcItems += writes.length;
+    if (shared.gcItems >= GC_EVERY_ITEMS) {
+      shared.gcItems = 0;
       Bun.gc(true);
     }
   };
@@ -172,21 +179,31 @@ async function buildType(
         batchStart = now;
       }
     }
-    check();
-    const packStart = performance.now();
-    let pipelines = 0;
-    await store.writeSets(type, gen, sets, async (ms) => {
-      if (++pipelines % 8 === 0) Bun.gc(true);
-      if (!searching?.()) return;
-      pausedMs += ms;
-      await Bun.sleep(ms);
-    });
-    const [packMs, packPauseMs] = [Math.round(performance.now() - packStart), Math.round(pausedMs)];
+    const turn = shared.setsTurn;
+    const { promise: written, resolve: endTurn } = Promise.withResolvers<void>();
+    shared.setsTurn = written;
+    await turn;
+    let setsStart = 0;
+    try {
+      check();
+      setsStart = performance.now();
+      let pipelines = 0;
+      await store.writeSets(type, gen, sets, async (ms) => {
+        // What merging and pipelines leave behind is collected often, or it piles up faster than JSC collects by itself.
+        if (++pipelines % 8 === 0) Bun.gc(true);
+        if (!searching?.()) return;
+        pausedMs += ms;
+        await Bun.sleep(ms);
+      });
+    } finally {
+      endTurn();
+    }
+    const [setsMs, setsPauseMs] = [Math.round(performance.now() - setsStart), Math.round(pausedMs)];
     pausedMs = 0;
     emit({
       kind: "log",
-      msg: `${type}: phrase and word sets written in order in ${packMs} ms (of which paused for searches ${packPauseMs} ms)`,
-      fields: { run_id: gen, type, pack_ms: packMs, paused_ms: packPauseMs },
+      msg: `${type}: phrase and word sets written in order in ${setsMs} ms (of which paused for searches ${setsPauseMs} ms)`,
+      fields: { run_id: gen, type, sets_ms: setsMs, paused_ms: setsPauseMs },
     });
     await dataset.close();
     progress();
