@@ -19,25 +19,16 @@ const BLOCK = 256;
 // to F800-FFFF), which orders them by code point, as UTF-8 does; the others are their own keys.
 const HIGH_UNIT = /[\uD800-\uFFFF]/;
 
-function toKey(member: string): string {
-  if (!HIGH_UNIT.test(member)) return member;
-  let key = "";
-  for (let i = 0; i < member.length; i++) {
-    const c = member.charCodeAt(i);
-    key += String.fromCharCode(c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x2000 : c);
-  }
-  return key;
+function mapUnits(text: string, map: (unit: number) => number): string {
+  if (!HIGH_UNIT.test(text)) return text;
+  let out = "";
+  for (let i = 0; i < text.length; i++) out += String.fromCharCode(map(text.charCodeAt(i)));
+  return out;
 }
-
-function fromKey(key: string): string {
-  if (!HIGH_UNIT.test(key)) return key;
-  let member = "";
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    member += String.fromCharCode(c >= 0xf800 ? c - 0x2000 : c >= 0xd800 ? c + 0x800 : c);
-  }
-  return member;
-}
+const unitToKey = (c: number) => (c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x2000 : c);
+const unitFromKey = (c: number) => (c >= 0xf800 ? c - 0x2000 : c >= 0xd800 ? c + 0x800 : c);
+const toKey = (member: string) => mapUnits(member, unitToKey);
+const fromKey = (key: string) => mapUnits(key, unitFromKey);
 
 /** Where one block of a run is in the file. */
 interface Block {
