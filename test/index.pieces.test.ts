@@ -1,9 +1,12 @@
 // Phrase and word sets kept in pieces (scripts.ts LUA_PIECES): every read must answer as one
 // sorted set holding the same members would, while each piece stays a compact listpack.
 import { afterAll, beforeEach, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Keys, LUA_GEN_KEYS } from "../src/index/keys.ts";
 import { LUA_PIECES } from "../src/index/scripts.ts";
-import { SetSorter } from "../src/index/set-sorter.ts";
+import { removeLeftSortFiles, SetSorter } from "../src/index/set-sorter.ts";
 import { IndexStore } from "../src/index/store.ts";
 import { testRedis } from "./env.ts";
 
@@ -232,5 +235,30 @@ test("the sorter gives each set's members once, in Redis's byte order, from memo
       expect([...sets.sorted(name)]).toEqual([...new Set(given[name])].sort(byBytes));
     }
     sets.close();
+  }
+});
+
+test("a sorter's temporary files are its process's, removed when it closes; those of processes gone are removed by the next build", () => {
+  const sets = new SetSorter(10);
+  for (let i = 0; i < 25; i++) sets.add("x", `m${i}`);
+  const mine = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`search-sync-sets-${process.pid}-`));
+  expect(mine().length).toBe(1);
+  sets.close();
+  expect(mine()).toEqual([]);
+
+  const dir = mkdtempSync(join(tmpdir(), "t-sorter-files-"));
+  try {
+    const gone = Bun.spawnSync(["true"]).pid;
+    for (const name of [`search-sync-sets-${gone}-a`, `search-sync-sets-${process.pid}-b`, "search-sync-sets-1-c", "other"]) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, "runs"), "m");
+    }
+    removeLeftSortFiles(false, dir);
+    expect(readdirSync(dir).sort()).toEqual(["other", "search-sync-sets-1-c", `search-sync-sets-${process.pid}-b`].sort());
+    // After this process's build worker was stopped mid-build.
+    removeLeftSortFiles(true, dir);
+    expect(readdirSync(dir).sort()).toEqual(["other", "search-sync-sets-1-c"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -3,7 +3,7 @@
 // set's pieces once, in order, without Redis sorting them. Memory stays bounded: past `budget`
 // members, every set's members are sorted and written to a temporary file as one run, and the
 // runs of a set are merged when it is read.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MEMBER_SEPARATOR } from "./scripts.ts";
@@ -29,6 +29,36 @@ const unitToKey = (c: number) => (c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x
 const unitFromKey = (c: number) => (c >= 0xf800 ? c - 0x2000 : c >= 0xd800 ? c + 0x800 : c);
 const toKey = (member: string) => mapUnits(member, unitToKey);
 const fromKey = (key: string) => mapUnits(key, unitFromKey);
+
+/** A sorter's directory in TMPDIR: this prefix, the process id, "-", a random part. */
+const DIR_PREFIX = "search-sync-sets-";
+
+/**
+ * Removes the temporary directories sorters left behind in `dir`: those of processes that are gone
+ * (killed during a run), and with `mine` also this process's (its build worker was terminated).
+ * Best effort: a directory that cannot be read or removed is left, and the run goes on.
+ */
+export function removeLeftSortFiles(mine: boolean, dir = tmpdir()): void {
+  try {
+    for (const name of readdirSync(dir)) {
+      const pid = name.startsWith(DIR_PREFIX) ? Number.parseInt(name.slice(DIR_PREFIX.length), 10) : Number.NaN;
+      if (!pid || (pid === process.pid ? !mine : alive(pid))) continue;
+      rmSync(join(dir, name), { recursive: true, force: true });
+    }
+  } catch {
+    // TMPDIR unreadable: a sorter that needs it fails its run with the reason.
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 /** Where one block of a run is in the file. */
 interface Block {
@@ -89,7 +119,7 @@ export class SetSorter {
 
   private spill(): void {
     if (!this.file) {
-      const dir = mkdtempSync(join(tmpdir(), "search-sync-sets-"));
+      const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
       this.file = { dir, fd: openSync(join(dir, "runs"), "w+"), size: 0 };
     }
     const file = this.file;

@@ -3,6 +3,7 @@
 // build-worker.ts). The worker opens its own Redis and MongoDB clients from the config.
 import type { MongoClient } from "mongodb";
 import { Keys } from "../index/keys.ts";
+import { removeLeftSortFiles } from "../index/set-sorter.ts";
 import { IndexStore } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
 import { createRedis } from "../platform/redis.ts";
@@ -39,6 +40,8 @@ export function inWorker(entry: URL, config: Config, searching: () => boolean = 
       ended = true;
       clearInterval(tell);
       worker.terminate();
+      // A worker stopped mid-build leaves its sorted runs behind (a run's ends otherwise remove them).
+      removeLeftSortFiles(true);
       if (err) reject(err);
       else resolve();
     };
