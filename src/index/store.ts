@@ -360,7 +360,7 @@ export class IndexStore {
       for (const kind of ["phrase", "word"] as const) {
         const ix = g.pieceIndex(kind, iso);
         for (const entry of await this.client.zrange(ix, "0", "-1")) sets.push(g.piece(kind, iso, entry));
-        sets.push(ix, kind === "phrase" ? g.phrase(iso) : g.word(iso), g.plain(kind, iso));
+        sets.push(ix, g.set(kind, iso), g.plain(kind, iso));
       }
     }
     await this.unlinkKeys([g.items, g.vocab, ...sets, g.isos, g.meta]);
