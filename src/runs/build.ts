@@ -55,7 +55,25 @@ export function inThisThread(deps: BuildDeps): Builder {
   };
 }
 
-const GC_EVERY_ITEMS = 2_000;
+/**
+ * JSC collects lazily: left alone, a run's garbage takes the process to 470 MB at 100,000 documents.
+ * A full collection after every pipeline would cost more than the run's own work, so the build
+ * collects only when the process's RSS passes this bar, then puts the bar this far above what the
+ * collection left (never below the floor), so what cannot be collected does not make it collect
+ * after every pipeline.
+ */
+const COLLECT_ABOVE_RSS = 200 * 1024 * 1024;
+const COLLECT_HEADROOM = 8 * 1024 * 1024;
+
+/** Collects garbage when the process's RSS has passed the bar (COLLECT_ABOVE_RSS). */
+class Collector {
+  private bar = COLLECT_ABOVE_RSS;
+  collectIfLarge(): void {
+    if (process.memoryUsage.rss() < this.bar) return;
+    Bun.gc(true);
+    this.bar = Math.max(COLLECT_ABOVE_RSS, process.memoryUsage.rss() + COLLECT_HEADROOM);
+  }
+}
 
 /**
  * Redis serves search from the same single thread that takes a build's writes: a batch is written
@@ -68,9 +86,9 @@ const ITEMS_PER_PIPELINE = 100;
 
 class BuildStopped extends Error {}
 
-/** What the types of one build share: items written since the last collection, and the turn to write sets. */
+/** What the types of one build share: the garbage collector's bar, and the turn to write sets. */
 interface Shared {
-  gcItems: number;
+  collector: Collector;
   /** Settles when the type writing its sets now is done: one type at a time holds the blocks of every run of a set. */
   setsTurn: Promise<void>;
 }
@@ -86,7 +104,7 @@ export async function build(deps: BuildDeps, job: BuildJob, emit: (event: BuildE
   const failures: unknown[] = [];
   // What the builds of processes killed mid-run left in TMPDIR (up to about 1 GB at 1,000,000 documents).
   removeLeftSortFiles(false);
-  const shared: Shared = { gcItems: 0, setsTurn: Promise.resolve() };
+  const shared: Shared = { collector: new Collector(), setsTurn: Promise.resolve() };
   await Promise.all(
     job.types.map(async (type) => {
       try {
@@ -138,6 +156,7 @@ async function buildType(
       const part = writes.slice(i, i + ITEMS_PER_PIPELINE);
       const start = performance.now();
       result.entries += await store.writeItems(type, gen, part, added ? part.length : 0, sets);
+      shared.collector.collectIfLarge();
       if (searching?.()) {
         const pause = ((performance.now() - start) * part.length) / ITEMS_PER_PIPELINE;
         pausedMs += pause;
@@ -145,13 +164,6 @@ async function buildType(
       }
     }
     await dataset.write(writes.flatMap((w) => w.added.map((p) => toEntry(w.sku, w.record, p)!)));
-    // JSC collects lazily: left alone the heap swings by 100 MB and more between batches (peak RSS
-    // 342 MB at 100k documents); a full collection every few thousand items keeps it flat (228 MB).
-    shared.gcItems += writes.length;
-    if (shared.gcItems >= GC_EVERY_ITEMS) {
-      shared.gcItems = 0;
-      Bun.gc(true);
-    }
   };
   const stages = [
     { stage: "origins", collection: names.origin, projection: ORIGIN_PROJECTION },
@@ -189,10 +201,8 @@ async function buildType(
     try {
       check();
       setsStart = performance.now();
-      let pipelines = 0;
       await store.writeSets(type, gen, sets, async (ms) => {
-        // What merging and pipelines leave behind is collected often, or it piles up faster than JSC collects by itself.
-        if (++pipelines % 8 === 0) Bun.gc(true);
+        shared.collector.collectIfLarge();
         if (!searching?.()) return;
         pausedMs += ms;
         await Bun.sleep(ms);
