@@ -1,7 +1,7 @@
 // Runs built in a worker thread (src/runs/build-thread.ts), as the service builds them: the thread
 // that answers requests stays free, and whatever happens to the worker ends the run, not the service.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServices, type Services, waitForRedis } from "../src/app/container.ts";
 import { createApp } from "../src/app/http.ts";
 import { silentLogger } from "../src/platform/log.ts";
@@ -30,6 +30,17 @@ async function services(buildWorker: URL): Promise<Services> {
   return s;
 }
 
+/** This process's threads: CPU ticks so far and niceness (/proc/<pid>/task/<tid>/stat fields 14, 15 and 19). */
+function threads(): Map<string, { cpu: number; nice: number }> {
+  return new Map(
+    readdirSync(`/proc/${process.pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return [tid, { cpu: Number(fields[11]) + Number(fields[12]), nice: Number(fields[16]) }];
+    }),
+  );
+}
+
 const tempFiles = () => readdirSync(ctx.dir).filter((name) => name.endsWith(".tmp"));
 
 test("a run built in the worker publishes every entry, writes its dataset file and records its counts", async () => {
@@ -49,7 +60,7 @@ test("a run built in the worker publishes every entry, writes its dataset file a
   expect(tempFiles()).toEqual([]);
 });
 
-test("while the worker is busy computing (its thread never yields), the service answers /healthz, search and /sync-status", async () => {
+test("while the worker is busy computing (its thread never yields, at a lower priority), the service answers /healthz, search and /sync-status", async () => {
   const s = await services(BUSY_WORKER);
   const app = createApp({ ...s, version: "test", startedAt: new Date() });
   const get = async (path: string) => {
@@ -69,6 +80,15 @@ test("while the worker is busy computing (its thread never yields), the service 
   expect(search.status).toBe(200);
   expect((search.body.suggestions as unknown[]).length).toBeGreaterThan(0);
   expect((await get("/sync-status")).body).toMatchObject({ active: { run_id: outcome.runId } });
+
+  // The busy thread (the most CPU over a moment) is the worker's, and yields to this one when the cores are busy.
+  const before = threads();
+  await Bun.sleep(300);
+  const after = threads();
+  const [busiest] = [...after].sort(([a, x], [b, y]) => y.cpu - (before.get(b)?.cpu ?? 0) - (x.cpu - (before.get(a)?.cpu ?? 0)))[0]!;
+  const mine = after.get(String(process.pid))!.nice;
+  expect(busiest).not.toBe(String(process.pid));
+  expect(after.get(busiest)!.nice).toBe(Math.max(mine, 10));
 
   writeFileSync(`${ctx.dir}/data_set.json.release`, "");
   expect(await outcome.done).toMatchObject({ status: "success", published: true });

@@ -1,6 +1,7 @@
 // The build in a worker thread: the service's side (a Builder that starts one worker per run and
 // turns its messages back into build events) and the worker's side (serveBuilds, started by
 // build-worker.ts). The worker opens its own Redis and MongoDB clients from the config.
+import { getPriority, setPriority } from "node:os";
 import type { MongoClient } from "mongodb";
 import { Keys } from "../index/keys.ts";
 import { removeLeftSortFiles } from "../index/set-sorter.ts";
@@ -69,8 +70,15 @@ export function inWorker(entry: URL, config: Config, searching: () => boolean = 
   };
 }
 
+/**
+ * The niceness of a build worker's thread (Linux keeps one per thread): when the cores are busy,
+ * the thread answering searches goes first; when they are not, the build still gets them all.
+ */
+const BUILD_THREAD_NICE = 10;
+
 /** The worker's side: runs the build it is sent, posting its events, then "done" or "failed". */
 export function serveBuilds(sourceOf: (client: MongoClient, config: Config) => CatalogSource = defaultSource): void {
+  lowerThisThreadsPriority();
   const stop = new AbortController();
   let searching = false;
   const post = (message: FromWorker) => postMessage(message);
@@ -99,6 +107,15 @@ export function serveBuilds(sourceOf: (client: MongoClient, config: Config) => C
     await source.close().catch(() => {});
     post(end);
   });
+}
+
+function lowerThisThreadsPriority(): void {
+  try {
+    // Process id 0 is the calling thread on Linux: the worker's, not the service's.
+    setPriority(0, Math.max(getPriority(0), BUILD_THREAD_NICE));
+  } catch {
+    // Not permitted here (some containers): the build runs at the service's priority.
+  }
 }
 
 /** Bun's report of a worker's uncaught error quotes its source first; the error's own line is "<Name>: <message>" ("error: " for an Error). */
