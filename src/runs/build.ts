@@ -58,20 +58,25 @@ export function inThisThread(deps: BuildDeps): Builder {
 /**
  * JSC collects lazily: left alone, a run's garbage takes the process to 470 MB at 100,000 documents.
  * A full collection after every pipeline would cost more than the run's own work, so the build
- * collects only when the process's RSS passes this bar, then puts the bar this far above what the
- * collection left (never below the floor), so what cannot be collected does not make it collect
- * after every pipeline.
+ * collects only when the process's RSS passes a bar: this floor, or this headroom above the least
+ * RSS seen since the collection before, if that is higher (memory that cannot be collected then
+ * does not make it collect after every pipeline). Not the RSS just after a collection: the freed
+ * pages go back to the system over the next moments, and that reading is high by chance.
  */
 const COLLECT_ABOVE_RSS = 200 * 1024 * 1024;
-const COLLECT_HEADROOM = 8 * 1024 * 1024;
+const COLLECT_HEADROOM = 16 * 1024 * 1024;
 
 /** Collects garbage when the process's RSS has passed the bar (COLLECT_ABOVE_RSS). */
 class Collector {
   private bar = COLLECT_ABOVE_RSS;
+  private least = Number.POSITIVE_INFINITY;
   collectIfLarge(): void {
-    if (process.memoryUsage.rss() < this.bar) return;
+    const rss = process.memoryUsage.rss();
+    this.least = Math.min(this.least, rss);
+    if (rss < this.bar) return;
     Bun.gc(true);
-    this.bar = Math.max(COLLECT_ABOVE_RSS, process.memoryUsage.rss() + COLLECT_HEADROOM);
+    this.bar = Math.max(COLLECT_ABOVE_RSS, this.least + COLLECT_HEADROOM);
+    this.least = Number.POSITIVE_INFINITY;
   }
 }
 
