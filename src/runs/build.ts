@@ -66,7 +66,7 @@ export function inThisThread(deps: BuildDeps): Builder {
 const COLLECT_ABOVE_RSS = 200 * 1024 * 1024;
 const COLLECT_HEADROOM = 16 * 1024 * 1024;
 
-/** Collects garbage when the process's RSS has passed the bar (COLLECT_ABOVE_RSS). */
+/** Collects garbage when the process's RSS has passed the bar (COLLECT_ABOVE_RSS, or higher as above). */
 class Collector {
   private bar = COLLECT_ABOVE_RSS;
   private least = Number.POSITIVE_INFINITY;
