@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { ObjectId } from "mongodb";
+import { MongoClient, ObjectId } from "mongodb";
 import { datasetPath } from "../src/runs/dataset.ts";
-import { createContext, type TestContext } from "./helpers.ts";
+import { CatalogSource, ORIGIN_PROJECTION } from "../src/source/mongo.ts";
+import { createContext, MONGODB_URI, type TestContext } from "./helpers.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -79,5 +80,31 @@ describe("full run", () => {
       },
       published: true,
     });
+  });
+});
+
+describe("reading the catalog", () => {
+  test("reads SYNC_BATCH_SIZE documents per request and hands them to the build at most 100 at a time", async () => {
+    await ctx.db.collection("categories").insertMany(Array.from({ length: 2_500 }, (_, i) => ({ name: `Item ${i}`, display_name: [] })));
+    const client = new MongoClient(MONGODB_URI, { monitorCommands: true });
+    const reads: string[] = [];
+    client.on("commandStarted", (e) => {
+      if (e.commandName === "find" || e.commandName === "getMore") reads.push(e.commandName);
+    });
+    try {
+      const sizes: number[] = [];
+      const names = new Set<string>();
+      for await (const batch of new CatalogSource(client, ctx.dbName).batches("categories", ORIGIN_PROJECTION, 1_000)) {
+        sizes.push(batch.length);
+        for (const doc of batch) names.add(doc.name);
+      }
+      expect(names.size).toBe(2_500);
+      expect(Math.max(...sizes)).toBe(100);
+      expect(sizes.length).toBe(25);
+      // 1,000 + 1,000 + 500 documents: three requests.
+      expect(reads).toEqual(["find", "getMore", "getMore"]);
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -3,6 +3,13 @@
 import { type Db, type Document, type FindCursor, MongoClient, MongoError, MongoServerError } from "mongodb";
 import { withTimeout } from "../platform/timeouts.ts";
 
+/**
+ * The driver keeps a read's documents as the server sent them (BSON) and decodes each when it is
+ * taken: taking them this many at a time, a read of SYNC_BATCH_SIZE documents (1,000 by default)
+ * never has all its documents decoded at once, which a run's peak memory follows.
+ */
+const DECODED_AT_ONCE = 100;
+
 export const ORIGIN_PROJECTION = { name: 1, slug: 1, display_name: 1 } as const;
 export const SUPPLIER_PROJECTION = { linked: 1, display_name: 1 } as const;
 
@@ -110,8 +117,9 @@ export class CatalogSource {
   }
 
   /**
-   * Every document of `collection`, projected, in batches of about `batchSize`. A connection
-   * problem before the first batch renews the client and tries once more (nothing was read yet).
+   * Every document of `collection`, projected: read `batchSize` at a time, handed out in batches
+   * of at most DECODED_AT_ONCE. A connection problem before the first batch renews the client and
+   * tries once more (nothing was read yet).
    */
   async *batches(collection: string, projection: Document, batchSize: number): AsyncGenerator<Document[]> {
     for (let attempt = 1; ; attempt++) {
@@ -122,7 +130,7 @@ export class CatalogSource {
         const db = await withinReadTimeout("a connection", this.connected());
         cursor = db.collection(collection).find({}, { projection, batchSize });
         while (await withinReadTimeout(`a read of ${collection}`, cursor.hasNext())) {
-          const batch = cursor.readBufferedDocuments();
+          const batch = cursor.readBufferedDocuments(DECODED_AT_ONCE);
           if (batch.length === 0) batch.push((await cursor.next())!);
           yielded = true;
           yield batch;
