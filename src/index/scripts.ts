@@ -228,21 +228,23 @@ return 1`;
 
 // Applies a push plan if the records are still as read (compare-and-set). With ARGV[3] = 'serving'
 // it also checks the generation still serves, and journals the op while a new one is built. The
-// member changes wait in a list (KEYS[4], written in bounded commands and read here a page at a
-// time), so a push of any size within the limits is still one atomic step; the list is dropped.
-// KEYS: current, building, journal, staged changes as (kind, iso, member)….
-// ARGV: type base, gen, mode, op, entries delta, staged length, n, n × (sku, read, next).
+// member changes, as (kind, iso, member)…, follow the records ('args'), or, for a push too large
+// for one command, wait in a list (KEYS[4], written in bounded commands and read here a page at a
+// time: 'list'), so a push of any size within the limits is still one atomic step; the list is dropped.
+// KEYS: current, building, journal, staged changes list.
+// ARGV: type base, gen, mode, op, entries delta, changes' length, n, n × (sku, read, next), 'args' or 'list', changes if 'args'.
 export const APPLY_PUSH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, gen, mode, op, staged = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
+local last = 7 + 3 * tonumber(ARGV[7])
+local listed = ARGV[last + 1] == 'list'
 local function done(result)
-  redis.call('DEL', KEYS[4])
+  if listed then redis.call('DEL', KEYS[4]) end
   return result
 end
 if mode == 'serving' and redis.call('GET', KEYS[1]) ~= gen then return done(-1) end
 -- A staged list that expired before this ran counts as a conflict: the push is tried again.
-if redis.call('LLEN', KEYS[4]) ~= staged then return done(0) end
+if listed and redis.call('LLEN', KEYS[4]) ~= staged then return done(0) end
 local k = gen_keys(base, gen)
-local last = 7 + 3 * tonumber(ARGV[7])
 for i = 8, last, 3 do
   if (redis.call('HGET', k.items, ARGV[i]) or '') ~= ARGV[i + 1] then return done(0) end
 end
@@ -250,10 +252,9 @@ for i = 8, last, 3 do
   if ARGV[i + 2] == '' then redis.call('HDEL', k.items, ARGV[i]) else redis.call('HSET', k.items, ARGV[i], ARGV[i + 2]) end
 end
 local vocab_added, vocab, isos_added = 0, {}, {}
-for from = 0, staged - 1, 900 do
-  local page = redis.call('LRANGE', KEYS[4], from, from + 899)
-  for i = 1, #page, 3 do
-    local kind, iso, member = page[i], page[i + 1], page[i + 2]
+local function apply(changes, from, to)
+  for i = from, to, 3 do
+    local kind, iso, member = changes[i], changes[i + 1], changes[i + 2]
     if kind == 'pa' then
       piece_add(k.set('phrase', iso), member)
       if not isos_added[iso] then isos_added[iso] = true; redis.call('SADD', k.isos, iso) end
@@ -263,6 +264,12 @@ for from = 0, staged - 1, 900 do
     elseif kind == 'v' then vocab[#vocab + 1] = 0; vocab[#vocab + 1] = member end
   end
 end
+if listed then
+  for from = 0, staged - 1, 900 do
+    local page = redis.call('LRANGE', KEYS[4], from, from + 899)
+    apply(page, 1, #page)
+  end
+else apply(ARGV, last + 2, last + 1 + staged) end
 for from = 1, #vocab, 1000 do vocab_added = vocab_added + redis.call('ZADD', k.vocab, unpack(vocab, from, math.min(from + 999, #vocab))) end
 redis.call('HINCRBY', k.meta, 'entries', ARGV[5])
 if vocab_added > 0 then redis.call('HINCRBY', k.meta, 'vocab_version', 1) end

@@ -288,12 +288,16 @@ export class IndexStore {
     const planned = plan(new Map(skus.map((sku, i) => [sku, raw[i] ? decodeRecord(raw[i]!) : null])), form);
     const stage = this.keys.stage(type, crypto.randomUUID());
     const staged = planned.changes.flat();
-    // A few pipelines in turn, so no command waits behind so many others that it times out.
-    for (const commands of chunks(chunks(staged, VALUES_PER_COMMAND), STAGE_PIPELINE)) {
-      const pipe = this.client.pipeline();
-      for (const part of commands) pipe.rpush(stage, ...part);
-      pipe.pexpire(stage, STAGE_TTL_MS);
-      await execPipeline(pipe);
+    // Most pushes' member changes go with the script's call; a larger one's wait in a list first,
+    // a few pipelines in turn, so no command waits behind so many others that it times out.
+    const inline = staged.length + 3 * skus.length <= VALUES_PER_COMMAND;
+    if (!inline) {
+      for (const commands of chunks(chunks(staged, VALUES_PER_COMMAND), STAGE_PIPELINE)) {
+        const pipe = this.client.pipeline();
+        for (const part of commands) pipe.rpush(stage, ...part);
+        pipe.pexpire(stage, STAGE_TTL_MS);
+        await execPipeline(pipe);
+      }
     }
     const mode = target === "serving" ? "serving" : "building";
     const args: (string | number)[] = [this.keys.typeBase(type), gen, mode, JSON.stringify(op), planned.entriesDelta, staged.length, skus.length];
@@ -301,6 +305,8 @@ export class IndexStore {
       const next = planned.records.get(sku);
       args.push(sku, raw[i] ?? "", next ? encodeRecord(next) : "");
     });
+    if (inline) args.push("args", ...staged);
+    else args.push("list");
     const keys = [this.keys.current(type), this.keys.building(type), this.keys.journal(type), stage];
     const outcome = await runScriptWithin(this.client, PUSH_SCRIPT_TIMEOUT_MS, APPLY_PUSH, keys.length, ...keys, ...args);
     return outcome === 1 ? planned : "conflict";
