@@ -34,3 +34,24 @@ test("a replace by the same item changes no member; by one other name, only that
   }
   expect(one.records.get(SKU)).toEqual(recordOf(renamed));
 });
+
+test("a replace keeps the position of every entry it keeps, so only what it drops or adds is written", () => {
+  const current = new Map([[SKU, recordOf(names)]]);
+  const withoutFirst = planPush({ op: "replace", source: { linked: SKU }, target: item(names.slice(1)) }, current);
+  // Only the English entry's members go; the others keep their ids and members (and need no vocabulary add).
+  expect(withoutFirst.changes.length).toBeGreaterThan(0);
+  for (const [kind, iso] of withoutFirst.changes) expect([kind.endsWith("r"), iso]).toEqual([true, "en"]);
+  const record = withoutFirst.records.get(SKU)!;
+  expect(record.e).toEqual([null, ["de", "Versandkarton", "Versandkarton"], ["nl", "Verzenddoos", "Verzenddoos"]]);
+  expect([withoutFirst.removed, withoutFirst.added, withoutFirst.entriesDelta]).toEqual([3, 2, -1]);
+
+  // A new name takes the empty position; the kept ones stay where they are.
+  const next = new Map([[SKU, record]]);
+  const added = [{ iso: "fr", display_name: "Boîte postale" }, names[2]!, names[1]!];
+  const refilled = planPush({ op: "replace", source: { linked: SKU }, target: item(added) }, next);
+  expect(refilled.records.get(SKU)!.e.map((e) => e?.[1])).toEqual(["Boîte postale", "Versandkarton", "Verzenddoos"]);
+  for (const [kind, iso] of refilled.changes) {
+    expect(["pa", "wa", "v"]).toContain(kind);
+    expect(iso).toBe("fr");
+  }
+});

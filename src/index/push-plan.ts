@@ -57,7 +57,8 @@ export function skusOf(op: PushOp): string[] {
 /** What an op does to the given current records, members written in the generation's form. Pure. */
 export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, form: MemberForm = NEW_FORM): PushPlan {
   const records = new Map<string, ItemRecord | null>();
-  for (const [sku, r] of current) records.set(sku, r ? structuredClone(r) : null);
+  // Entries are replaced, never changed in place: a copy of the list is enough.
+  for (const [sku, r] of current) records.set(sku, r ? { ...r, e: [...r.e] } : null);
   const plan: PushPlan = { records, changes: [], entriesDelta: 0, added: 0, removed: 0, refused: null };
 
   const remove = (item: RemoveItem) => {
@@ -66,8 +67,6 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, fo
     const wanted = item.display_names ? new Set(item.display_names.map((d) => displayNameKey(d.iso, d.display_name))) : null;
     record.e.forEach((e, position) => {
       if (!e || (wanted && !wanted.has(displayNameKey(e[0], e[1])))) return;
-      const m = entryMembers(item.linked, record, position, form)!;
-      plan.changes.push(["pr", m.iso, m.phrase], ...m.words.map((w): MemberChange => ["wr", m.iso, w]));
       record.e[position] = null;
       plan.removed++;
     });
@@ -75,7 +74,7 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, fo
     if (record.e.length === 0) records.set(item.linked, null);
   };
 
-  const add = (item: AddItem, at = "") => {
+  const add = (item: AddItem, at = "", before: ItemRecord | null = null) => {
     let record = records.get(item.linked) ?? null;
     if (!record) {
       record = { n: item.name ?? "", s: item.slug ?? "", o: { ...item.origin_names }, e: [] };
@@ -90,34 +89,73 @@ export function planPush(op: PushOp, current: Map<string, ItemRecord | null>, fo
             )
           : new PushRefused(`${at}display_names`, `an item may have at most ${MAX_ITEM_ENTRIES} entries; ${item.linked} would have more`);
     };
-    for (const position of addDisplayNames(record, item.display_names, item.origin_name, refuse)) {
-      const m = entryMembers(item.linked, record, position, form)!;
-      plan.changes.push(["pa", m.iso, m.phrase]);
-      for (const w of m.words) plan.changes.push(["wa", m.iso, w], ["v", m.iso, memberKey(w)]);
-      plan.added++;
-    }
+    const appended = addDisplayNames(record, item.display_names, item.origin_name, refuse);
+    if (before) intoFreePositions(record, appended, before);
+    plan.added += appended.length;
   };
 
   if (op.op === "add") add(op.item);
   else if (op.op === "remove") remove(op.item);
   else {
     remove(op.source);
-    add(op.target, "target.");
-    plan.changes = withoutRewrites(plan.changes);
+    add(op.target, "target.", op.source.linked === op.target.linked ? (current.get(op.target.linked) ?? null) : null);
   }
+  for (const [sku, before] of current) plan.changes.push(...memberChanges(sku, before, records.get(sku) ?? null, form));
   plan.entriesDelta = plan.added - plan.removed;
   return plan;
 }
 
 /**
- * The changes without the members a replace removes and adds again: they stay as they are, so a
- * replace that keeps most of an item's entries (a change follower's update of one name) writes
- * only what differs.
+ * The sorted-set changes that take an item's members from record `before` to `after`, position by
+ * position: an entry's members follow from its position, language, display name, origin name and
+ * the item's name alone, so an entry kept with all of them writes nothing, and one whose origin
+ * name changed writes only the words that differ.
  */
-function withoutRewrites(changes: MemberChange[]): MemberChange[] {
-  // The set a member is in ("p"hrase or "w"ord), its language and the member itself.
-  const key = ([kind, iso, member]: MemberChange) => `${kind[0]}\u0000${iso}\u0000${member}`;
-  const removed = new Set(changes.filter(([kind]) => kind === "pr" || kind === "wr").map(key));
-  const kept = new Set(changes.filter((c) => (c[0] === "pa" || c[0] === "wa") && removed.has(key(c))).map(key));
-  return changes.filter((c) => c[0] === "v" || !kept.has(key(c)));
+function memberChanges(sku: string, before: ItemRecord | null, after: ItemRecord | null, form: MemberForm): MemberChange[] {
+  const changes: MemberChange[] = [];
+  const sameName = before?.n === after?.n;
+  const length = Math.max(before?.e.length ?? 0, after?.e.length ?? 0);
+  for (let position = 0; position < length; position++) {
+    const was = before?.e[position];
+    const now = after?.e[position];
+    if (sameName && was && now && was[0] === now[0] && was[1] === now[1] && was[2] === now[2]) continue;
+    const old = was ? entryMembers(sku, before!, position, form)! : null;
+    const next = now ? entryMembers(sku, after!, position, form)! : null;
+    const keptPhrase = old && next && old.iso === next.iso && old.phrase === next.phrase;
+    const keptWords = new Set(keptPhrase ? old.words.filter((w) => next.words.includes(w)) : []);
+    if (old) {
+      if (!keptPhrase) changes.push(["pr", old.iso, old.phrase]);
+      for (const w of old.words) if (!keptWords.has(w)) changes.push(["wr", old.iso, w]);
+    }
+    if (next) {
+      if (!keptPhrase) changes.push(["pa", next.iso, next.phrase]);
+      for (const w of next.words) if (!keptWords.has(w)) changes.push(["wa", next.iso, w], ["v", next.iso, memberKey(w)]);
+    }
+  }
+  return changes;
+}
+
+/**
+ * Moves the entries just appended to `record` (at `appended`) into its empty positions, each entry
+ * the item had `before` back to the position it had: an entry's id holds its position, so an entry
+ * a replace keeps keeps its members (a change follower's update of an origin rewrites only what
+ * its names change).
+ */
+function intoFreePositions(record: ItemRecord, appended: number[], before: ItemRecord): void {
+  if (!appended.length) return;
+  const moving = appended.map((p) => record.e[p]!);
+  record.e.length = appended[0]!;
+  const freed = new Map<string, number>();
+  before.e.forEach((e, position) => {
+    if (e && !record.e[position]) freed.set(displayNameKey(e[0], e[1]), position);
+  });
+  const placed = moving.map((e) => freed.get(displayNameKey(e[0], e[1])) ?? -1);
+  for (const [i, position] of placed.entries()) if (position >= 0) record.e[position] = moving[i]!;
+  let free = 0;
+  for (const [i, position] of placed.entries()) {
+    if (position >= 0) continue;
+    while (record.e[free]) free++;
+    record.e[free] = moving[i]!;
+  }
+  for (let i = 0; i < record.e.length; i++) record.e[i] ??= null;
 }
