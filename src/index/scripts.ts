@@ -277,6 +277,17 @@ redis.call('HINCRBY', k.meta, 'updates', 1)
 if mode == 'serving' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RPUSH', KEYS[3], op) end
 return done(1)`;
 
+// What a push reads before it plans, in one round trip: the generation (the serving one, or the
+// one given), its member form and the items' records; false when there is no serving generation.
+// KEYS: current. ARGV: type base, gen ('' for the serving one), skus….
+export const READ_PUSH = `${LUA_GEN_KEYS}
+local gen = ARGV[2]
+if gen == '' then gen = redis.call('GET', KEYS[1]) end
+if not gen then return false end
+local k = gen_keys(ARGV[1], gen)
+local form = redis.call('HMGET', k.meta, 'ids', 'cut')
+return {gen, form[1] or '', form[2] or '', redis.call('HMGET', k.items, unpack(ARGV, 3))}`;
+
 // The keys of one type, counted from its own records rather than a SCAN: its markers, and each
 // registered generation's keys (two sets per language, each with its piece index and pieces). The cost follows the index, not
 // the keyspace.

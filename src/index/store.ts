@@ -7,7 +7,7 @@ import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platf
 import type { Keys, SetKind } from "./keys.ts";
 import { entryMembers, MEMBER_MAX, type MemberForm, memberKey } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PREFIX_SEARCH, PUBLISH, SERVING_STATE } from "./scripts.ts";
+import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PREFIX_SEARCH, PUBLISH, READ_PUSH, SERVING_STATE } from "./scripts.ts";
 import type { SetSorter } from "./set-sorter.ts";
 
 const UNLINK_BATCH = 100;
@@ -278,11 +278,18 @@ export class IndexStore {
     target: { building: string } | "serving",
     plan: (current: Map<string, ItemRecord | null>, form: MemberForm) => PushPlan,
   ): Promise<PushAttempt> {
-    const gen = target === "serving" ? await this.currentGen(type) : target.building;
-    if (!gen) return "no-index";
     const skus = skusOf(op);
-    const g = this.keys.gen(type, gen);
-    const [raw, [ids, cut]] = await Promise.all([this.client.hmget(g.items, ...skus), this.client.hmget(g.meta, "ids", "cut")]);
+    const read = (await runScript(
+      this.client,
+      READ_PUSH,
+      1,
+      this.keys.current(type),
+      this.keys.typeBase(type),
+      target === "serving" ? "" : target.building,
+      ...skus,
+    )) as [string, string, string, (string | null)[]] | null;
+    if (!read) return "no-index";
+    const [gen, ids, cut, raw] = read;
     // A generation written before short ids or cut names keeps its form, so a push's removals find its members.
     const form: MemberForm = { ids: ids === "short" ? "short" : "hex", cut: cut === "1" };
     const planned = plan(new Map(skus.map((sku, i) => [sku, raw[i] ? decodeRecord(raw[i]!) : null])), form);
