@@ -24,7 +24,7 @@ import { type AnyBulkWriteOperation, type Db, type Document, MongoClient, Object
 import { messyPlan, mulberry32, originId, SUPPLIER_COLLECTION } from "../scripts/catalog.ts";
 import type { RunningBinary } from "../scripts/lib/binary.ts";
 import { entriesDiff, indexEntriesAt } from "../scripts/lib/entries.ts";
-import { CATALOG_DB, getJson, keysUnder, killAll, postJson, startRun, startWorld, until, type World } from "../scripts/lib/procs.ts";
+import { CATALOG_DB, cpuSeconds, getJson, keysUnder, killAll, postJson, startRun, startWorld, until, type World } from "../scripts/lib/procs.ts";
 import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 
 const SEARCH_PATH: Record<ItemType, string> = { categories: "/category-search", boxes: "/boxes-search", options: "/options-search" };
@@ -491,6 +491,8 @@ export interface CostReport {
   catch_up_seconds: number;
   applied_per_second: number;
   redis_cpu_ms_per_change: number;
+  /** The service process's CPU (the follower, its MongoDB reads and its side of Redis). */
+  service_cpu_ms_per_change: number;
   redis_commands_per_change: number;
   /** The commands Redis ran most (scripts' own included), per change. */
   top_commands: Record<string, number>;
@@ -511,6 +513,7 @@ export async function costPhase(cw: ChangeWorld, changes: number): Promise<CostR
     };
     await redis.config("RESETSTAT");
     const cpuBefore = await cpu();
+    const serviceBefore = cpuSeconds(cw.svc.proc.pid);
     const started = performance.now();
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < changes; i++) {
@@ -523,6 +526,7 @@ export async function costPhase(cw: ChangeWorld, changes: number): Promise<CostR
     await until(async () => applied(await changeStream(cw.svc.url)) - before >= changes, 600_000, "the changes applied");
     const seconds = (performance.now() - started) / 1000;
     const cpuMs = (await cpu()) - cpuBefore;
+    const serviceMs = (cpuSeconds(cw.svc.proc.pid) - serviceBefore) * 1000;
     const calls = [...(await redis.info("commandstats")).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
       .map(([, name, n]) => [name!, Number(n)] as const)
       .filter(([name]) => name !== "config|resetstat" && name !== "info");
@@ -532,6 +536,7 @@ export async function costPhase(cw: ChangeWorld, changes: number): Promise<CostR
       catch_up_seconds: round(seconds, 2),
       applied_per_second: round(changes / seconds),
       redis_cpu_ms_per_change: round((cpuMs * 1000) / changes, 2),
+      service_cpu_ms_per_change: round(serviceMs / changes, 2),
       redis_commands_per_change: round(total / changes),
       top_commands: Object.fromEntries(
         calls
@@ -721,7 +726,7 @@ if (import.meta.main) {
           const r = await costPhase(cw, o.costChanges);
           report.cost = r;
           log(
-            `  applied in ${r.catch_up_seconds} s (${r.applied_per_second}/s); per change: Redis CPU ${r.redis_cpu_ms_per_change} ms, ${r.redis_commands_per_change} Redis commands (${Object.entries(
+            `  applied in ${r.catch_up_seconds} s (${r.applied_per_second}/s); per change: Redis CPU ${r.redis_cpu_ms_per_change} ms, service CPU ${r.service_cpu_ms_per_change} ms, ${r.redis_commands_per_change} Redis commands (${Object.entries(
               r.top_commands,
             )
               .map(([name, n]) => `${name} ${n}`)

@@ -28,7 +28,7 @@ import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { type CatalogOptions, seedCatalog } from "../scripts/catalog.ts";
 import { ensureBinary, freePort, runCommand } from "../scripts/lib/binary.ts";
-import { killAll, type ManagedProcess, managed, redisPong, startService, tempDir } from "../scripts/lib/procs.ts";
+import { cpuSeconds, killAll, type ManagedProcess, managed, redisPong, startService, tempDir } from "../scripts/lib/procs.ts";
 import type { ItemRecord } from "../src/catalog/entries.ts";
 import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import { Keys } from "../src/index/keys.ts";
@@ -93,12 +93,6 @@ async function usedMemory(client: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await client.info("memory"))?.[1]);
 }
 
-const CLOCK_TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-/** CPU seconds a process has used so far: utime + stime of /proc/<pid>/stat (fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 /** Commands Redis ran since its last CONFIG RESETSTAT (those a script calls included), by name. */
 async function commandCalls(client: Redis): Promise<Map<string, number>> {
   const calls = new Map<string, number>();

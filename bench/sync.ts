@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { type CatalogOptions, originDocs, SUPPLIER_COLLECTION, seedCatalog, supplierDocs } from "../scripts/catalog.ts";
+import { cpuSeconds } from "../scripts/lib/procs.ts";
 import { addDisplayNames, type ItemRecord, originRecord, SkipTally, supplierLink, validDisplayNames } from "../src/catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import { Keys } from "../src/index/keys.ts";
@@ -40,7 +41,6 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 
 // CPU-seconds of the local servers (from the pid files of scripts/services.sh; null when the
 // MongoDB server is external), so each phase shows which process the cores went to.
-const CLOCK_TICKS = 100;
 function pidFrom(file: string): number | null {
   try {
     const pid = Number(readFileSync(join(ROOT, ".local", file), "utf8").trim());
@@ -51,11 +51,7 @@ function pidFrom(file: string): number | null {
 }
 const SERVER_PIDS = { mongo: pidFrom("ferretdb/ferretdb.pid") ?? pidFrom("mongod/mongod.pid"), redis: pidFrom("redis/redis.pid") };
 function cpuOf(pid: number | null): number {
-  if (pid === null) return NaN;
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
-    .replace(/^.*\) /, "")
-    .split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+  return pid === null ? NaN : cpuSeconds(pid);
 }
 interface Cpu {
   mongo: number;
