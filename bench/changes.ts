@@ -231,10 +231,14 @@ export interface LatencyReport {
   resyncs: { started_at_s: number; status: string }[];
 }
 
-/** Letters only, so no two words are one digit apart (search forgives typos, and is checked for the exact word). */
+/**
+ * A word of letters only: each of the edit number's four base-26 digits as one letter written four
+ * times, so two words differ in at least four letters in a row, past the typo budget of search.
+ * (Search would otherwise find a probe's neighbours before its own word, and spend far more on it.)
+ */
 function wordOf(i: number): string {
   let s = "";
-  for (let k = 0; k < 6; k++, i = Math.floor(i / 26)) s = String.fromCharCode(97 + (i % 26)) + s;
+  for (let k = 0; k < 4; k++, i = Math.floor(i / 26)) s = String.fromCharCode(97 + (i % 26)).repeat(4) + s;
   return `zq${s}`;
 }
 
