@@ -79,13 +79,18 @@ describe("concurrent triggers", () => {
     const one = await ctx.services();
     const two = await ctx.services({ HISTORY_DB_PATH: join(ctx.dir, "replica-2.db") });
 
-    const [a, b] = await Promise.all([one.engine.trigger("all", "api"), two.engine.trigger("all", "cron")]);
+    // Each run waits at its first batch until released: the run that wins cannot end, and free the
+    // lock, before the other instance's trigger has tried to take it (a client still connecting).
+    const [heldOne, heldTwo] = [heldEngine(one), heldEngine(two)];
+    const [a, b] = await Promise.all([heldOne.engine.trigger("all", "api"), heldTwo.engine.trigger("all", "cron")]);
     expect([a.started, b.started].filter(Boolean)).toHaveLength(1);
     const winner = a.started ? a : b;
     const loser = a.started ? b : a;
     if (!winner.started || loser.started) throw new Error("unreachable");
     expect(loser.result).toMatchObject(skippedFor(winner.runId));
-    await winner.done;
+    heldOne.release();
+    heldTwo.release();
+    expect((await winner.done).status).toBe("success");
 
     // A run under way on one instance: the other is refused while it runs.
     const held = heldEngine(one);
