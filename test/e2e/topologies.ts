@@ -39,9 +39,19 @@ async function info(port: number, section: string): Promise<string> {
 /** `masters` masters with `replicasPerMaster` replicas each; node timeout 1 s so failover takes seconds. */
 export async function startRedisCluster(masters = 3, replicasPerMaster = 1): Promise<RedisClusterDeployment> {
   const nodes: ManagedProcess[] = [];
+  // Each port is free when picked, but the next pick may return it again: every node needs its own two.
+  const picked = new Set<number>();
+  const distinctPort = (): number => {
+    for (;;) {
+      const port = freePort();
+      if (picked.has(port)) continue;
+      picked.add(port);
+      return port;
+    }
+  };
   for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
-    const port = freePort();
-    const busPort = freePort();
+    const port = distinctPort();
+    const busPort = distinctPort();
     const dir = tempDir(`cluster-${i}`);
     const node = redisServer(`redis-cluster-${i}`, dir, port, [
       "--cluster-enabled",
