@@ -498,11 +498,12 @@ export async function startDelayProxy(targetPort: number, delayMs: number): Prom
   };
 }
 
-const CLOCK_TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+let clockTicks = 0;
 /** CPU seconds a process has used so far: utime + stime of /proc/<pid>/stat (fields 14 and 15). */
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
     .replace(/^.*\) /, "")
     .split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  clockTicks ||= Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }

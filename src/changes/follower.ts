@@ -136,7 +136,7 @@ const UPDATES_IN_FLIGHT = 8;
 const IDLE_SAVE_MS = 1_000;
 /** A read of a stream that has not answered in this long is given up (the cycle ends and starts again). */
 const READ_TIMEOUT_MS = 30_000;
-/** CHANGE_STREAM_RESYNC_AFTER_SECONDS=auto: half the last full run's duration, but at least this. */
+/** CHANGE_STREAM_RESYNC_AFTER_SECONDS=auto: the last full run's duration, but at least this. */
 const MIN_RESYNC_AFTER_MS = 30_000;
 
 export class ChangeFollower {
@@ -531,8 +531,10 @@ export class ChangeFollower {
   private resyncAfterMs(): number {
     const setting = this.deps.config.changeStreamResyncAfterMs;
     if (setting !== "auto") return setting;
-    // Half a run: a backlog of any size is then in the index within about one and a half runs.
-    return Math.max(MIN_RESYNC_AFTER_MS, (this.deps.lastFullRunMs?.() ?? 0) / 2);
+    // One run (as in ski rental): the backlog's size is not known in advance, and waiting one run
+    // before falling back never takes more than twice what the better of the two ways would have
+    // (a backlog just longer than a run: one run worked through, then the run); half a run, three times.
+    return Math.max(MIN_RESYNC_AFTER_MS, this.deps.lastFullRunMs?.() ?? 0);
   }
 
   /** Alerts once when the lag passes CHANGE_STREAM_MAX_LAG_SECONDS, again only after catching up. */
