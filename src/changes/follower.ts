@@ -527,14 +527,8 @@ export class ChangeFollower {
     return (await done) ? links : null;
   }
 
-  /** How long a stream may stay behind before a full run catches up instead (0: never). */
   private resyncAfterMs(): number {
-    const setting = this.deps.config.changeStreamResyncAfterMs;
-    if (setting !== "auto") return setting;
-    // One run (as in ski rental): the backlog's size is not known in advance, and waiting one run
-    // before falling back never takes more than twice what the better of the two ways would have
-    // (a backlog just longer than a run: one run worked through, then the run); half a run, three times.
-    return Math.max(MIN_RESYNC_AFTER_MS, this.deps.lastFullRunMs?.() ?? 0);
+    return resyncAfterMs(this.deps.config.changeStreamResyncAfterMs, this.deps.lastFullRunMs?.() ?? null);
   }
 
   /** Alerts once when the lag passes CHANGE_STREAM_MAX_LAG_SECONDS, again only after catching up. */
@@ -581,6 +575,18 @@ export class ChangeFollower {
   private wakeAll(): void {
     for (const wake of [...this.sleepers]) wake();
   }
+}
+
+/**
+ * How long a stream may stay behind before a full run catches up instead (0: never), given the
+ * setting and how long the last successful full run took.
+ */
+export function resyncAfterMs(setting: Config["changeStreamResyncAfterMs"], lastFullRunMs: number | null): number {
+  if (setting !== "auto") return setting;
+  // One run (as in ski rental): the backlog's size is not known in advance, and waiting one run
+  // before falling back never takes more than twice what the better of the two ways would have
+  // (a backlog just longer than a run: one run worked through, then the run); half a run, three times.
+  return Math.max(MIN_RESYNC_AFTER_MS, lastFullRunMs ?? 0);
 }
 
 /** The next event of a stream, null at its end for now; throws when the server has not answered for READ_TIMEOUT_MS. */
