@@ -450,7 +450,7 @@ export class ChangeFollower {
       if (events.length === CHANGE_BATCH) {
         f.behindSince ??= startedAt;
         const behindMs = Date.now() - f.behindSince;
-        const limit = this.resyncAfterMs();
+        const limit = resyncAfterMs(this.deps.config.changeStreamResyncAfterMs, this.deps.lastFullRunMs?.() ?? null);
         if (cycle.tokensValid && limit > 0 && behindMs > limit)
           throw new NeedsResync(
             `The change stream of ${f.collection} has been behind for ${Math.round(behindMs / 1000)} s, longer than CHANGE_STREAM_RESYNC_AFTER_SECONDS (${Math.round(limit / 1000)} s)`,
@@ -525,10 +525,6 @@ export class ChangeFollower {
       ),
     );
     return (await done) ? links : null;
-  }
-
-  private resyncAfterMs(): number {
-    return resyncAfterMs(this.deps.config.changeStreamResyncAfterMs, this.deps.lastFullRunMs?.() ?? null);
   }
 
   /** Alerts once when the lag passes CHANGE_STREAM_MAX_LAG_SECONDS, again only after catching up. */
