@@ -7,7 +7,8 @@
 //   them, and Redis CPU and commands per change (its own Redis's INFO cpu and commandstats).
 // - latency: a catalog of --origins origins; --rate edits per second for --seconds, each making a new
 //   word searchable; every --probe-every-th edit is searched (the real endpoint) from its write's
-//   acknowledgement until it shows; at the end every edit's word is searched once.
+//   acknowledgement until it shows; every 5 s the edits written and the events applied so far (when
+//   a backlog forms); at the end every edit's word is searched once.
 // - burst: --burst origin updates in bulk; time until all are in the index (applied one by one, or by
 //   the full run the follower falls back to for a long backlog) vs a full run of the same
 //   catalog, the service's peak RSS, and search latency during the burst next to a baseline.
@@ -229,6 +230,8 @@ export interface LatencyReport {
   applied_during: number;
   /** Full runs the follower fell back to during the phase: seconds after the first write each started, and how it ended. */
   resyncs: { started_at_s: number; status: string }[];
+  /** Every 5 s from the first write: edits acknowledged so far, and events the follower had applied. */
+  backlog: { at_s: number; written: number; applied: number }[];
 }
 
 /**
@@ -289,6 +292,14 @@ export async function latencyPhase(
   const writes: Promise<void>[] = [];
   const started = performance.now();
   const startedAt = Date.now();
+  let acknowledged = 0;
+  const backlog: LatencyReport["backlog"] = [];
+  const sampleBacklog = async () => {
+    const at = round((performance.now() - started) / 1000);
+    const written = acknowledged;
+    backlog.push({ at_s: at, written, applied: applied(await changeStream(url)) - appliedBefore });
+  };
+  const backlogSampler = setInterval(() => void sampleBacklog(), 5_000);
   for (let i = 0; i < total; i++) {
     const wait = started + (i * 1000) / opts.rate - performance.now();
     if (wait > 0) await Bun.sleep(wait);
@@ -299,6 +310,7 @@ export async function latencyPhase(
         .collection(type)
         .updateOne({ _id: originId(type, index) }, { $set: { display_name: [{ iso: "en", display_name: word }] } })
         .then(() => {
+          acknowledged++;
           if (i % opts.probeEvery === 0) probes.push(probe(type, word, performance.now()));
         })
         .catch(() => {
@@ -323,6 +335,7 @@ export async function latencyPhase(
     if (appliedDuring >= total - failures) break;
     await Bun.sleep(200);
   }
+  clearInterval(backlogSampler);
   let missing = 0;
   const queue = [...new Map(edits.map((e) => [`${e.type}:${e.index}`, e])).values()];
   const lastEdits = queue.length;
@@ -350,6 +363,7 @@ export async function latencyPhase(
     resyncs: (await resyncRuns(url))
       .filter((r) => !resyncsBefore.has(r.run_id))
       .map((r) => ({ started_at_s: round((Date.parse(r.started_at) - startedAt) / 1000), status: r.status })),
+    backlog: backlog.sort((a, b) => a.at_s - b.at_s),
   };
 }
 
@@ -744,6 +758,7 @@ if (import.meta.main) {
           log(
             `  change → searchable (${r.probes_seen} of ${r.probes} probes): p50 ${r.latency_ms.p50} ms, p90 ${r.latency_ms.p90} ms, p99 ${r.latency_ms.p99} ms, max ${r.latency_ms.max} ms`,
           );
+          log(`  edits written / events applied, every 5 s: ${r.backlog.map((b) => `${b.at_s} s ${b.written}/${b.applied}`).join(", ")}`);
           log(
             `  never appeared: ${r.never_appeared_probes} of ${r.probes} probes within ${o.settleSeconds} s; ${r.never_appeared} of the last edits of ${r.last_edits} origins at the final check (${r.final_check_at_s} s after the first write); events applied meanwhile ${r.applied_during}; full runs instead: ${r.resyncs.map((x) => `${x.status} started ${x.started_at_s} s in`).join(", ") || "none"}`,
           );
