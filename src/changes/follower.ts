@@ -29,6 +29,7 @@ import type { IndexStore } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
 import type { Logger } from "../platform/log.ts";
+import { HeapCollector } from "../platform/memory.ts";
 import type { RedisClient } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
 import type { ChangeStreamAlert } from "../runs/alerts.ts";
@@ -153,6 +154,8 @@ export class ChangeFollower {
   private current: ChangeStreamStatus;
   /** A lag alert was sent and the follower has not caught up since. */
   private lagAlerted = false;
+  /** A burst's garbage would otherwise take the serving process far past what it keeps alive. */
+  private readonly collector = new HeapCollector();
 
   constructor(private readonly deps: FollowerDeps) {
     this.lease = new RunLock(deps.redis, deps.keys.changesLease, deps.config.lockTtlMs);
@@ -514,6 +517,7 @@ export class ChangeFollower {
       };
       await Promise.all(Array.from({ length: UPDATES_IN_FLIGHT }, worker));
       this.countApplied(f, events);
+      this.collector.collectIfGrown();
       return true;
     };
     const done = (cycle.applying.get(f.type) ?? Promise.resolve()).then(update);

@@ -8,6 +8,7 @@ import type { ItemType } from "../catalog/types.ts";
 import { removeLeftSortFiles, SetSorter } from "../index/set-sorter.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
+import { Collector } from "../platform/memory.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
 import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
@@ -53,31 +54,6 @@ export function inThisThread(deps: BuildDeps): Builder {
     const stop = new AbortController();
     return { done: build(deps, job, onEvent, stop.signal), stop: (reason) => stop.abort(reason) };
   };
-}
-
-/**
- * JSC collects lazily: left alone, a run's garbage takes the process to 470 MB at 100,000 documents.
- * A full collection after every pipeline would cost more than the run's own work, so the build
- * collects only when the process's RSS passes a bar: this floor, or this headroom above the least
- * RSS seen since the collection before, if that is higher (memory that cannot be collected then
- * does not make it collect after every pipeline). Not the RSS just after a collection: the freed
- * pages go back to the system over the next moments, and that reading is high by chance.
- */
-const COLLECT_ABOVE_RSS = 200 * 1024 * 1024;
-const COLLECT_HEADROOM = 16 * 1024 * 1024;
-
-/** Collects garbage when the process's RSS has passed the bar (COLLECT_ABOVE_RSS, or higher as above). */
-class Collector {
-  private bar = COLLECT_ABOVE_RSS;
-  private least = Number.POSITIVE_INFINITY;
-  collectIfLarge(): void {
-    const rss = process.memoryUsage.rss();
-    this.least = Math.min(this.least, rss);
-    if (rss < this.bar) return;
-    Bun.gc(true);
-    this.bar = Math.max(COLLECT_ABOVE_RSS, this.least + COLLECT_HEADROOM);
-    this.least = Number.POSITIVE_INFINITY;
-  }
 }
 
 /**
