@@ -281,8 +281,8 @@ describe("change streams", () => {
     const alerts: ChangeStreamAlert[] = [];
     const f = w.follower(store, { config: { ...w.s.config, changeStreamResyncAfterMs: 500 }, alert: (a) => alerts.push(a) });
     await following(f);
-    store.delayMs = 150;
-    // A full batch of events per read for longer than 0.5 s.
+    // A full batch of events per read for longer than 0.5 s, and a backlog that outlasts a full run.
+    store.delayMs = 1_000;
     const docs = Array.from({ length: 1_500 }, (_, i) => ({ linked: id(1001 + (i % 3)), display_name: names(["it", `Nome ${i}`]) }));
     await w.db.collection(SUPPLIER.categories).insertMany(docs);
     await until(() => resyncRuns(w).length === 2 && f.status().state === "following", 30_000, "a resync");
@@ -292,6 +292,29 @@ describe("change streams", () => {
     expect(alerts[0]).toMatchObject({ reason: expect.stringContaining("CHANGE_STREAM_RESYNC_AFTER_SECONDS") });
     // Fewer events applied than written: the full run caught up instead.
     expect(f.status().events_applied.insert).toBeLessThan(1_500);
+    await change(w.db);
+    await expectInStep(w);
+  });
+
+  test("a backlog worked through before the full run for it ends: every event applied, the run not waited for", async () => {
+    const w = await newWorld("cs-behind-worked");
+    await seed(w.db);
+    const store = new SlowStore(w.s.redis, w.s.keys);
+    const alerts: ChangeStreamAlert[] = [];
+    // Full runs that read slowly: the one for the backlog outlasts the backlog.
+    const engine = slowEngine(w.s, 300);
+    const f = w.follower(store, { engine, config: { ...w.s.config, changeStreamResyncAfterMs: 500 }, alert: (a) => alerts.push(a) });
+    await following(f);
+    store.delayMs = 150;
+    const docs = Array.from({ length: 1_500 }, (_, i) => ({ linked: id(1001 + (i % 3)), display_name: names(["it", `Nome ${i}`]) }));
+    await w.db.collection(SUPPLIER.categories).insertMany(docs);
+    await until(() => resyncRuns(w).some((r) => r.status === "running"), 20_000, "a full run for the backlog");
+    await until(() => f.status().state === "following" && f.status().events_applied.insert >= 1_500, 20_000, "the backlog worked through");
+    expect(resyncRuns(w).filter((r) => r.status === "running")).toHaveLength(1);
+    expect(alerts.map((a) => a.event)).toEqual(["change_stream_resync"]);
+    await until(() => resyncRuns(w).every((r) => r.status !== "running"), 60_000, "the full run to end");
+    store.delayMs = 0;
+    expect(resyncRuns(w).map((r) => r.status)).toEqual(["success", "success"]);
     await change(w.db);
     await expectInStep(w);
   });

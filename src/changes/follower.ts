@@ -106,8 +106,8 @@ interface Follow extends Watched {
   applied: ResumeToken | null;
   saved: ResumeToken | null;
   savedAt: number;
-  /** Has read the end of the stream once since it was opened. */
-  reachedEnd: boolean;
+  /** When the last read that reached the end of the stream began (0: none since it was opened). */
+  endReadAt: number;
   lagSeconds: number;
   /** Since when every read has brought a full batch (the stream's end not reached), or null. */
   behindSince: number | null;
@@ -125,6 +125,23 @@ interface Cycle {
   /** False until the index is known to hold everything before the streams' positions. */
   tokensValid: boolean;
   halted: boolean;
+  /** A full run for a backlog, while the streams keep being worked through. */
+  catchUp: CatchUp | null;
+  /** No full run for a backlog before this time (one did not succeed). */
+  catchUpAfter: number;
+  /** Set when such a run succeeded first: the positions its streams began at, to follow from once this cycle ends. */
+  skipTo: Map<string, ResumeToken> | null;
+}
+
+/** A full run for a backlog, and the streams opened just before it began. */
+interface CatchUp {
+  ahead: Follow[];
+  /** When every stream of `ahead` had its start point. */
+  openedAt: number;
+  /** The backlog was worked through first: the run is no longer waited for. */
+  cancelled: boolean;
+  /** Settles when the catch-up has ended (its failure halts the cycle). */
+  done: Promise<void>;
 }
 
 class NeedsResync extends Error {}
@@ -255,7 +272,18 @@ export class ChangeFollower {
   /** Holds the lease and follows until stopped, the lease is lost, or a failure (thrown). */
   private async follow(lease: HeldLock): Promise<void> {
     const client = createMongoClient(this.deps.config.mongoUri);
-    const cycle: Cycle = { lease, client, db: client.db(this.deps.config.dbName), follows: [], applying: new Map(), tokensValid: false, halted: false };
+    const cycle: Cycle = {
+      lease,
+      client,
+      db: client.db(this.deps.config.dbName),
+      follows: [],
+      applying: new Map(),
+      tokensValid: false,
+      halted: false,
+      catchUp: null,
+      catchUpAfter: 0,
+      skipTo: null,
+    };
     this.cycle = cycle;
     const renewal = setInterval(
       async () => {
@@ -327,7 +355,7 @@ export class ChangeFollower {
           applied: tokenOf(w) ?? null,
           saved: tokenOf(w) ?? null,
           savedAt: 0,
-          reachedEnd: false,
+          endReadAt: 0,
           lagSeconds: 0,
           behindSince: null,
         };
@@ -343,13 +371,13 @@ export class ChangeFollower {
   }
 
   /** Rebuilds the supplier links from the supplier collections as they are now. */
-  private async rebuildLinks(cycle: Cycle): Promise<void> {
+  private async rebuildLinks(cycle: Cycle, stopped = () => cycle.halted): Promise<void> {
     const { source, config } = this.deps;
     this.set("resyncing", "rebuilding the supplier links");
     if (!(await this.state.forget(cycle.lease, ITEM_TYPES))) return this.leaseLost(cycle);
     for (const type of ITEM_TYPES) {
       for await (const docs of source.batches(config.collections[type].supplier, { linked: 1 }, config.syncBatchSize)) {
-        if (cycle.halted) return;
+        if (stopped()) return;
         const links = new Map<string, string | null>();
         for (const doc of docs) {
           const sku = objectIdHex(doc.linked);
@@ -362,34 +390,16 @@ export class ChangeFollower {
 
   /** Runs full runs (trigger resync) until one succeeds; the streams' positions are stored from then on. */
   private async resync(cycle: Cycle): Promise<void> {
-    const { engine, lock, logger } = this.deps;
+    const { logger } = this.deps;
     while (!cycle.halted) {
-      const active = await lock.holder();
-      // Another run is active, but it may have read before these streams began: wait, then run our own.
-      if (active) {
-        this.set("resyncing", `waiting for run ${active} to end`);
-        await this.sleep(1_000);
-        continue;
-      }
-      const outcome = await engine.trigger("all", "resync");
-      if (!outcome.started) continue;
-      this.current.resync_run_id = outcome.runId;
-      this.set("resyncing", `full run ${outcome.runId}`);
-      // Not awaited outright: a stop must not wait for the run (the shutdown decides about the run).
-      let finished: RunResult | null = null;
-      void outcome.done.then((r) => {
-        finished = r;
-        this.wakeAll();
-      });
-      while (!finished && !cycle.halted) await this.sleep(60_000);
-      const result = finished as RunResult | null;
+      const result = await this.fullRun(cycle, (detail) => this.set("resyncing", detail));
       if (!result) return;
       if (result.status === "success") {
         cycle.tokensValid = true;
         // Every stream's position now, so that a restart resumes from here even on a stream without events.
         const tokens = new Map(cycle.follows.flatMap((f) => (f.applied ? [[f.collection, f.applied] as const] : [])));
         if (!(await this.state.commit(cycle.lease, ITEM_TYPES[0], new Map(), tokens))) return this.leaseLost(cycle);
-        this.set(cycle.follows.every((f) => f.reachedEnd) ? "following" : "catching_up");
+        this.set(cycle.follows.every((f) => f.endReadAt > 0) ? "following" : "catching_up");
         logger.info(`Change streams followed from here on (full run ${result.run_id} done)`);
         return;
       }
@@ -398,21 +408,102 @@ export class ChangeFollower {
     }
   }
 
+  /**
+   * Starts a full run (trigger resync) once no other run is active (one that began earlier may
+   * have read before what it must cover) and waits for its end; null when the cycle halted or
+   * `cancelled()` first. `waiting` tells what it waits for.
+   */
+  private async fullRun(cycle: Cycle, waiting: (detail: string) => void, cancelled = () => false): Promise<RunResult | null> {
+    const { engine, lock } = this.deps;
+    const stopped = () => cycle.halted || cancelled();
+    const tell = (detail: string) => {
+      if (!stopped()) waiting(detail);
+    };
+    while (!stopped()) {
+      const active = await lock.holder();
+      if (active) {
+        tell(`waiting for run ${active} to end`);
+        await this.sleep(1_000);
+        continue;
+      }
+      const outcome = await engine.trigger("all", "resync");
+      if (!outcome.started) continue;
+      this.current.resync_run_id = outcome.runId;
+      tell(`full run ${outcome.runId}`);
+      // Not awaited outright: a stop must not wait for the run (the shutdown decides about the run).
+      let finished: RunResult | null = null;
+      void outcome.done.then((r) => {
+        finished = r;
+        this.wakeAll();
+      });
+      while (!finished && !stopped()) await this.sleep(60_000);
+      return finished;
+    }
+    return null;
+  }
+
+  /**
+   * A backlog that has lasted longer than CHANGE_STREAM_RESYNC_AFTER_SECONDS: a full run starts
+   * (trigger resync) while the streams keep being worked through. Should the run succeed first,
+   * everything before the streams opened just before it began is in the index, so the cycle ends
+   * and the follower goes on from there; should the backlog be worked through first, the run is
+   * no longer waited for (it still publishes).
+   */
+  private startCatchUp(cycle: Cycle, reason: string, settle: (task: Promise<void>) => Promise<void>): void {
+    const { logger } = this.deps;
+    logger.warn(`${reason}; starting a full run (trigger resync), the backlog is worked through meanwhile`);
+    this.deps.alert?.({ event: "change_stream_resync", reason });
+    const catchUp: CatchUp = { ahead: [], openedAt: Number.POSITIVE_INFINITY, cancelled: false, done: Promise.resolve() };
+    cycle.catchUp = catchUp;
+    catchUp.done = settle(
+      (async () => {
+        try {
+          catchUp.ahead = await this.openAll(cycle, () => undefined);
+          catchUp.openedAt = Date.now();
+          const result = await this.fullRun(
+            cycle,
+            (detail) => this.set("resyncing", `${detail}, for a backlog`),
+            () => catchUp.cancelled,
+          );
+          if (!result || catchUp.cancelled) return;
+          const tokens = catchUp.ahead.map((f) => [f.collection, f.stream.resumeToken] as const);
+          if (result.status === "success" && tokens.every(([, token]) => token)) {
+            cycle.skipTo = new Map(tokens as [string, ResumeToken][]);
+            logger.info(`Full run ${result.run_id} done before the backlog was worked through; following the change streams from where it began`);
+            cycle.halted = true;
+            this.wakeAll();
+            return;
+          }
+          cycle.catchUpAfter = Date.now() + (this.deps.resyncRetryMs ?? 300_000);
+          this.set("catching_up", `full run ${result.run_id} ${result.status}: ${result.error ?? ""}`);
+        } finally {
+          if (cycle.catchUp === catchUp) cycle.catchUp = null;
+          await Promise.all(catchUp.ahead.map((f) => f.stream.close().catch(() => {})));
+        }
+      })(),
+    );
+  }
+
   /** Follows every stream (and resyncs, if needed) until the cycle halts; the first failure halts the rest and is thrown. */
   private async runAll(cycle: Cycle): Promise<void> {
     if (cycle.tokensValid) this.set("catching_up");
     let failure: unknown = null;
-    const tasks = cycle.follows.map((f) => this.pump(cycle, f));
+    const settle = (task: Promise<void>) =>
+      task.catch((err) => {
+        failure ??= err;
+        cycle.halted = true;
+        this.wakeAll();
+      });
+    const tasks = cycle.follows.map((f) => this.pump(cycle, f, settle));
     if (!cycle.tokensValid) tasks.push(this.resync(cycle));
-    await Promise.all(
-      tasks.map((task) =>
-        task.catch((err) => {
-          failure ??= err;
-          cycle.halted = true;
-          this.wakeAll();
-        }),
-      ),
-    );
+    await Promise.all(tasks.map(settle));
+    await cycle.catchUp?.done;
+    if (cycle.skipTo && !failure && !this.stopping) {
+      // Links first: a stop between the two resumes from before the run, over links newer than its events (harmless).
+      await this.rebuildLinks(cycle, () => this.stopping);
+      if (!(await this.state.commit(cycle.lease, ITEM_TYPES[0], new Map(), cycle.skipTo))) this.leaseLost(cycle);
+      return;
+    }
     if (failure instanceof NeedsResync) {
       this.deps.logger.warn(`${failure.message}; starting a full run (trigger resync)`);
       this.deps.alert?.({ event: "change_stream_resync", reason: failure.message });
@@ -420,7 +511,7 @@ export class ChangeFollower {
     } else if (failure) throw failure;
   }
 
-  private async pump(cycle: Cycle, f: Follow): Promise<void> {
+  private async pump(cycle: Cycle, f: Follow, settle: (task: Promise<void>) => Promise<void>): Promise<void> {
     while (!cycle.halted) {
       const startedAt = Date.now();
       const events: ChangeEvent[] = f.first ? [f.first] : [];
@@ -454,15 +545,24 @@ export class ChangeFollower {
         f.behindSince ??= startedAt;
         const behindMs = Date.now() - f.behindSince;
         const limit = resyncAfterMs(this.deps.config.changeStreamResyncAfterMs, this.deps.lastFullRunMs?.() ?? null);
-        if (cycle.tokensValid && limit > 0 && behindMs > limit)
-          throw new NeedsResync(
+        if (cycle.tokensValid && limit > 0 && behindMs > limit && !cycle.catchUp && !cycle.halted && Date.now() >= cycle.catchUpAfter)
+          this.startCatchUp(
+            cycle,
             `The change stream of ${f.collection} has been behind for ${Math.round(behindMs / 1000)} s, longer than CHANGE_STREAM_RESYNC_AFTER_SECONDS (${Math.round(limit / 1000)} s)`,
+            settle,
           );
       } else {
         f.behindSince = null;
-        f.reachedEnd = true;
+        f.endReadAt = startedAt;
         f.lagSeconds = 0;
-        if (cycle.tokensValid && this.current.state === "catching_up" && cycle.follows.every((x) => x.reachedEnd)) this.set("following");
+        const catchUp = cycle.catchUp;
+        if (catchUp && cycle.follows.every((x) => x.endReadAt >= catchUp.openedAt)) {
+          catchUp.cancelled = true;
+          this.wakeAll();
+          this.set("catching_up");
+          this.deps.logger.info("The backlog was worked through before the full run for it ended; following the change streams");
+        }
+        if (cycle.tokensValid && this.current.state === "catching_up" && cycle.follows.every((x) => x.endReadAt > 0)) this.set("following");
         // Only after a read without events: after one with events the next read follows at once.
         if (!events.length) await this.sleep(IDLE_POLL_MS - (Date.now() - startedAt));
       }
