@@ -10,7 +10,7 @@
 //   acknowledgement until it shows; every 5 s the edits written and the events applied so far (when
 //   a backlog forms); at the end every edit's word is searched once.
 // - burst: --burst origin updates in bulk; time until all are in the index (applied one by one, or by
-//   the full run the follower falls back to for a long backlog) vs a full run of the same
+//   a full run the follower starts for a long backlog) vs a full run of the same
 //   catalog, the service's peak RSS, and search latency during the burst next to a baseline.
 // - faults: with a writer streaming changes, kill -9 of the binary, a Redis restart, a MongoDB restart
 //   (in memory: the data and the stream positions are gone; reseeded), a full run meanwhile, and two
@@ -376,7 +376,7 @@ export interface BurstReport {
   /** From the start of the burst's writes until every update is in the index (or until given up). */
   catch_up_seconds: number;
   applied: number;
-  /** Full runs the follower started instead of working through the backlog (CHANGE_STREAM_RESYNC_AFTER_SECONDS). */
+  /** Full runs the follower started for the backlog (CHANGE_STREAM_RESYNC_AFTER_SECONDS), beside working through it. */
   resync_runs: number;
   applied_per_second: number;
   full_run_seconds: number;
@@ -760,7 +760,7 @@ if (import.meta.main) {
           );
           log(`  edits written / events applied, every 5 s: ${r.backlog.map((b) => `${b.at_s} s ${b.written}/${b.applied}`).join(", ")}`);
           log(
-            `  never appeared: ${r.never_appeared_probes} of ${r.probes} probes within ${o.settleSeconds} s; ${r.never_appeared} of the last edits of ${r.last_edits} origins at the final check (${r.final_check_at_s} s after the first write); events applied meanwhile ${r.applied_during}; full runs instead: ${r.resyncs.map((x) => `${x.status} started ${x.started_at_s} s in`).join(", ") || "none"}`,
+            `  never appeared: ${r.never_appeared_probes} of ${r.probes} probes within ${o.settleSeconds} s; ${r.never_appeared} of the last edits of ${r.last_edits} origins at the final check (${r.final_check_at_s} s after the first write); events applied meanwhile ${r.applied_during}; full runs for the backlog: ${r.resyncs.map((x) => `${x.status} started ${x.started_at_s} s in`).join(", ") || "none"}`,
           );
           if (phases.includes("burst")) {
             log("  waiting for the follower to catch up before the burst");
@@ -775,7 +775,7 @@ if (import.meta.main) {
           const r = await burstPhase(cw, { changes: o.burst, catchUpSeconds: o.catchUpSeconds, searchClients: o.searchClients, log });
           report.burst = r;
           log(
-            `  ${r.caught_up ? "caught up" : "NOT caught up"} after ${r.catch_up_seconds} s (${r.applied} of ${r.changes} applied one by one, ${r.applied_per_second}/s; ${r.resync_runs} full runs instead); a full run takes ${r.full_run_seconds} s`,
+            `  ${r.caught_up ? "caught up" : "NOT caught up"} after ${r.catch_up_seconds} s (${r.applied} of ${r.changes} applied one by one, ${r.applied_per_second}/s; ${r.resync_runs} full runs for the backlog); a full run takes ${r.full_run_seconds} s`,
           );
           log(`  service RSS: peak ${r.peak_rss_mb_during_burst} MB during the burst, ${r.peak_rss_mb_process} MB peak of the process (full runs included)`);
           log(

@@ -18,6 +18,9 @@
 //   no usable token (first start, a token past the server's history, a dropped collection) the
 //   follower opens new streams first, rebuilds the supplier links, then starts a full run
 //   (trigger `resync`): changes made meanwhile are in the new streams, and the run reads after them.
+// - A stream behind for longer than CHANGE_STREAM_RESYNC_AFTER_SECONDS gets a full run the same
+//   way (new streams opened first), while the old streams keep being worked through: whichever
+//   reaches the present first wins (startCatchUp).
 // - One follower across replicas: a lease in Redis like the run lock; a replica that cannot renew
 //   it stops, and another takes over from the stored tokens.
 import { hostname } from "node:os";
