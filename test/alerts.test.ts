@@ -133,7 +133,7 @@ describe("delivery", () => {
     expect(lines).toEqual([]);
   });
 
-  test("the change follower's alerts: falling back to a full run (password removed), and a lag above the limit", async () => {
+  test("the change follower's alerts: starting a full run (password removed), and a lag above the limit", async () => {
     const r = receiver();
     const { lines, logger } = capture();
     const alerter = new Alerter({ url: r.url, notifyOnSuccess: false, baseUrl: "https://search.example/", logger, backoffMs: 10 });
@@ -144,7 +144,7 @@ describe("delivery", () => {
     const bodies = r.received.map((x) => ({ ...x.body, at: typeof x.body.at }));
     expect(bodies).toEqual([
       {
-        text: "⚠️ search-sync change streams: falling back to a full run (invalidate event on boxes (mongodb://admin:***@db.internal))\nDashboard: https://search.example/dashboard",
+        text: "⚠️ search-sync change streams: starting a full run (invalidate event on boxes (mongodb://admin:***@db.internal))\nDashboard: https://search.example/dashboard",
         service: "search-sync",
         event: "change_stream_resync",
         reason: "invalidate event on boxes (mongodb://admin:***@db.internal)",

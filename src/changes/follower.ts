@@ -84,7 +84,7 @@ interface FollowerDeps {
   logger: Logger;
   /** Called after each applied batch with its events of one type and op (metrics). */
   onApplied?: (type: ItemType, op: ChangeOp, count: number) => void;
-  /** Falling back to a full run, and a lag above CHANGE_STREAM_MAX_LAG_SECONDS (webhook). */
+  /** Starting a full run (a token it cannot use, a backlog), and a lag above CHANGE_STREAM_MAX_LAG_SECONDS (webhook). */
   alert?: (alert: ChangeStreamAlert) => void;
   /** How long the last successful full run took, if there was one (CHANGE_STREAM_RESYNC_AFTER_SECONDS=auto). */
   lastFullRunMs?: () => number | null;

@@ -1,5 +1,5 @@
 // Alerts: a JSON POST to ALERT_WEBHOOK_URL for every failed or rejected run (and successful
-// ones with NOTIFY_ON_SUCCESS=true), and from the change follower when it falls back to a full run
+// ones with NOTIFY_ON_SUCCESS=true), and from the change follower when it starts a full run
 // or its lag passes CHANGE_STREAM_MAX_LAG_SECONDS. Fire and forget: a slow or broken receiver never holds up
 // or fails a run; each delivery times out, is retried with backoff, and a failure is logged.
 import { skippedTotal } from "../catalog/entries.ts";
@@ -126,7 +126,7 @@ export class Alerter {
     const safe = alert.event === "change_stream_resync" ? { ...alert, reason: redactUri(alert.reason) } : alert;
     const text =
       safe.event === "change_stream_resync"
-        ? `⚠️ search-sync change streams: falling back to a full run (${safe.reason})`
+        ? `⚠️ search-sync change streams: starting a full run (${safe.reason})`
         : `⚠️ search-sync change streams: ${safe.lag_seconds} s behind MongoDB (alert above ${safe.max_lag_seconds} s)`;
     const dashboard = dashboardUrl(this.opts.baseUrl);
     const payload = { text: `${text}\nDashboard: ${dashboard}`, service: "search-sync", ...safe, at: new Date().toISOString(), dashboard_url: dashboard };
