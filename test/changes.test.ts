@@ -302,10 +302,10 @@ describe("change streams", () => {
     const store = new SlowStore(w.s.redis, w.s.keys);
     const alerts: ChangeStreamAlert[] = [];
     // Full runs that read slowly: the one for the backlog outlasts the backlog.
-    const engine = slowEngine(w.s, 300);
+    const engine = slowEngine(w.s, 500);
     const f = w.follower(store, { engine, config: { ...w.s.config, changeStreamResyncAfterMs: 500 }, alert: (a) => alerts.push(a) });
     await following(f);
-    store.delayMs = 150;
+    store.delayMs = 300;
     const docs = Array.from({ length: 1_500 }, (_, i) => ({ linked: id(1001 + (i % 3)), display_name: names(["it", `Nome ${i}`]) }));
     await w.db.collection(SUPPLIER.categories).insertMany(docs);
     await until(() => resyncRuns(w).some((r) => r.status === "running"), 20_000, "a full run for the backlog");

@@ -559,7 +559,7 @@ export class ChangeFollower {
         f.endReadAt = startedAt;
         f.lagSeconds = 0;
         const catchUp = cycle.catchUp;
-        if (catchUp && cycle.follows.every((x) => x.endReadAt >= catchUp.openedAt)) {
+        if (catchUp && !catchUp.cancelled && cycle.follows.every((x) => x.endReadAt >= catchUp.openedAt)) {
           catchUp.cancelled = true;
           this.wakeAll();
           this.set("catching_up");
