@@ -228,7 +228,7 @@ export interface LatencyReport {
   never_appeared_probes: number;
   final_check_at_s: number;
   applied_during: number;
-  /** Full runs the follower fell back to during the phase: seconds after the first write each started, and how it ended. */
+  /** Full runs the follower started for a backlog during the phase: seconds after the first write each started, and how it ended. */
   resyncs: { started_at_s: number; status: string }[];
   /** Every 5 s from the first write: edits acknowledged so far, and events the follower had applied. */
   backlog: { at_s: number; written: number; applied: number }[];

@@ -681,14 +681,15 @@ export class ChangeFollower {
 }
 
 /**
- * How long a stream may stay behind before a full run catches up instead (0: never), given the
+ * How long a stream may stay behind before a full run starts beside it (0: never), given the
  * setting and how long the last successful full run took.
  */
 export function resyncAfterMs(setting: Config["changeStreamResyncAfterMs"], lastFullRunMs: number | null): number {
   if (setting !== "auto") return setting;
   // One run (as in ski rental): the backlog's size is not known in advance, and waiting one run
-  // before falling back never takes more than twice what the better of the two ways would have
-  // (a backlog just longer than a run: one run worked through, then the run); half a run, three times.
+  // before the run starts never takes more than twice what the better of the two ways would have
+  // (a backlog just longer than a run: one run worked through, then the run); half a run, three
+  // times. Working on beside the run can only make it shorter.
   return Math.max(MIN_RESYNC_AFTER_MS, lastFullRunMs ?? 0);
 }
 
