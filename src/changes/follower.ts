@@ -350,7 +350,7 @@ export class ChangeFollower {
     const follows: Follow[] = [];
     try {
       for (const w of this.watched) {
-        const stream = openChangeStream(cycle.db, w.collection, tokenOf(w));
+        const stream = openChangeStream(cycle.db, w.collection, w.kind === "supplier", tokenOf(w));
         const follow: Follow = {
           ...w,
           stream,

@@ -16,10 +16,15 @@ const UNSUPPORTED_CODES = new Set([238, 40573, 40324, 115]);
 
 export type ChangeEvent = ChangeStreamDocument<Document>;
 
-/** A collection's change stream with the current document on updates, from `resumeAfter` or from now. */
-export function openChangeStream(db: Db, collection: string, resumeAfter?: ResumeToken): ChangeStream<Document, ChangeEvent> {
-  return db.collection(collection).watch([], {
-    fullDocument: "updateLookup",
+/**
+ * A collection's change stream from `resumeAfter` or from now. With `documents`, each event brings
+ * the document as it is now (a supplier's: where it links); without, only its `_id` (an origin's
+ * documents are read again when its events are applied), which keeps a burst's events small.
+ */
+export function openChangeStream(db: Db, collection: string, documents: boolean, resumeAfter?: ResumeToken): ChangeStream<Document, ChangeEvent> {
+  const pipeline = documents ? [] : [{ $project: { fullDocument: 0, updateDescription: 0 } }];
+  return db.collection(collection).watch(pipeline, {
+    ...(documents ? { fullDocument: "updateLookup" } : {}),
     batchSize: CHANGE_BATCH,
     maxAwaitTimeMS: MAX_AWAIT_MS,
     ...(resumeAfter ? { resumeAfter } : {}),
@@ -34,7 +39,7 @@ export function changeStreamsUnsupported(err: unknown): string | null {
 
 /** Opens a stream on `collection` and closes it: null when the server has change streams, else its reason. Throws on other errors. */
 export async function probeChangeStreams(db: Db, collection: string): Promise<string | null> {
-  const stream = openChangeStream(db, collection);
+  const stream = openChangeStream(db, collection, true);
   try {
     await stream.tryNext();
     return null;
