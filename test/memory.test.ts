@@ -11,18 +11,38 @@ function garbage(mb: number): void {
   kept = null;
 }
 
-test("a heap grown past 64 MB is collected; a smaller one is left to JSC", () => {
-  Bun.gc(true);
-  const collector = new HeapCollector();
-  garbage(10);
-  const small = heapSize();
-  collector.collectIfGrown();
-  // Below the 64 MB floor nothing is collected: the garbage is still there.
-  expect(heapSize()).toBeGreaterThanOrEqual(small * 0.9);
+/** A weak reference to an object nothing else holds (the reference keeps it until the current job ends). */
+function droppedObject(): WeakRef<object> {
+  return new WeakRef({ text: "an event of a batch" });
+}
 
-  garbage(150);
+test("young garbage is collected after a batch, at most once per interval", async () => {
+  Bun.gc(true);
+  const collector = new HeapCollector(60_000);
+  const first = droppedObject();
+  await Bun.sleep(0);
+  collector.collectAfterBatch();
+  expect(first.deref()).toBeUndefined();
+
+  // Within the interval the next batch's garbage is left to JSC.
+  const second = droppedObject();
+  await Bun.sleep(0);
+  collector.collectAfterBatch();
+  expect(second.deref()).toBeDefined();
+});
+
+test("a heap grown past 64 MB is fully collected, even within the interval", () => {
+  Bun.gc(true);
+  const collector = new HeapCollector(60_000);
+  collector.collectAfterBatch();
+  let kept: unknown[] | null = [];
+  for (let i = 0; i < 80; i++) kept.push(new Array(100_000).fill(i));
+  // Old objects (a collection has seen them alive) that die: only a full collection frees them.
+  Bun.gc(true);
+  kept = null;
+  garbage(20);
   const grown = heapSize();
   expect(grown).toBeGreaterThan(64 * MB);
-  collector.collectIfGrown();
+  collector.collectAfterBatch();
   expect(heapSize()).toBeLessThan(grown / 2);
 });

@@ -620,7 +620,7 @@ export class ChangeFollower {
       };
       await Promise.all(Array.from({ length: UPDATES_IN_FLIGHT }, worker));
       this.countApplied(f, events);
-      this.collector.collectIfGrown();
+      this.collector.collectAfterBatch();
       return true;
     };
     const done = (cycle.applying.get(f.type) ?? Promise.resolve()).then(update);

@@ -1,4 +1,4 @@
-import { heapSize } from "bun:jsc";
+import { edenGC, heapSize } from "bun:jsc";
 
 // Garbage collection by RSS or heap size: JSC collects lazily, and left alone the garbage of a
 // build or of a burst of changes takes the process far past what it keeps alive (a run at
@@ -28,21 +28,34 @@ export class Collector {
   }
 }
 
-/** A heap this small is never collected early. */
+/** A heap this small is never fully collected early. */
 const COLLECT_ABOVE_HEAP = 64 * 1024 * 1024;
-/** How much the heap may grow past what the last collection left before the next one. */
+/** How much the heap may grow past what the last full collection left before the next one. */
 const HEAP_GROWTH = 1.5;
+/** How often, at most, the young objects are collected. */
+const EDEN_EVERY_MS = 100;
 
 /**
- * Collects this thread's garbage when its heap has grown by half since the last collection (JSC
- * itself lets a small heap double, or more, before it collects). For a thread whose garbage comes
- * fast and whose live heap stays small: each collection then has little to mark.
+ * Collects the garbage of a thread whose garbage comes fast and whose live heap stays small (the
+ * change follower's): the young objects at most every EDEN_EVERY_MS (cheap, as little of them is
+ * alive; JSC defers its own timed collections while the thread is busy, and lets the memory of
+ * dead strings and buffers pile up meanwhile), and the whole heap when it has grown by half since
+ * the last full collection (JSC itself lets a small heap double, or more, before it collects).
  */
 export class HeapCollector {
   private bar = COLLECT_ABOVE_HEAP;
-  collectIfGrown(): void {
-    if (heapSize() < this.bar) return;
-    Bun.gc(true);
-    this.bar = Math.max(COLLECT_ABOVE_HEAP, heapSize() * HEAP_GROWTH);
+  private edenAt = Number.NEGATIVE_INFINITY;
+  constructor(private readonly edenEveryMs = EDEN_EVERY_MS) {}
+  /** Called after each batch of work. */
+  collectAfterBatch(): void {
+    const now = performance.now();
+    if (heapSize() >= this.bar) {
+      Bun.gc(true);
+      this.bar = Math.max(COLLECT_ABOVE_HEAP, heapSize() * HEAP_GROWTH);
+      this.edenAt = now;
+    } else if (now - this.edenAt >= this.edenEveryMs) {
+      edenGC();
+      this.edenAt = now;
+    }
   }
 }
