@@ -147,7 +147,7 @@ describe("runs, requests and debug lines", () => {
     expect((await services.engine.run("categories", "api")).status).toBe("success");
     expect((await search()).status).toBe(200);
     expect(lines.filter((l) => l.startsWith("Search cache: "))).toEqual([
-      expect.stringMatching(/^Search cache: the categories index changed \(.+ → .+\); answers cached for it are no longer used$/),
+      expect.stringMatching(/^Search cache: the categories index changed \(.+ → .+\); its cached answers dropped$/),
     ]);
   });
 

@@ -1,5 +1,6 @@
-// The search result cache: a pure LRU by bytes, and on the real Redis, answers reused only while
-// the serving generation and its push count are unchanged, across replicas.
+// The search result cache: a pure LRU by bytes that drops a type's answers once its index state
+// changes, and on the real Redis, answers reused only while the serving generation and its push
+// count are unchanged, across replicas.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ObjectId } from "mongodb";
 import type { Services } from "../src/app/container.ts";
@@ -11,24 +12,43 @@ describe("ResultCache", () => {
   test("an answer is used only for the state it was filed under; hits and misses are counted", () => {
     const cache = new ResultCache(1 << 20);
     expect(cache.get("q", "g1:0")).toBeUndefined();
-    cache.set("q", "g1:0", '{"suggestions":[1]}');
+    cache.set("t", "q", "g1:0", '{"suggestions":[1]}');
     expect(cache.get("q", "g1:0")).toBe('{"suggestions":[1]}');
     expect(cache.get("q", "g1:1")).toBeUndefined();
     expect(cache.get("q", "g2:0")).toBeUndefined();
-    cache.set("q", "g1:1", '{"suggestions":[2]}');
+    expect(cache.observe("t", "g1:1")).toBe("g1:0");
+    cache.set("t", "q", "g1:1", '{"suggestions":[2]}');
     expect(cache.get("q", "g1:1")).toBe('{"suggestions":[2]}');
     expect(cache.size).toBe(1);
     expect([cache.hits, cache.misses]).toEqual([2, 3]);
+  });
+
+  test("a type's answers are dropped once a search sees its new state; other types' are kept", () => {
+    const cache = new ResultCache(1 << 20);
+    for (const q of ["a", "b", "c"]) cache.set("boxes", `boxes ${q}`, "g1:0", "[]");
+    cache.set("options", "options a", "g7:3", "[]");
+    expect(cache.size).toBe(4);
+    expect(cache.observe("boxes", "g1:0")).toBeNull();
+    expect(cache.size).toBe(4);
+    expect(cache.observe("boxes", "g1:1")).toBe("g1:0");
+    expect(cache.size).toBe(1);
+    expect(cache.get("options a", "g7:3")).toBe("[]");
+    // An answer read at the old state, finished after a search saw the new one, is not kept.
+    cache.set("boxes", "boxes a", "g1:0", "[]");
+    expect(cache.size).toBe(1);
+    // A budget freed by the dropped answers: as much room again as before.
+    for (let i = 0; i < 100; i++) cache.set("boxes", `boxes ${i}`, "g1:1", "[]");
+    expect(cache.size).toBe(101);
   });
 
   test("over its budget it drops the least recently used answers first", () => {
     const json = "x".repeat(1000);
     const key = (i: number) => `k${String(i).padStart(2, "0")}`;
     const cache = new ResultCache(16 * (2 * (3 + json.length) + 64)); // room for 16 answers
-    for (let i = 0; i < 16; i++) cache.set(key(i), "s", json);
+    for (let i = 0; i < 16; i++) cache.set("t", key(i), "s", json);
     expect(cache.size).toBe(16);
     expect(cache.get(key(0), "s")).toBe(json); // k00 is now the most recent
-    cache.set(key(16), "s", json);
+    cache.set("t", key(16), "s", json);
     expect(cache.size).toBe(16);
     expect(cache.get(key(1), "s")).toBeUndefined();
     for (const i of [0, 2, 15, 16]) expect(cache.get(key(i), "s")).toBe(json);
@@ -36,11 +56,11 @@ describe("ResultCache", () => {
 
   test("an answer larger than a sixteenth of the budget, or a budget of 0, is not kept", () => {
     const small = new ResultCache(16 * 100);
-    small.set("big", "s", "x".repeat(200));
+    small.set("t", "big", "s", "x".repeat(200));
     expect(small.size).toBe(0);
     const off = new ResultCache(0);
     expect(off.enabled).toBe(false);
-    off.set("k", "s", "{}");
+    off.set("t", "k", "s", "{}");
     expect(off.get("k", "s")).toBeUndefined();
   });
 });

@@ -1,22 +1,25 @@
 // Finished search responses, kept per type for the index state they were read at (serving
 // generation and its update counter). A cached answer is used only while Redis still reports
-// that state, so a publish or a push update (from any replica) is visible to the next search.
+// that state, so a publish or a push update (from any replica) is visible to the next search;
+// once a search sees a new state, the type's answers of the old one are dropped.
 export class ResultCache {
-  private readonly entries = new Map<string, { state: string; json: string }>();
+  private readonly entries = new Map<string, { type: string; state: string; json: string }>();
+  /** Per type, the index state last seen and the keys of the answers kept for it. */
+  private readonly types = new Map<string, { state: string; keys: Set<string> }>();
   private bytes = 0;
   hits = 0;
   misses = 0;
 
   constructor(private readonly maxBytes: number) {}
 
-  /** The index state last seen per type: a new one leaves every answer of the old state unused. */
-  private readonly states = new Map<string, string>();
-
-  /** Notes the state a search of `type` saw; returns the state it replaces, or null when unchanged (or the first). */
+  /** Notes the state a search of `type` saw; returns the state it replaces (its answers dropped), or null when unchanged (or the first). */
   observe(type: string, state: string): string | null {
-    const previous = this.states.get(type);
-    this.states.set(type, state);
-    return previous !== undefined && previous !== state ? previous : null;
+    const seen = this.types.get(type);
+    if (seen?.state === state) return null;
+    this.types.set(type, { state, keys: new Set() });
+    if (!seen) return null;
+    for (const key of seen.keys) this.drop(key);
+    return seen.state;
   }
 
   get enabled(): boolean {
@@ -36,10 +39,15 @@ export class ResultCache {
     return found.json;
   }
 
-  set(key: string, state: string, json: string): void {
+  /** Keeps an answer of `type` read at `state`, unless a search has seen a newer state meanwhile. */
+  set(type: string, key: string, state: string, json: string): void {
     if (!this.enabled || json.length > this.maxBytes / 16) return;
+    if (!this.types.has(type)) this.observe(type, state);
+    const seen = this.types.get(type)!;
+    if (seen.state !== state) return;
     this.drop(key);
-    this.entries.set(key, { state, json });
+    this.entries.set(key, { type, state, json });
+    seen.keys.add(key);
     this.bytes += size(key, json);
     for (const [oldest] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
@@ -51,6 +59,7 @@ export class ResultCache {
     const found = this.entries.get(key);
     if (!found) return;
     this.entries.delete(key);
+    this.types.get(found.type)?.keys.delete(key);
     this.bytes -= size(key, found.json);
   }
 

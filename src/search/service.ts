@@ -100,14 +100,13 @@ export class SearchService {
     const state = await this.store.servingState(type);
     if (state === null) return NO_SUGGESTIONS;
     const replaced = this.cache.observe(type, state);
-    if (replaced !== null)
-      this.logger.debug(`Search cache: the ${type} index changed (${replaced} → ${state}); answers cached for it are no longer used`, { type });
+    if (replaced !== null) this.logger.debug(`Search cache: the ${type} index changed (${replaced} → ${state}); its cached answers dropped`, { type });
     const key = `${type}\u0000${query.iso?.toLowerCase() ?? ""}\u0000${query.limit}\u0000${queryWords.join(" ")}`;
     const cached = this.cache.get(key, state);
     if (cached !== undefined) return cached;
     // Read after the state: the answer is at least as new as the state it is filed under.
     const json = JSON.stringify({ suggestions: await this.search(type, query) });
-    this.cache.set(key, state, json);
+    this.cache.set(type, key, state, json);
     return json;
   }
 
