@@ -8,7 +8,7 @@ import type { ItemType } from "../catalog/types.ts";
 import { removeLeftSortFiles, SetSorter } from "../index/set-sorter.ts";
 import type { IndexStore, ItemWrite } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
-import { Collector } from "../platform/memory.ts";
+import { RssCollector } from "../platform/memory.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
 import { DatasetWriter, datasetPath } from "./dataset.ts";
 import { diffGenerations } from "./diff.ts";
@@ -69,7 +69,7 @@ class BuildStopped extends Error {}
 
 /** What the types of one build share: the garbage collector's bar, and the turn to write sets. */
 interface Shared {
-  collector: Collector;
+  collector: RssCollector;
   /** Settles when the type writing its sets now is done: one type at a time holds the blocks of every run of a set. */
   setsTurn: Promise<void>;
 }
@@ -85,7 +85,7 @@ export async function build(deps: BuildDeps, job: BuildJob, emit: (event: BuildE
   const failures: unknown[] = [];
   // What the builds of processes killed mid-run left in TMPDIR (up to about 1 GB at 1,000,000 documents).
   removeLeftSortFiles(false);
-  const shared: Shared = { collector: new Collector(), setsTurn: Promise.resolve() };
+  const shared: Shared = { collector: new RssCollector(), setsTurn: Promise.resolve() };
   await Promise.all(
     job.types.map(async (type) => {
       try {
@@ -137,7 +137,7 @@ async function buildType(
       const part = writes.slice(i, i + ITEMS_PER_PIPELINE);
       const start = performance.now();
       result.entries += await store.writeItems(type, gen, part, added ? part.length : 0, sets);
-      shared.collector.collectIfLarge();
+      shared.collector.collectAfterBatch();
       if (searching?.()) {
         const pause = ((performance.now() - start) * part.length) / ITEMS_PER_PIPELINE;
         pausedMs += pause;
@@ -183,7 +183,7 @@ async function buildType(
       check();
       setsStart = performance.now();
       await store.writeSets(type, gen, sets, async (ms) => {
-        shared.collector.collectIfLarge();
+        shared.collector.collectAfterBatch();
         if (!searching?.()) return;
         pausedMs += ms;
         await Bun.sleep(ms);
