@@ -36,7 +36,7 @@ describe("ResultCache", () => {
     // An answer read at the old state, finished after a search saw the new one, is not kept.
     cache.set("boxes", "boxes a", "g1:0", "[]");
     expect(cache.size).toBe(1);
-    // A budget freed by the dropped answers: as much room again as before.
+    // Answers of the new state are kept.
     for (let i = 0; i < 100; i++) cache.set("boxes", `boxes ${i}`, "g1:1", "[]");
     expect(cache.size).toBe(101);
   });
