@@ -176,6 +176,10 @@ export class ChangeFollower {
   private lagAlerted = false;
   /** A burst's garbage would otherwise take the serving process far past what it keeps alive. */
   private readonly collector = new HeapCollector();
+  /** The wait before another full run after one for the follower did not succeed. */
+  private get resyncRetryMs(): number {
+    return this.deps.resyncRetryMs ?? 300_000;
+  }
 
   constructor(private readonly deps: FollowerDeps) {
     this.lease = new RunLock(deps.redis, deps.keys.changesLease, deps.config.lockTtlMs);
@@ -407,7 +411,7 @@ export class ChangeFollower {
         return;
       }
       this.set("resyncing", `full run ${result.run_id} ${result.status}: ${result.error ?? ""}; trying again`);
-      await this.sleep(this.deps.resyncRetryMs ?? 300_000);
+      await this.sleep(this.resyncRetryMs);
     }
   }
 
@@ -477,7 +481,7 @@ export class ChangeFollower {
             this.wakeAll();
             return;
           }
-          cycle.catchUpAfter = Date.now() + (this.deps.resyncRetryMs ?? 300_000);
+          cycle.catchUpAfter = Date.now() + this.resyncRetryMs;
           this.set("catching_up", `full run ${result.run_id} ${result.status}: ${result.error ?? ""}`);
         } finally {
           if (cycle.catchUp === catchUp) cycle.catchUp = null;
