@@ -14,9 +14,12 @@ export const MAX_ENTRY_WORDS = 32;
 /** Most entries of one item. */
 export const MAX_ITEM_ENTRIES = 1000;
 
-/** The distinct words an entry is found by: those of its display name, name and origin name. */
-export function entryWords(displayName: string, name: string, originName: string): string[] {
-  return [...new Set([...words(displayName), ...words(name), ...words(originName)])];
+/** How many distinct words an entry is found by: those of its display name, name and origin name. */
+function entryWordCount(displayName: string, name: string, originName: string): number {
+  const distinct = new Set(words(displayName));
+  for (const w of words(name)) distinct.add(w);
+  for (const w of words(originName)) distinct.add(w);
+  return distinct.size;
 }
 
 /** Why an (iso, display_name) was not added to an item. */
@@ -146,7 +149,7 @@ export function addDisplayNames(
     const key = displayNameKey(iso, display_name);
     if (have.has(key)) continue;
     const origin = originName ?? record.o[iso] ?? display_name;
-    if (entryWords(display_name, record.n, origin).length > MAX_ENTRY_WORDS) refuse("too_many_words", name);
+    if (entryWordCount(display_name, record.n, origin) > MAX_ENTRY_WORDS) refuse("too_many_words", name);
     else if (have.size >= MAX_ITEM_ENTRIES) refuse("too_many_entries", name);
     else {
       have.add(key);
@@ -175,7 +178,7 @@ export function originRecord(doc: Record<string, unknown>, tally: SkipTally): { 
   const record: ItemRecord = { n: name, s: textField(doc, "slug", docId, tally), o: {}, e: [] };
   // An origin name is the first display name of its iso that can be an entry by itself.
   for (const { iso, display_name } of names) {
-    if (record.o[iso] === undefined && entryWords(display_name, name, display_name).length <= MAX_ENTRY_WORDS) record.o[iso] = display_name;
+    if (record.o[iso] === undefined && entryWordCount(display_name, name, display_name) <= MAX_ENTRY_WORDS) record.o[iso] = display_name;
   }
   addDisplayNames(record, names, undefined, (reason) => tally.add(reason, docId));
   return { sku, record };
@@ -235,13 +238,25 @@ export function itemSku(item: string): string {
   return item.length === 16 ? hexSku(item) : item;
 }
 
+/** The value of a hex digit by its character code (either case); other characters are not looked up. */
+const HEX_DIGIT = new Uint8Array(128);
+for (let v = 0; v < 16; v++) {
+  HEX_DIGIT[v.toString(16).charCodeAt(0)] = v;
+  HEX_DIGIT[v.toString(16).toUpperCase().charCodeAt(0)] = v;
+}
+/** The last sku shortened: the entries of one item are written one after another. */
+const lastShort = { sku: "", short: "" };
+
 /** 24 hex digits → 16 characters of ID_ALPHABET, three hex digits (two characters) at a time. */
 function shortSku(sku: string): string {
+  if (sku === lastShort.sku) return lastShort.short;
   let out = "";
   for (let i = 0; i < 24; i += 3) {
-    const v = parseInt(sku.slice(i, i + 3), 16);
+    const v = (HEX_DIGIT[sku.charCodeAt(i)]! << 8) | (HEX_DIGIT[sku.charCodeAt(i + 1)]! << 4) | HEX_DIGIT[sku.charCodeAt(i + 2)]!;
     out += ID_ALPHABET[v >> 6]! + ID_ALPHABET[v & 63]!;
   }
+  lastShort.sku = sku;
+  lastShort.short = out;
   return out;
 }
 

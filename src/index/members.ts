@@ -44,10 +44,11 @@ export function entryMembers(sku: string, record: ItemRecord, position: number, 
   const [iso, displayName, originName] = e;
   const id = entryId(sku, position, form.ids);
   const display = phrase(displayName);
+  const displayBytes = Buffer.byteLength(display);
   const length = lengthMark(display.length);
   const own = new Set(words(displayName));
   const other = new Set([...words(record.n), ...words(originName)].filter((w) => !own.has(w)));
-  const wordMember = (head: string) => `${head}${form.cut ? fitting(head, display) : display}\u0000${id}`;
+  const wordMember = (head: string) => `${head}${form.cut ? fitting(head, display, displayBytes) : display}\u0000${id}`;
   return {
     iso: iso.toLowerCase(),
     phrase: `${display}\u0000${id}`,
@@ -59,20 +60,29 @@ export function entryMembers(sku: string, record: ItemRecord, position: number, 
  * The display name as a word member starting with `head` carries it: whole if the member fits
  * MEMBER_MAX bytes with the longest entry id, else cut at a character to fit with CUT_MARK (whole
  * when even an empty name would not fit: such a member stays long). Depends only on head and name,
- * so every member of one word and name is cut alike.
+ * so every member of one word and name is cut alike. `displayBytes`: the name's UTF-8 length.
  */
-function fitting(head: string, display: string): string {
+function fitting(head: string, display: string, displayBytes: number): string {
   const room = MEMBER_MAX - ID_MAX - 1 - Buffer.byteLength(head);
-  if (Buffer.byteLength(display) <= room) return display;
+  if (displayBytes <= room) return display;
   let left = room - CUT_MARK.length;
   if (left < 0) return display;
-  let cut = "";
-  for (const c of display) {
-    left -= Buffer.byteLength(c);
+  let end = 0;
+  while (end < display.length) {
+    const unit = display.charCodeAt(end);
+    const pair = isSurrogatePair(display, end);
+    // The character's UTF-8 bytes (a lone surrogate is written as U+FFFD: 3).
+    left -= pair ? 4 : unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
     if (left < 0) break;
-    cut += c;
+    end += pair ? 2 : 1;
   }
-  return cut + CUT_MARK;
+  return display.slice(0, end) + CUT_MARK;
+}
+
+function isSurrogatePair(text: string, at: number): boolean {
+  const high = text.charCodeAt(at);
+  const low = text.charCodeAt(at + 1);
+  return high >= 0xd800 && high < 0xdc00 && low >= 0xdc00 && low < 0xe000;
 }
 
 /** A length as two characters from \x01 to \x1f (up to 960), ordered as the numbers are. */

@@ -68,6 +68,8 @@ interface Block {
 
 export class SetSorter {
   private readonly inMemory = new Map<string, string[]>();
+  /** The sets with a member whose key is not the member itself: only theirs are mapped back and forth. */
+  private readonly mapped = new Set<string>();
   private count = 0;
   /** Per set, its runs in the file, each a list of blocks. */
   private readonly runs = new Map<string, Block[][]>();
@@ -78,9 +80,11 @@ export class SetSorter {
   constructor(private readonly budget = MEMBERS_IN_MEMORY) {}
 
   add(set: string, member: string): void {
+    const key = toKey(member);
+    if (key !== member) this.mapped.add(set);
     const members = this.inMemory.get(set);
-    if (members) members.push(toKey(member));
-    else this.inMemory.set(set, [toKey(member)]);
+    if (members) members.push(key);
+    else this.inMemory.set(set, [key]);
     if (++this.count >= this.budget) this.spill();
   }
 
@@ -91,15 +95,16 @@ export class SetSorter {
 
   /** A set's members in Redis's order, each once. */
   *sorted(set: string): Generator<string> {
+    const mapped = this.mapped.has(set);
     const cursors: Cursor[] = [];
-    for (const run of this.runs.get(set) ?? []) cursors.push(new Cursor((i) => (i < run.length ? this.readBlock(run[i]!) : null)));
+    for (const run of this.runs.get(set) ?? []) cursors.push(new Cursor((i) => (i < run.length ? this.readBlock(run[i]!, mapped) : null)));
     const members = this.inMemory.get(set);
     if (members) cursors.push(new Cursor((i) => (i === 0 ? members.sort() : null)));
     const heap = new CursorHeap(cursors.filter((c) => c.key !== null));
     let last: string | null = null;
     for (let c = heap.top(); c; c = heap.top()) {
       const key = c.key!;
-      if (key !== last) yield fromKey(key);
+      if (key !== last) yield mapped ? fromKey(key) : key;
       last = key;
       c.next();
       heap.settle();
@@ -110,6 +115,7 @@ export class SetSorter {
   close(): void {
     this.inMemory.clear();
     this.runs.clear();
+    this.mapped.clear();
     this.count = 0;
     if (!this.file) return;
     closeSync(this.file.fd);
@@ -125,16 +131,11 @@ export class SetSorter {
     const file = this.file;
     for (const [set, members] of this.inMemory) {
       members.sort();
+      const mapped = this.mapped.has(set);
       const run: Block[] = [];
       for (let i = 0; i < members.length; i += BLOCK) {
-        const bytes = writeSync(
-          file.fd,
-          members
-            .slice(i, i + BLOCK)
-            .map(fromKey)
-            .join(MEMBER_SEPARATOR),
-          file.size,
-        );
+        const block = members.slice(i, i + BLOCK);
+        const bytes = writeSync(file.fd, (mapped ? block.map(fromKey) : block).join(MEMBER_SEPARATOR), file.size);
         run.push({ offset: file.size, bytes });
         file.size += bytes;
       }
@@ -146,11 +147,13 @@ export class SetSorter {
     this.count = 0;
   }
 
-  private readBlock({ offset, bytes }: Block): string[] {
+  /** The keys of a block (`mapped`: its set's keys are not all its members). */
+  private readBlock({ offset, bytes }: Block, mapped: boolean): string[] {
     if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, 2 * this.scratch.length));
     let read = 0;
     while (read < bytes) read += readSync(this.file!.fd, this.scratch, read, bytes - read, offset + read);
-    return this.scratch.toString("utf8", 0, bytes).split(MEMBER_SEPARATOR).map(toKey);
+    const members = this.scratch.toString("utf8", 0, bytes).split(MEMBER_SEPARATOR);
+    return mapped ? members.map(toKey) : members;
   }
 }
 

@@ -85,7 +85,7 @@ export class QueryMatcher {
 
   /** How an entry matches through every word it is found by (display name, name, origin name), or null. */
   entryClass(entry: Entry): MatchClass | null {
-    // The words it is found by (entryWords), without making them distinct: a repeat changes no minimum.
+    // Not made distinct: a repeated word changes no minimum.
     return this.wordsClass(words(entry.display_name), words(entry.name), words(entry.origin_name));
   }
 }
