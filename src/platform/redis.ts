@@ -1,12 +1,26 @@
 // One Redis client factory: standalone, Sentinel and Cluster behind one function.
 
 import { createHash } from "node:crypto";
+import { tracingChannel } from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import { Cluster, Command, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "./config.ts";
 
 export type RedisClient = Redis | Cluster;
+
+// ioredis traces a command only when its tracing channel has subscribers, but Bun's tracing
+// channels lack Node's `hasSubscribers`, which ioredis reads as "maybe": it then builds a trace
+// context (every argument copied) and wraps every command's promise. Node's definition:
+const TracingChannel = Object.getPrototypeOf(tracingChannel("search-sync"));
+if (!("hasSubscribers" in TracingChannel)) {
+  Object.defineProperty(TracingChannel, "hasSubscribers", {
+    get() {
+      const { start, end, asyncStart, asyncEnd, error } = this;
+      return Boolean(start?.hasSubscribers || end?.hasSubscribers || asyncStart?.hasSubscribers || asyncEnd?.hasSubscribers || error?.hasSubscribers);
+    },
+  });
+}
 
 interface RedisClientOptions {
   /** Fail commands at once while disconnected instead of queueing them (for request paths). */
