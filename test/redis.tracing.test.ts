@@ -25,7 +25,8 @@ test("Redis commands are traced while the tracing channel has subscribers, and o
     channel.unsubscribe(subscriber);
     expect(channel.hasSubscribers).toBe(false);
     await redis.get("t-tracing:none");
-    expect(traced).toEqual(["get"]);
+    // Only the GET sent while subscribed (a Cluster client may also have asked for its slots meanwhile).
+    expect(traced.filter((command) => command === "get")).toEqual(["get"]);
   } finally {
     channel.unsubscribe(subscriber);
     redis.disconnect();
