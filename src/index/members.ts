@@ -47,13 +47,14 @@ export function entryMembers(sku: string, record: ItemRecord, position: number, 
   const displayBytes = Buffer.byteLength(display);
   const length = lengthMark(display.length);
   const own = new Set(words(displayName));
-  const other = new Set([...words(record.n), ...words(originName)].filter((w) => !own.has(w)));
-  const wordMember = (head: string) => `${head}${form.cut ? fitting(head, display, displayBytes) : display}\u0000${id}`;
-  return {
-    iso: iso.toLowerCase(),
-    phrase: `${display}\u0000${id}`,
-    words: [...[...own].map((w) => wordMember(`${w}\u0000${length}`)), ...[...other].map((w) => wordMember(`${NAME_MARK}${w}\u0000${length}`))],
-  };
+  const other = new Set<string>();
+  for (const w of words(record.n)) if (!own.has(w)) other.add(w);
+  for (const w of words(originName)) if (!own.has(w)) other.add(w);
+  const members: string[] = [];
+  const addMember = (head: string) => members.push(`${head}${form.cut ? fitting(head, display, displayBytes) : display}\u0000${id}`);
+  for (const w of own) addMember(`${w}\u0000${length}`);
+  for (const w of other) addMember(`${NAME_MARK}${w}\u0000${length}`);
+  return { iso: iso.toLowerCase(), phrase: `${display}\u0000${id}`, words: members };
 }
 
 /**

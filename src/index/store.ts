@@ -207,8 +207,9 @@ export class IndexStore {
         added++;
         isos.add(m.iso);
         sets.add(setName("phrase", m.iso), m.phrase);
+        const wordSet = setName("word", m.iso);
         for (const w of m.words) {
-          sets.add(setName("word", m.iso), w);
+          sets.add(wordSet, w);
           vocab.add(memberKey(w));
         }
       }
