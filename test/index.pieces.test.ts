@@ -265,3 +265,30 @@ test("a sorter's temporary files are its process's, removed when it closes; thos
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("removing a generation leaves none of its keys, however many pieces its index names", async () => {
+  const store = new IndexStore(redis, keys);
+  const sets = new SetSorter();
+  // 1,010 pieces of 112 members: the index is read more than one page at a time.
+  for (const m of many(112 * 1010)) sets.add("word\u0000en", m);
+  sets.add("phrase\u0000en", "box 1\u0000000a.0");
+  await store.writeSets("categories", "g1", sets);
+  sets.close();
+  await redis.sadd(g.isos, "en");
+  await redis.sadd(keys.gens("categories"), "g1", "g2");
+  await redis.hset(g.items, "65f001000000000000000001", "{}");
+  await redis.zadd(g.vocab, 0, "box");
+  const genKeys = () =>
+    redis.keys(
+      `${keys
+        .gen("categories", "g1")
+        .meta.slice(0, -"meta".length)
+        .replace(/[*?[\]\\]/g, "\\$&")}*`,
+    );
+  expect((await genKeys()).length).toBeGreaterThan(1010);
+  let pages = 0;
+  await store.unlinkGeneration("categories", "g1", () => pages++);
+  expect(await genKeys()).toEqual([]);
+  expect(pages).toBe(3);
+  expect(await redis.smembers(keys.gens("categories"))).toEqual(["g2"]);
+});

@@ -6,6 +6,7 @@ import type { IndexStore } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
 import type { Config } from "../platform/config.ts";
 import { type Logger, TEXT_LINES, timestamp } from "../platform/log.ts";
+import { HeapCollector } from "../platform/memory.ts";
 import { redactUri } from "../platform/redact.ts";
 import type { CatalogSource } from "../source/mongo.ts";
 import { type BuildEvent, type Builder, type BuildHandle, inThisThread } from "./build.ts";
@@ -55,6 +56,8 @@ interface Run {
 export class SyncEngine {
   private current: { runId: string; abort: AbortController; done: Promise<RunResult> } | null = null;
   private readonly builder: Builder;
+  /** Collects the garbage of removing a replaced generation (strings the heap's size does not show). */
+  private readonly collector = new HeapCollector();
 
   constructor(private readonly deps: EngineDeps) {
     this.builder = deps.builder ?? inThisThread(deps);
@@ -295,7 +298,8 @@ export class SyncEngine {
         built.warning = errorText(err);
         logger.warn(`${TYPE_LABEL[type]}: ${built.warning}`, { run_id: run.result.run_id, type });
       });
-      await store.removeStale(type);
+      // The generation it replaced: its removal's garbage is collected as it goes (publish runs on the serving thread).
+      await store.removeStale(type, () => this.collector.collectAfterBatch());
     }
     run.result.status = "success";
   }
