@@ -118,7 +118,8 @@ test("a MongoDB read fails while a batch is being written: the run fails and is 
     await client.close();
   }
 
-  await until(async () => (await getJson(`${svc.url}/sync-status`)).body.last_run?.run_id === runId, 30_000, "the run to end");
+  // Its end takes some 25 s of 300-ms replies (the generation it leaves is removed).
+  await until(async () => (await getJson(`${svc.url}/sync-status`)).body.last_run?.run_id === runId, 60_000, "the run to end");
   expect((await getJson(`${svc.url}/sync-status`)).body).toMatchObject({ status: "failed", last_run: { run_id: runId, status: "failed" } });
   expect(historyRows(w.historyDbPath).find((r) => r.id === runId)?.status).toBe("failed");
   expect(svc.proc.exitCode).toBeNull();
