@@ -373,8 +373,8 @@ export class IndexStore {
 
   /**
    * UNLINKs a generation's keys, its pieces read a page of their index at a time (a generation of
-   * 1,000,000 documents has some 50,000 per type) and unlinked once a page of them is gathered, so
-   * a small generation takes as few round trips as before; `between` runs after each such page.
+   * 1,000,000 documents has some 50,000 per type) and unlinked once a page of them is gathered
+   * across languages, so a small generation goes in few round trips; `between` runs after each page.
    * Safe to repeat: an index goes after its pieces, the list of languages last.
    */
   async unlinkGeneration(type: ItemType, gen: string, between: () => void = () => {}): Promise<void> {
