@@ -235,6 +235,9 @@ export class Scheduler {
     try {
       const last = await this.lastSuccessAt();
       const onError = (err: unknown) => logger.error("Error during scheduled re-sync", { err });
+      // croner takes its first target when the job is made; counted from just before, ours cannot be
+      // later than croner's, even when a second turns while the interval job is made.
+      const scheduledFrom = new Date();
       const cronJob = scheduleJob({ name: "cron", pattern: config.syncCron, timezone: config.syncTimezone, run: () => this.onCron(), onError });
       try {
         this.checkJob = scheduleJob({ name: "interval", pattern: this.intervalCheck, run: () => this.onIntervalCheck(), onError });
@@ -243,7 +246,7 @@ export class Scheduler {
         throw err;
       }
       this.cronJob = cronJob;
-      this.cronTarget = cronJob.nextRun()?.getTime() ?? null;
+      this.cronTarget = cronJob.nextRun(scheduledFrom)?.getTime() ?? null;
       this.generation++;
       this.anchor = last;
       this.nextDue = last === null ? Date.now() : Math.max(Date.now(), last + this.intervalMs);
