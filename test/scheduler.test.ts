@@ -1,6 +1,6 @@
 // The scheduler's jobs on the real services: cron ticks, the interval backup, failures, replicas.
 // Cron patterns with seconds, and a one-second "hour" for the interval, keep every test short.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setSystemTime, test } from "bun:test";
 import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
 import { createServices, type Services } from "../src/app/container.ts";
@@ -139,6 +139,42 @@ describe("cron job", () => {
       expect(status.jobs[0]!.next_run).not.toBeNull();
       expect(status.jobs[0]!.last_run).not.toBeNull();
       expect(rowsOf(services.history, "interval")).toEqual([]);
+    },
+    TIMER_TEST_MS,
+  );
+
+  test(
+    "a first tick that fires late is claimed under its scheduled second, also when a second turned while the scheduler started",
+    async () => {
+      const services = await ctx.services({ SYNC_CRON: "*/2 * * * * *", ENABLE_SCHEDULER: "true" });
+      recordSuccess(services.history, new Date());
+      const scheduler = schedulerOf(services);
+      // The clock stands still (setSystemTime) and moves only where the test says: at 1 ms before an
+      // even second when the scheduler starts; past that second while its second job (the interval
+      // check) is made, i.e. after croner took the cron job's first target; past the next second
+      // when that first tick fires (croner fires ticks up to a second late, more on a busy machine).
+      const second = Math.floor(Date.now() / 1000) + 2;
+      const start = (second - (second % 2) + 1) * 1000 + 999;
+      const tick = start + 1;
+      const croner = globalThis.setTimeout;
+      let cronerTimers = 0;
+      setSystemTime(new Date(start));
+      try {
+        globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+          if (new Error().stack?.includes("croner") && ++cronerTimers === 2) setSystemTime(new Date(start + 200));
+          return croner(...args);
+        }) as typeof setTimeout;
+        await scheduler.init();
+        globalThis.setTimeout = croner;
+        setSystemTime(new Date(tick + 1200));
+        const until = performance.now() + 5_000;
+        while (!rowsOf(services.history, "cron").length && performance.now() < until) await Bun.sleep(25);
+      } finally {
+        globalThis.setTimeout = croner;
+        setSystemTime();
+      }
+      expect(cronerTimers).toBeGreaterThanOrEqual(2);
+      expect(claimedCronTicks(await ctx.keys(), start - 60_000).map((t) => new Date(t).toISOString())).toEqual([new Date(tick).toISOString()]);
     },
     TIMER_TEST_MS,
   );
