@@ -156,21 +156,23 @@ describe("cron job", () => {
       const second = Math.floor(Date.now() / 1000) + 2;
       const start = (second - (second % 2) + 1) * 1000 + 999;
       const tick = start + 1;
-      const croner = globalThis.setTimeout;
+      const realSetTimeout = globalThis.setTimeout;
       let cronerTimers = 0;
       setSystemTime(new Date(start));
       try {
         globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
           if (new Error().stack?.includes("croner") && ++cronerTimers === 2) setSystemTime(new Date(start + 200));
-          return croner(...args);
+          return realSetTimeout(...args);
         }) as typeof setTimeout;
         await scheduler.init();
-        globalThis.setTimeout = croner;
+        globalThis.setTimeout = realSetTimeout;
         setSystemTime(new Date(tick + 1200));
         const until = performance.now() + 5_000;
         while (!rowsOf(services.history, "cron").length && performance.now() < until) await Bun.sleep(25);
+        // Before the clock runs again: no later tick may be claimed meanwhile.
+        await scheduler.close();
       } finally {
-        globalThis.setTimeout = croner;
+        globalThis.setTimeout = realSetTimeout;
         setSystemTime();
       }
       expect(cronerTimers).toBeGreaterThanOrEqual(2);
