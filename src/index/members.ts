@@ -13,13 +13,15 @@
 //                before it ranks it (service.ts). Generations written before cuts have no `cut` in their meta.
 // The display name in word members lets search rank candidates without reading item records.
 import { type EntryIdForm, entryId, type ItemRecord, splitEntryId } from "../catalog/entries.ts";
-import { phrase, words } from "../catalog/normalize.ts";
+import { words } from "../catalog/normalize.ts";
 
 interface EntryMembers {
   /** The language as it names the entry's sorted sets: lower-cased, so `iso` filters ignore case. */
   iso: string;
   phrase: string;
   words: string[];
+  /** The words it is found by, each once: the keys of its word members (memberKey). */
+  vocabulary: string[];
 }
 
 /** How a generation writes its members: the entry id form, and whether long word members carry a cut display name. */
@@ -43,28 +45,36 @@ export function entryMembers(sku: string, record: ItemRecord, position: number, 
   if (!e) return null;
   const [iso, displayName, originName] = e;
   const id = entryId(sku, position, form.ids);
-  const display = phrase(displayName);
+  const own = words(displayName);
+  const display = own.join(" ");
   const displayBytes = Buffer.byteLength(display);
   const length = lengthMark(display.length);
-  const own = new Set(words(displayName));
-  const other = new Set<string>();
-  for (const w of words(record.n)) if (!own.has(w)) other.add(w);
-  for (const w of words(originName)) if (!own.has(w)) other.add(w);
+  const tail = `\u0000${id}`;
   const members: string[] = [];
-  const addMember = (head: string) => members.push(`${head}${form.cut ? fitting(head, display, displayBytes) : display}\u0000${id}`);
-  for (const w of own) addMember(`${w}\u0000${length}`);
-  for (const w of other) addMember(`${NAME_MARK}${w}\u0000${length}`);
-  return { iso: iso.toLowerCase(), phrase: `${display}\u0000${id}`, words: members };
+  // Each word once, the display name's first (an entry has at most MAX_ENTRY_WORDS: a list does).
+  const vocabulary: string[] = [];
+  const addMember = (word: string, named: boolean) => {
+    if (vocabulary.includes(word)) return;
+    vocabulary.push(word);
+    const head = named ? `${NAME_MARK}${word}\u0000${length}` : `${word}\u0000${length}`;
+    // The head's bytes: the word's, NUL and the two characters of the length mark (and the name mark).
+    const headBytes = Buffer.byteLength(word) + (named ? 4 : 3);
+    members.push(head + (form.cut ? fitting(headBytes, display, displayBytes) : display) + tail);
+  };
+  for (const w of own) addMember(w, false);
+  for (const w of words(record.n)) addMember(w, true);
+  for (const w of words(originName)) addMember(w, true);
+  return { iso: iso.toLowerCase(), phrase: display + tail, words: members, vocabulary };
 }
 
 /**
- * The display name as a word member starting with `head` carries it: whole if the member fits
+ * The display name as a word member whose head (word, marks) takes `headBytes` carries it: whole if it fits
  * MEMBER_MAX bytes with the longest entry id, else cut at a character to fit with CUT_MARK (whole
  * when even an empty name would not fit: such a member stays long). Depends only on head and name,
  * so every member of one word and name is cut alike. `displayBytes`: the name's UTF-8 length.
  */
-function fitting(head: string, display: string, displayBytes: number): string {
-  const room = MEMBER_MAX - ID_MAX - 1 - Buffer.byteLength(head);
+function fitting(headBytes: number, display: string, displayBytes: number): string {
+  const room = MEMBER_MAX - ID_MAX - 1 - headBytes;
   if (displayBytes <= room) return display;
   let left = room - CUT_MARK.length;
   if (left < 0) return display;

@@ -5,7 +5,7 @@ import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
 import type { Keys, SetKind } from "./keys.ts";
-import { entryMembers, MEMBER_MAX, type MemberForm, memberKey } from "./members.ts";
+import { entryMembers, MEMBER_MAX, type MemberForm } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
 import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PREFIX_SEARCH, PUBLISH, READ_PUSH, SERVING_STATE } from "./scripts.ts";
 import type { SetSorter } from "./set-sorter.ts";
@@ -210,10 +210,8 @@ export class IndexStore {
         isos.add(m.iso);
         sets.add(setName("phrase", m.iso), m.phrase);
         const wordSet = setName("word", m.iso);
-        for (const w of m.words) {
-          sets.add(wordSet, w);
-          vocab.add(memberKey(w));
-        }
+        for (const w of m.words) sets.add(wordSet, w);
+        for (const w of m.vocabulary) vocab.add(w);
       }
     }
     for (const part of chunks(records, VALUES_PER_COMMAND)) pipe.hset(g.items, ...part);
