@@ -259,6 +259,29 @@ describe("addDisplayNames (supplier names on an origin)", () => {
     addDisplayNames(record, [{ iso: "nl", display_name: "Postpapier" }], "Given");
     expect(toEntry("s1", record, 2)!.origin_name).toBe("Given");
   });
+
+  test("the word limit counts distinct words over display name, name and origin name, however often repeated", () => {
+    const record = base();
+    const numbered = (from: number, count: number) => Array.from({ length: count }, (_, i) => `w${from + i}`).join(" ");
+    const refused: string[] = [];
+    const added = addDisplayNames(
+      record,
+      [
+        // 40 words with repeats, 30 distinct with the name's and origin name's (31 with "Letterhead").
+        { iso: "en", display_name: `${numbered(0, 30)} ${numbered(0, 10)}` },
+        // 31 distinct of its own, "Letterhead" the 32nd: at the limit.
+        { iso: "en", display_name: `Card ${numbered(100, 30)} letterhead letterhead` },
+        // 33 distinct.
+        { iso: "en", display_name: numbered(200, 32) },
+        // 31 distinct of its own and 2 of another origin name (nl: Briefpapier, and the name): 33.
+        { iso: "nl", display_name: numbered(300, 31) },
+      ],
+      undefined,
+      (reason, name) => refused.push(`${reason}: ${name.display_name.slice(0, 9)}`),
+    );
+    expect(added).toEqual([2, 3]);
+    expect(refused).toEqual(["too_many_words: w200 w201", "too_many_words: w300 w301"]);
+  });
 });
 
 describe("entry ids", () => {
