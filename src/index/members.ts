@@ -20,7 +20,7 @@ interface EntryMembers {
   iso: string;
   phrase: string;
   words: string[];
-  /** The words it is found by, each once: the keys of its word members (memberKey). */
+  /** The word of each of its word members, in their order: the words it is found by. */
   vocabulary: string[];
 }
 
@@ -118,13 +118,6 @@ interface ParsedMember {
   item: string;
   position: number;
   id: string;
-}
-
-/** The word of a word member, the display name of a phrase member: the text before the first NUL (without the name mark). */
-export function memberKey(member: string): string {
-  const from = member.startsWith(NAME_MARK) ? 1 : 0;
-  const first = member.indexOf("\u0000");
-  return first < 0 ? member.slice(from) : member.slice(from, first);
 }
 
 /** Reads a phrase or word member; null if it is not one of ours. */
