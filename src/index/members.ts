@@ -13,7 +13,7 @@
 //                before it ranks it (service.ts). Generations written before cuts have no `cut` in their meta.
 // The display name in word members lets search rank candidates without reading item records.
 import { type EntryIdForm, entryId, type ItemRecord, splitEntryId } from "../catalog/entries.ts";
-import { words } from "../catalog/normalize.ts";
+import { phrase, words } from "../catalog/normalize.ts";
 
 interface EntryMembers {
   /** The language as it names the entry's sorted sets: lower-cased, so `iso` filters ignore case. */
@@ -45,8 +45,7 @@ export function entryMembers(sku: string, record: ItemRecord, position: number, 
   if (!e) return null;
   const [iso, displayName, originName] = e;
   const id = entryId(sku, position, form.ids);
-  const own = words(displayName);
-  const display = own.join(" ");
+  const display = phrase(displayName);
   const displayBytes = Buffer.byteLength(display);
   const length = lengthMark(display.length);
   const tail = `\u0000${id}`;
@@ -61,7 +60,7 @@ export function entryMembers(sku: string, record: ItemRecord, position: number, 
     const headBytes = Buffer.byteLength(word) + (named ? 4 : 3);
     members.push(head + (form.cut ? fitting(headBytes, display, displayBytes) : display) + tail);
   };
-  for (const w of own) addMember(w, false);
+  for (const w of words(displayName)) addMember(w, false);
   for (const w of words(record.n)) addMember(w, true);
   for (const w of words(originName)) addMember(w, true);
   return { iso: iso.toLowerCase(), phrase: display + tail, words: members, vocabulary };
