@@ -93,8 +93,8 @@ export class SetSorter {
     return [...new Set([...this.runs.keys(), ...this.inMemory.keys()])];
   }
 
-  /** A set's members in Redis's order, each once. */
-  *sorted(set: string): Generator<string> {
+  /** A set's members in Redis's order, each once, given a block at a time (a resumption per member costs more than the merge). */
+  *sorted(set: string): Generator<string[]> {
     const mapped = this.mapped.has(set);
     const cursors: Cursor[] = [];
     for (const run of this.runs.get(set) ?? []) cursors.push(new Cursor((i) => (i < run.length ? this.readBlock(run[i]!, mapped) : null)));
@@ -102,13 +102,18 @@ export class SetSorter {
     if (members) cursors.push(new Cursor((i) => (i === 0 ? members.sort() : null)));
     const heap = new CursorHeap(cursors.filter((c) => c.key !== null));
     let last: string | null = null;
+    let out: string[] = [];
     for (let c = heap.top(); c; c = heap.top()) {
       const key = c.key!;
-      if (key !== last) yield mapped ? fromKey(key) : key;
+      if (key !== last && out.push(mapped ? fromKey(key) : key) === BLOCK) {
+        yield out;
+        out = [];
+      }
       last = key;
       c.next();
       heap.settle();
     }
+    if (out.length) yield out;
   }
 
   /** Removes the temporary file; the sorter is empty after. */

@@ -255,14 +255,15 @@ export class IndexStore {
         long = [];
         await between(performance.now() - started);
       };
-      for (const member of sets.sorted(name)) {
-        if (Buffer.byteLength(member) > MEMBER_MAX) long.push(member);
-        else if (piece.push(member) === PIECE_FILL) {
-          pieces.push(piece);
-          piece = [];
+      for (const block of sets.sorted(name))
+        for (const member of block) {
+          if (Buffer.byteLength(member) > MEMBER_MAX) long.push(member);
+          else if (piece.push(member) === PIECE_FILL) {
+            pieces.push(piece);
+            piece = [];
+          }
+          if (pieces.length === PIECES_PER_PIPELINE || long.length === VALUES_PER_COMMAND) await flush();
         }
-        if (pieces.length === PIECES_PER_PIPELINE || long.length === VALUES_PER_COMMAND) await flush();
-      }
       if (piece.length) pieces.push(piece);
       await flush();
     }
