@@ -1,5 +1,5 @@
 // Peer benchmark: search-sync against RediSearch 1.2.2 (Debian's redis-redisearch) on the same
-// entries and the same query mix.
+// entries and the same query mix, with the floor of a search over search-sync's index beside them.
 //   bun bench/peer.ts [--origins 10000] [--duration 5] [--queries 400] [--rounds 2] [--reseed]
 // Installs what it needs when missing (Debian: wrk, redis-redisearch). Needs the shared MongoDB
 // (scripts/services.sh start; MONGODB_URI) and builds dist/search-sync if it is not there.
@@ -13,8 +13,11 @@
 //   (display_name TEXT WEIGHT 5, name TEXT, origin_name TEXT, iso TAG; sku and slug stored) and
 //   FT.ADD pipelined 1,000 at a time; served by bench/peer-server.ts (Bun, uncached, the same
 //   endpoints and answer shape).
+// - The floor: bench/floor-server.ts over search-sync's index, one round trip per request (one
+//   piece of one language's word set and the records it names, no ranking): how many requests per
+//   second a search over that index can answer at most on this machine, next to the peer's.
 // - The same mix (bench/wrk.ts: each endpoint's queries from the words of its own type's display
-//   names) against both with wrk, 1 then 32 connections, in alternating rounds; medians reported.
+//   names) against all three with wrk, 1 then 32 connections, in rounds of alternating order; medians reported.
 // - CPU: what the server and its Redis used during each wrk run (Linux /proc), per request: on a
 //   shared machine a steadier comparison than requests per second.
 // - Memory: Redis used_memory after loading minus before, per entry. Load: entries per second of
@@ -121,7 +124,29 @@ if (values.reseed || !meta || JSON.stringify(meta.opts) !== JSON.stringify(opts)
 await mongo.close();
 
 const dir = mkdtempSync(join(tmpdir(), "bench-peer-"));
-let peer: ReturnType<typeof Bun.spawn> | null = null;
+const benchServers: ReturnType<typeof Bun.spawn>[] = [];
+/** Starts one of bench/'s Bun servers on a free port and waits until it answers /healthz. */
+async function benchServer(script: string, env: Record<string, string>): Promise<{ url: string; pid: number }> {
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = Bun.spawn(["bun", join(ROOT, script)], {
+    env: { PATH: process.env.PATH ?? "", PORT: String(port), ...env },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  benchServers.push(proc);
+  for (
+    let i = 0;
+    i < 200 &&
+    !(await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  )
+    await Bun.sleep(25);
+  return { url, pid: proc.pid };
+}
 let ss: Redis | null = null;
 let rs: Redis | null = null;
 try {
@@ -243,23 +268,9 @@ try {
   const rsAfter = await usedMemory(rs);
   console.log(`RediSearch: ${docs} documents in ${(addMs / 1000).toFixed(2)} s, ${Math.round((rsAfter - rsBefore) / docs)} bytes/entry`);
 
-  const peerPort = freePort();
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  peer = Bun.spawn(["bun", join(ROOT, "bench/peer-server.ts")], {
-    env: { PATH: process.env.PATH ?? "", PORT: String(peerPort), REDIS_URL: rsRedis.url },
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  for (
-    let i = 0;
-    i < 200 &&
-    !(await fetch(`${peerUrl}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    ));
-    i++
-  )
-    await Bun.sleep(25);
+  const peer = await benchServer("bench/peer-server.ts", { REDIS_URL: rsRedis.url });
+  // The floor: the least a search over search-sync's index can cost here (bench/floor-server.ts).
+  const floor = await benchServer("bench/floor-server.ts", { REDIS_URL: ssRedis.url, REDIS_KEY_PREFIX: env.REDIS_KEY_PREFIX });
 
   // ---------- the same queries against both ----------
   const words = {} as Record<ItemType, string[]>;
@@ -272,7 +283,8 @@ try {
   const script = writeMixScript(dir, requests);
   const targets = [
     { name: "search-sync", url: service.url, pids: [service.proc.pid, await redisPid(ss)], redis: ss },
-    { name: "RediSearch 1.2.2", url: peerUrl, pids: [peer.pid, await redisPid(rs)], redis: rs },
+    { name: "RediSearch 1.2.2", url: peer.url, pids: [peer.pid, await redisPid(rs)], redis: rs },
+    { name: "floor", url: floor.url, pids: [floor.pid, await redisPid(ss)], redis: ss },
   ];
   // How many of the distinct searches each side answers with something (a check that both search the same data).
   const answered: Record<string, number> = {};
@@ -321,27 +333,28 @@ try {
       commands: median(rs.map((x) => x.redis_commands)),
     };
   };
-  const [a, b] = targets.map((t) => t.name) as [string, string];
+  const [a, b, f] = targets.map((t) => t.name) as [string, string, string];
   const fmt = (x: number, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
   const lines = [
-    `| | ${a} | ${b} | ${a} / ${b} |`,
-    "|---|---|---|---|",
+    `| | ${a} | ${b} | ${a} / ${b} | ${f} | ${f} / ${b} |`,
+    "|---|---|---|---|---|---|",
     ...[1, 32].flatMap((c) => {
-      const x = row(a, c);
-      const y = row(b, c);
+      const [x, y, z] = [row(a, c), row(b, c), row(f, c)];
+      const cpu = (r: typeof x) => `${fmt(r.server, 2)} + ${fmt(r.redis, 2)}`;
+      const cpuRatio = (r: typeof x) => fmt((r.server + r.redis) / (y.server + y.redis), 2);
       return [
-        `| req/s, ${c} conn | ${fmt(x.rps)} | ${fmt(y.rps)} | ${fmt(x.rps / y.rps, 2)} |`,
-        `| p50 ms, ${c} conn | ${fmt(x.p50, 2)} | ${fmt(y.p50, 2)} | ${fmt(x.p50 / y.p50, 2)} |`,
-        `| p99 ms, ${c} conn | ${fmt(x.p99, 2)} | ${fmt(y.p99, 2)} | ${fmt(x.p99 / y.p99, 2)} |`,
-        `| CPU ms/request, ${c} conn: server + Redis | ${fmt(x.server, 2)} + ${fmt(x.redis, 2)} | ${fmt(y.server, 2)} + ${fmt(y.redis, 2)} | ${fmt((x.server + x.redis) / (y.server + y.redis), 2)} |`,
-        `| Redis commands/request (in scripts too), ${c} conn | ${fmt(x.commands, 1)} | ${fmt(y.commands, 1)} | |`,
+        `| req/s, ${c} conn | ${fmt(x.rps)} | ${fmt(y.rps)} | ${fmt(x.rps / y.rps, 2)} | ${fmt(z.rps)} | ${fmt(z.rps / y.rps, 2)} |`,
+        `| p50 ms, ${c} conn | ${fmt(x.p50, 2)} | ${fmt(y.p50, 2)} | ${fmt(x.p50 / y.p50, 2)} | ${fmt(z.p50, 2)} | ${fmt(z.p50 / y.p50, 2)} |`,
+        `| p99 ms, ${c} conn | ${fmt(x.p99, 2)} | ${fmt(y.p99, 2)} | ${fmt(x.p99 / y.p99, 2)} | ${fmt(z.p99, 2)} | ${fmt(z.p99 / y.p99, 2)} |`,
+        `| CPU ms/request, ${c} conn: server + Redis | ${cpu(x)} | ${cpu(y)} | ${cpuRatio(x)} | ${cpu(z)} | ${cpuRatio(z)} |`,
+        `| Redis commands/request (in scripts too), ${c} conn | ${fmt(x.commands, 1)} | ${fmt(y.commands, 1)} | | ${fmt(z.commands, 1)} | |`,
       ];
     }),
-    `| non-2xx (all runs) | ${row(a, 1).non2xx + row(a, 32).non2xx} | ${row(b, 1).non2xx + row(b, 32).non2xx} | |`,
-    `| searches answered non-empty (of ${new Set(requests).size}) | ${answered[a]} | ${answered[b]} | |`,
-    `| Redis bytes/entry | ${fmt((ssAfter - ssBefore) / total)} | ${fmt((rsAfter - rsBefore) / docs)} | ${fmt((ssAfter - ssBefore) / total / ((rsAfter - rsBefore) / docs), 2)} |`,
-    `| load entries/s, from memory (index writes / FT.ADD, pipelined) | ${fmt(total / (writeMs / 1000))} | ${fmt(docs / (addMs / 1000))} | ${fmt(total / (writeMs / 1000) / (docs / (addMs / 1000)), 2)} |`,
-    `| load entries/s, whole sync from MongoDB | ${fmt(total / (run.duration_ms / 1000))} | — | |`,
+    `| non-2xx (all runs) | ${row(a, 1).non2xx + row(a, 32).non2xx} | ${row(b, 1).non2xx + row(b, 32).non2xx} | | ${row(f, 1).non2xx + row(f, 32).non2xx} | |`,
+    `| searches answered non-empty (of ${new Set(requests).size}) | ${answered[a]} | ${answered[b]} | | ${answered[f]} | |`,
+    `| Redis bytes/entry | ${fmt((ssAfter - ssBefore) / total)} | ${fmt((rsAfter - rsBefore) / docs)} | ${fmt((ssAfter - ssBefore) / total / ((rsAfter - rsBefore) / docs), 2)} | | |`,
+    `| load entries/s, from memory (index writes / FT.ADD, pipelined) | ${fmt(total / (writeMs / 1000))} | ${fmt(docs / (addMs / 1000))} | ${fmt(total / (writeMs / 1000) / (docs / (addMs / 1000)), 2)} | | |`,
+    `| load entries/s, whole sync from MongoDB | ${fmt(total / (run.duration_ms / 1000))} | — | | | |`,
   ];
   console.log(`\n${total} entries (${originsPerType} origins per type); ${rounds} rounds of ${duration} s per side and connection count; medians`);
   console.log(
@@ -377,9 +390,9 @@ try {
 } finally {
   ss?.disconnect();
   rs?.disconnect();
-  if (peer) {
-    peer.kill("SIGTERM");
-    await peer.exited;
+  for (const proc of benchServers) {
+    proc.kill("SIGTERM");
+    await proc.exited;
   }
   await killAll();
   rmSync(dir, { recursive: true, force: true });
