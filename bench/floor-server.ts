@@ -5,10 +5,12 @@
 // Its requests per second bound what a real search over the index can reach here.
 //   PORT=… REDIS_URL=redis://… REDIS_KEY_PREFIX=… bun bench/floor-server.ts
 import { Redis } from "ioredis";
-import { type ItemRecord, toEntry } from "../src/catalog/entries.ts";
+import { toEntry } from "../src/catalog/entries.ts";
 import { words } from "../src/catalog/normalize.ts";
 import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import { Keys, LUA_GEN_KEYS } from "../src/index/keys.ts";
+import { decodeRecord } from "../src/index/store.ts";
+import { serveSearch } from "./peer-server.ts";
 import { SEARCH_PATHS } from "./wrk.ts";
 
 // KEYS: current. ARGV: type base, iso, word, limit. Returns [sku, position, record, …].
@@ -47,7 +49,6 @@ return out`;
 
 const keys = new Keys(process.env.REDIS_KEY_PREFIX ?? "");
 const TYPE_OF = new Map<string, ItemType>(ITEM_TYPES.map((type) => [SEARCH_PATHS[type], type]));
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 if (import.meta.main) {
   const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
@@ -60,26 +61,18 @@ if (import.meta.main) {
       word,
       limit,
     );
-  Bun.serve({
-    port: Number(process.env.PORT ?? 8101),
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      const url = new URL(request.url);
-      if (url.pathname === "/healthz") return json({ status: "ok" });
-      const type = TYPE_OF.get(url.pathname);
-      if (!type) return json({ error: "not_found" }, 404);
-      const limit = Number(url.searchParams.get("limit") ?? 30);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return json({ error: "invalid_request", field: "limit" }, 422);
-      const first = words(url.searchParams.get("query") ?? "")[0];
-      if (!first) return json({ suggestions: [] });
-      const reply = await floorSearch(type, (url.searchParams.get("iso") ?? "en").toLowerCase(), first, limit);
-      const suggestions: Entry[] = [];
-      for (let i = 0; i + 2 < reply.length; i += 3) {
-        const record = reply[i + 2];
-        const entry = record ? toEntry(reply[i]!, JSON.parse(record) as ItemRecord, Number.parseInt(reply[i + 1]!, 36)) : null;
-        if (entry) suggestions.push(entry);
-      }
-      return json({ suggestions });
-    },
+  serveSearch(8101, async ({ path, query, iso, limit }) => {
+    const type = TYPE_OF.get(path);
+    if (!type) return null;
+    const first = words(query)[0];
+    if (!first) return [];
+    const reply = await floorSearch(type, (iso ?? "en").toLowerCase(), first, limit);
+    const suggestions: Entry[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      const record = reply[i + 2];
+      const entry = record ? toEntry(reply[i]!, decodeRecord(record), Number.parseInt(reply[i + 1]!, 36)) : null;
+      if (entry) suggestions.push(entry);
+    }
+    return suggestions;
   });
 }

@@ -528,7 +528,8 @@ function encodeRecord(record: ItemRecord): string {
   return JSON.stringify({ ...record, e: record.e.map((e) => (e && e[2] === record.o[e[0]] ? [e[0], e[1]] : e)) });
 }
 
-function decodeRecord(json: string): ItemRecord {
+/** An item record as stored (encodeRecord) → the whole record. */
+export function decodeRecord(json: string): ItemRecord {
   const record = JSON.parse(json) as ItemRecord;
   for (const e of record.e as (string[] | null)[]) if (e?.length === 2) e.push(record.o[e[0]!]!);
   return record;
