@@ -272,7 +272,7 @@ try {
   // The floor: the least a search over search-sync's index can cost here (bench/floor-server.ts).
   const floor = await benchServer("bench/floor-server.ts", { REDIS_URL: ssRedis.url, REDIS_KEY_PREFIX: env.REDIS_KEY_PREFIX });
 
-  // ---------- the same queries against both ----------
+  // ---------- the same queries against all three ----------
   const words = {} as Record<ItemType, string[]>;
   for (const type of ITEM_TYPES) {
     const seen = new Set<string>();
