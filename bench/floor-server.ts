@@ -5,7 +5,7 @@
 // Its requests per second bound what a real search over the index can reach here.
 //   PORT=… REDIS_URL=redis://… REDIS_KEY_PREFIX=… bun bench/floor-server.ts
 import { Redis } from "ioredis";
-import { toEntry } from "../src/catalog/entries.ts";
+import { ID_ALPHABET, toEntry } from "../src/catalog/entries.ts";
 import { words } from "../src/catalog/normalize.ts";
 import { type Entry, ITEM_TYPES, type ItemType } from "../src/catalog/types.ts";
 import { Keys, LUA_GEN_KEYS } from "../src/index/keys.ts";
@@ -16,7 +16,7 @@ import { SEARCH_PATHS } from "./wrk.ts";
 // KEYS: current. ARGV: type base, iso, word, limit. Returns [sku, position, record, …].
 // Entry ids in the short form (entries.ts) turn back into skus here: 2 characters → 3 hex digits.
 const FLOOR_SEARCH = `${LUA_GEN_KEYS}
-local ALPHABET = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz'
+local ALPHABET = '${ID_ALPHABET}'
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {} end
 local set = gen_keys(ARGV[1], gen).set('word', ARGV[2])

@@ -200,7 +200,7 @@ export function supplierLink(doc: Record<string, unknown>, tally: SkipTally): st
 // 16 characters of an alphabet in ASCII order, so ids sort as the 24-hex skus do and every
 // sorted-set member is 8 bytes shorter. Indexes written before (meta without `ids`) hold the
 // 24-hex form, which parseEntryId reads too.
-const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+export const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 /** Character code → its value in ID_ALPHABET, -1 for other characters. */
 const ID_DIGIT = new Int8Array(128).fill(-1);
 for (let i = 0; i < 64; i++) ID_DIGIT[ID_ALPHABET.charCodeAt(i)] = i;
