@@ -56,8 +56,8 @@ export function entryMembers(sku: string, record: ItemRecord, position: number, 
     if (vocabulary.includes(word)) return;
     vocabulary.push(word);
     const head = named ? `${NAME_MARK}${word}\u0000${length}` : `${word}\u0000${length}`;
-    // The head's bytes: the word's, NUL and the two characters of the length mark (and the name mark).
-    const headBytes = Buffer.byteLength(word) + (named ? 4 : 3);
+    // The head's bytes: the word's, and one each for the NUL and the marks' characters (all below U+0080).
+    const headBytes = Buffer.byteLength(word) + 1 + length.length + (named ? NAME_MARK.length : 0);
     members.push(head + (form.cut ? fitting(headBytes, display, displayBytes) : display) + tail);
   };
   for (const w of words(displayName)) addMember(w, false);
