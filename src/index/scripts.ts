@@ -319,7 +319,8 @@ return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates')
 // above, runs (word_range) as [iso, places, members joined, …].
 // Phrase members (display names starting with the query) come first. Only when they give fewer
 // than \`limit\` entries (counted once per item and display name): the word members of the query
-// word with the fewest (\`driver\`, its 1-based position; \`counts\` has every query word's), first
+// word with the fewest (\`driver\`, its 1-based position; \`counts\` has every query word's, -1 for one
+// not counted to the end as it could not drive), first
 // of the entries' own display-name words, then, only when those still give fewer than \`limit\`
 // entries whose display name has every query word, of the words found only through the item's
 // name or origin name (members marked with \1, see members.ts). A single query word is not
@@ -354,14 +355,23 @@ if #ARGV > 5 and distinct < limit then
   -- A single query word drives uncounted: reading its members costs no more than counting them.
   local best_count = nil
   if #ARGV == 6 then driver = 1 end
-  for t = 6, #ARGV > 6 and #ARGV or 0 do
-    local w, count = ARGV[t], 0
+  -- Longest first (most often the fewest members): a word stops being counted, and counts -1,
+  -- once it cannot drive, i.e. has as many members as the fewest so far (ties go to the earlier word).
+  local order = {}
+  for t = 6, #ARGV > 6 and #ARGV or 0 do order[#order + 1] = t - 5 end
+  table.sort(order, function(x, y)
+    if #ARGV[x + 5] ~= #ARGV[y + 5] then return #ARGV[x + 5] > #ARGV[y + 5] end
+    return x < y
+  end)
+  for _, n in ipairs(order) do
+    local w, count = ARGV[n + 5], 0
     for _, i in ipairs(isos) do
+      if best_count ~= nil and (count > best_count or (count == best_count and n > driver)) then count = -1; break end
       local set = k.set('word', i)
       count = count + piece_count(set, w, w .. '\\255') + piece_count(set, '\\1' .. w, '\\1' .. w .. '\\255')
     end
-    counts[#counts + 1] = count
-    if best_count == nil or count < best_count then driver, best_count = t - 5, count end
+    counts[n] = count
+    if count >= 0 and (best_count == nil or count < best_count or (count == best_count and n < driver)) then driver, best_count = n, count end
   end
   if best_count ~= 0 then
     local best, spaced = ARGV[driver + 5], {}

@@ -63,7 +63,10 @@ interface PrefixHits {
   nameHits: LanguageHits[];
   /** Which query word's members were read (1-based; 0: none). */
   driver: number;
-  /** How many word members each query word's prefix has (empty when the word members were not needed, or for a single query word). */
+  /**
+   * How many word members each query word's prefix has, -1 for one not counted to the end (it has
+   * more than the driver); empty when the word members were not needed, or for a single query word.
+   */
   counts: number[];
   /** Runs of word and name members the reads stopped inside, unordered by cut display names (scripts.ts word_range). */
   wordRuns: Run[];
