@@ -33,7 +33,7 @@ local function bound(b) if b == '' then return nil end return b end
 if op == 'add' then local n = 0; for i = 4, #ARGV do n = n + piece_add(set, ARGV[i]) end return n end
 if op == 'rem' then local n = 0; for i = 4, #ARGV do n = n + piece_rem(set, ARGV[i]) end return n end
 if op == 'range' then return piece_range(set, bound(ARGV[4]), bound(ARGV[5]), tonumber(ARGV[6])) end
-if op == 'count' then return piece_count(set, bound(ARGV[4]), bound(ARGV[5])) end`;
+if op == 'count' then return piece_count(set, bound(ARGV[4]), bound(ARGV[5]), tonumber(ARGV[6])) end`;
 
 const call = (op: string, ...args: (string | number | Buffer)[]) => redis.eval(CALL, 1, g.meta, keys.typeBase("categories"), "g1", op, ...args);
 
@@ -88,7 +88,14 @@ async function expectReadsLikeOneSet(prefixes: string[], limits: number[]): Prom
         got: await redis.zrangebylex(REFERENCE, min, max, "LIMIT", 0, limit),
       });
     }
-    expect({ p, count: await call("count", lo, hi) }).toEqual({ p, count: await redis.zlexcount(REFERENCE, min, max) });
+    const count = await redis.zlexcount(REFERENCE, min, max);
+    expect({ p, count: await call("count", lo, hi) }).toEqual({ p, count });
+    // Counting up to `enough`: the count while below it, else at least `enough` (a read may stop early).
+    for (const enough of [0, 1, 100, count, count + 1]) {
+      const got = (await call("count", lo, hi, enough)) as number;
+      expect({ p, enough, exact: got < enough ? got : count >= enough }).toEqual({ p, enough, exact: count < enough ? count : true });
+      expect(got).toBeLessThanOrEqual(count);
+    }
   }
 }
 
@@ -122,6 +129,18 @@ test("a piece that fills up splits in two, and every piece stays a listpack", as
   expect((await pieces()).length).toBeGreaterThan(12);
   await expectWellFormed();
   await expectReadsLikeOneSet(["", "b", "box", "box\u0000", "boxes", "c", "card", "cards\u0000", "z", "flyer\u0000\u0001"], [1, 10, 100, 700, 5000]);
+  // A count that has enough stops reading pieces: the whole set spans more than 12.
+  const pieceReads = async (enough?: number) => {
+    const calls = async () => {
+      const stats = await redis.info("commandstats");
+      return ["zcard", "zlexcount"].reduce((sum, cmd) => sum + Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+    };
+    const before = await calls();
+    await call("count", "", "", ...(enough === undefined ? [] : [enough]));
+    return (await calls()) - before;
+  };
+  expect(await pieceReads()).toBeGreaterThan(12);
+  expect(await pieceReads(100)).toBeLessThanOrEqual(2);
 });
 
 test("adding a member again changes nothing, and a member below every piece becomes the first piece's first", async () => {

@@ -143,16 +143,39 @@ local function piece_range(set, lo, hi, limit)
   return merged
 end
 -- How many members from lo to hi: pieces between the first and the last read lie wholly inside.
-local function piece_count(set, lo, hi)
+-- Given \`enough\`, it stops once it has counted that many and returns what it has (at least \`enough\`):
+-- a prefix of a few letters spans a piece for every 64 to 128 members.
+local function piece_count(set, lo, hi, enough)
   local min, max = lex(lo, '-'), lex(hi, '+')
-  local entries = {}
-  pieces_in(set, lo, hi, function(e) entries[#entries + 1] = e end)
   local n = has_long(set) and redis.call('ZLEXCOUNT', set.all, min, max) or 0
-  for i, e in ipairs(entries) do
-    if i == 1 or i == #entries then n = n + redis.call('ZLEXCOUNT', piece_of(set, e), min, max)
+  local full = function() return enough ~= nil and n >= enough end
+  if full() then return n end
+  -- A piece is counted when the next one is found (so it is not the last), or at the end.
+  local pending, first = nil, true
+  local function add(e, last)
+    if first or last then n = n + redis.call('ZLEXCOUNT', piece_of(set, e), min, max)
     else n = n + redis.call('ZCARD', piece_of(set, e)) end
+    first = false
   end
+  pieces_in(set, lo, hi, function(e)
+    if pending then add(pending, false) end
+    pending = e
+    return full()
+  end)
+  if pending and not full() then add(pending, true) end
   return n
+end
+-- Word members from lo to hi in the word sets of the languages \`isos\` of generation keys \`k\`,
+-- own and name (\\1, members.ts); given \`enough\`, at least that many once it has counted them.
+local function word_count(k, isos, lo, hi, enough)
+  local c = 0
+  for _, i in ipairs(isos) do
+    if enough and c >= enough then break end
+    local set = k.set('word', i)
+    c = c + piece_count(set, lo, hi, enough and enough - c)
+    c = c + piece_count(set, '\\1' .. lo, '\\1' .. hi, enough and enough - c)
+  end
+  return c
 end
 -- Word members (members.ts). A member's display name runs from after its length mark (two bytes
 -- below a space; absent in older members) to its last NUL, and ends with the cut mark when the
@@ -364,12 +387,11 @@ if #ARGV > 5 and distinct < limit then
     return x < y
   end)
   for _, n in ipairs(order) do
-    local w, count = ARGV[n + 5], 0
-    for _, i in ipairs(isos) do
-      if best_count ~= nil and (count > best_count or (count == best_count and n > driver)) then count = -1; break end
-      local set = k.set('word', i)
-      count = count + piece_count(set, w, w .. '\\255') + piece_count(set, '\\1' .. w, '\\1' .. w .. '\\255')
-    end
+    local w = ARGV[n + 5]
+    -- It cannot drive with \`stop\` members or more.
+    local stop = best_count and (n > driver and best_count or best_count + 1)
+    local count = word_count(k, isos, w, w .. '\\255', stop)
+    if stop and count >= stop then count = -1 end
     counts[n] = count
     if count >= 0 and (best_count == nil or count < best_count or (count == best_count and n < driver)) then driver, best_count = n, count end
   end
@@ -440,20 +462,12 @@ for t = 1, n do
   a = a + 4 + #g.words
   groups[t] = g
 end
-local function count(lo, hi)
-  local c = 0
-  for _, i in ipairs(isos) do
-    local set = k.set('word', i)
-    c = c + piece_count(set, lo, hi) + piece_count(set, '\\1' .. lo, '\\1' .. hi)
-  end
-  return c
-end
 local driver, best = 1, nil
 if n > 1 then
   -- Fewest prefix members first: counting a word's expansions stops once it cannot be the fewest.
   local order = {}
   for t, g in ipairs(groups) do
-    if g.count < 0 then g.count = count(g.prefix, g.prefix .. '\\255') end
+    if g.count < 0 then g.count = word_count(k, isos, g.prefix, g.prefix .. '\\255') end
     order[t] = t
   end
   table.sort(order, function(x, y) return groups[x].count < groups[y].count end)
@@ -462,7 +476,7 @@ if n > 1 then
     local c = g.count
     for _, w in ipairs(g.words) do
       if best ~= nil and c >= best then break end
-      c = c + count(w .. '\\0', w .. '\\0\\255')
+      c = c + word_count(k, isos, w .. '\\0', w .. '\\0\\255', best and best - c)
     end
     if best == nil or c < best then driver, best = t, c end
   end
