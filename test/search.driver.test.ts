@@ -48,8 +48,10 @@ describe("the driver of a multi-word search", () => {
     expect(found!.counts).toEqual([LANGUAGES.length, LANGUAGES.length]);
   });
 
-  test("the answers are those of the rare word's entries", async () => {
-    for (const query of ["quokka zeb", "zeb quokka"]) {
+  test("the answers are those of the rare word's entries, with a typo too", async () => {
+    // "quokkx" has no members, so "zeb" is not counted in the prefix read: the expansion counts it.
+    expect((await prefixHits(["quokkx", "zeb"]))!.counts).toEqual([0, -1]);
+    for (const query of ["quokka zeb", "zeb quokka", "quokkx zeb", "zeb quokkx", "quokka zebar"]) {
       const answers = await services.search.search("categories", { query, limit: 10 });
       expect(answers.map((e) => e.display_name)).toEqual(["Quokka zebra"]);
     }
