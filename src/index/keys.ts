@@ -26,7 +26,8 @@
 //   <p>{type}:g:<gen>:phrase#<id>:<iso>, word#<id>:<iso>  zset (score 0), one piece: up to 128 members of up to 64 bytes
 //   <p>{type}:g:<gen>:phrase#plain:<iso>, word#plain:<iso>  zset (score 0): every member, as runs of earlier releases
 //                                wrote them before putting them into pieces (a run now sorts them itself, SetSorter)
-//   <p>{type}:g:<gen>:vocab      zset (score 0) of distinct normalised words
+//   <p>{type}:g:<gen>:vocab      zset (score 0) "<normalised word>\0<iso>" per word and language of the word members
+//                                (members.ts; older indexes: the distinct words alone)
 //   <p>{changes}:lease           change follower's lease: "<follower id> <token>", with expiry
 //   <p>{changes}:tokens          hash collection → resume token (EJSON) of its change stream
 //   <p>{changes}:links:<type>    hash supplier _id → origin sku it links to, as the follower last saw it

@@ -11,6 +11,9 @@
 //                (at a character) so that it fits, followed by CUT_MARK: "<word>\0<length><cut name>\x01\0<entry id>".
 //                Its length mark stays the whole name's; search reads the item record of such a member
 //                before it ranks it (service.ts). Generations written before cuts have no `cut` in their meta.
+//   vocab member: "<normalised word>\0<iso>" for each word of the word members of a language (older
+//                indexes hold the word alone: its languages unknown), so search reads only the languages
+//                that hold a query word.
 // The display name in word members lets search rank candidates without reading item records.
 import { type EntryIdForm, entryId, type ItemRecord, splitEntryId } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
@@ -99,6 +102,17 @@ function isSurrogatePair(text: string, at: number): boolean {
 function lengthMark(n: number): string {
   const v = Math.min(n, 31 * 31 - 1);
   return String.fromCharCode(1 + Math.floor(v / 31), 1 + (v % 31));
+}
+
+/** The vocabulary member of a word of a language's word members. */
+export function vocabularyMember(word: string, iso: string): string {
+  return `${word}\u0000${iso}`;
+}
+
+/** A vocabulary member's word, and its language (null: written before languages were kept, so any). */
+export function parseVocabularyMember(member: string): { word: string; iso: string | null } {
+  const nul = member.indexOf("\u0000");
+  return nul < 0 ? { word: member, iso: null } : { word: member.slice(0, nul), iso: member.slice(nul + 1) };
 }
 
 /** Leads the word members of words an entry is found by only through its item's name or origin name. */

@@ -8,7 +8,7 @@ import {
   MAX_ENTRY_WORDS,
   MAX_ITEM_ENTRIES,
 } from "../catalog/entries.ts";
-import { entryMembers, type MemberForm, NEW_FORM } from "./members.ts";
+import { entryMembers, type MemberForm, NEW_FORM, vocabularyMember } from "./members.ts";
 
 interface AddItem {
   linked: string;
@@ -130,7 +130,7 @@ function memberChanges(sku: string, before: ItemRecord | null, after: ItemRecord
     if (next) {
       if (!keptPhrase) changes.push(["pa", next.iso, next.phrase]);
       next.words.forEach((w, i) => {
-        if (!keptWords.has(w)) changes.push(["wa", next.iso, w], ["v", next.iso, next.vocabulary[i]!]);
+        if (!keptWords.has(w)) changes.push(["wa", next.iso, w], ["v", next.iso, vocabularyMember(next.vocabulary[i]!, next.iso)]);
       });
     }
   }

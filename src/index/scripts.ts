@@ -338,8 +338,14 @@ if not gen then return false end
 return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates') or '0')`;
 
 // One search's prefix reads, in one round trip. Returns {gen, vocab_version, phrase hits, word
-// hits, name hits, driver, counts, word runs, name runs, names unsure}, hits by language as
-// above, runs (word_range) as [iso, places, members joined, …].
+// hits, name hits, driver, counts, word runs, name runs, names unsure, languages hinted}, hits by
+// language as above, runs (word_range) as [iso, places, members joined, …].
+// The languages read can be narrowed by a hint: those whose vocabulary (members.ts) has a word
+// starting with each query word, as search found them in the vocabulary it read at
+// "<gen>:<vocab version>". Only those can hold an entry every query word starts a word of: the
+// hint is taken only while that is still the serving generation's vocabulary (\`languages hinted\`
+// is then 1), and it narrows the prefix reads alone (\`driver\` is then 0 and \`counts\` empty:
+// what inside-word and typo matches need is read in every language by EXPANDED_SEARCH).
 // Phrase members (display names starting with the query) come first. Only when they give fewer
 // than \`limit\` entries (counted once per item and display name): the word members of the query
 // word with the fewest (\`driver\`, its 1-based position; \`counts\` has every query word's, -1 for one
@@ -350,14 +356,28 @@ return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates')
 // counted (\`counts\` stays empty). Members with a cut display name (and runs) may or may not
 // count: when that decides, the name words are read and \`names unsure\` is 1, so search counts on
 // the whole names and drops them if they were not needed.
-// KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, query words….
+// KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, hint's
+// "<gen>:<vocab version>" ('' for none), hinted languages (comma-separated), query words….
 export const PREFIX_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+-- The query words are ARGV[W + 1] to ARGV[#ARGV].
+local W = 7
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {} end
 local k = gen_keys(base, gen)
+local vocab_version = redis.call('HGET', k.meta, 'vocab_version') or '0'
 local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
+-- The candidate budget is shared by the languages searched, but each gets a page's worth.
+local each = math.max(limit + 10, math.floor(cap / math.max(#isos, 1)))
+local hinted = ARGV[6] ~= '' and ARGV[6] == gen .. ':' .. vocab_version
+if hinted then
+  local hint, narrowed = ',' .. ARGV[7] .. ',', {}
+  for _, i in ipairs(isos) do
+    if string.find(hint, ',' .. i .. ',', 1, true) then narrowed[#narrowed + 1] = i end
+  end
+  isos = narrowed
+end
 local phrase_hits, word_hits, name_hits, counts, seen, distinct, driver = {}, {}, {}, {}, {}, 0, 0
 local word_runs, name_runs, unsure = {}, {}, 0
 for _, i in ipairs(isos) do
@@ -374,20 +394,20 @@ for _, i in ipairs(isos) do
     if not seen[key] then seen[key] = true; distinct = distinct + 1 end
   end
 end
-if #ARGV > 5 and distinct < limit then
+if #ARGV > W and #isos > 0 and distinct < limit then
   -- A single query word drives uncounted: reading its members costs no more than counting them.
   local best_count = nil
-  if #ARGV == 6 then driver = 1 end
+  if #ARGV == W + 1 then driver = 1 end
   -- Longest first (most often the fewest members): a word stops being counted, and counts -1,
   -- once it cannot drive, i.e. has as many members as the fewest so far (ties go to the earlier word).
   local order = {}
-  for t = 6, #ARGV > 6 and #ARGV or 0 do order[#order + 1] = t - 5 end
+  for t = W + 1, #ARGV > W + 1 and #ARGV or 0 do order[#order + 1] = t - W end
   table.sort(order, function(x, y)
-    if #ARGV[x + 5] ~= #ARGV[y + 5] then return #ARGV[x + 5] > #ARGV[y + 5] end
+    if #ARGV[x + W] ~= #ARGV[y + W] then return #ARGV[x + W] > #ARGV[y + W] end
     return x < y
   end)
   for _, n in ipairs(order) do
-    local w = ARGV[n + 5]
+    local w = ARGV[n + W]
     -- It cannot drive with \`stop\` members or more.
     local stop = best_count and (n > driver and best_count or best_count + 1)
     local count = word_count(k, isos, w, w .. '\\255', stop)
@@ -396,10 +416,8 @@ if #ARGV > 5 and distinct < limit then
     if count >= 0 and (best_count == nil or count < best_count or (count == best_count and n < driver)) then driver, best_count = n, count end
   end
   if best_count ~= 0 then
-    local best, spaced = ARGV[driver + 5], {}
-    for t = 6, #ARGV do spaced[t] = ' ' .. ARGV[t] end
-    -- The candidate budget is shared by the languages searched, but each gets a page's worth.
-    local each = math.max(limit + 10, math.floor(cap / #isos))
+    local best, spaced = ARGV[driver + W], {}
+    for t = W + 1, #ARGV do spaced[t] = ' ' .. ARGV[t] end
     for _, i in ipairs(isos) do
       local members, run, places = word_range(k.set('word', i), best, best .. '\\255', each)
       add_run(word_runs, i, run, places)
@@ -415,8 +433,8 @@ if #ARGV > 5 and distinct < limit then
         -- the member's own word). Past the display name, the entry id holds no space.
         local all = not cut
         if cut then unsure = unsure + 1 end
-        for t = 6, all and #ARGV or 0 do
-          if t ~= driver + 5 then
+        for t = W + 1, all and #ARGV or 0 do
+          if t ~= driver + W then
             local at = string.find(m, ARGV[t], from, true)
             if at ~= from and not (at and string.find(m, spaced[t], from, true)) then all = false; break end
           end
@@ -440,7 +458,8 @@ if #ARGV > 5 and distinct < limit then
     else unsure = 0 end
   end
 end
-return {gen, redis.call('HGET', k.meta, 'vocab_version') or '0', phrase_hits, word_hits, name_hits, driver, counts, word_runs, name_runs, unsure}`;
+if hinted then driver, counts = 0, {} end
+return {gen, vocab_version, phrase_hits, word_hits, name_hits, driver, counts, word_runs, name_runs, unsure, hinted and 1 or 0}`;
 
 // Word hits of query words expanded through the vocabulary (infix and typo words), in generation
 // ARGV[2] if it still serves; false if it does not. Each query word comes as: the word, how many

@@ -5,7 +5,7 @@ import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
 import type { Keys, SetKind } from "./keys.ts";
-import { entryMembers, MEMBER_MAX, type MemberForm } from "./members.ts";
+import { entryMembers, MEMBER_MAX, type MemberForm, vocabularyMember } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
 import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PREFIX_SEARCH, PUBLISH, READ_PUSH, SERVING_STATE } from "./scripts.ts";
 import type { SetSorter } from "./set-sorter.ts";
@@ -73,6 +73,8 @@ interface PrefixHits {
   nameRuns: Run[];
   /** The name hits were read only because members with cut display names might not count: whether they were needed is for search to tell. */
   namesUnsure: boolean;
+  /** The query's `languages` were taken: only they were read, and no query word's members were counted (driver 0). */
+  languagesTaken: boolean;
 }
 
 /** Members of one language that the read of up to some limit stopped inside; `places` of them are within the limit. */
@@ -100,6 +102,11 @@ interface PrefixQuery {
   limit: number;
   /** How many word members the query may read, shared by the languages it searches. */
   wordCandidates: number;
+  /**
+   * The only languages that can hold an entry every query word starts a word of, as the vocabulary
+   * read at `state` ("<gen>:<vocab version>") shows them: taken while it is still the serving one.
+   */
+  languages?: { state: string; isos: string[] };
 }
 
 /** One attempt of a push update: applied (the plan), nothing serving, or a concurrent change won. */
@@ -214,7 +221,7 @@ export class IndexStore {
         sets.add(setName("phrase", m.iso), m.phrase);
         const wordSet = setName("word", m.iso);
         for (const w of m.words) sets.add(wordSet, w);
-        for (const w of m.vocabulary) vocab.add(w);
+        for (const w of m.vocabulary) vocab.add(vocabularyMember(w, m.iso));
       }
     }
     for (const part of chunks(records, VALUES_PER_COMMAND)) pipe.hset(g.items, ...part);
@@ -438,10 +445,12 @@ export class IndexStore {
       q.phrase,
       q.limit,
       q.wordCandidates,
+      q.languages?.state ?? "",
+      q.languages?.isos.join(",") ?? "",
       ...q.words,
-    )) as [string, string, string[], string[], string[], number, number[], RunsReply, RunsReply, number] | [];
+    )) as [string, string, string[], string[], string[], number, number[], RunsReply, RunsReply, number, number] | [];
     if (reply.length === 0) return null;
-    const [gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts, wordRuns, nameRuns, unsure] = reply;
+    const [gen, vocabVersion, phraseHits, wordHits, nameHits, driver, counts, wordRuns, nameRuns, unsure, languagesTaken] = reply;
     return {
       gen,
       vocabVersion,
@@ -453,6 +462,7 @@ export class IndexStore {
       wordRuns: runs(wordRuns),
       nameRuns: runs(nameRuns),
       namesUnsure: unsure === 1,
+      languagesTaken: languagesTaken === 1,
     };
   }
 

@@ -4,11 +4,13 @@
 // the prefix reads plus one for those items. Only when the entries whose own display name has
 // every query word as a word start are fewer than `limit` does it expand the query words through
 // the type's vocabulary (words they are inside of, words they match with typos) and read those
-// words' members: one more round trip, before the items.
+// words' members: one more round trip, before the items. The vocabulary, kept once read, also
+// tells which languages have words starting with each query word: the prefix reads then read
+// only the languages that have them all.
 import { type ItemRecord, itemSku, toEntry } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
-import { CUT_MARK, parseMember } from "../index/members.ts";
+import { CUT_MARK, parseMember, parseVocabularyMember } from "../index/members.ts";
 import type { ExpandedWord, IndexStore, LanguageHits, Run } from "../index/store.ts";
 import { type Logger, silentLogger } from "../platform/log.ts";
 import { ResultCache } from "./cache.ts";
@@ -23,8 +25,13 @@ const VOCAB_MATCHES = 20;
 const SLACK = 10;
 /** Shortest query word that can match inside words (typos need 4 letters). */
 const MIN_EXPANDABLE = 2;
-/** Expansions of query words kept per vocabulary (emptied when full). */
+/** Expansions of query words, and languages of their prefixes, kept per vocabulary (each emptied when full). */
 const EXPANSIONS_KEPT = 5_000;
+/**
+ * Most vocabulary words a query word's languages are gathered from: a prefix starting more
+ * (one or two letters, mostly) is read in every language.
+ */
+const LANGUAGE_WORDS = 256;
 /**
  * Push updates and the change follower add words as they come (hundreds a second while a stream
  * is busy), and each addition is a new vocabulary version. A new version is read again only once
@@ -43,7 +50,11 @@ interface LoadedVocabulary {
   gen: string;
   version: string;
   vocabulary: Vocabulary;
+  /** Each word's languages, comma-separated; null when some member did not say (members.ts), so any. */
+  languages: Map<string, string | null>;
   expansions: Map<string, Expansion>;
+  /** The languages of the words starting with a query word (prefixLanguages). */
+  prefixLanguages: Map<string, Set<string> | null>;
   /** performance.now() when it was read, and how long the read took. */
   readAt: number;
   readMs: number;
@@ -129,9 +140,19 @@ export class SearchService {
     if (query.trim() !== "" && queryWords.length === 0) return [];
     const matcher = new QueryMatcher(queryWords);
     const isoKey = iso?.toLowerCase() ?? "";
-    const found = await this.store.prefixHits(type, { iso: isoKey, phrase: matcher.phrase, words: queryWords, limit, wordCandidates: WORD_CANDIDATES });
+    const kept = this.vocabularies.get(type);
+    const languages = kept && queryLanguages(kept, queryWords);
+    const found = await this.store.prefixHits(type, {
+      iso: isoKey,
+      phrase: matcher.phrase,
+      words: queryWords,
+      limit,
+      wordCandidates: WORD_CANDIDATES,
+      ...(kept && languages && { languages: { state: `${kept.gen}:${kept.version}`, isos: languages } }),
+    });
     if (!found) return [];
     const { gen } = found;
+    if (queryWords.length > 0 && !found.languagesTaken) this.keepVocabulary(type, gen, found.vocabVersion);
     const records = new Records((skus) => this.items(type, gen, skus));
     // The records of cut members that decide which members the reads took: in runs, and, when the
     // name words were read only in case, every cut word hit (the count that decides is on whole names).
@@ -218,6 +239,13 @@ export class SearchService {
     return reply;
   }
 
+  /** Reads the vocabulary in the background unless the one kept is the serving one: searches after it read fewer languages. */
+  private keepVocabulary(type: ItemType, gen: string, version: string): void {
+    const kept = this.vocabularies.get(type);
+    if (kept?.gen === gen && kept.version === version) return;
+    this.vocabulary(type, gen, version).catch((err) => this.logger.debug("Could not read the search vocabulary", { type, err }));
+  }
+
   private expansion(vocabulary: LoadedVocabulary, word: string): Expansion {
     let e = vocabulary.expansions.get(word);
     if (e === undefined) {
@@ -237,12 +265,20 @@ export class SearchService {
     if (!read) {
       read = (async () => {
         const started = performance.now();
-        const words = await this.store.vocabulary(type, gen);
+        const languages = new Map<string, string | null>();
+        for (const member of await this.store.vocabulary(type, gen)) {
+          const { word, iso } = parseVocabularyMember(member);
+          const known = languages.get(word);
+          if (iso === null || known === null) languages.set(word, null);
+          else languages.set(word, known === undefined ? iso : `${known},${iso}`);
+        }
         const loaded = {
           gen,
           version,
-          vocabulary: new Vocabulary(words),
+          vocabulary: new Vocabulary([...languages.keys()]),
+          languages,
           expansions: new Map(),
+          prefixLanguages: new Map(),
           readAt: performance.now(),
           readMs: performance.now() - started,
         };
@@ -256,6 +292,35 @@ export class SearchService {
 }
 
 const NONE: { hits: LanguageHits[]; runs: Run[] } = { hits: [], runs: [] };
+
+/**
+ * The languages whose vocabulary has words starting with every query word: only they can hold an
+ * entry every query word starts a word of. null: any language, as far as the vocabulary tells.
+ */
+function queryLanguages(kept: LoadedVocabulary, queryWords: string[]): string[] | null {
+  let out: string[] | null = null;
+  for (const word of queryWords) {
+    const languages = prefixLanguages(kept, word);
+    if (languages !== null) out = (out ?? [...languages]).filter((iso) => languages.has(iso));
+  }
+  return out;
+}
+
+/** The languages of the vocabulary words starting with `prefix`; null for any (too many words, or one whose languages are not kept). */
+function prefixLanguages(kept: LoadedVocabulary, prefix: string): Set<string> | null {
+  let found = kept.prefixLanguages.get(prefix);
+  if (found !== undefined) return found;
+  const [from, to] = kept.vocabulary.startingWith(prefix);
+  found = to - from > LANGUAGE_WORDS ? null : new Set();
+  for (let i = from; i < to && found; i++) {
+    const isos = kept.languages.get(kept.vocabulary.words[i]!);
+    if (isos == null) found = null;
+    else for (const iso of isos.split(",")) found.add(iso);
+  }
+  if (kept.prefixLanguages.size >= EXPANSIONS_KEPT) kept.prefixLanguages.clear();
+  kept.prefixLanguages.set(prefix, found);
+  return found;
+}
 
 /** Item records one search has read, by the entry ids' item part (null: the item has none). */
 class Records {

@@ -184,6 +184,19 @@ export class Vocabulary {
     return lo;
   }
 
+  /** The words starting with `prefix`: the index of the first, and of the first after them. */
+  startingWith(prefix: string): [number, number] {
+    const words = this.words;
+    let lo = 0;
+    let hi = words.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (words[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < words.length && words[lo]!.startsWith(prefix) ? [lo, this.skip(lo, prefix)] : [lo, lo];
+  }
+
   /** The first index after `from` whose word does not start with `prefix` (such words are contiguous). */
   skip(from: number, prefix: string): number {
     const words = this.words;
