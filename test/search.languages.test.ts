@@ -118,6 +118,17 @@ beforeAll(async () => {
   }));
   for (let n = 0; n < 30; n++)
     docs.push({ _id: new ObjectId(), name: "Poster print", slug: `p${n}`, display_name: [{ iso: "en", display_name: `Poster print ${n}` }] });
+  // "business" has fewer members than "bły" in Polish but more in all languages: the word that
+  // drives is chosen over every language, as without a hint, or the one Polish entry matching both
+  // (through its item's name) is past the Polish "business" members one read takes.
+  const more = (count: number, name: string, iso: string, display: string) => {
+    for (let n = 0; n < count; n++)
+      docs.push({ _id: new ObjectId(), name, slug: `${iso}${docs.length}`, display_name: [{ iso, display_name: `${display} ${n}` }] });
+  };
+  more(100, "Business card", "en", "Business card");
+  more(60, "Business cards", "pl", "Wizytówki");
+  more(70, "Glossy stickers", "pl", "Błyszczące naklejki");
+  docs.push({ _id: new ObjectId(), name: "Błyszczące Business cards", slug: "glossy", display_name: [{ iso: "pl", display_name: "Wizytówki dwustronne" }] });
   await ctx.db.collection("categories").insertMany(docs);
   services = await ctx.services();
   expect((await services.engine.run("categories", "api")).status).toBe("success");
@@ -157,6 +168,7 @@ const QUERIES = [
   "mailr box",
   "posetr fr",
   "zzzz",
+  "business bły",
 ];
 const ISOS = [undefined, "nl", "PL", "xx"];
 

@@ -344,8 +344,10 @@ return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates')
 // starting with each query word, as search found them in the vocabulary it read at
 // "<gen>:<vocab version>". Only those can hold an entry every query word starts a word of: the
 // hint is taken only while that is still the serving generation's vocabulary (\`languages hinted\`
-// is then 1), and it narrows the prefix reads alone (\`driver\` is then 0 and \`counts\` empty:
-// what inside-word and typo matches need is read in every language by EXPANDED_SEARCH).
+// is then 1). The words are still counted in every language, so the same word drives. For one
+// query word the hinted languages are all those its members are in; for several, the driver's
+// members may be in others, which inside-word and typo matches of the other words need:
+// \`driver\` is then 0, and EXPANDED_SEARCH reads them in every language.
 // Phrase members (display names starting with the query) come first. Only when they give fewer
 // than \`limit\` entries (counted once per item and display name): the word members of the query
 // word with the fewest (\`driver\`, its 1-based position; \`counts\` has every query word's, -1 for one
@@ -370,6 +372,8 @@ local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
 -- The candidate budget is shared by the languages searched, but each gets a page's worth.
 local each = math.max(limit + 10, math.floor(cap / math.max(#isos, 1)))
+-- Words are counted in every language searched, so a hint does not change which one drives.
+local counted = isos
 local hinted = ARGV[6] ~= '' and ARGV[6] == gen .. ':' .. vocab_version
 if hinted then
   local hint, narrowed = ',' .. ARGV[7] .. ',', {}
@@ -394,7 +398,7 @@ for _, i in ipairs(isos) do
     if not seen[key] then seen[key] = true; distinct = distinct + 1 end
   end
 end
-if #ARGV > W and #isos > 0 and distinct < limit then
+if #ARGV > W and distinct < limit then
   -- A single query word drives uncounted: reading its members costs no more than counting them.
   local best_count = nil
   if #ARGV == W + 1 then driver = 1 end
@@ -410,7 +414,7 @@ if #ARGV > W and #isos > 0 and distinct < limit then
     local w = ARGV[n + W]
     -- It cannot drive with \`stop\` members or more.
     local stop = best_count and (n > driver and best_count or best_count + 1)
-    local count = word_count(k, isos, w, w .. '\\255', stop)
+    local count = word_count(k, counted, w, w .. '\\255', stop)
     if stop and count >= stop then count = -1 end
     counts[n] = count
     if count >= 0 and (best_count == nil or count < best_count or (count == best_count and n < driver)) then driver, best_count = n, count end
@@ -458,7 +462,8 @@ if #ARGV > W and #isos > 0 and distinct < limit then
     else unsure = 0 end
   end
 end
-if hinted then driver, counts = 0, {} end
+-- With several query words, the driver's members were read only where all the words are.
+if hinted and #ARGV > W + 1 then driver = 0 end
 return {gen, vocab_version, phrase_hits, word_hits, name_hits, driver, counts, word_runs, name_runs, unsure, hinted and 1 or 0}`;
 
 // Word hits of query words expanded through the vocabulary (infix and typo words), in generation

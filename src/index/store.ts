@@ -73,7 +73,7 @@ interface PrefixHits {
   nameRuns: Run[];
   /** The name hits were read only because members with cut display names might not count: whether they were needed is for search to tell. */
   namesUnsure: boolean;
-  /** The query's `languages` were taken: only they were read, and no query word's members were counted (driver 0). */
+  /** The query's `languages` were taken: only they were read (with several query words, `driver` is then 0: its members were not read everywhere). */
   languagesTaken: boolean;
 }
 
