@@ -230,6 +230,30 @@ local function add_run(runs, i, run, places)
 end
 `;
 
+// The languages a search reads a word in, as the vocabulary the service read tells them
+// (members.ts): an argument "*" for any, else the languages comma-separated. A script takes them
+// only while that vocabulary, "<gen>:<vocab version>", is still the serving generation's.
+export const LANGUAGES_ANY = "*";
+const LUA_LANGUAGES = `
+local function vocabulary_current(state, gen, vocab_version)
+  return state ~= '' and state == gen .. ':' .. vocab_version
+end
+-- A language argument as a set, or nil for any.
+local function language_set(arg)
+  if arg == '${LANGUAGES_ANY}' then return nil end
+  local set = {}
+  for i in string.gmatch(arg, '[^,]+') do set[i] = true end
+  return set
+end
+-- The languages of \`isos\` in \`set\` (all for nil).
+local function among(isos, set)
+  if not set then return isos end
+  local out = {}
+  for _, i in ipairs(isos) do if set[i] then out[#out + 1] = i end end
+  return out
+end
+`;
+
 // Switches the serving generation if this run still owns the type (fence) and every push
 // journaled during the build has been replayed into the new generation.
 // KEYS: current, owner, building, journal, gens. ARGV: gen, token, journal entries applied.
@@ -338,16 +362,15 @@ if not gen then return false end
 return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates') or '0')`;
 
 // One search's prefix reads, in one round trip. Returns {gen, vocab_version, phrase hits, word
-// hits, name hits, driver, counts, word runs, name runs, names unsure, languages hinted}, hits by
+// hits, name hits, driver, counts, word runs, name runs, names unsure, languages taken}, hits by
 // language as above, runs (word_range) as [iso, places, members joined, …].
-// The languages read can be narrowed by a hint: those whose vocabulary (members.ts) has a word
-// starting with each query word, as search found them in the vocabulary it read at
-// "<gen>:<vocab version>". Only those can hold an entry every query word starts a word of: the
-// hint is taken only while that is still the serving generation's vocabulary (\`languages hinted\`
-// is then 1). The words are still counted in every language, so the same word drives. For one
-// query word the hinted languages are all those its members are in; for several, the driver's
-// members may be in others, which inside-word and typo matches of the other words need:
-// \`driver\` is then 0, and EXPANDED_SEARCH reads them in every language.
+// With each query word, search can give the languages whose vocabulary has words starting with
+// it (LUA_LANGUAGES), taken while that vocabulary is current (\`languages taken\` is then 1). A
+// word's members are counted only in its languages (it has none elsewhere), and the prefix reads
+// read only the languages of every query word: only they can hold an entry every query word
+// starts a word of. For one query word those are all the languages its members are in; for
+// several, the driver's members may be in others, which inside-word and typo matches of the
+// other words need: \`driver\` is then 0, and EXPANDED_SEARCH reads them in every language.
 // Phrase members (display names starting with the query) come first. Only when they give fewer
 // than \`limit\` entries (counted once per item and display name): the word members of the query
 // word with the fewest (\`driver\`, its 1-based position; \`counts\` has every query word's, -1 for one
@@ -358,9 +381,10 @@ return gen .. ':' .. (redis.call('HGET', gen_keys(ARGV[1], gen).meta, 'updates')
 // counted (\`counts\` stays empty). Members with a cut display name (and runs) may or may not
 // count: when that decides, the name words are read and \`names unsure\` is 1, so search counts on
 // the whole names and drops them if they were not needed.
-// KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, hint's
-// "<gen>:<vocab version>" ('' for none), hinted languages (comma-separated), query words….
-export const PREFIX_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
+// KEYS: current. ARGV: type base, iso ('' for all), query phrase, limit, word candidates, the
+// vocabulary's "<gen>:<vocab version>" ('' for none), each query word's languages joined by ';',
+// query words….
+export const PREFIX_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}${LUA_LANGUAGES}
 local base, iso, q, limit, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 -- The query words are ARGV[W + 1] to ARGV[#ARGV].
 local W = 7
@@ -372,16 +396,15 @@ local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
 -- The candidate budget is shared by the languages searched, but each gets a page's worth.
 local each = math.max(limit + 10, math.floor(cap / math.max(#isos, 1)))
--- Words are counted in every language searched, so a hint does not change which one drives.
-local counted = isos
-local hinted = ARGV[6] ~= '' and ARGV[6] == gen .. ':' .. vocab_version
+-- Each query word's languages (nil: any), while the vocabulary they come from is current.
+local hinted, languages = vocabulary_current(ARGV[6], gen, vocab_version), {}
 if hinted then
-  local hint, narrowed = ',' .. ARGV[7] .. ',', {}
-  for _, i in ipairs(isos) do
-    if string.find(hint, ',' .. i .. ',', 1, true) then narrowed[#narrowed + 1] = i end
-  end
-  isos = narrowed
+  for arg in string.gmatch(ARGV[7] .. ';', '([^;]*);') do languages[#languages + 1] = language_set(arg) end
 end
+-- A word's members are counted in its languages; the reads read the languages of every word.
+local counted = {}
+for n = 1, #ARGV - W do counted[n] = among(isos, languages[n]) end
+for n = 1, #ARGV - W do isos = among(isos, languages[n]) end
 local phrase_hits, word_hits, name_hits, counts, seen, distinct, driver = {}, {}, {}, {}, {}, 0, 0
 local word_runs, name_runs, unsure = {}, {}, 0
 for _, i in ipairs(isos) do
@@ -414,7 +437,7 @@ if #ARGV > W and distinct < limit then
     local w = ARGV[n + W]
     -- It cannot drive with \`stop\` members or more.
     local stop = best_count and (n > driver and best_count or best_count + 1)
-    local count = word_count(k, counted, w, w .. '\\255', stop)
+    local count = word_count(k, counted[n], w, w .. '\\255', stop)
     if stop and count >= stop then count = -1 end
     counts[n] = count
     if count >= 0 and (best_count == nil or count < best_count or (count == best_count and n < driver)) then driver, best_count = n, count end
@@ -467,23 +490,34 @@ if hinted and #ARGV > W + 1 then driver = 0 end
 return {gen, vocab_version, phrase_hits, word_hits, name_hits, driver, counts, word_runs, name_runs, unsure, hinted and 1 or 0}`;
 
 // Word hits of query words expanded through the vocabulary (infix and typo words), in generation
-// ARGV[2] if it still serves; false if it does not. Each query word comes as: the word, how many
-// members its prefix has (-1: not counted), 1 if its prefix members were read already, n, then n
-// whole words it expands to. The query word whose prefix and words have the fewest members drives:
-// its members are read, up to a budget per language for own words and again for name words.
-// KEYS: current. ARGV: type base, gen, iso ('' for all), limit, word candidates, query words count, the query words….
+// ARGV[2] if it still serves; false if it does not. Each query word comes as: the word, the
+// languages of the words starting with it (LUA_LANGUAGES), how many members its prefix has (-1:
+// not counted), 1 if its prefix members were read already, n, then n whole words it expands to,
+// each followed by its languages. The languages are taken while the vocabulary they come from
+// ("<gen>:<vocab version>") is current: a word is then counted and read only in its languages.
+// The query word whose prefix and words have the fewest members drives: its members are read, up
+// to a budget per language for own words and again for name words.
+// KEYS: current. ARGV: type base, gen, iso ('' for all), limit, word candidates, the vocabulary's
+// "<gen>:<vocab version>" ('' for none), query words count, the query words….
 // Returns {driver (1-based), hits by language as PREFIX_SEARCH's (own members, then name members), runs as PREFIX_SEARCH's}.
-export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}
-local base, gen, iso, limit, cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+export const EXPANDED_SEARCH = `${LUA_GEN_KEYS}${LUA_PIECES}${LUA_LANGUAGES}
+local base, gen, iso, limit, cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
 if redis.call('GET', KEYS[1]) ~= gen then return false end
 local k = gen_keys(base, gen)
 local isos = {iso}
 if iso == '' then isos = redis.call('SMEMBERS', k.isos) end
-local groups, a = {}, 7
+local hinted = vocabulary_current(ARGV[6], gen, redis.call('HGET', k.meta, 'vocab_version') or '0')
+local function languages(arg) if hinted then return language_set(arg) end end
+-- A word's languages: \`set\` (nil for any) and \`isos\`, those searched among them.
+local function word(text, arg)
+  local set = languages(arg)
+  return {text = text, set = set, isos = among(isos, set)}
+end
+local groups, a = {}, 8
 for t = 1, n do
-  local g = {prefix = ARGV[a], count = tonumber(ARGV[a + 1]), read = ARGV[a + 2] == '1', words = {}}
-  for x = 1, tonumber(ARGV[a + 3]) do g.words[x] = ARGV[a + 3 + x] end
-  a = a + 4 + #g.words
+  local g = {prefix = word(ARGV[a], ARGV[a + 1]), count = tonumber(ARGV[a + 2]), read = ARGV[a + 3] == '1', words = {}}
+  for x = 1, tonumber(ARGV[a + 4]) do g.words[x] = word(ARGV[a + 3 + 2 * x], ARGV[a + 4 + 2 * x]) end
+  a = a + 5 + 2 * #g.words
   groups[t] = g
 end
 local driver, best = 1, nil
@@ -491,7 +525,7 @@ if n > 1 then
   -- Fewest prefix members first: counting a word's expansions stops once it cannot be the fewest.
   local order = {}
   for t, g in ipairs(groups) do
-    if g.count < 0 then g.count = word_count(k, isos, g.prefix, g.prefix .. '\\255') end
+    if g.count < 0 then g.count = word_count(k, g.prefix.isos, g.prefix.text, g.prefix.text .. '\\255') end
     order[t] = t
   end
   table.sort(order, function(x, y) return groups[x].count < groups[y].count end)
@@ -500,7 +534,7 @@ if n > 1 then
     local c = g.count
     for _, w in ipairs(g.words) do
       if best ~= nil and c >= best then break end
-      c = c + word_count(k, isos, w .. '\\0', w .. '\\0\\255', best and best - c)
+      c = c + word_count(k, w.isos, w.text .. '\\0', w.text .. '\\0\\255', best and best - c)
     end
     if best == nil or c < best then driver, best = t, c end
   end
@@ -511,15 +545,15 @@ local hits, runs = {}, {}
 for _, mark in ipairs({'', '\\1'}) do
   for _, i in ipairs(isos) do
     local left, got = each, {}
-    local function read(lo, hi)
-      if left <= 0 then return end
+    local function read(w, lo, hi)
+      if left <= 0 or (w.set and not w.set[i]) then return end
       local members, run, places = word_range(k.set('word', i), mark .. lo, mark .. hi, left)
       left = left - #members - places
       for _, m in ipairs(members) do got[#got + 1] = m end
       add_run(runs, i, run, places)
     end
-    if not g.read then read(g.prefix, g.prefix .. '\\255') end
-    for _, w in ipairs(g.words) do read(w .. '\\0', w .. '\\0\\255') end
+    if not g.read then read(g.prefix, g.prefix.text, g.prefix.text .. '\\255') end
+    for _, w in ipairs(g.words) do read(w, w.text .. '\\0', w.text .. '\\0\\255') end
     if #got > 0 then
       hits[#hits + 1] = i
       hits[#hits + 1] = table.concat(got, ${LUA_MEMBER_SEPARATOR})

@@ -7,7 +7,18 @@ import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platf
 import type { Keys, SetKind } from "./keys.ts";
 import { entryMembers, MEMBER_MAX, type MemberForm, vocabularyMember } from "./members.ts";
 import { type PushOp, type PushPlan, skusOf } from "./push-plan.ts";
-import { ABANDON, APPLY_PUSH, EXPANDED_SEARCH, KEY_COUNT, MEMBER_SEPARATOR, PREFIX_SEARCH, PUBLISH, READ_PUSH, SERVING_STATE } from "./scripts.ts";
+import {
+  ABANDON,
+  APPLY_PUSH,
+  EXPANDED_SEARCH,
+  KEY_COUNT,
+  LANGUAGES_ANY,
+  MEMBER_SEPARATOR,
+  PREFIX_SEARCH,
+  PUBLISH,
+  READ_PUSH,
+  SERVING_STATE,
+} from "./scripts.ts";
 import type { SetSorter } from "./set-sorter.ts";
 
 const UNLINK_BATCH = 100;
@@ -84,13 +95,31 @@ export interface Run extends LanguageHits {
 }
 
 /** One query word for expandedHits: its prefix (and what is known of it) and the whole words it expands to. */
+/**
+ * Languages of words, as the vocabulary read at `state` ("<gen>:<vocab version>") tells them (null:
+ * any): a search script takes them while that is still the serving generation's vocabulary.
+ */
+export interface WordLanguages {
+  state: string;
+  /** One list per word. */
+  words: (string[] | null)[];
+}
+
+/** A word's languages as a search script's argument. */
+function languagesArg(languages: string[] | null | undefined): string {
+  return languages ? languages.join(",") : LANGUAGES_ANY;
+}
+
 export interface ExpandedWord {
   prefix: string;
+  /** The languages of the words starting with it (null: any). */
+  languages: string[] | null;
   /** Members its prefix has, or -1 when not counted. */
   count: number;
   /** Its prefix members were read already (by prefixHits). */
   read: boolean;
-  words: string[];
+  /** The whole words it expands to, each with its languages (null: any). */
+  words: { word: string; languages: string[] | null }[];
 }
 
 interface PrefixQuery {
@@ -102,11 +131,8 @@ interface PrefixQuery {
   limit: number;
   /** How many word members the query may read, shared by the languages it searches. */
   wordCandidates: number;
-  /**
-   * The only languages that can hold an entry every query word starts a word of, as the vocabulary
-   * read at `state` ("<gen>:<vocab version>") shows them: taken while it is still the serving one.
-   */
-  languages?: { state: string; isos: string[] };
+  /** The languages of each query word (words starting with it), taken while that vocabulary is current. */
+  languages?: WordLanguages;
 }
 
 /** One attempt of a push update: applied (the plan), nothing serving, or a concurrent change won. */
@@ -446,7 +472,7 @@ export class IndexStore {
       q.limit,
       q.wordCandidates,
       q.languages?.state ?? "",
-      q.languages?.isos.join(",") ?? "",
+      q.languages?.words.map(languagesArg).join(";") ?? "",
       ...q.words,
     )) as [string, string, string[], string[], string[], number, number[], RunsReply, RunsReply, number, number] | [];
     if (reply.length === 0) return null;
@@ -474,10 +500,13 @@ export class IndexStore {
   async expandedHits(
     type: ItemType,
     gen: string,
-    q: { iso: string; limit: number; wordCandidates: number; words: ExpandedWord[] },
+    q: { iso: string; limit: number; wordCandidates: number; words: ExpandedWord[]; vocabulary: string },
   ): Promise<{ driver: number; hits: LanguageHits[]; runs: Run[] } | null> {
     const args: (string | number)[] = [];
-    for (const w of q.words) args.push(w.prefix, w.count, w.read ? 1 : 0, w.words.length, ...w.words);
+    for (const w of q.words) {
+      args.push(w.prefix, languagesArg(w.languages), w.count, w.read ? 1 : 0, w.words.length);
+      for (const e of w.words) args.push(e.word, languagesArg(e.languages));
+    }
     const reply = (await runScript(
       this.client,
       EXPANDED_SEARCH,
@@ -488,6 +517,7 @@ export class IndexStore {
       q.iso,
       q.limit,
       q.wordCandidates,
+      q.vocabulary,
       q.words.length,
       ...args,
     )) as [number, string[], RunsReply] | null;

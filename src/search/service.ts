@@ -11,7 +11,7 @@ import { type ItemRecord, itemSku, toEntry } from "../catalog/entries.ts";
 import { phrase, words } from "../catalog/normalize.ts";
 import type { Entry, ItemType } from "../catalog/types.ts";
 import { CUT_MARK, parseMember, parseVocabularyMember } from "../index/members.ts";
-import type { ExpandedWord, IndexStore, LanguageHits, Run } from "../index/store.ts";
+import type { ExpandedWord, IndexStore, LanguageHits, Run, WordLanguages } from "../index/store.ts";
 import { type Logger, silentLogger } from "../platform/log.ts";
 import { ResultCache } from "./cache.ts";
 import { type Candidate, cmp, compareRank, MATCH, type MatchClass, QueryMatcher, rankAndDedupe } from "./rank.ts";
@@ -54,7 +54,7 @@ interface LoadedVocabulary {
   languages: Map<string, string | null>;
   expansions: Map<string, Expansion>;
   /** The languages of the words starting with a query word (prefixLanguages). */
-  prefixLanguages: Map<string, Set<string> | null>;
+  prefixLanguages: Map<string, string[] | null>;
   /** performance.now() when it was read, and how long the read took. */
   readAt: number;
   readMs: number;
@@ -141,14 +141,13 @@ export class SearchService {
     const matcher = new QueryMatcher(queryWords);
     const isoKey = iso?.toLowerCase() ?? "";
     const kept = this.vocabularies.get(type);
-    const languages = kept && queryLanguages(kept, queryWords);
     const found = await this.store.prefixHits(type, {
       iso: isoKey,
       phrase: matcher.phrase,
       words: queryWords,
       limit,
       wordCandidates: WORD_CANDIDATES,
-      ...(kept && languages && { languages: { state: `${kept.gen}:${kept.version}`, isos: languages } }),
+      ...(kept && { languages: wordLanguages(kept, queryWords) }),
     });
     if (!found) return [];
     const { gen } = found;
@@ -229,12 +228,24 @@ export class SearchService {
     const vocabulary = await this.vocabulary(type, gen, version);
     const expanded: ExpandedWord[] = matcher.words.map((prefix, i) => {
       const e = this.expansion(vocabulary, prefix);
-      return { prefix, count: counts[i] ?? -1, read: driver === i + 1, words: [...e.infix, ...e.typo] };
+      return {
+        prefix,
+        languages: prefixLanguages(vocabulary, prefix),
+        count: counts[i] ?? -1,
+        read: driver === i + 1,
+        words: [...e.infix, ...e.typo].map((word) => ({ word, languages: wordLanguagesOf(vocabulary, word) })),
+      };
     });
     // Every query word must match some word: one with no members and no expansion leaves nothing to find.
     if (expanded.some((w) => w.count === 0 && w.words.length === 0)) return NONE;
     if (expanded.every((w) => w.words.length === 0)) return NONE;
-    const reply = await this.store.expandedHits(type, gen, { iso, limit, wordCandidates: WORD_CANDIDATES, words: expanded });
+    const reply = await this.store.expandedHits(type, gen, {
+      iso,
+      limit,
+      wordCandidates: WORD_CANDIDATES,
+      words: expanded,
+      vocabulary: vocabularyState(vocabulary),
+    });
     if (reply === null) throw new GenerationChanged();
     return reply;
   }
@@ -293,33 +304,39 @@ export class SearchService {
 
 const NONE: { hits: LanguageHits[]; runs: Run[] } = { hits: [], runs: [] };
 
-/**
- * The languages whose vocabulary has words starting with every query word: only they can hold an
- * entry every query word starts a word of. null: any language, as far as the vocabulary tells.
- */
-function queryLanguages(kept: LoadedVocabulary, queryWords: string[]): string[] | null {
-  let out: string[] | null = null;
-  for (const word of queryWords) {
-    const languages = prefixLanguages(kept, word);
-    if (languages !== null) out = (out ?? [...languages]).filter((iso) => languages.has(iso));
-  }
-  return out;
+/** Which vocabulary `kept` is, as the search scripts compare it with the serving one's. */
+function vocabularyState(kept: LoadedVocabulary): string {
+  return `${kept.gen}:${kept.version}`;
+}
+
+/** The languages of the words starting with each of `prefixes`, as a vocabulary kept tells them. */
+function wordLanguages(kept: LoadedVocabulary, prefixes: string[]): WordLanguages {
+  return { state: vocabularyState(kept), words: prefixes.map((prefix) => prefixLanguages(kept, prefix)) };
+}
+
+/** A vocabulary word's languages (null: any). */
+function wordLanguagesOf(kept: LoadedVocabulary, word: string): string[] | null {
+  return kept.languages.get(word)?.split(",") ?? null;
 }
 
 /** The languages of the vocabulary words starting with `prefix`; null for any (too many words, or one whose languages are not kept). */
-function prefixLanguages(kept: LoadedVocabulary, prefix: string): Set<string> | null {
-  let found = kept.prefixLanguages.get(prefix);
+function prefixLanguages(kept: LoadedVocabulary, prefix: string): string[] | null {
+  const found = kept.prefixLanguages.get(prefix);
   if (found !== undefined) return found;
   const [from, to] = kept.vocabulary.startingWith(prefix);
-  found = to - from > LANGUAGE_WORDS ? null : new Set();
-  for (let i = from; i < to && found; i++) {
+  const languages: Set<string> | null = to - from > LANGUAGE_WORDS ? null : new Set();
+  for (let i = from; i < to && languages; i++) {
     const isos = kept.languages.get(kept.vocabulary.words[i]!);
-    if (isos == null) found = null;
-    else for (const iso of isos.split(",")) found.add(iso);
+    if (isos == null) return remember(null);
+    for (const iso of isos.split(",")) languages.add(iso);
   }
-  if (kept.prefixLanguages.size >= EXPANSIONS_KEPT) kept.prefixLanguages.clear();
-  kept.prefixLanguages.set(prefix, found);
-  return found;
+  return remember(languages && [...languages]);
+
+  function remember(value: string[] | null): string[] | null {
+    if (kept.prefixLanguages.size >= EXPANSIONS_KEPT) kept.prefixLanguages.clear();
+    kept.prefixLanguages.set(prefix, value);
+    return value;
+  }
 }
 
 /** Item records one search has read, by the entry ids' item part (null: the item has none). */
