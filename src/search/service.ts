@@ -50,8 +50,11 @@ interface LoadedVocabulary {
   gen: string;
   version: string;
   vocabulary: Vocabulary;
-  /** Each word's languages, comma-separated; null when some member did not say (members.ts), so any. */
-  languages: Map<string, string | null>;
+  /**
+   * Each word's languages, comma-separated; null when some member does not say (written before
+   * languages were kept, members.ts): then no word's languages are taken as complete.
+   */
+  languages: Map<string, string> | null;
   expansions: Map<string, Expansion>;
   /** The languages of the words starting with a query word (prefixLanguages). */
   prefixLanguages: Map<string, string[] | null>;
@@ -276,18 +279,19 @@ export class SearchService {
     if (!read) {
       read = (async () => {
         const started = performance.now();
-        const languages = new Map<string, string | null>();
+        const languages = new Map<string, string>();
+        let complete = true;
         for (const member of await this.store.vocabulary(type, gen)) {
           const { word, iso } = parseVocabularyMember(member);
           const known = languages.get(word);
-          if (iso === null || known === null) languages.set(word, null);
-          else languages.set(word, known === undefined ? iso : `${known},${iso}`);
+          if (iso === null) complete = false;
+          languages.set(word, known === undefined ? (iso ?? "") : iso === null ? known : `${known},${iso}`);
         }
         const loaded = {
           gen,
           version,
           vocabulary: new Vocabulary([...languages.keys()]),
-          languages,
+          languages: complete ? languages : null,
           expansions: new Map(),
           prefixLanguages: new Map(),
           readAt: performance.now(),
@@ -316,21 +320,19 @@ function wordLanguages(kept: LoadedVocabulary, prefixes: string[]): WordLanguage
 
 /** A vocabulary word's languages (null: any). */
 function wordLanguagesOf(kept: LoadedVocabulary, word: string): string[] | null {
-  return kept.languages.get(word)?.split(",") ?? null;
+  return kept.languages?.get(word)?.split(",") ?? null;
 }
 
-/** The languages of the vocabulary words starting with `prefix`; null for any (too many words, or one whose languages are not kept). */
+/** The languages of the vocabulary words starting with `prefix`; null for any (too many words, or languages not kept). */
 function prefixLanguages(kept: LoadedVocabulary, prefix: string): string[] | null {
   const found = kept.prefixLanguages.get(prefix);
   if (found !== undefined) return found;
+  if (kept.languages === null) return remember(null);
   const [from, to] = kept.vocabulary.startingWith(prefix);
-  const languages: Set<string> | null = to - from > LANGUAGE_WORDS ? null : new Set();
-  for (let i = from; i < to && languages; i++) {
-    const isos = kept.languages.get(kept.vocabulary.words[i]!);
-    if (isos == null) return remember(null);
-    for (const iso of isos.split(",")) languages.add(iso);
-  }
-  return remember(languages && [...languages]);
+  if (to - from > LANGUAGE_WORDS) return remember(null);
+  const languages = new Set<string>();
+  for (let i = from; i < to; i++) for (const iso of kept.languages.get(kept.vocabulary.words[i]!)!.split(",")) languages.add(iso);
+  return remember([...languages]);
 
   function remember(value: string[] | null): string[] | null {
     if (kept.prefixLanguages.size >= EXPANSIONS_KEPT) kept.prefixLanguages.clear();
