@@ -129,6 +129,13 @@ beforeAll(async () => {
   more(60, "Business cards", "pl", "Wizytówki");
   more(70, "Glossy stickers", "pl", "Błyszczące naklejki");
   docs.push({ _id: new ObjectId(), name: "Błyszczące Business cards", slug: "glossy", display_name: [{ iso: "pl", display_name: "Wizytówki dwustronne" }] });
+  // Languages named with the characters that separate languages in the scripts' arguments.
+  docs.push({
+    _id: new ObjectId(),
+    name: "Quirky",
+    slug: "quirky",
+    display_name: ["x,y", "a;b", "*"].map((iso) => ({ iso, display_name: `Quirky ${iso}` })),
+  });
   await ctx.db.collection("categories").insertMany(docs);
   services = await ctx.services();
   expect((await services.engine.run("categories", "api")).status).toBe("success");
@@ -169,8 +176,10 @@ const QUERIES = [
   "posetr fr",
   "zzzz",
   "business bły",
+  "quirky",
+  "quirky y",
 ];
-const ISOS = [undefined, "nl", "PL", "xx"];
+const ISOS = [undefined, "nl", "PL", "xx", "A;B"];
 
 type Answer = Pick<Entry, "sku" | "display_name" | "iso">[];
 async function answer(search: SearchService, query: string, iso?: string, type: ItemType = "categories"): Promise<Answer> {

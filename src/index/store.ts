@@ -105,9 +105,10 @@ export interface WordLanguages {
   words: (string[] | null)[];
 }
 
-/** A word's languages as a search script's argument. */
+/** A word's languages as a search script's argument: any, when one of them would not read back as itself. */
 function languagesArg(languages: string[] | null | undefined): string {
-  return languages ? languages.join(",") : LANGUAGES_ANY;
+  if (!languages || languages.some((iso) => iso === LANGUAGES_ANY || /[,;]/.test(iso))) return LANGUAGES_ANY;
+  return languages.join(",");
 }
 
 export interface ExpandedWord {

@@ -51,10 +51,10 @@ interface LoadedVocabulary {
   version: string;
   vocabulary: Vocabulary;
   /**
-   * Each word's languages, comma-separated; null when some member does not say (written before
-   * languages were kept, members.ts): then no word's languages are taken as complete.
+   * Each word's languages; null when some member does not say (written before languages were
+   * kept, members.ts): then no word's languages are taken as complete.
    */
-  languages: Map<string, string> | null;
+  languages: Map<string, string[]> | null;
   expansions: Map<string, Expansion>;
   /** The languages of the words starting with a query word (prefixLanguages). */
   prefixLanguages: Map<string, string[] | null>;
@@ -279,13 +279,14 @@ export class SearchService {
     if (!read) {
       read = (async () => {
         const started = performance.now();
-        const languages = new Map<string, string>();
+        const languages = new Map<string, string[]>();
         let complete = true;
         for (const member of await this.store.vocabulary(type, gen)) {
           const { word, iso } = parseVocabularyMember(member);
-          const known = languages.get(word);
+          const known = languages.get(word) ?? [];
+          if (known.length === 0) languages.set(word, known);
           if (iso === null) complete = false;
-          languages.set(word, known === undefined ? (iso ?? "") : iso === null ? known : `${known},${iso}`);
+          else known.push(iso);
         }
         const loaded = {
           gen,
@@ -320,7 +321,7 @@ function wordLanguages(kept: LoadedVocabulary, prefixes: string[]): WordLanguage
 
 /** A vocabulary word's languages (null: any). */
 function wordLanguagesOf(kept: LoadedVocabulary, word: string): string[] | null {
-  return kept.languages?.get(word)?.split(",") ?? null;
+  return kept.languages?.get(word) ?? null;
 }
 
 /** The languages of the vocabulary words starting with `prefix`; null for any (too many words, or languages not kept). */
@@ -331,7 +332,7 @@ function prefixLanguages(kept: LoadedVocabulary, prefix: string): string[] | nul
   const [from, to] = kept.vocabulary.startingWith(prefix);
   if (to - from > LANGUAGE_WORDS) return remember(null);
   const languages = new Set<string>();
-  for (let i = from; i < to; i++) for (const iso of kept.languages.get(kept.vocabulary.words[i]!)!.split(",")) languages.add(iso);
+  for (let i = from; i < to; i++) for (const iso of kept.languages.get(kept.vocabulary.words[i]!)!) languages.add(iso);
   return remember([...languages]);
 
   function remember(value: string[] | null): string[] | null {
