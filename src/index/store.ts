@@ -1,6 +1,6 @@
 // The Redis side of the index: generations of one type, their writing, publishing, reading for
 // search and cleanup. Nothing outside src/index/ reads or writes index keys but through this class.
-import type { ChainableCommander } from "ioredis";
+import { type ChainableCommander, ReplyError } from "ioredis";
 import type { ItemRecord } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import { type RedisClient, runScript, runScriptWithin, scanKeys } from "../platform/redis.ts";
@@ -20,6 +20,7 @@ import {
   SERVING_STATE,
 } from "./scripts.ts";
 import type { SetSorter } from "./set-sorter.ts";
+import { zsetDump } from "./zset-dump.ts";
 
 const UNLINK_BATCH = 100;
 /** Entries of a piece index read at a time when its generation is removed. */
@@ -140,6 +141,9 @@ interface PrefixQuery {
 type PushAttempt = PushPlan | "no-index" | "conflict";
 
 export class IndexStore {
+  /** Whether the server takes pieces as zsetDump payloads: asked once, by the first run's writeSets. */
+  private takesDumps: Promise<boolean> | null = null;
+
   constructor(
     private readonly client: RedisClient,
     /** Key names, readable for tests checking the layout. */
@@ -267,7 +271,11 @@ export class IndexStore {
    */
   async writeSets(type: ItemType, gen: string, sets: SetSorter, between: (ms: number) => Promise<void> = async () => {}): Promise<void> {
     const g = this.keys.gen(type, gen);
-    for (const name of sets.sets()) {
+    const names = sets.sets();
+    if (!names.length) return;
+    this.takesDumps ??= this.probeDumps(g.pieceKey("phrase", "", 0));
+    const dumps = await this.takesDumps;
+    for (const name of names) {
       const [kind, iso] = parseSetName(name);
       const pieces: string[][] = [];
       let long: string[] = [];
@@ -281,8 +289,10 @@ export class IndexStore {
           pieces.forEach((members, i) => {
             const id = last - pieces.length + 1 + i;
             index.push(`${members[0]}\u0000\u0000${id}`);
+            const key = g.pieceKey(kind, iso, id);
+            if (dumps) pipe.restore(key, 0, zsetDump(members));
             // Largest first: Redis then inserts each at the listpack's head instead of scanning to its end.
-            pipe.zadd(g.pieceKey(kind, iso, id), ...scored(members.reverse()));
+            else pipe.zadd(key, ...scored(members.reverse()));
           });
           zaddAll(pipe, g.pieceIndex(kind, iso), index);
         }
@@ -303,6 +313,25 @@ export class IndexStore {
         }
       if (piece.length) pieces.push(piece);
       await flush();
+    }
+  }
+
+  /**
+   * Whether RESTORE of a zsetDump payload gives the sorted set it holds, tried on `key` (left
+   * removed). Redis before 7.0, servers that read payloads otherwise and users whose ACL denies
+   * RESTORE get ZADD. Only an answer of the server decides: a failure to reach it is thrown.
+   */
+  private async probeDumps(key: string): Promise<boolean> {
+    const members = ["a\u0000", "b\u0000"];
+    try {
+      await this.client.restore(key, 0, zsetDump(members), "REPLACE");
+      return (await this.client.zrange(key, "0", "-1")).join("\n") === members.join("\n");
+    } catch (err) {
+      if (err instanceof ReplyError) return false;
+      this.takesDumps = null;
+      throw err;
+    } finally {
+      await this.client.del(key).catch(() => {});
     }
   }
 
