@@ -99,3 +99,26 @@ test.skipIf(Boolean(CLUSTER_NODES))("a run writes its pieces with RESTORE, and w
     await redis.call("ACL", "DELUSER", user);
   }
 });
+
+test.skipIf(Boolean(CLUSTER_NODES))(
+  "a failure other than a refusal (here Redis out of memory) fails the write, and the next one asks again and restores",
+  async () => {
+    const members = Array.from({ length: 300 }, (_, i) => `word${i % 7}\u0000\u0001\u0004name ${i}\u0000${i.toString(36)}.0`);
+    const keys = new Keys(`${prefix}oom:`);
+    const store = new IndexStore(redis, keys);
+    const [, maxmemory] = (await redis.config("GET", "maxmemory")) as [string, string];
+    await redis.config("SET", "maxmemory", "1");
+    try {
+      await expect(writeWords(store, "g1", members)).rejects.toThrow(/OOM/);
+    } finally {
+      await redis.config("SET", "maxmemory", maxmemory);
+    }
+    const before = await restoreCalls();
+    await writeWords(store, "g1", members);
+    const pieces = await pieceMembers(keys, "g1");
+    expect(pieces.flat()).toEqual(sorted(members));
+    expect(await restoreCalls()).toBe(before + 1 + pieces.length);
+    // The key it tried on is gone.
+    expect(await redis.exists(keys.gen("categories", "g1").pieceKey("phrase", "", 0))).toBe(0);
+  },
+);

@@ -45,6 +45,8 @@ const PUSH_SCRIPT_TIMEOUT_MS = 15_000;
 const PIECE_FILL = 112;
 /** Pieces a run writes per pipeline: about 11,000 members, a few milliseconds of Redis. */
 const PIECES_PER_PIPELINE = 100;
+/** The key that tries whether the server takes a run's pieces as payloads expires after this, should its process die. */
+const PROBE_TTL_MS = 60_000;
 /** Parsed item records kept for reuse by search (about 1 KB each, plus the parsed object). */
 const PARSED_RECORDS = 10_000;
 
@@ -317,17 +319,18 @@ export class IndexStore {
   }
 
   /**
-   * Whether RESTORE of a zsetDump payload gives the sorted set it holds, tried on `key` (left
-   * removed). Redis before 7.0, servers that read payloads otherwise and users whose ACL denies
-   * RESTORE get ZADD. Only an answer of the server decides: a failure to reach it is thrown.
+   * Whether RESTORE of a zsetDump payload gives the sorted set it holds, tried on `key` (removed
+   * after, and expiring soon if this process dies first). Redis before 7.0, servers that read such
+   * values otherwise and users whose ACL denies RESTORE get ZADD. Only a refusal decides that: any
+   * other failure (Redis unreachable, out of memory, loading) is thrown, and the next run asks again.
    */
   private async probeDumps(key: string): Promise<boolean> {
     const members = ["a\u0000", "b\u0000"];
     try {
-      await this.client.restore(key, 0, zsetDump(members), "REPLACE");
+      await this.client.restore(key, PROBE_TTL_MS, zsetDump(members), "REPLACE");
       return (await this.client.zrange(key, "0", "-1")).join("\n") === members.join("\n");
     } catch (err) {
-      if (err instanceof ReplyError) return false;
+      if (err instanceof ReplyError && /^(ERR|NOPERM) /.test((err as Error).message)) return false;
       this.takesDumps = null;
       throw err;
     } finally {

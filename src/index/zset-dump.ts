@@ -47,7 +47,7 @@ let scratch = Buffer.allocUnsafe(16 * 1024);
 const HEAD = 6;
 
 /**
- * The DUMP payload of a sorted set of `members`, each scored 0, in Redis's order (by their UTF-8
+ * The DUMP payload of a sorted set of `members`, each scored 0, each once and in Redis's order (by their UTF-8
  * bytes). None may read as a number to Redis (Redis would keep it as one): every index member holds a NUL.
  */
 export function zsetDump(members: string[]): Buffer {
