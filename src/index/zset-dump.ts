@@ -12,7 +12,7 @@ const LP_STRING_6 = 0x80;
 const LP_STRING_12 = 0xe0;
 const LP_END = 0xff;
 /** Most members of one payload: the listpack's element count (2 per member) then still fits its 16 bits. */
-export const DUMP_MAX_MEMBERS = 32_000;
+const DUMP_MAX_MEMBERS = 32_000;
 /** Longest member, in UTF-8 bytes, a payload holds (the 12-bit string encoding). */
 const MEMBER_MAX_BYTES = 4095;
 
