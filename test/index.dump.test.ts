@@ -5,7 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { Keys } from "../src/index/keys.ts";
 import { SetSorter } from "../src/index/set-sorter.ts";
-import { IndexStore } from "../src/index/store.ts";
+import { IndexStore, type PieceWrites } from "../src/index/store.ts";
 import { zsetDump } from "../src/index/zset-dump.ts";
 import { CLUSTER_NODES, REDIS_URL, scanAll, testRedis } from "./env.ts";
 
@@ -47,6 +47,12 @@ test.each(CASES)("a payload of %s is the sorted set ZADD makes, in Redis's compa
   await redis.del(made, restored);
 });
 
+test("nothing to write: no sets, no RESTORE tried", async () => {
+  const before = await restoreCalls();
+  expect(await writeWords(new IndexStore(redis, new Keys(`${prefix}empty:`)), "g1", [])).toBeNull();
+  expect(await restoreCalls()).toBe(before);
+});
+
 test("a payload past 16 KB (a longer length in its header) and past the listpack's entries is still read whole", async () => {
   const members = sorted(Array.from({ length: 400 }, (_, i) => `${"w".repeat(40)}${i}\u0000${i}`));
   const key = `${prefix}{x}large`;
@@ -68,11 +74,14 @@ async function pieceMembers(keys: Keys, gen: string): Promise<string[][]> {
   return out;
 }
 
-async function writeWords(store: IndexStore, gen: string, members: string[]): Promise<void> {
+async function writeWords(store: IndexStore, gen: string, members: string[]): Promise<PieceWrites | null> {
   const sets = new SetSorter();
   for (const m of members) sets.add("word\u0000en", m);
-  await store.writeSets("categories", gen, sets);
-  sets.close();
+  try {
+    return await store.writeSets("categories", gen, sets);
+  } finally {
+    sets.close();
+  }
 }
 
 // ACLs are set on one server; a Cluster's nodes would each need theirs.
@@ -80,7 +89,7 @@ test.skipIf(Boolean(CLUSTER_NODES))("a run writes its pieces with RESTORE, and w
   const members = Array.from({ length: 1000 }, (_, i) => `word${i % 17}\u0000\u0001\u0005ł name ${i}\u0000${i.toString(36)}.0`);
   const keys = new Keys(prefix);
   const before = await restoreCalls();
-  await writeWords(new IndexStore(redis, keys), "g1", members);
+  expect(await writeWords(new IndexStore(redis, keys), "g1", members)).toEqual({ by: "RESTORE" });
   const restored = await pieceMembers(keys, "g1");
   // The probe and one per piece.
   expect(await restoreCalls()).toBe(before + 1 + restored.length);
@@ -91,7 +100,8 @@ test.skipIf(Boolean(CLUSTER_NODES))("a run writes its pieces with RESTORE, and w
   const limited = new Redis(REDIS_URL, { username: user, password: "x" });
   try {
     const after = await restoreCalls();
-    await writeWords(new IndexStore(limited, keys), "g2", members);
+    // The refusal is told, for the run's log.
+    expect(await writeWords(new IndexStore(limited, keys), "g2", members)).toEqual({ by: "ZADD", refusal: expect.stringMatching(/^NOPERM .*restore/) });
     expect(await pieceMembers(keys, "g2")).toEqual(restored);
     expect(await restoreCalls()).toBe(after);
   } finally {
@@ -114,7 +124,7 @@ test.skipIf(Boolean(CLUSTER_NODES))(
       await redis.config("SET", "maxmemory", maxmemory);
     }
     const before = await restoreCalls();
-    await writeWords(store, "g1", members);
+    expect(await writeWords(store, "g1", members)).toEqual({ by: "RESTORE" });
     const pieces = await pieceMembers(keys, "g1");
     expect(pieces.flat()).toEqual(sorted(members));
     expect(await restoreCalls()).toBe(before + 1 + pieces.length);

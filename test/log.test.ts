@@ -139,6 +139,9 @@ describe("runs, requests and debug lines", () => {
       /^categories: (origins|suppliers) batch of \d+ documents: read \d+ ms, written \d+ ms \(of which paused for searches \d+ ms; \d+ read so far\)$/.test(l),
     );
     expect(batches.length).toBeGreaterThanOrEqual(4);
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^categories: phrase and word sets written in order in \d+ ms with RESTORE \(of which paused for searches \d+ ms\)$/),
+    );
     expect(lines).toContain("Run lock renewed for 2 s");
 
     const app = createApp({ ...services, version: "test", startedAt: new Date() });

@@ -57,6 +57,9 @@ export interface ItemWrite {
   added: number[];
 }
 
+/** How a run's pieces are written: RESTORE of zsetDump payloads, or ZADD and what the server said to RESTORE. */
+export type PieceWrites = { by: "RESTORE" } | { by: "ZADD"; refusal: string };
+
 type PublishOutcome = { published: true; previous: string | null } | { published: false; reason: "fence" };
 
 /** Sorted-set members a search read, by language. */
@@ -143,8 +146,8 @@ interface PrefixQuery {
 type PushAttempt = PushPlan | "no-index" | "conflict";
 
 export class IndexStore {
-  /** Whether the server takes pieces as zsetDump payloads: asked once, by the first run's writeSets. */
-  private takesDumps: Promise<boolean> | null = null;
+  /** How the server takes pieces: asked once, by the first run's writeSets. */
+  private pieceWrites: Promise<PieceWrites> | null = null;
 
   constructor(
     private readonly client: RedisClient,
@@ -271,12 +274,13 @@ export class IndexStore {
    * members longer than MEMBER_MAX in the set's own sorted set. A pipeline of PIECES_PER_PIPELINE
    * pieces at a time; `between` runs after each with the time it took (a run paces its writes).
    */
-  async writeSets(type: ItemType, gen: string, sets: SetSorter, between: (ms: number) => Promise<void> = async () => {}): Promise<void> {
+  async writeSets(type: ItemType, gen: string, sets: SetSorter, between: (ms: number) => Promise<void> = async () => {}): Promise<PieceWrites | null> {
     const g = this.keys.gen(type, gen);
     const names = sets.sets();
-    if (!names.length) return;
-    this.takesDumps ??= this.probeDumps(g.pieceKey("phrase", "", 0));
-    const dumps = await this.takesDumps;
+    if (!names.length) return null;
+    this.pieceWrites ??= this.probePieceWrites(g.pieceKey("phrase", "", 0));
+    const how = await this.pieceWrites;
+    const dumps = how.by === "RESTORE";
     for (const name of names) {
       const [kind, iso] = parseSetName(name);
       const pieces: string[][] = [];
@@ -316,22 +320,25 @@ export class IndexStore {
       if (piece.length) pieces.push(piece);
       await flush();
     }
+    return how;
   }
 
   /**
-   * Whether RESTORE of a zsetDump payload gives the sorted set it holds, tried on `key` (removed
-   * after, and expiring soon if this process dies first). Redis before 7.0, servers that read such
-   * values otherwise and users whose ACL denies RESTORE get ZADD. Only a refusal decides that: any
-   * other failure (Redis unreachable, out of memory, loading) is thrown, and the next run asks again.
+   * Tries RESTORE of a zsetDump payload on `key` (removed after, and expiring soon if this process
+   * dies first): ZADD where the server refuses it or reads it otherwise (Redis before 7.0, users
+   * whose ACL denies RESTORE). Only a refusal decides that: any other failure (Redis unreachable,
+   * out of memory, loading) is thrown, and the next run asks again.
    */
-  private async probeDumps(key: string): Promise<boolean> {
+  private async probePieceWrites(key: string): Promise<PieceWrites> {
     const members = ["a\u0000", "b\u0000"];
     try {
       await this.client.restore(key, PROBE_TTL_MS, zsetDump(members), "REPLACE");
-      return (await this.client.zrange(key, "0", "-1")).join("\n") === members.join("\n");
+      const back = await this.client.zrange(key, "0", "-1");
+      return back.join("\n") === members.join("\n") ? { by: "RESTORE" } : { by: "ZADD", refusal: "a restored set reads back otherwise" };
     } catch (err) {
-      if (err instanceof ReplyError && /^(ERR|NOPERM) /.test((err as Error).message)) return false;
-      this.takesDumps = null;
+      const message = (err as Error).message;
+      if (err instanceof ReplyError && /^(ERR|NOPERM) /.test(message)) return { by: "ZADD", refusal: message };
+      this.pieceWrites = null;
       throw err;
     } finally {
       await this.client.del(key).catch(() => {});

@@ -6,7 +6,7 @@ import type { Document } from "mongodb";
 import { addDisplayNames, docIdText, type ItemRecord, originRecord, SkipTally, supplierLink, toEntry, validDisplayNames } from "../catalog/entries.ts";
 import type { ItemType } from "../catalog/types.ts";
 import { removeLeftSortFiles, SetSorter } from "../index/set-sorter.ts";
-import type { IndexStore, ItemWrite } from "../index/store.ts";
+import type { IndexStore, ItemWrite, PieceWrites } from "../index/store.ts";
 import type { Config } from "../platform/config.ts";
 import { RssCollector } from "../platform/memory.ts";
 import { type CatalogSource, ORIGIN_PROJECTION, SUPPLIER_PROJECTION } from "../source/mongo.ts";
@@ -179,10 +179,11 @@ async function buildType(
     shared.setsTurn = written;
     await turn;
     let setsStart = 0;
+    let how: PieceWrites | null = null;
     try {
       check();
       setsStart = performance.now();
-      await store.writeSets(type, gen, sets, async (ms) => {
+      how = await store.writeSets(type, gen, sets, async (ms) => {
         shared.collector.collectAfterBatch();
         if (!searching?.()) return;
         pausedMs += ms;
@@ -193,10 +194,11 @@ async function buildType(
     }
     const [setsMs, setsPauseMs] = [Math.round(performance.now() - setsStart), Math.round(pausedMs)];
     pausedMs = 0;
+    const by = !how ? "" : how.by === "RESTORE" ? " with RESTORE" : ` with ZADD (the server refused RESTORE: ${how.refusal})`;
     emit({
       kind: "log",
-      msg: `${type}: phrase and word sets written in order in ${setsMs} ms (of which paused for searches ${setsPauseMs} ms)`,
-      fields: { run_id: gen, type, sets_ms: setsMs, paused_ms: setsPauseMs },
+      msg: `${type}: phrase and word sets written in order in ${setsMs} ms${by} (of which paused for searches ${setsPauseMs} ms)`,
+      fields: { run_id: gen, type, sets_ms: setsMs, paused_ms: setsPauseMs, ...(how && { pieces_by: how.by }) },
     });
     await dataset.close();
     progress();
