@@ -1,7 +1,7 @@
 // A run writes each piece of its phrase and word sets with RESTORE of a payload made in the
 // process (zset-dump.ts): it must be the sorted set ZADD would make, and a server that does not take
 // it must still get every piece.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { Keys } from "../src/index/keys.ts";
 import { SetSorter } from "../src/index/set-sorter.ts";
@@ -11,7 +11,16 @@ import { CLUSTER_NODES, REDIS_URL, scanAll, testRedis } from "./env.ts";
 
 const redis = testRedis();
 const prefix = `t:dump${process.pid}:`;
+// Redis walks every entry of a restored value and checks the sorted set's pairs: a payload written
+// wrong is refused here, where by default it would be taken and could crash Redis when read.
+let sanitize: string | null = null;
+beforeAll(async () => {
+  if (CLUSTER_NODES) return;
+  [, sanitize] = (await redis.config("GET", "sanitize-dump-payload")) as [string, string];
+  await redis.config("SET", "sanitize-dump-payload", "yes");
+});
 afterAll(async () => {
+  if (sanitize !== null) await redis.config("SET", "sanitize-dump-payload", sanitize);
   const found = await scanAll(redis, `${prefix}*`);
   for (const key of found) await redis.del(key);
   redis.disconnect();
@@ -35,6 +44,9 @@ const CASES: [string, string[]][] = [
   ],
 ];
 
+/** Over 16 KB of listpack, and more members than Redis keeps in one (it makes them a skiplist). */
+const LARGE = Array.from({ length: 400 }, (_, i) => `${"w".repeat(40)}${i}\u0000${i}`);
+
 test.each(CASES)("a payload of %s is the sorted set ZADD makes, in Redis's compact form", async (_, members) => {
   const ordered = sorted(members);
   const [made, restored] = [`${prefix}{x}made`, `${prefix}{x}restored`];
@@ -53,8 +65,12 @@ test("nothing to write: no sets, no RESTORE tried", async () => {
   expect(await restoreCalls()).toBe(before);
 });
 
+test("a member past 64 bytes is refused, not written", () => {
+  expect(() => zsetDump([`${"x".repeat(64)}\u0000`])).toThrow(RangeError);
+});
+
 test("a payload past 16 KB (a longer length in its header) and past the listpack's entries is still read whole", async () => {
-  const members = sorted(Array.from({ length: 400 }, (_, i) => `${"w".repeat(40)}${i}\u0000${i}`));
+  const members = sorted(LARGE);
   const key = `${prefix}{x}large`;
   await redis.restore(key, 0, zsetDump(members));
   expect(await redis.zrange(key, "0", "-1")).toEqual(members);

@@ -4,17 +4,17 @@
 // The form (Redis 7.0 and later): an RDB object of type "sorted set as listpack", the RDB version,
 // and a CRC-64 of both. IndexStore checks once that the server takes it, and uses ZADD if not.
 
+import { MEMBER_MAX } from "./members.ts";
+
 const RDB_TYPE_ZSET_LISTPACK = 17;
 /** Redis 7.0's RDB version: later versions take it too. */
 const RDB_VERSION = 10;
-/** Listpack entry encodings: a string of up to 63 bytes, of up to 4095, and the end of the listpack. */
+/** Listpack entry encodings: a string of up to 63 bytes, of up to 4095 (here 64: MEMBER_MAX), and the end of the listpack. */
 const LP_STRING_6 = 0x80;
 const LP_STRING_12 = 0xe0;
 const LP_END = 0xff;
 /** Most members of one payload: the listpack's element count (2 per member) then still fits its 16 bits. */
 const DUMP_MAX_MEMBERS = 32_000;
-/** Longest member, in UTF-8 bytes, a payload holds (the 12-bit string encoding). */
-const MEMBER_MAX_BYTES = 4095;
 
 // CRC-64 with Jones's polynomial, reflected (Redis's crc64), as two 32-bit halves.
 const CRC_HI = new Uint32Array(256);
@@ -47,8 +47,11 @@ let scratch = Buffer.allocUnsafe(16 * 1024);
 const HEAD = 6;
 
 /**
- * The DUMP payload of a sorted set of `members`, each scored 0, each once and in Redis's order (by their UTF-8
- * bytes). None may read as a number to Redis (Redis would keep it as one): every index member holds a NUL.
+ * The DUMP payload of a sorted set of `members`, each scored 0, each once and in Redis's order (by
+ * their UTF-8 bytes), each at most MEMBER_MAX bytes, as a piece's are. None may read as a number
+ * to Redis (Redis would keep it as one): every index member holds a NUL. Redis does not check a
+ * payload's entries unless told to (sanitize-dump-payload), and one written wrong can crash it:
+ * test/index.dump.test.ts holds this to what DUMP gives.
  */
 export function zsetDump(members: string[]): Buffer {
   if (members.length > DUMP_MAX_MEMBERS) throw new RangeError(`a payload holds at most ${DUMP_MAX_MEMBERS} members`);
@@ -61,7 +64,7 @@ export function zsetDump(members: string[]): Buffer {
   for (const m of members) {
     // Written after a 1-byte header, moved one byte on if it needs the 2-byte one.
     const bytes = b.write(m, at + 1, "utf8");
-    if (bytes > MEMBER_MAX_BYTES) throw new RangeError(`a member of a payload holds at most ${MEMBER_MAX_BYTES} bytes`);
+    if (bytes > MEMBER_MAX) throw new RangeError(`a member of a payload holds at most ${MEMBER_MAX} bytes`);
     let entry = bytes + 1;
     if (bytes < 64) b[at] = LP_STRING_6 | bytes;
     else {
@@ -71,12 +74,8 @@ export function zsetDump(members: string[]): Buffer {
       entry++;
     }
     at += entry;
-    // The entry's length again, read backwards: 7 bits a byte, the first byte's top bit clear.
-    if (entry < 128) b[at++] = entry;
-    else {
-      b[at++] = entry >> 7;
-      b[at++] = (entry & 127) | 128;
-    }
+    // The entry's length again, for reading backwards: one byte below 128.
+    b[at++] = entry;
     // The score 0, as Redis keeps a whole score: a 7-bit integer, then its length (1).
     b[at++] = 0;
     b[at++] = 1;
