@@ -22,3 +22,9 @@ export function testRedis(): Redis | Cluster {
 export async function scanAll(redis: Redis | Cluster, pattern: string): Promise<string[]> {
   return (await scanKeys(redis, pattern)).sort();
 }
+
+/** How many times Redis has run these commands so far (scripts' own calls included), from INFO commandstats. */
+export async function commandCalls(redis: Redis | Cluster, commands: string[]): Promise<number> {
+  const stats = await redis.info("commandstats");
+  return commands.reduce((sum, cmd) => sum + Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, "m").exec(stats)?.[1] ?? 0), 0);
+}

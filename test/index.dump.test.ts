@@ -7,7 +7,7 @@ import { Keys } from "../src/index/keys.ts";
 import { SetSorter } from "../src/index/set-sorter.ts";
 import { IndexStore, type PieceWrites } from "../src/index/store.ts";
 import { zsetDump } from "../src/index/zset-dump.ts";
-import { CLUSTER_NODES, REDIS_URL, scanAll, testRedis } from "./env.ts";
+import { CLUSTER_NODES, commandCalls, REDIS_URL, scanAll, testRedis } from "./env.ts";
 
 const redis = testRedis();
 const prefix = `t:dump${process.pid}:`;
@@ -77,10 +77,7 @@ test("a payload past 16 KB (a longer length in its header) and past the listpack
   await redis.del(key);
 });
 
-async function restoreCalls(): Promise<number> {
-  const stats = await redis.info("commandstats");
-  return Number(/cmdstat_restore:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-}
+const restoreCalls = () => commandCalls(redis, ["restore"]);
 
 /** Every piece of a generation's word set for `en`, in order. */
 async function pieceMembers(keys: Keys, gen: string): Promise<string[][]> {

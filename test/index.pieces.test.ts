@@ -8,7 +8,7 @@ import { Keys, LUA_GEN_KEYS } from "../src/index/keys.ts";
 import { LUA_PIECES } from "../src/index/scripts.ts";
 import { removeLeftSortFiles, SetSorter } from "../src/index/set-sorter.ts";
 import { IndexStore } from "../src/index/store.ts";
-import { testRedis } from "./env.ts";
+import { commandCalls, testRedis } from "./env.ts";
 
 const redis = testRedis();
 const keys = new Keys(`t:pieces${process.pid}:`);
@@ -131,10 +131,7 @@ test("a piece that fills up splits in two, and every piece stays a listpack", as
   await expectReadsLikeOneSet(["", "b", "box", "box\u0000", "boxes", "c", "card", "cards\u0000", "z", "flyer\u0000\u0001"], [1, 10, 100, 700, 5000]);
   // A count that has enough stops reading pieces: the whole set spans more than 12.
   const pieceReads = async (enough?: number) => {
-    const calls = async () => {
-      const stats = await redis.info("commandstats");
-      return ["zcard", "zlexcount"].reduce((sum, cmd) => sum + Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
-    };
+    const calls = () => commandCalls(redis, ["zcard", "zlexcount"]);
     const before = await calls();
     await call("count", "", "", ...(enough === undefined ? [] : [enough]));
     return (await calls()) - before;

@@ -10,6 +10,7 @@ import { parseVocabularyMember, vocabularyMember } from "../src/index/members.ts
 import { IndexStore } from "../src/index/store.ts";
 import { applyPush } from "../src/index/update.ts";
 import { SearchService } from "../src/search/service.ts";
+import { commandCalls } from "./env.ts";
 import { createContext, type TestContext } from "./helpers.ts";
 
 /** An index store that records the languages each prefix read took, and whether it took a hint. */
@@ -188,13 +189,7 @@ async function answer(search: SearchService, query: string, iso?: string, type: 
 
 /** How many sorted-set range reads Redis ran (scripts' included) while `run` ran. */
 async function rangeReads(run: () => Promise<unknown>): Promise<number> {
-  const reads = async () => {
-    const stats = await ctx.redis.info("commandstats");
-    return ["zrangebylex", "zrevrangebylex", "zlexcount"].reduce(
-      (sum, cmd) => sum + Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0),
-      0,
-    );
-  };
+  const reads = () => commandCalls(ctx.redis, ["zrangebylex", "zrevrangebylex", "zlexcount"]);
   const before = await reads();
   await run();
   return (await reads()) - before;

@@ -100,7 +100,6 @@ export interface Run extends LanguageHits {
   places: number;
 }
 
-/** One query word for expandedHits: its prefix (and what is known of it) and the whole words it expands to. */
 /**
  * Languages of words, as the vocabulary read at `state` ("<gen>:<vocab version>") tells them (null:
  * any): a search script takes them while that is still the serving generation's vocabulary.
@@ -117,6 +116,7 @@ function languagesArg(languages: string[] | null | undefined): string {
   return languages.join(",");
 }
 
+/** One query word for expandedHits: its prefix (and what is known of it) and the whole words it expands to. */
 export interface ExpandedWord {
   prefix: string;
   /** The languages of the words starting with it (null: any). */
