@@ -8,6 +8,7 @@ import { createServices, type Services } from "../src/app/container.ts";
 import { type App, createApp } from "../src/app/http.ts";
 import { parseConfig } from "../src/platform/config.ts";
 import { silentLogger } from "../src/platform/log.ts";
+import { RunLock } from "../src/runs/lock.ts";
 import { CLUSTER_NODES, REDIS_URL } from "./env.ts";
 import { createContext, REDIS_DOWN_ENV, type TestContext } from "./helpers.ts";
 import { heldEngine } from "./sync.fixtures.ts";
@@ -386,4 +387,65 @@ describe("a client waiting for a run's result", () => {
       await app.stop(true);
     }
   }, 20_000);
+
+  test("keeps it while the run is slow to start, then gets the result and the server closes the connection", async () => {
+    await seed();
+    const s = await ctx.services();
+    // Taking the lock outlasts Bun's idle sweep (every 4 s): the connection must not be idle meanwhile.
+    class SlowLock extends RunLock {
+      private slow = true;
+      override async acquire(runId: string) {
+        if (this.slow) await Bun.sleep(5_000);
+        this.slow = false;
+        return super.acquire(runId);
+      }
+    }
+    const run = heldEngine(s, { lock: new SlowLock(s.redis, s.keys.lock, s.config.lockTtlMs) });
+    const app = createApp({ ...s, engine: run.engine, version: "9.9.9-test", startedAt: new Date() });
+    app.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: 1 });
+    try {
+      const answer = exchange(app.server!.port!, "POST /re-sync-all");
+      await run.held;
+      // A request answered at once (a run is active) is closed after its answer too.
+      const refused = await exchange(app.server!.port!, "POST /re-sync-all");
+      expect(refused.response).toStartWith("HTTP/1.1 409 ");
+      expect(refused.response.toLowerCase()).toContain("\r\nconnection: close\r\n");
+      expect(refused.closed).toBe(true);
+      run.release();
+      const { response, closed } = await answer;
+      expect(response).toStartWith("HTTP/1.1 200 ");
+      expect(JSON.parse(response.slice(response.indexOf("\r\n\r\n")))).toMatchObject({ status: "success", published: true });
+      // No idle timeout applies to it any more: left open, it would stay open for good.
+      expect(response.toLowerCase()).toContain("\r\nconnection: close\r\n");
+      expect(closed).toBe(true);
+    } finally {
+      await app.stop(true);
+    }
+  }, 20_000);
 });
+
+/**
+ * Sends one keep-alive request on a new connection and gathers what comes back until the server
+ * closes it (`closed`), or until nothing more has come for 2 s after the answer began.
+ */
+function exchange(port: number, requestLine: string): Promise<{ response: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let response = "";
+    let quiet: Timer | undefined;
+    socket.on("error", () => {});
+    socket.on("data", (chunk) => {
+      response += chunk.toString();
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        socket.destroy();
+        resolve({ response, closed: false });
+      }, 2_000);
+    });
+    socket.once("close", () => {
+      clearTimeout(quiet);
+      resolve({ response, closed: true });
+    });
+    socket.write(`${requestLine} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n`);
+  });
+}

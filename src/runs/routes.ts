@@ -168,23 +168,34 @@ export function runStarted(runId: string, scope: Scope, trigger: Trigger) {
 
 export function syncRoutes(deps: SyncRoutesDeps) {
   const admin = adminGuard(deps.config, deps.clientIp);
-  // `server.timeout(request, 0)`: a client waiting for a run's result sends and receives nothing until the
-  // run ends, and Bun closes a connection idle for idleTimeout (Elysia: 30 s), long before a big run ends.
-  type Waiting = { request: Request; server: { timeout(request: Request, seconds: number): void } | null };
+  // A client waiting for a run's result sends and receives nothing until the run ends, and Bun closes a
+  // connection idle for idleTimeout (Elysia: 30 s), long before a big run ends. So the request's idle
+  // timeout is lifted from its start (taking the run lock can outlast Bun's sweep, every 4 s), and its
+  // connection is closed after the answer, since no timeout would close it any more.
+  type Waiting = {
+    request: Request;
+    server: { timeout(request: Request, seconds: number): void } | null;
+    set: { headers: Record<string, string | number> };
+  };
+  const waitForRun = ({ request, server, set }: Waiting) => {
+    server?.timeout(request, 0);
+    set.headers.connection = "close";
+  };
   const start = async (scope: Scope, query: typeof RunQuery.static, ctx: Waiting) => {
+    if (query.wait !== false) waitForRun(ctx);
     const outcome = await beginRun(() => deps.engine.trigger(scope, "api", { force: query.force, dryRun: query.dry_run }));
     if (!outcome.started) return runResponse(outcome.result);
     if (query.wait === false) return Response.json({ ...runStarted(outcome.runId, scope, "api"), status: "running" }, { status: 202 });
-    ctx.server?.timeout(ctx.request, 0);
     return runResponse(await outcome.done);
   };
-  const clear = async () => {
+  const clear = async (ctx: Waiting) => {
+    waitForRun(ctx);
     const outcome = await beginRun(() => deps.engine.clear("api"));
     return runResponse(outcome.started ? await outcome.done : outcome.result);
   };
   const detail = (summary: string, answers = triggerResponses(true)) => ({ summary, tags: ["sync"], responses: answers });
   const app = new Elysia({ name: "sync-routes", normalize: false })
-    .post("/re-sync-all", ({ query, request, server }) => start("all", query, { request, server }), {
+    .post("/re-sync-all", ({ query, request, server, set }) => start("all", query, { request, server, set }), {
       query: RunQuery,
       beforeHandle: admin,
       detail: detail("Re-sync categories, boxes and options"),
@@ -208,20 +219,26 @@ export function syncRoutes(deps: SyncRoutesDeps) {
         ),
       },
     )
-    .get("/clear-data", clear, { beforeHandle: admin, detail: detail(CLEAR_SUMMARY, triggerResponses(false)) })
-    .post("/clear-data", clear, { beforeHandle: admin, detail: detail(CLEAR_SUMMARY, triggerResponses(false)) });
+    .get("/clear-data", ({ request, server, set }) => clear({ request, server, set }), {
+      beforeHandle: admin,
+      detail: detail(CLEAR_SUMMARY, triggerResponses(false)),
+    })
+    .post("/clear-data", ({ request, server, set }) => clear({ request, server, set }), {
+      beforeHandle: admin,
+      detail: detail(CLEAR_SUMMARY, triggerResponses(false)),
+    });
   for (const [path, scope, label] of [
     ["/generate-data-set", "categories", "categories"],
     ["/generate-box-data", "boxes", "boxes"],
     ["/generate-option-data", "options", "options"],
   ] as const) {
     app
-      .get(path, ({ query, request, server }) => start(scope, query, { request, server }), {
+      .get(path, ({ query, request, server, set }) => start(scope, query, { request, server, set }), {
         query: RunQuery,
         beforeHandle: admin,
         detail: detail(`Re-sync ${label} only`),
       })
-      .post(path, ({ query, request, server }) => start(scope, query, { request, server }), {
+      .post(path, ({ query, request, server, set }) => start(scope, query, { request, server, set }), {
         query: RunQuery,
         beforeHandle: admin,
         detail: detail(`Re-sync ${label} only`),
