@@ -260,10 +260,18 @@ function shortSku(sku: string): string {
   return out;
 }
 
+/** Skus of short skus, kept: search turns popular items' ids into skus again and again (emptied when full). */
+const hexSkus = new Map<string, string>();
+const HEX_SKUS_KEPT = 20_000;
+
 /** The sku of a short sku (16 characters of ID_ALPHABET). */
 function hexSku(short: string): string {
-  let out = "";
+  let out = hexSkus.get(short);
+  if (out !== undefined) return out;
+  out = "";
   for (let i = 0; i < 16; i += 2) out += HEX3[(ID_DIGIT[short.charCodeAt(i)]! << 6) | ID_DIGIT[short.charCodeAt(i + 1)]!];
+  if (hexSkus.size >= HEX_SKUS_KEPT) hexSkus.clear();
+  hexSkus.set(short, out);
   return out;
 }
 
