@@ -92,39 +92,6 @@ class GenerationChanged extends Error {}
 
 const NO_SUGGESTIONS = JSON.stringify({ suggestions: [] });
 
-// A record read again unchanged is the same object (IndexStore reuses parsed records), and popular
-// items' entries are answered again and again: each entry, and its JSON, is made once per record.
-const recordEntries = new WeakMap<ItemRecord, (Entry | null | undefined)[]>();
-const entryJson = new WeakMap<Entry, string>();
-
-/** The entry at `position` of an item's record (null if removed); the same object for the same record. */
-function recordEntry(item: string, record: ItemRecord, position: number): Entry | null {
-  let entries = recordEntries.get(record);
-  if (!entries) {
-    entries = [];
-    recordEntries.set(record, entries);
-  }
-  let entry = entries[position];
-  if (entry === undefined) {
-    entry = toEntry(itemSku(item), record, position);
-    entries[position] = entry;
-  }
-  return entry;
-}
-
-/** The JSON answer `{ suggestions }`, as JSON.stringify writes it. */
-function suggestionsJsonOf(entries: Entry[]): string {
-  const parts = entries.map((entry) => {
-    let json = entryJson.get(entry);
-    if (json === undefined) {
-      json = JSON.stringify(entry);
-      entryJson.set(entry, json);
-    }
-    return json;
-  });
-  return `{"suggestions":[${parts.join(",")}]}`;
-}
-
 export class SearchService {
   private readonly vocabularies = new Map<ItemType, LoadedVocabulary>();
   /** Reads under way, by type and generation: searches that need the same vocabulary wait for one read. */
@@ -141,7 +108,7 @@ export class SearchService {
 
   /** The JSON response `{ suggestions }`, from the cache while the index is as it was read. */
   async suggestionsJson(type: ItemType, query: SearchQuery): Promise<string> {
-    if (!this.cache.enabled) return suggestionsJsonOf(await this.search(type, query));
+    if (!this.cache.enabled) return JSON.stringify({ suggestions: await this.search(type, query) });
     const queryWords = words(query.query);
     if (query.query.trim() !== "" && queryWords.length === 0) return NO_SUGGESTIONS;
     const state = await this.store.servingState(type);
@@ -152,7 +119,7 @@ export class SearchService {
     const cached = this.cache.get(key, state);
     if (cached !== undefined) return cached;
     // Read after the state: the answer is at least as new as the state it is filed under.
-    const json = suggestionsJsonOf(await this.search(type, query));
+    const json = JSON.stringify({ suggestions: await this.search(type, query) });
     this.cache.set(type, key, state, json);
     return json;
   }
@@ -231,7 +198,7 @@ export class SearchService {
     const out: Candidate[] = [];
     for (const hit of chosen) {
       const record = records.get(hit.item);
-      const entry = record ? recordEntry(hit.item, record, hit.position) : null;
+      const entry = record ? toEntry(itemSku(hit.item), record, hit.position) : null;
       // A member left behind by an older layout could name a position reused since: skip it.
       if (!entry || phrase(entry.display_name) !== hit.phrase) continue;
       const match = hit.own ? hit.match : matcher.entryClass(entry);
@@ -401,7 +368,7 @@ class Records {
     if (!m.cut) return m.phrase;
     if (!this.read.has(m.item)) return undefined;
     const record = this.read.get(m.item);
-    const entry = record ? recordEntry(m.item, record, m.position) : null;
+    const entry = record ? toEntry(itemSku(m.item), record, m.position) : null;
     const whole = entry ? phrase(entry.display_name) : null;
     return whole?.startsWith(m.phrase) ? whole : null;
   }
