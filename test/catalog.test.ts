@@ -298,6 +298,12 @@ describe("entry ids", () => {
     expect(parseEntryId(`${hex(1)}.!`)).toBeNull();
   });
 
+  test("skus read back from ids stay right past the number of them kept", () => {
+    // Search keeps the skus it has read back from short ids, and drops them all when there are too many.
+    const skus = Array.from({ length: 50_000 }, (_, i) => hex(i * 7919 + 1));
+    for (let round = 0; round < 2; round++) for (const sku of skus) expect(parseEntryId(entryId(sku, round))).toEqual({ sku, position: round });
+  });
+
   test("short ids sort as their skus do, so members of one name keep their order", () => {
     const skus = [
       "000000000000000000000fff",
