@@ -16,7 +16,7 @@ scripts/services.sh start || exit 1
 eval "$(scripts/services.sh env)"
 bun run build >&2 || { echo "test: the build failed" >&2; exit 1; }
 
-# Typecheck and lint (Biome, biome.json) come first: a finding fails the run like a failed test.
+# Typecheck, lint (Biome, biome.json) and unused code (Knip, knip.jsonc) come first: a finding fails the run like a failed test.
 bun run check >&2 || { echo "test: typecheck or lint failed (bun run check)" >&2; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 mkdir -p .local

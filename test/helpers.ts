@@ -7,9 +7,9 @@ import { type Db, MongoClient } from "mongodb";
 import { createServices, type Services, waitForRedis } from "../src/app/container.ts";
 import { type Config, parseConfig } from "../src/platform/config.ts";
 import { createLogger, type Logger, silentLogger, TEXT_PREFIX } from "../src/platform/log.ts";
-import { MONGODB_URI, REDIS_ENV, REDIS_URL, scanAll, testRedis } from "./env.ts";
+import { MONGODB_URI, REDIS_ENV, scanAll, testRedis } from "./env.ts";
 
-export { MONGODB_URI, REDIS_URL };
+export { MONGODB_URI };
 
 /** Redis variables that point a service at a port where nothing listens (for "Redis down" tests). */
 export const REDIS_DOWN_ENV: Record<string, string> =

@@ -8,7 +8,7 @@
 //   3. then shorter (normalised) display names;
 //   4. then alphabetical (normalised display name, then as given, then sku and iso).
 // An empty query lists entries alphabetically.
-import { phrase, words } from "../catalog/normalize.ts";
+import { words } from "../catalog/normalize.ts";
 import type { Entry } from "../catalog/types.ts";
 import { infixMatches, typoMatcher } from "./typo.ts";
 
@@ -111,11 +111,6 @@ function compareCandidates(a: Candidate, b: Candidate): number {
 /** Code-unit order: the same on every machine, unlike localeCompare. */
 export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The normalised display name of an entry. */
-export function displayKey(entry: Entry): string {
-  return phrase(entry.display_name);
 }
 
 /** Best candidate per (linked, display_name), sorted, at most `limit`. */
