@@ -569,20 +569,14 @@ export class IndexStore {
     return this.client.zrange(this.keys.gen(type, gen).vocab, "0", "-1");
   }
 
-  /** Records of the items in generation `gen`; null if it no longer serves. */
+  /** Records of the items in generation `gen`; null if one is missing and `gen` no longer serves (removed, or being removed). */
   async servingItems(type: ItemType, gen: string, skus: string[]): Promise<Map<string, ItemRecord> | null> {
     // No script: turning the records into Lua strings and back cost Redis more than reading them.
-    // The serving generation is read after them, in the same round trip: if it is still `gen`, it
-    // was when they were read (a generation never serves again once replaced).
-    const replies = await this.client
-      .pipeline()
-      .hmgetBuffer(this.keys.gen(type, gen).items, ...skus)
-      .get(this.keys.current(type))
-      .exec();
-    const failed = replies?.find(([err]) => err);
-    if (failed) throw failed[0];
-    const [[, raw], [, current]] = replies as [[null, (Buffer | null)[]], [null, string | null]];
-    if (current !== gen) return null;
+    // A generation's records go last when it is removed, after it stopped serving, and a search
+    // may answer from the generation it began in: only a missing record needs the serving
+    // generation read, to tell an item removed from a generation removed.
+    const raw = await this.client.hmgetBuffer(this.keys.gen(type, gen).items, ...skus);
+    if (raw.includes(null) && (await this.currentGen(type)) !== gen) return null;
     const out = new Map<string, ItemRecord>();
     skus.forEach((sku, i) => {
       if (raw[i]) out.set(sku, this.parseRecord(sku, raw[i]!));
