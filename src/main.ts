@@ -42,7 +42,16 @@ async function serve(config: Config): Promise<void> {
   // Before listening, so /scheduler/status is right from the first request.
   await scheduler.init();
   await checkChangeStreams(services);
-  app.listen({ hostname: config.listenHost, port: config.port });
+  try {
+    app.listen({ hostname: config.listenHost, port: config.port });
+  } catch (err) {
+    // Exit 1, not 2: a port still held by a process on its way out is free a moment later, and systemd starts the unit again.
+    const { code, message } = err as NodeJS.ErrnoException;
+    fail(
+      `cannot listen on ${config.listenHost}:${config.port} (LISTEN_HOST, PORT): ${code ?? message}${code === "EADDRINUSE" ? " (the port is in use)" : ""}`,
+      EXIT.failed,
+    );
+  }
   const listening = `listening on http://${config.listenHost}:${app.server?.port}`;
   logger.info(`search-sync ${pkg.version} ${listening}`);
   // Type=notify under systemd: the unit is started once requests are answered.

@@ -1,11 +1,12 @@
 // Bad configuration (SPEC §5): one clear line naming the variable, its value and what is expected;
 // through the real entry point, exit code 2 and exactly that line on stderr.
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runCommand } from "../scripts/lib/binary.ts";
 import { ConfigError, parseConfig } from "../src/platform/config.ts";
+import { MONGODB_URI, REDIS_ENV } from "./env.ts";
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -58,6 +59,12 @@ const cases: [string, string, string][] = [
   ["REDIS_HOST", "redis://cache.example", "a host name or IP address"],
   ["REDIS_HOST", "cache.example:6379", "a host name or IP address"],
   ["LISTEN_HOST", "0.0.0.0:8000", "a host name or IP address"],
+  ["LISTEN_HOST", "999.999.999.999", "a host name or IP address"],
+  ["REDIS_HOST", "10.0.0", "a host name or IP address"],
+  ["REDIS_URL", "redis://cache:6379/abc", "a database number from 0 to 15 as its path, or none, e.g. redis://cache:6379/0"],
+  ["REDIS_URL", "redis://cache:6379/16", "a database number from 0 to 15 as its path, or none, e.g. redis://cache:6379/0"],
+  ["HISTORY_DB_PATH", ":memory:", "a file path (the history is kept across restarts)"],
+  ["CORS_ORIGINS", "http://[::1", "a comma-separated list of origins like https://shop.example"],
   ["REDIS_SENTINELS", "s1", "a comma-separated list of host:port"],
   ["REDIS_SENTINELS", "s1:26379,s2:0", "a comma-separated list of host:port"],
   ["REDIS_CLUSTER_NODES", "n1:7000,n2", "a comma-separated list of host:port"],
@@ -82,6 +89,12 @@ const cases: [string, string, string][] = [
   ["SUPPLIER_OPTIONS_COLLECTION", "supplier options", "a collection name of letters, digits, '_', '.', '-'"],
 ];
 
+let dir: string | null = null;
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = null;
+});
+
 describe("bad values", () => {
   for (const [variable, value, expected] of cases) {
     test(`${variable}=${value}`, () => {
@@ -101,10 +114,27 @@ describe("bad values", () => {
     expect(err.message).toBe('Invalid REDIS_CLUSTER_NODES="n1:7000": expected unset when REDIS_SENTINELS is set');
   });
 
-  test("a short ADMIN_API_KEY is rejected without showing it", () => {
-    const err = configError({ ADMIN_API_KEY: "tooshort" });
-    expect(err.message).toBe('Invalid ADMIN_API_KEY="(hidden)": expected at least 16 characters');
-    expect(err.message).not.toContain("tooshort");
+  test("an ADMIN_API_KEY no client can send, or short, is rejected without showing it", () => {
+    // Short; 16 UTF-16 units but 8 characters; with a space (not a Bearer token); not ASCII (not a header value).
+    for (const key of ["tooshort", "🔑".repeat(8), "0123456789 abcdefgh", "ключключключключключ"]) {
+      const err = configError({ ADMIN_API_KEY: key });
+      expect(err.message).toBe('Invalid ADMIN_API_KEY="(hidden)": expected at least 16 characters of printable ASCII, no spaces');
+    }
+    expect(parseConfig({ ADMIN_API_KEY: "0123456789abcdef" }).adminApiKey).toBe("0123456789abcdef");
+  });
+
+  test("REDIS_TLS=false with a rediss:// REDIS_URL", () => {
+    const err = configError({ REDIS_URL: "rediss://cache:6380", REDIS_TLS: "false" });
+    expect(err.message).toBe('Invalid REDIS_TLS="false": expected true or unset with a rediss:// REDIS_URL (redis:// connects without TLS)');
+  });
+
+  test("DATA_SET_FILE the history database's file, or a directory", () => {
+    dir = mkdtempSync(join(tmpdir(), "ss-config-files-"));
+    const history = join(dir, "history.db");
+    expect(configError({ DATA_SET_FILE: history, HISTORY_DB_PATH: history }).message).toBe(
+      `Invalid DATA_SET_FILE=${JSON.stringify(history)}: expected another file than HISTORY_DB_PATH`,
+    );
+    expect(configError({ DATA_SET_FILE: dir }).message).toBe(`Invalid DATA_SET_FILE=${JSON.stringify(dir)}: expected a file path, not a directory`);
   });
 });
 
@@ -134,11 +164,6 @@ describe("passwords never appear in messages", () => {
 
 describe("the real entry point", () => {
   const main = resolve(import.meta.dir, "../src/main.ts");
-  let dir: string | null = null;
-  afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = null;
-  });
 
   async function start(env: Record<string, string>, dotEnv?: string) {
     dir = mkdtempSync(join(tmpdir(), "ss-config-main-"));
@@ -180,6 +205,39 @@ describe("the real entry point", () => {
     const { code, stderr } = await start({ SYNC_TIMEZONE: "Europe/Atlantis" });
     expect(code).toBe(2);
     expect(stderr).toBe('search-sync: Invalid SYNC_TIMEZONE="Europe/Atlantis": expected an IANA time zone such as Europe/Amsterdam or UTC\n');
+  });
+
+  test("a .env that cannot be read: exit code 2, one line naming it", async () => {
+    dir = mkdtempSync(join(tmpdir(), "ss-config-main-"));
+    mkdirSync(join(dir, ".env"));
+    const { code, stdout, stderr } = await runCommand([process.execPath, main], dir, { HOME: dir }, 10_000);
+    expect({ code, stdout, stderr }).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `search-sync: Invalid .env=${JSON.stringify(join(dir, ".env"))}: expected a readable file (EISDIR)\n`,
+    });
+  });
+
+  test("a port another process holds: exit code 1 (systemd starts it again), one line naming LISTEN_HOST and PORT", async () => {
+    const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    try {
+      const { code, stderr } = await start({
+        ...REDIS_ENV,
+        MONGODB_URI,
+        REDIS_KEY_PREFIX: "config-listen:",
+        HISTORY_DB_PATH: "history.db",
+        ENABLE_SCHEDULER: "false",
+        SYNC_CHANGE_STREAMS: "off",
+        LISTEN_HOST: "127.0.0.1",
+        PORT: String(holder.port),
+      });
+      expect(code).toBe(1);
+      // After the start's log lines, that one line and no stack trace.
+      expect(stderr.endsWith(`\nsearch-sync: cannot listen on 127.0.0.1:${holder.port} (LISTEN_HOST, PORT): EADDRINUSE (the port is in use)\n`)).toBe(true);
+      expect(stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      holder.stop(true);
+    }
   });
 
   test("the environment wins over a bad value in .env", async () => {

@@ -131,6 +131,13 @@ describe("each variable with a set value", () => {
     ["ADMIN_API_KEY", "0123456789abcdef0123", "adminApiKey", "0123456789abcdef0123"],
     ["CORS_ORIGINS", "https://shop.example, http://localhost:3000", "corsOrigins", ["https://shop.example", "http://localhost:3000"]],
     ["CORS_ORIGINS", "*", "corsOrigins", ["*"]],
+    // As browsers send an Origin: lower case, no default port.
+    [
+      "CORS_ORIGINS",
+      "https://Shop.Example,https://b.example:443,http://c.example:8080",
+      "corsOrigins",
+      ["https://shop.example", "https://b.example", "http://c.example:8080"],
+    ],
     ["SHUTDOWN_TIMEOUT_SECONDS", "5", "shutdownTimeoutSeconds", 5],
     ["SEARCH_CACHE_MB", "0", "searchCacheBytes", 0],
     ["SEARCH_CACHE_MB", "1", "searchCacheBytes", 1048576],
@@ -338,6 +345,13 @@ describe(".env file", () => {
     expect(parseConfig(env)).toMatchObject({ dbName: "from_env", redis: { port: 6390 }, baseUrl: "http://file.example", syncIntervalHours: 6 });
   });
 
+  test("a variable empty or blank in the environment leaves the .env value", () => {
+    dir = mkdtempSync(join(tmpdir(), "ss-config-"));
+    writeFileSync(join(dir, ".env"), ["DB_NAME=from_file", 'SYNC_CRON="30 4 * * *"'].join("\n"));
+    const env = loadEnv(dir, { DB_NAME: "", SYNC_CRON: " ", REDIS_PORT: "" });
+    expect(parseConfig(env)).toMatchObject({ dbName: "from_file", syncCron: "30 4 * * *", redis: { port: 6379 } });
+  });
+
   test("no .env file: only the environment", () => {
     dir = mkdtempSync(join(tmpdir(), "ss-config-"));
     expect(loadEnv(dir, { PORT: "1234" })).toEqual({ PORT: "1234" });
@@ -371,8 +385,10 @@ describe("redactUri", () => {
       REDIS_PASSWORD: "redis pass word 1",
       REDIS_SENTINEL_PASSWORD: "sentinel-secret-2",
       ADMIN_API_KEY: "admin-key-secret-0123",
+      BASE_URL: "http://docs:base-secret-3@search.internal",
+      ALERT_WEBHOOK_URL: "https://hook:hook-secret-4@hooks.example/alert",
     });
-    for (const secret of ["M0ngo pw@x", "redis pass word 1", "sentinel-secret-2", "admin-key-secret-0123"]) {
+    for (const secret of ["M0ngo pw@x", "redis pass word 1", "sentinel-secret-2", "admin-key-secret-0123", "base-secret-3", "hook-secret-4"]) {
       const text = `error: ${secret} and ${encodeURIComponent(secret)} in a message`;
       expect(redactUri(text)).toBe("error: *** and *** in a message");
     }

@@ -51,9 +51,12 @@ test("the binary's document passes redocly lint with no error", async () => {
   const dir = mkdtempSync(join(tmpdir(), "ss-openapi-"));
   let running: RunningBinary | undefined;
   try {
-    running = await startBinary(binary, dir, serviceEnv(ctx, { BASE_URL, HISTORY_DB_PATH: join(dir, "history.db") }));
+    // A BASE_URL with credentials: the public document names the server without them.
+    const withCredentials = BASE_URL.replace("://", "://docs:s3cretBASEpw@");
+    running = await startBinary(binary, dir, serviceEnv(ctx, { BASE_URL: withCredentials, HISTORY_DB_PATH: join(dir, "history.db") }));
     const doc = await fetchDocument(running.url);
     expect(doc.servers).toEqual([{ url: BASE_URL, description: "BASE_URL" }]);
+    expect(JSON.stringify(doc)).not.toContain("s3cretBASEpw");
     const file = join(dir, "openapi.json");
     writeFileSync(file, JSON.stringify(doc));
     const redocly = resolve(import.meta.dir, "../node_modules/@redocly/cli/bin/cli.js");

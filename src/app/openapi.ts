@@ -118,7 +118,7 @@ function buildDocument(app: Parameters<typeof toOpenAPISchema>[0], opts: DocsOpt
       description: "Keeps a Redis search index of the catalog in step with MongoDB and serves autocomplete search over it.",
     },
     // "/": the origin the document was fetched from.
-    servers: [opts.baseUrl ? { url: opts.baseUrl.replace(/\/+$/, ""), description: "BASE_URL" } : { url: "/", description: "this service" }],
+    servers: [opts.baseUrl ? { url: serverUrl(opts.baseUrl), description: "BASE_URL" } : { url: "/", description: "this service" }],
     tags: TAGS,
     paths,
     components: {
@@ -154,4 +154,12 @@ export function apiDocs(opts: DocsOptions) {
     )
     .get(`${ASSETS}/swagger-ui.css`, asset(swaggerCss, "text/css; charset=utf-8"), { detail: { hide: true } })
     .get(`${ASSETS}/swagger-ui-bundle.js`, asset(swaggerJs, "text/javascript; charset=utf-8"), { detail: { hide: true } });
+}
+
+/** BASE_URL as the document's server: without a user name or password (the document is public) or a trailing slash. */
+function serverUrl(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  url.username = "";
+  url.password = "";
+  return url.href.replace(/\/+$/, "");
 }

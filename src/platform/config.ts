@@ -1,6 +1,6 @@
 // The one place that reads the environment. The old service's variable names are kept
 // (HOST is the MongoDB URI there); clearer aliases take precedence when both are set.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { FormatRegistry, Kind, type Static, type TOptional, type TSchema, Type } from "@sinclair/typebox";
@@ -34,11 +34,22 @@ export function parseDotEnv(text: string): Record<string, string> {
   return out;
 }
 
-/** Process environment over `.env` in the working directory (the environment wins). */
+/**
+ * Process environment over `.env` in the working directory (the environment wins). A variable
+ * empty or blank in the environment counts as unset (setVariables), so the file's value stands.
+ */
 export function loadEnv(cwd = process.cwd(), processEnv: Environment = process.env): Environment {
   const file = resolve(cwd, ".env");
-  const fromFile = existsSync(file) ? parseDotEnv(readFileSync(file, "utf8")) : {};
-  return { ...fromFile, ...processEnv };
+  let fromFile: Record<string, string> = {};
+  if (existsSync(file)) {
+    try {
+      fromFile = parseDotEnv(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new ConfigError(".env", file, `a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  const set = Object.entries(processEnv).filter(([name, value]) => value?.trim() || !(name in fromFile));
+  return { ...fromFile, ...Object.fromEntries(set) };
 }
 
 /** Replaces the password of any URI in `text` with `***` (also of a `user:password@host` without a scheme). */
@@ -49,6 +60,12 @@ const CRON_EXPECTED = "a cron pattern of 5 or 6 fields, e.g. '0 2 * * *'";
 
 // A host name, IPv4 or IPv6 address (bare or in brackets), without port or scheme.
 const HOST_RE = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[?[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?)$/;
+const IPV4_RE = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** HOST_RE, and a name of digits and dots only is an IPv4 address (999.1.1.1 is neither). */
+function validHost(value: string): boolean {
+  return HOST_RE.test(value) && (!/^[\d.]+$/.test(value) || IPV4_RE.test(value));
+}
 
 /**
  * Checks a MongoDB connection string's shape. Not through `new URL()`: a replica-set seed list
@@ -61,7 +78,7 @@ function validMongoUri(value: string): boolean {
   if (m[1] && hosts.length !== 1) return false;
   return hosts.every((part) => {
     const hp = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(part);
-    if (!hp || !HOST_RE.test(hp[1]!)) return false;
+    if (!hp || !validHost(hp[1]!)) return false;
     if (hp[2] === undefined) return true;
     return !m[1] && Number(hp[2]) >= 1 && Number(hp[2]) <= 65535;
   });
@@ -84,6 +101,7 @@ const FORMATS = {
   "mongodb-uri": { check: validMongoUri, expected: "a valid URL" },
   "parsable-url": { check: (value) => URL.canParse(value), expected: "a valid URL" },
   "iana-time-zone": { check: validTimeZone, expected: "an IANA time zone such as Europe/Amsterdam or UTC" },
+  host: { check: validHost, expected: "a host name or IP address" },
 } satisfies Record<string, { check: (value: string) => boolean; expected: string }>;
 for (const [name, { check }] of Object.entries(FORMATS)) FormatRegistry.Set(name, check);
 
@@ -126,7 +144,7 @@ const oneOf = <const N extends string, const V extends [string, ...string[]]>(na
   return variable(name, Type.Unsafe<V[number]>(union), fallback);
 };
 
-const host = <const N extends string>(name: N, fallback: string) => str(name, fallback, { pattern: HOST_RE, expected: "a host name or IP address" });
+const host = <const N extends string>(name: N, fallback: string) => str(name, fallback, { format: "host" });
 
 const url = <const N extends string, D extends string | undefined = undefined>(name: N, schemes: string[], fallback?: D) =>
   str(name, fallback as D, {
@@ -184,7 +202,8 @@ const EnvSchema = Type.Object({
   ...int("SYNC_LOCK_TTL_SECONDS", 2, 3600, 30),
   ...num("SHUTDOWN_TIMEOUT_SECONDS", 0, 3600, 25),
   ...int("SEARCH_CACHE_MB", 0, 4096, 64),
-  ...str("ADMIN_API_KEY", undefined, { minLength: 16, secret: true, expected: "at least 16 characters" }),
+  // Sent in a header (Authorization: Bearer, X-API-Key): printable ASCII without spaces.
+  ...str("ADMIN_API_KEY", undefined, { pattern: /^[!-~]{16,}$/, secret: true, expected: "at least 16 characters of printable ASCII, no spaces" }),
   ...str("CORS_ORIGINS", "", { pattern: new RegExp(`^${ORIGIN}(?:,${ORIGIN})*$`), expected: "a comma-separated list of origins like https://shop.example" }),
   ...str("ALLOWED_HOSTS", "", {
     pattern: /^\s*[A-Za-z0-9.-]*(\s*,\s*[A-Za-z0-9.-]*)*\s*$/,
@@ -360,13 +379,24 @@ function redisTls(env: Env): RedisTls | null {
       "",
       "set together with the other of REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE",
     );
+  if (env.REDIS_TLS === false && env.REDIS_URL?.startsWith("rediss://"))
+    throw new ConfigError("REDIS_TLS", "false", "true or unset with a rediss:// REDIS_URL (redis:// connects without TLS)");
   const on = env.REDIS_TLS ?? env.REDIS_URL?.startsWith("rediss://") ?? false;
   if (!on && !Object.values(files).some(Boolean)) return null;
   if (env.REDIS_URL?.startsWith("redis://")) throw new ConfigError("REDIS_URL", env.REDIS_URL, "a rediss:// URL when REDIS_TLS or a REDIS_TLS_* file is set");
   return files;
 }
 
+/** A REDIS_URL's database is its path: none, or a number as REDIS_DB takes (the client would send SELECT with any text). */
+function checkRedisUrlDb(url: string | undefined): void {
+  if (url === undefined) return;
+  const db = new URL(url).pathname.replace(/^\//, "");
+  if (db !== "" && !(/^\d{1,2}$/.test(db) && Number(db) <= 15))
+    throw new ConfigError("REDIS_URL", url, "a database number from 0 to 15 as its path, or none, e.g. redis://cache:6379/0");
+}
+
 function redisConfig(env: Env, set: Record<string, string>): Config["redis"] {
+  checkRedisUrlDb(env.REDIS_URL);
   const sentinels = env.REDIS_SENTINELS;
   const clusterNodes = env.REDIS_CLUSTER_NODES;
   if (sentinels.length && clusterNodes.length) throw new ConfigError("REDIS_CLUSTER_NODES", set.REDIS_CLUSTER_NODES!, "unset when REDIS_SENTINELS is set");
@@ -410,9 +440,7 @@ function toConfig(env: Env, set: Record<string, string>): Config {
     changeStreamMaxLagMs: env.CHANGE_STREAM_MAX_LAG_SECONDS * 1000,
     changeStreamResyncAfterMs: env.CHANGE_STREAM_RESYNC_AFTER_SECONDS === "auto" ? "auto" : Number(env.CHANGE_STREAM_RESYNC_AFTER_SECONDS) * 1000,
     adminApiKey: env.ADMIN_API_KEY ?? null,
-    corsOrigins: env.CORS_ORIGINS.split(",")
-      .map((origin) => origin.trim())
-      .filter(Boolean),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
     allowedHosts: env.ALLOWED_HOSTS.split(",")
       .map((host) => host.trim().toLowerCase())
       .filter(Boolean),
@@ -429,6 +457,33 @@ function toConfig(env: Env, set: Record<string, string>): Config {
       options: { origin: env.OPTIONS_COLLECTION, supplier: env.SUPPLIER_OPTIONS_COLLECTION },
     },
   };
+}
+
+/** CORS_ORIGINS as browsers send an Origin: scheme and host in lower case, no default port. */
+function corsOrigins(value: string): string[] {
+  return value
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter(Boolean)
+    .map((origin) => {
+      if (origin === "*") return origin;
+      try {
+        return new URL(origin).origin;
+      } catch {
+        throw new ConfigError("CORS_ORIGINS", value, "a comma-separated list of origins like https://shop.example");
+      }
+    });
+}
+
+/**
+ * The history database and the dataset files are files the service writes: the history must
+ * outlive the process (an in-memory database would not), and neither may be the other.
+ */
+function checkFiles(env: Env): void {
+  if (env.HISTORY_DB_PATH === ":memory:") throw new ConfigError("HISTORY_DB_PATH", env.HISTORY_DB_PATH, "a file path (the history is kept across restarts)");
+  const dataset = resolve(env.DATA_SET_FILE);
+  if (dataset === resolve(env.HISTORY_DB_PATH)) throw new ConfigError("DATA_SET_FILE", env.DATA_SET_FILE, "another file than HISTORY_DB_PATH");
+  if (existsSync(dataset) && statSync(dataset).isDirectory()) throw new ConfigError("DATA_SET_FILE", env.DATA_SET_FILE, "a file path, not a directory");
 }
 
 /**
@@ -464,9 +519,10 @@ export function parseConfig(env: Environment): Config {
   const set = setVariables(env);
   const valid = validate(set);
   checkCron(valid);
+  checkFiles(valid);
   const config = deepFreeze(toConfig(valid, set));
   const { redis } = config;
-  for (const secret of [uriPassword(config.mongoUri), redis.url && uriPassword(redis.url), redis.password, redis.sentinelPassword, config.adminApiKey])
-    registerSecret(secret);
+  const uris = [config.mongoUri, redis.url, config.baseUrl, config.alertWebhookUrl];
+  for (const secret of [...uris.map((uri) => uri && uriPassword(uri)), redis.password, redis.sentinelPassword, config.adminApiKey]) registerSecret(secret);
   return config;
 }

@@ -33,7 +33,7 @@ class CorruptError extends Error {}
  * fresh one; a path where no database can be opened or created at all is a HistoryDbError.
  */
 export function openHistoryDb(path: string): OpenedHistoryDb {
-  const file = path === ":memory:" ? path : resolve(process.cwd(), path);
+  const file = resolve(process.cwd(), path);
   try {
     return { db: openFile(file), file, corrupt: null };
   } catch (err) {
@@ -46,7 +46,7 @@ export function openHistoryDb(path: string): OpenedHistoryDb {
 function openFile(file: string): HistoryDb {
   let sqlite: Database;
   try {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true });
     sqlite = new Database(file, { create: true, strict: true });
   } catch (err) {
     throw new HistoryDbError(`cannot open history database ${file}: ${(err as Error).message}`);
