@@ -227,6 +227,12 @@ describe("push update validation → 422 naming the field", () => {
     ["DELETE", { display_names: [] }, "linked"],
     ["PUT", { source: { linked: "zz" }, target: addBody(pushed, ["en", "x"]) }, "source.linked"],
     ["PUT", { source: { linked: flyer }, target: { linked: pushed } }, "target.slug"],
+    // Unknown fields inside the body's objects too: "display_name" for "display_names" must not read as "every entry".
+    ["PUT", { source: { linked: flyer, display_name: [{ iso: "en", display_name: "Flyer" }] }, target: addBody(pushed, ["en", "x"]) }, "source.display_name"],
+    ["POST", { ...addBody(pushed), display_names: [{ iso: "en", display_name: "x", extra: 1 }] }, "display_names.extra"],
+    ["DELETE", { linked: flyer, display_names: [{ iso: "en", display_name: "Flyer", lang: "en" }] }, "display_names.lang"],
+    // Blank, as a run would skip it.
+    ["POST", { ...addBody(pushed), display_names: [{ iso: "en", display_name: " \t " }] }, "display_names.display_name"],
   ];
   for (const [method, body, field] of cases) {
     test(`${method} ${JSON.stringify(body).slice(0, 60)} → ${field}`, async () => {
@@ -235,6 +241,8 @@ describe("push update validation → 422 naming the field", () => {
       expect(res.status).toBe(422);
       expect(res.body.error).toBe("invalid_request");
       expect(res.body.field).toBe(field);
+      // Nothing was changed.
+      expect(await found("flyer")).toEqual(["01 Flyer"]);
     });
   }
 

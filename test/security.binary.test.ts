@@ -256,6 +256,11 @@ describe("limits on the real server", () => {
     const long = await fetch(`${running.url}/category-search?query=${"a".repeat(9_000)}`);
     expect(long.status).toBe(414);
     expect(((await long.json()) as { error: string }).error).toBe("uri_too_long");
+    // What the README says Bun answers itself: a request line and headers over 16 KB, a malformed Content-Length.
+    const longer = await raw(port, `GET /category-search?query=${"a".repeat(17_000)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    expect(longer).toStartWith("HTTP/1.1 431");
+    const badLength = await raw(port, `POST /categories HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: abc\r\n\r\n{}`);
+    expect(badLength).toStartWith("HTTP/1.1 400");
 
     // Range checks of integer query parameters hold in the compiled binary (a --minify build lost them).
     for (const path of [

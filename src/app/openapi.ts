@@ -91,7 +91,8 @@ function operation(op: Json, admin: boolean): Json {
       ...declared,
       ...(admin ? responses({}, ["unauthorized", "forbidden"]) : {}),
       default: {
-        description: "any other error, in the same shape: 400 (malformed Host or Content-Length), 413 (body over 1 MB), 414 (query over 8 KB), 500",
+        description:
+          "any other error, in the same shape: 400 (malformed Host), 413 (body over 1 MB), 414 (query over 8 KB), 500; a request line and headers over 16 KB, or a malformed Content-Length, get the HTTP server's own empty 431 or 400",
         content: { "application/json": { schema: { $ref: `#/components/schemas/${ERROR_SCHEMA_NAME}` } } },
       },
     },

@@ -21,14 +21,15 @@ const DisplayNames = (field: string) =>
     t.Object(
       {
         iso: t.String({ pattern: ISO_PATTERN, examples: ["en"], error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
+        // Not blank: a run skips a blank display name (display_name_empty).
         display_name: t.String({
-          minLength: 1,
+          pattern: "\\S",
           maxLength: MAX_TEXT_CHARS,
           examples: ["Mailer box"],
-          error: `${field}.display_name: must be a non-empty string of at most ${MAX_TEXT_CHARS} characters`,
+          error: `${field}.display_name: must be a string of at most ${MAX_TEXT_CHARS} characters, not blank`,
         }),
       },
-      { error: `${field}: must be an array of {iso, display_name} objects` },
+      { additionalProperties: false, error: `${field}: must be an array of {iso, display_name} objects` },
     ),
     { minItems: 1, maxItems: 500, error: `${field}: must be an array of 1-500 {iso, display_name} objects` },
   );
@@ -46,16 +47,19 @@ const addBody = (at = "") =>
       created_at: t.Optional(t.String({ description: "accepted and not used", error: `${at}created_at: must be a string` })),
       updated_at: t.Optional(t.String({ description: "accepted and not used", error: `${at}updated_at: must be a string` })),
     },
-    { error: `${at || "body"}: must be an object with linked, slug, origin_name and display_names` },
+    { additionalProperties: false, error: `${at || "body"}: must be an object with linked, slug, origin_name and display_names` },
   );
 const removeBody = (at = "") =>
   t.Object(
     { linked: ObjectIdHex(`${at}linked`), display_names: t.Optional(DisplayNames(`${at}display_names`)) },
-    { error: `${at || "body"}: must be an object with linked and optional display_names` },
+    { additionalProperties: false, error: `${at || "body"}: must be an object with linked and optional display_names` },
   );
 const AddBody = addBody();
 const RemoveBody = removeBody();
-const ReplaceBody = t.Object({ source: removeBody("source."), target: addBody("target.") }, { error: "body: must be an object with source and target" });
+const ReplaceBody = t.Object(
+  { source: removeBody("source."), target: addBody("target.") },
+  { additionalProperties: false, error: "body: must be an object with source and target" },
+);
 
 type AddInput = typeof AddBody.static;
 type RemoveInput = typeof RemoveBody.static;
