@@ -80,6 +80,28 @@ describe("validDisplayNames", () => {
     expect(tally.byReason).toEqual({});
   });
 
+  test("an iso is trimmed; one that search's iso filter would refuse skips its name (iso_invalid)", () => {
+    const tally = new SkipTally();
+    const names = validDisplayNames(
+      [
+        { iso: " en ", display_name: "Padded" },
+        { iso: "pt_BR", display_name: "Papel" },
+        { iso: "zh-Hant-TW", display_name: "信紙" },
+        { iso: "en.US", display_name: "Dotted" },
+        { iso: "e n", display_name: "Spaced" },
+        { iso: "x", display_name: "Short" },
+      ],
+      "doc",
+      tally,
+    );
+    expect(names).toEqual([
+      { iso: "en", display_name: "Padded" },
+      { iso: "pt_BR", display_name: "Papel" },
+      { iso: "zh-Hant-TW", display_name: "信紙" },
+    ]);
+    expect(tally.byReason).toEqual({ iso_invalid: { count: 3, examples: ["doc"] } });
+  });
+
   test("each messy case is counted under its reason", () => {
     const tally = new SkipTally();
     expect(validDisplayNames(undefined, "a", tally)).toEqual([]);
@@ -137,6 +159,7 @@ describe("SkipTally", () => {
         "display_name_element_not_object",
         "display_name_empty",
         "display_name_not_string",
+        "iso_invalid",
         "linked_missing",
         "linked_invalid",
         "linked_unknown_origin",

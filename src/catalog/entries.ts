@@ -1,6 +1,6 @@
 // Mongo documents → search entries (docs/spec.md §1). Pure: no I/O.
 import { words } from "./normalize.ts";
-import type { Entry, SkipReason } from "./types.ts";
+import { type Entry, ISO_PATTERN, type SkipReason } from "./types.ts";
 
 const MAX_EXAMPLES = 20;
 
@@ -26,6 +26,7 @@ function tooManyWords(displayName: string, name: string, originName: string): bo
 export type EntryRefusal = "too_many_words" | "too_many_entries";
 
 const OBJECT_ID_HEX = /^[0-9a-f]{24}$/i;
+const ISO_RE = new RegExp(ISO_PATTERN);
 
 export type SkippedSummary = Partial<Record<SkipReason, { count: number; examples: string[] }>>;
 
@@ -113,7 +114,13 @@ export function validDisplayNames(value: unknown, docId: string, tally: SkipTall
       tally.add("display_name_too_long", docId);
       continue;
     }
-    out.push({ iso: typeof iso === "string" && iso.trim() !== "" ? iso : "en", display_name });
+    // Missing or blank: en. Otherwise trimmed, and a code search's `iso` filter takes (ISO_PATTERN), or the name is skipped.
+    const code = typeof iso === "string" ? iso.trim() : "";
+    if (code !== "" && !ISO_RE.test(code)) {
+      tally.add("iso_invalid", docId);
+      continue;
+    }
+    out.push({ iso: code || "en", display_name });
   }
   return out;
 }

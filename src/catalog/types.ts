@@ -22,8 +22,9 @@ export const EntrySchema = t.Object({
 });
 export type Entry = typeof EntrySchema.static;
 
-/** A language code as requests may give it: `en`, `nl`, `pt-br`. */
-export const ISO_PATTERN = "^[A-Za-z-]{2,8}$";
+/** A language code as requests and documents may give it: `en`, `nl`, `pt-br`, `pt_BR`, `zh-Hant-TW`. */
+export const ISO_PATTERN = "^[A-Za-z0-9_-]{2,35}$";
+export const ISO_RULE = "2-35 letters, digits, '-' or '_'";
 
 export const SKIP_REASONS = [
   "id_not_object_id",
@@ -32,6 +33,7 @@ export const SKIP_REASONS = [
   "display_name_element_not_object",
   "display_name_empty",
   "display_name_not_string",
+  "iso_invalid",
   "linked_missing",
   "linked_invalid",
   "linked_unknown_origin",

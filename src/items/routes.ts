@@ -1,7 +1,7 @@
 // Push updates: add, replace or remove one item's entries in the serving index between runs.
 import { Elysia, t } from "elysia";
 import { MAX_TEXT_CHARS } from "../catalog/entries.ts";
-import { ISO_PATTERN, type ItemType, SEARCH_NAME } from "../catalog/types.ts";
+import { ISO_PATTERN, ISO_RULE, type ItemType, SEARCH_NAME } from "../catalog/types.ts";
 import { type PushOp, PushRefused } from "../index/push-plan.ts";
 import type { IndexStore } from "../index/store.ts";
 import { applyPush } from "../index/update.ts";
@@ -20,7 +20,7 @@ const DisplayNames = (field: string) =>
   t.Array(
     t.Object(
       {
-        iso: t.String({ pattern: ISO_PATTERN, examples: ["en"], error: `${field}.iso: must be 2-8 letters or hyphens, e.g. en` }),
+        iso: t.String({ pattern: ISO_PATTERN, examples: ["en"], error: `${field}.iso: must be ${ISO_RULE}, e.g. en` }),
         // Not blank: a run skips a blank display name (display_name_empty).
         display_name: t.String({
           pattern: "\\S",

@@ -1,6 +1,6 @@
 // Autocomplete endpoints of the service this one replaces.
 import { Elysia, t } from "elysia";
-import { EntrySchema, ISO_PATTERN, type ItemType } from "../catalog/types.ts";
+import { EntrySchema, ISO_PATTERN, ISO_RULE, type ItemType } from "../catalog/types.ts";
 import { ApiError } from "../platform/http/errors.ts";
 import { responses } from "../platform/http/openapi.ts";
 import { decimalQuery } from "../platform/http/params.ts";
@@ -20,7 +20,7 @@ export const SearchQuery = t.Object({
       pattern: ISO_PATTERN,
       description: "language filter, e.g. en, nl, pt-br",
       examples: ["en"],
-      error: "iso: must be 2-8 letters or hyphens, e.g. en or pt-br",
+      error: `iso: must be ${ISO_RULE}, e.g. en or pt-br`,
     }),
   ),
   limit: t.Optional(decimalQuery("limit", 100, "how many suggestions, 1-100 (default 30)", "10")),
