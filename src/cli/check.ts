@@ -6,6 +6,7 @@ import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Cron } from "croner";
 import { drizzle } from "drizzle-orm/bun-sqlite";
+import type { MongoClient } from "mongodb";
 import { waitForRedis } from "../app/container.ts";
 import type { Config } from "../platform/config.ts";
 import { redactUri, redactValue } from "../platform/redact.ts";
@@ -16,6 +17,7 @@ import type { HistoryDb } from "../runs/history/db.ts";
 import { HistoryRepo } from "../runs/history/repo.ts";
 import * as schema from "../runs/history/schema.ts";
 import { startState } from "../scheduler/scheduler.ts";
+import { probeChangeStreams } from "../source/changes.ts";
 import { createMongoClient } from "../source/mongo.ts";
 import { options } from "./commands.ts";
 import { EXIT, loadConfig } from "./common.ts";
@@ -73,18 +75,33 @@ async function checkRedis(config: Config): Promise<Check> {
   }
 }
 
-async function checkMongo(config: Config): Promise<Check> {
+async function checkMongo(config: Config): Promise<Check[]> {
   const target = `${redactValue(config.mongoUri)} (database ${config.dbName})`;
   const client = createMongoClient(config.mongoUri);
   try {
     const started = performance.now();
     await bounded(client.db(config.dbName).command({ ping: 1 }));
-    return ok("MongoDB", `${target} answered ping in ${Math.round(performance.now() - started)} ms`);
+    const reached = ok("MongoDB", `${target} answered ping in ${Math.round(performance.now() - started)} ms`);
+    return config.changeStreams === "off" ? [reached] : [reached, await checkChangeStreams(config, client)];
   } catch (err) {
-    return failed("MongoDB", `${target}: ${messageOf(err)}`);
+    return [failed("MongoDB", `${target}: ${messageOf(err)}`)];
   } finally {
     await client.close().catch(() => {});
   }
+}
+
+/** What the service would find at start: with SYNC_CHANGE_STREAMS=on, a server without change streams stops it. */
+async function checkChangeStreams(config: Config, client: MongoClient): Promise<Check> {
+  const setting = `SYNC_CHANGE_STREAMS=${config.changeStreams}`;
+  let reason: string | null;
+  try {
+    reason = await bounded(probeChangeStreams(client.db(config.dbName), config.collections.categories.origin));
+  } catch (err) {
+    return warn("change streams", `could not ask MongoDB whether it has them: ${messageOf(err)}`);
+  }
+  if (reason === null) return ok("change streams", `MongoDB has them; ${setting} follows them`);
+  if (config.changeStreams === "on") return failed("change streams", `${setting}, but MongoDB does not support them (${reason}): the service would not start`);
+  return ok("change streams", `MongoDB does not support them (${reason}); ${setting}: runs alone keep the index in step`);
 }
 
 /** The nearest directory that exists at or above `path`'s directory, and whether this user may write there. */
@@ -172,7 +189,7 @@ export async function checkConfigCommand(args: string[]): Promise<number> {
       checkScheduler(config, history.repo),
       history.check,
       checkDatasets(config),
-      ...(await Promise.all([checkRedis(config), checkMongo(config)])),
+      ...(await Promise.all([checkRedis(config), checkMongo(config)])).flat(),
     ];
     for (const c of checks) process.stdout.write(`${redactUri(`${c.outcome.padEnd(5)} ${c.name}: ${c.detail}`)}\n`);
     const bad = checks.filter((c) => c.outcome === "FAIL").length;

@@ -40,8 +40,21 @@ describe("search-sync check-config", () => {
       `ok    dataset files: written next to ${join(ctx.dir, "data_set.json")} (${ctx.dir} is writable)`,
       expect.stringMatching(new RegExp(`^${quote(`ok    Redis: ${redis} answered PONG in `)}\\d+ ms$`)),
       expect.stringMatching(new RegExp(`^${quote(`ok    MongoDB: ${ctx.env.MONGODB_URI} (database ${ctx.dbName}) answered ping in `)}\\d+ ms$`)),
+      expect.stringMatching(/^ok {4}change streams: MongoDB does not support them \(.+\); SYNC_CHANGE_STREAMS=auto: runs alone keep the index in step$/),
     ]);
     expect(existsSync(history)).toBe(false);
+  });
+
+  test("SYNC_CHANGE_STREAMS=on: FAIL (exit 1) where MongoDB has no change streams, as the service would stop; ok where it has", async () => {
+    const without = await checkConfig({ SYNC_CHANGE_STREAMS: "on" });
+    expect(without.code).toBe(1);
+    expect(without.stdout).toMatch(/^FAIL {2}change streams: SYNC_CHANGE_STREAMS=on, but MongoDB does not support them \(.+\): the service would not start$/m);
+    const csUri = process.env.MONGODB_CS_URI ?? `mongodb://127.0.0.1:${process.env.SS_MONGO_CS_PORT ?? 27037}`;
+    const withThem = await checkConfig({ SYNC_CHANGE_STREAMS: "on", MONGODB_URI: csUri });
+    expect(withThem.stdout).toContain("ok    change streams: MongoDB has them; SYNC_CHANGE_STREAMS=on follows them\n");
+    expect(withThem.code).toBe(0);
+    // off: not asked.
+    expect((await checkConfig({ SYNC_CHANGE_STREAMS: "off" })).stdout).not.toContain("change streams");
   });
 
   test("an existing history database: writable, runs counted, the saved scheduler state named with its date", async () => {
