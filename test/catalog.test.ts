@@ -37,6 +37,10 @@ describe("objectIdHex / docIdText", () => {
       {},
       [],
       { _bsontype: "Binary" },
+      // Stored documents shaped like an ObjectId, which the driver hands over as plain objects.
+      { _bsontype: "ObjectId" },
+      { _bsontype: "ObjectId", id: "x" },
+      { _bsontype: "ObjectId", toHexString: () => "not hex" },
     ])
       expect(objectIdHex(bad)).toBeNull();
   });

@@ -35,6 +35,16 @@ export function skippedTotal(skipped: SkippedSummary): number {
   return Object.values(skipped).reduce((sum, s) => sum + (s?.count ?? 0), 0);
 }
 
+/** Most characters of an example `_id` (docIdText): the examples are stored and served with every run. */
+const MAX_EXAMPLE_CHARS = 100;
+
+/** An example `_id` cut to MAX_EXAMPLE_CHARS, not inside a surrogate pair, with "…" when cut. */
+function exampleId(docId: string): string {
+  if (docId.length <= MAX_EXAMPLE_CHARS) return docId;
+  const cut = /[\uD800-\uDBFF]/.test(docId[MAX_EXAMPLE_CHARS - 1]!) ? MAX_EXAMPLE_CHARS - 1 : MAX_EXAMPLE_CHARS;
+  return `${docId.slice(0, cut)}…`;
+}
+
 /** Counts skipped documents per reason, keeping up to 20 example `_id`s each. */
 export class SkipTally {
   readonly byReason: SkippedSummary = {};
@@ -42,7 +52,8 @@ export class SkipTally {
     this.byReason[reason] ??= { count: 0, examples: [] };
     const slot = this.byReason[reason];
     slot.count++;
-    if (slot.examples.length < MAX_EXAMPLES && !slot.examples.includes(docId)) slot.examples.push(docId);
+    const example = exampleId(docId);
+    if (slot.examples.length < MAX_EXAMPLES && !slot.examples.includes(example)) slot.examples.push(example);
   }
   total(): number {
     return skippedTotal(this.byReason);
@@ -66,11 +77,16 @@ export interface ItemRecord {
   e: ([string, string, string] | null)[];
 }
 
-/** Hex string of an ObjectId-like value (driver ObjectId or 24-hex string), else null. */
+/**
+ * Hex string of an ObjectId-like value (driver ObjectId or 24-hex string), else null. A stored
+ * document can look like an ObjectId (`{_bsontype: "ObjectId"}`) without being one.
+ */
 export function objectIdHex(value: unknown): string | null {
   if (typeof value === "string") return OBJECT_ID_HEX.test(value) ? value.toLowerCase() : null;
   if (value && typeof value === "object" && (value as { _bsontype?: string })._bsontype === "ObjectId") {
-    return (value as { toHexString(): string }).toHexString();
+    const toHexString = (value as { toHexString?: unknown }).toHexString;
+    const hex = typeof toHexString === "function" ? toHexString.call(value) : null;
+    return typeof hex === "string" && OBJECT_ID_HEX.test(hex) ? hex : null;
   }
   return null;
 }

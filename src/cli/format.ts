@@ -60,6 +60,15 @@ function typeLines(run: RunResult): string[] {
   });
 }
 
+// Characters that move a terminal's cursor, start its escape sequences, end a line or reorder text.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Catalog text for a terminal: each of those characters as its escape (\n, \u001b), so one example stays one line. */
+function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => (c === "\n" ? "\\n" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+}
+
 /**
  * The end of `search-sync sync` for people: the run's id and result, a line per type, the skipped
  * documents per reason; for a dry run, what would be added and removed (the examples it kept).
@@ -82,7 +91,7 @@ export function formatSummary(run: RunResult): string {
       ["+", diff.added, diff.added_examples],
       ["-", diff.removed, diff.removed_examples],
     ] as const) {
-      for (const example of examples) lines.push(`  ${sign} ${example}`);
+      for (const example of examples) lines.push(`  ${sign} ${printable(example)}`);
       if (count > examples.length) lines.push(`  ${sign} … and ${num(count - examples.length)} more`);
     }
   }
