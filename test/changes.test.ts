@@ -261,6 +261,60 @@ describe("change streams", () => {
     await expectInStep(w);
   });
 
+  test("hex text in mixed case, as _id or linked: skipped by the follower as by a full run, before and after changes", async () => {
+    const w = await newWorld("cs-mixed-case");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    const lettered = new ObjectId("abcdefabcdefabcdefabcdef");
+    await w.db.collection("categories").insertOne({ _id: lettered, name: "letters", slug: "letters", display_name: names(["en", "Lettered"]) });
+    await w.db.collection(SUPPLIER.categories).insertOne({ _id: id(1201), linked: "AbCdEfAbCdEfAbCdEfAbCdEf", display_name: names(["fr", "Casse"]) });
+    await w.db
+      .collection("categories")
+      .insertOne({ _id: "BbCdEfAbCdEfAbCdEfAbCdEf", name: "mixed", slug: "mixed", display_name: names(["en", "Mixed"]) } as never);
+    await expectInStep(w);
+    await w.db.collection("categories").updateOne({ _id: lettered }, { $set: { slug: "letters-2" } });
+    await w.db.collection("categories").updateOne({ _id: "BbCdEfAbCdEfAbCdEfAbCdEf" } as never, { $set: { slug: "mixed-2" } });
+    await expectInStep(w);
+    expect((await w.s.search.search("categories", { query: "lettered", limit: 10 })).map((e) => e.slug)).toEqual(["letters-2"]);
+  });
+
+  test("a supplier whose _id is another supplier's ObjectId as hex text is another supplier: moving one re-derives where it was", async () => {
+    const w = await newWorld("cs-id-forms");
+    await seed(w.db);
+    const f = w.follower();
+    await following(f);
+    const suppliers = w.db.collection(SUPPLIER.boxes);
+    await suppliers.insertOne({ _id: id(2201), linked: id(2001), display_name: names(["fr", "Zebulon"]) });
+    await expectInStep(w);
+    await suppliers.insertOne({ _id: id(2201).toHexString(), linked: id(2002), display_name: names(["fr", "Jumeau"]) } as never);
+    await expectInStep(w);
+    await suppliers.updateOne({ _id: id(2201) }, { $set: { linked: id(2003) } });
+    await expectInStep(w);
+    expect((await w.s.search.search("boxes", { query: "zebulon", limit: 10 })).map((e) => e.sku)).toEqual([id(2003).toHexString()]);
+  });
+
+  test("supplier links stored in their earlier form are rebuilt at start, the stream positions kept: no full run", async () => {
+    const w = await newWorld("cs-legacy-links");
+    await seed(w.db);
+    const first = w.follower();
+    await following(first);
+    await first.stop();
+    // As an earlier release left them: under the old key, keyed by hex text; the new key gone.
+    const links = await w.ctx.redis.hgetall(w.s.keys.supplierLinks("categories"));
+    expect(Object.keys(links).length).toBeGreaterThan(0);
+    await w.ctx.redis.hset(w.s.keys.legacySupplierLinks("categories"), links);
+    for (const type of ITEM_TYPES) await w.ctx.redis.del(w.s.keys.supplierLinks(type));
+    const second = w.follower();
+    await following(second);
+    expect(await w.ctx.redis.exists(w.s.keys.legacySupplierLinks("categories"))).toBe(0);
+    expect(await w.ctx.redis.hgetall(w.s.keys.supplierLinks("categories"))).toEqual(links);
+    expect(resyncRuns(w)).toHaveLength(1);
+    // A move is followed from the rebuilt links.
+    await change(w.db);
+    await expectInStep(w);
+  });
+
   test("a burst of changes is applied in batches, and nothing is missed", async () => {
     const w = await newWorld("cs-burst");
     await seed(w.db);

@@ -25,7 +25,9 @@ function tooManyWords(displayName: string, name: string, originName: string): bo
 /** Why an (iso, display_name) was not added to an item. */
 export type EntryRefusal = "too_many_words" | "too_many_entries";
 
-const OBJECT_ID_HEX = /^[0-9a-f]{24}$/i;
+// Hex text of an ObjectId in one case: the change follower finds an item's documents by the forms
+// of its sku (source/changes.ts idForms), and a mixed case is not one of them.
+const OBJECT_ID_HEX = /^(?:[0-9a-f]{24}|[0-9A-F]{24})$/;
 const ISO_RE = new RegExp(ISO_PATTERN);
 
 export type SkippedSummary = Partial<Record<SkipReason, { count: number; examples: string[] }>>;
@@ -91,13 +93,17 @@ export function objectIdHex(value: unknown): string | null {
   return null;
 }
 
+/** A document's `_id` as text: its hex when it is an ObjectId or hex text, else idText. */
 export function docIdText(doc: { _id?: unknown }): string {
-  const hex = objectIdHex(doc._id);
-  if (hex) return hex;
+  return objectIdHex(doc._id) ?? idText(doc._id);
+}
+
+/** Any `_id` as readable text: JSON, or String() for what JSON cannot hold. */
+export function idText(id: unknown): string {
   try {
-    return JSON.stringify(doc._id) ?? "undefined";
+    return JSON.stringify(id) ?? "undefined";
   } catch {
-    return String(doc._id);
+    return String(id);
   }
 }
 

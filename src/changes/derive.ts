@@ -1,6 +1,6 @@
 // What a change means for the index, from documents alone. Pure: no I/O.
 import type { Document } from "mongodb";
-import { addDisplayNames, docIdText, objectIdHex, originRecord, SkipTally, supplierLink, validDisplayNames } from "../catalog/entries.ts";
+import { addDisplayNames, docIdText, idText, objectIdHex, originRecord, SkipTally, supplierLink, validDisplayNames } from "../catalog/entries.ts";
 import type { PushOp } from "../index/push-plan.ts";
 import type { ChangeEvent } from "../source/changes.ts";
 
@@ -28,9 +28,17 @@ export function originOf(event: ChangeEvent): string | null {
   return "documentKey" in event ? objectIdHex((event.documentKey as { _id?: unknown })._id) : null;
 }
 
-/** The supplier `_id` (as text) an event is about. */
+/** The supplier `_id` (supplierKey) an event is about. */
 export function supplierOf(event: ChangeEvent): string | null {
-  return "documentKey" in event ? docIdText(event.documentKey as { _id?: unknown }) : null;
+  return "documentKey" in event ? supplierKey((event.documentKey as { _id?: unknown })._id) : null;
+}
+
+/**
+ * A supplier `_id` as the follower keeps its link: an ObjectId as its hex, anything else as JSON,
+ * so an ObjectId and its hex text (two documents) are two suppliers.
+ */
+export function supplierKey(id: unknown): string {
+  return (typeof id === "object" && objectIdHex(id)) || idText(id);
 }
 
 /**

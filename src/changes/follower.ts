@@ -25,7 +25,7 @@
 //   it stops, and another takes over from the stored tokens.
 import { hostname } from "node:os";
 import { type ChangeStream, type Db, type Document, type MongoClient, MongoServerError, type ResumeToken } from "mongodb";
-import { docIdText, objectIdHex } from "../catalog/entries.ts";
+import { objectIdHex } from "../catalog/entries.ts";
 import { ITEM_TYPES, type ItemType } from "../catalog/types.ts";
 import type { Keys } from "../index/keys.ts";
 import type { IndexStore } from "../index/store.ts";
@@ -42,7 +42,7 @@ import { type HeldLock, RunLock } from "../runs/lock.ts";
 import type { RunResult } from "../runs/model.ts";
 import { CHANGE_BATCH, type ChangeEvent, changeStreamsUnsupported, itemsDocuments, openChangeStream, probeChangeStreams } from "../source/changes.ts";
 import { type CatalogSource, createMongoClient } from "../source/mongo.ts";
-import { itemUpdate, linkAtEvent, linkNow, originOf, supplierOf } from "./derive.ts";
+import { itemUpdate, linkAtEvent, linkNow, originOf, supplierKey, supplierOf } from "./derive.ts";
 import { FollowerState } from "./state.ts";
 
 export const CHANGE_OPS = ["insert", "update", "replace", "delete"] as const;
@@ -309,6 +309,8 @@ export class ChangeFollower {
       this.current.error = null;
       // Before any event is applied: events move suppliers from where the links say they were.
       if (!cycle.tokensValid) await this.rebuildLinks(cycle);
+      // Links stored in their earlier form: rebuilt, the streams' positions kept (as after a stop between links and tokens).
+      else if (await this.state.hasLegacyLinks(ITEM_TYPES)) await this.rebuildLinks(cycle, { keepTokens: true });
       await this.runAll(cycle);
     } finally {
       clearInterval(renewal);
@@ -377,18 +379,18 @@ export class ChangeFollower {
     }
   }
 
-  /** Rebuilds the supplier links from the supplier collections as they are now. */
-  private async rebuildLinks(cycle: Cycle, stopped = () => cycle.halted): Promise<void> {
+  /** Rebuilds the supplier links from the supplier collections as they are now; the tokens go too unless `keepTokens`. */
+  private async rebuildLinks(cycle: Cycle, { keepTokens = false, stopped = () => cycle.halted } = {}): Promise<void> {
     const { source, config } = this.deps;
     this.set("resyncing", "rebuilding the supplier links");
-    if (!(await this.state.forget(cycle.lease, ITEM_TYPES))) return this.leaseLost(cycle);
+    if (!(await this.state.forget(cycle.lease, ITEM_TYPES, keepTokens))) return this.leaseLost(cycle);
     for (const type of ITEM_TYPES) {
       for await (const docs of source.batches(config.collections[type].supplier, { linked: 1 }, config.syncBatchSize)) {
         if (stopped()) return;
         const links = new Map<string, string | null>();
         for (const doc of docs) {
           const sku = objectIdHex(doc.linked);
-          if (sku) links.set(docIdText(doc), sku);
+          if (sku) links.set(supplierKey(doc._id), sku);
         }
         if (!(await this.state.commit(cycle.lease, type, links))) return this.leaseLost(cycle);
       }
@@ -507,7 +509,7 @@ export class ChangeFollower {
     await cycle.catchUp?.done;
     if (cycle.skipTo && !failure && !this.stopping) {
       // Links first: a stop between the two resumes from before the run, over links newer than its events (harmless).
-      await this.rebuildLinks(cycle, () => this.stopping);
+      await this.rebuildLinks(cycle, { stopped: () => this.stopping });
       if (!(await this.state.commit(cycle.lease, ITEM_TYPES[0], new Map(), cycle.skipTo))) this.leaseLost(cycle);
       return;
     }

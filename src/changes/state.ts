@@ -23,7 +23,7 @@ while i < #ARGV do
 end
 return 1`;
 
-// KEYS: lease, tokens, links…. ARGV: lease value.
+// KEYS: lease, then the keys to drop. ARGV: lease value.
 const FORGET = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 for i = 2, #KEYS do redis.call('UNLINK', KEYS[i]) end
@@ -59,9 +59,18 @@ export class FollowerState {
     return (await runScript(this.redis, COMMIT, 3, ...keys, ...args)) === 1;
   }
 
-  /** Drops every token and link (before they are rebuilt from scratch), if `lease` is still held. */
-  async forget(lease: HeldLock, types: readonly ItemType[]): Promise<boolean> {
-    const keys = [this.keys.changesLease, this.keys.changesTokens, ...types.map((type) => this.keys.supplierLinks(type))];
+  /**
+   * Drops every link, in either form, and unless `keepTokens` every token (before they are rebuilt
+   * from scratch), if `lease` is still held.
+   */
+  async forget(lease: HeldLock, types: readonly ItemType[], keepTokens = false): Promise<boolean> {
+    const links = types.flatMap((type) => [this.keys.supplierLinks(type), this.keys.legacySupplierLinks(type)]);
+    const keys = [this.keys.changesLease, ...(keepTokens ? [] : [this.keys.changesTokens]), ...links];
     return (await runScript(this.redis, FORGET, keys.length, ...keys, lockValue(lease))) === 1;
+  }
+
+  /** Whether links in the form before supplierKey are stored: they must be rebuilt. */
+  async hasLegacyLinks(types: readonly ItemType[]): Promise<boolean> {
+    return (await this.redis.exists(...types.map((type) => this.keys.legacySupplierLinks(type)))) > 0;
   }
 }

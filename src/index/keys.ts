@@ -30,7 +30,9 @@
 //                                (members.ts; older indexes: the distinct words alone)
 //   <p>{changes}:lease           change follower's lease: "<follower id> <token>", with expiry
 //   <p>{changes}:tokens          hash collection → resume token (EJSON) of its change stream
-//   <p>{changes}:links:<type>    hash supplier _id → origin sku it links to, as the follower last saw it
+//   <p>{changes}:supplier-links:<type>  hash supplier _id (derive.ts supplierKey) → origin sku it links to, as the
+//                                follower last saw it. `<p>{changes}:links:<type>`, its form before an ObjectId and its
+//                                hex text were told apart, is rebuilt into it and removed when a follower starts.
 import { type ItemType, SEARCH_NAME } from "../catalog/types.ts";
 
 export class Keys {
@@ -85,6 +87,9 @@ export class Keys {
     return `${this.prefix}{changes}:tokens`;
   }
   supplierLinks(type: ItemType): string {
+    return `${this.prefix}{changes}:supplier-links:${type}`;
+  }
+  legacySupplierLinks(type: ItemType): string {
     return `${this.prefix}{changes}:links:${type}`;
   }
 }

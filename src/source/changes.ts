@@ -53,7 +53,8 @@ export async function probeChangeStreams(db: Db, collection: string): Promise<st
 }
 
 // The values an origin `_id` or a supplier's `linked` may hold for one origin: the ObjectId or its
-// hex text (in either case; docs/spec.md §1 allows both forms of `linked`).
+// hex text, in lower or upper case (docs/spec.md §1 allows both forms of `linked`; objectIdHex
+// takes no other).
 function idForms(sku: string): unknown[] {
   return [new ObjectId(sku), sku, sku.toUpperCase()];
 }
