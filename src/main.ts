@@ -71,6 +71,8 @@ async function serve(config: Config): Promise<void> {
     // Stops the jobs; a run a tick already started is in activeRunId below.
     await scheduler.close();
     await services.changes.stop();
+    // A request may still be taking the run lock (Redis slow to answer): its run counts as active.
+    await withTimeout(services.engine.startsSettled(), config.shutdownTimeoutSeconds * 1000, () => {});
     const running = services.engine.activeRunId;
     if (running) {
       logger.info(`Waiting up to ${config.shutdownTimeoutSeconds} s for run ${running} to finish`);

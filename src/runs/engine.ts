@@ -68,6 +68,14 @@ export class SyncEngine {
     return this.current?.runId ?? null;
   }
 
+  /** Triggers still taking the run lock: each has started its run or been refused once it settles. */
+  private readonly starting = new Set<Promise<unknown>>();
+
+  /** Resolves once every trigger under way has started its run (activeRunId) or been refused: shutdown waits for it. */
+  async startsSettled(): Promise<void> {
+    await Promise.allSettled([...this.starting]);
+  }
+
   /**
    * Starts a run unless one is active anywhere (this process or another replica); a refused
    * trigger is recorded as `skipped` with reason `in_progress`.
@@ -89,7 +97,17 @@ export class SyncEngine {
   }
 
   /** `prepare` runs before the run's id is handed out; `work` is the run itself. */
-  private async start(result: RunResult, work: (run: Run) => Promise<void>, prepare: (run: Run) => Promise<void> = async () => {}): Promise<TriggerOutcome> {
+  private async start(result: RunResult, work: (run: Run) => Promise<void>, prepare?: (run: Run) => Promise<void>): Promise<TriggerOutcome> {
+    const starting = this.startRun(result, work, prepare);
+    this.starting.add(starting);
+    try {
+      return await starting;
+    } finally {
+      this.starting.delete(starting);
+    }
+  }
+
+  private async startRun(result: RunResult, work: (run: Run) => Promise<void>, prepare: (run: Run) => Promise<void> = async () => {}): Promise<TriggerOutcome> {
     const runId = result.run_id;
     const acquired = await this.deps.lock.acquire(runId);
     if ("heldBy" in acquired) {

@@ -103,6 +103,28 @@ test("a second SIGINT exits at once (130), without waiting for the run to stop",
   }
 }, 60_000);
 
+test("a service stopped (SIGTERM) while a request still takes the run lock: the run is waited for or aborted, recorded, the lock freed", async () => {
+  // Every answer of Redis 150 ms late: the lock is still being taken when the signal comes.
+  const proxy = await startDelayProxy(Number(new URL(ctx.env.REDIS_URL!).port), 150);
+  const svc = await startBinary(binary, ctx.dir, env({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, SHUTDOWN_TIMEOUT_SECONDS: "1" }));
+  try {
+    const answer = fetch(`${svc.url}/re-sync-all`, { method: "POST" }).then(
+      (r) => r.status,
+      () => "no answer",
+    );
+    await Bun.sleep(100);
+    expect(await svc.stop()).toBe(0);
+    expect(svc.output()).toContain("Waiting up to 1 s for run ");
+    expect(await answer).toBe(503);
+    const rows = historyRows(ctx.env.HISTORY_DB_PATH!);
+    expect(rows.map((r) => r.status)).toEqual(["failed"]);
+    expect(rows[0]!.error).toContain("shutdown");
+    expect(await ctx.redis.get(`${ctx.prefix}lock`)).toBeNull();
+  } finally {
+    await proxy.close();
+  }
+}, 60_000);
+
 for (const shared of [true, false]) {
   test(`sync killed with SIGKILL while a service runs (${shared ? "sharing its history database" : "another replica's, with its own history database"}): the service shows the run failed once its lock has expired`, async () => {
     const svc = await startBinary(binary, ctx.dir, env({ LOG_FORMAT: "json", ...(shared ? {} : { HISTORY_DB_PATH: `${ctx.dir}/replica-2.db` }) }));
