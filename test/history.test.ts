@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { silentLogger } from "../src/platform/log.ts";
+import { createLogger, silentLogger, TEXT_LINES, TEXT_PREFIX } from "../src/platform/log.ts";
 import { HistoryDbError, openHistoryDb } from "../src/runs/history/db.ts";
 import { embeddedMigrations, MIGRATION_SQL } from "../src/runs/history/migrations.ts";
 import { HistoryRepo } from "../src/runs/history/repo.ts";
@@ -334,10 +334,32 @@ describe("a database locked by another connection", () => {
       const r = run({ run_id: "r1", status: "failed", published: false, started_at: "2024-01-15T02:00:00.000Z", error: "boom" });
       repo.save(r);
       await repo.close(200);
+      const records = [{ what: "run r1 (failed)", row: expect.objectContaining({ id: "r1", status: "failed", error: "boom" }) }];
       expect(errors.at(-1)).toEqual({
         msg: "1 record(s) could not be written to the history database before exit: database is locked",
-        fields: { records: [{ what: "run r1 (failed)", row: expect.objectContaining({ id: "r1", status: "failed", error: "boom" }) }] },
+        fields: { records, [TEXT_LINES]: [expect.stringContaining('{"what":"run r1 (failed)","row":{')] },
       });
+    } finally {
+      locker.close();
+    }
+  });
+
+  test("in text logs (the default), those records follow the error line as a JSON line each", async () => {
+    const path = join(dir, "history.db");
+    const lines: string[] = [];
+    const repo = HistoryRepo.open(
+      path,
+      createLogger({ format: "text", level: "info" }, (line) => lines.push(...line.split("\n"))),
+    );
+    const locker = new Database(path);
+    locker.exec("BEGIN EXCLUSIVE");
+    try {
+      repo.save(run({ run_id: "r1", status: "failed", published: false, started_at: "2024-01-15T02:00:00.000Z", error: "boom" }));
+      await repo.close(200);
+      const at = lines.findIndex((l) => l.endsWith("ERROR 1 record(s) could not be written to the history database before exit: database is locked"));
+      expect(at).toBeGreaterThanOrEqual(0);
+      const record = JSON.parse(lines[at + 1]!.replace(TEXT_PREFIX, ""));
+      expect(record).toMatchObject({ what: "run r1 (failed)", row: { id: "r1", status: "failed", error: "boom" } });
     } finally {
       locker.close();
     }

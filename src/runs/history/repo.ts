@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { and, desc, eq } from "drizzle-orm";
-import { type Logger, silentLogger } from "../../platform/log.ts";
+import { type Logger, silentLogger, TEXT_LINES } from "../../platform/log.ts";
 import type { RunReason, RunResult, RunStatus, Scope, Trigger } from "../model.ts";
 import { type HistoryDb, openHistoryDb } from "./db.ts";
 import { settings, syncRuns } from "./schema.ts";
@@ -243,10 +243,14 @@ export class HistoryRepo {
   async close(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     while (!this.flush() && Date.now() < deadline) await Bun.sleep(Math.min(FIRST_RETRY_MS, deadline - Date.now()));
-    if (this.pending.length)
+    if (this.pending.length) {
+      const records = this.pending.map((w) => ({ what: w.label, row: w.row }));
+      // JSON logs carry them as a field; text logs as a JSON line each after the message.
       this.logger.error(`${this.pending.length} record(s) could not be written to the history database before exit: ${this.lastError}`, {
-        records: this.pending.map((w) => ({ what: w.label, row: w.row })),
+        records,
+        [TEXT_LINES]: records.map((record) => JSON.stringify(record)),
       });
+    }
     if (this.retry) clearTimeout(this.retry);
     this.db.$client.close();
   }
