@@ -13,7 +13,7 @@ import { redactUri, redactValue } from "../platform/redact.ts";
 import { createRedis, redisErrorText } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
 import { datasetPath } from "../runs/dataset.ts";
-import type { HistoryDb } from "../runs/history/db.ts";
+import { type HistoryDb, newerSchema } from "../runs/history/db.ts";
 import { HistoryRepo } from "../runs/history/repo.ts";
 import * as schema from "../runs/history/schema.ts";
 import { startState } from "../scheduler/scheduler.ts";
@@ -135,6 +135,8 @@ function checkHistory(config: Config): { check: Check; repo: HistoryRepo | null;
     sqlite.exec("BEGIN IMMEDIATE; ROLLBACK;");
     // WAL mode needs the -wal and -shm files next to it.
     if (error) throw new Error(`its directory is not writable: ${error}`);
+    const newer = newerSchema(sqlite);
+    if (newer) throw new Error(newer);
     const runs = (sqlite.query("SELECT count(*) AS n FROM sync_runs").get() as { n: number } | null)?.n ?? 0;
     const open = sqlite;
     return {

@@ -25,7 +25,7 @@ export function openServices(config: Config, logger: Logger, opts: ServiceOption
   try {
     return createServices(config, logger, opts);
   } catch (err) {
-    if (err instanceof HistoryDbError) fail(err.message);
+    if (err instanceof HistoryDbError) fail(err.message, err.transient ? EXIT.failed : EXIT.usage);
     throw err;
   }
 }

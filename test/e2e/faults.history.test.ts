@@ -11,6 +11,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { ensureBinary, type Ran, runCommand, serviceEnv } from "../../scripts/lib/binary.ts";
 import { getJson, historyRows, killAll, postJson, startService, tempDir, until } from "../../scripts/lib/procs.ts";
+import { silentLogger } from "../../src/platform/log.ts";
+import { HistoryRepo } from "../../src/runs/history/repo.ts";
 import { createContext } from "../helpers.ts";
 import { ITEM_TYPES, seedLarge } from "../sync.fixtures.ts";
 
@@ -73,6 +75,36 @@ for (const [name, make] of UNUSABLE) {
     expect(sync.stderr).toBe(serve.stderr);
   }, 30_000);
 }
+
+test("history DB a newer release migrated → serve and sync stop with exit code 2 and one line; check-config says why", async () => {
+  const path = join(dir, "history.db");
+  await HistoryRepo.open(path, silentLogger).close(1_000);
+  const db = new Database(path);
+  db.exec("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-a-newer-release', 4102444800000)");
+  db.close();
+  for (const command of ["serve", "sync"]) expectOneLine(await run([command], path), path, "its schema is newer than this release knows");
+  const check = await run(["check-config"], path);
+  expect(check.stdout).toContain(`FAIL  history database: ${path}: its schema is newer than this release knows`);
+}, 30_000);
+
+test("history DB locked by another process while a migration has to be applied → exit code 1 (it passes), one line that says so", async () => {
+  const path = join(dir, "history.db");
+  await HistoryRepo.open(path, silentLogger).close(1_000);
+  // As the release before the last migration left it, and held by a writer.
+  const db = new Database(path);
+  db.exec("ALTER TABLE sync_runs DROP COLUMN replica; DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)");
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const out = await run(["sync"], path);
+    expect({ code: out.code, stdout: out.stdout }).toEqual({ code: 1, stdout: "" });
+    expect(out.stderr.trim().split("\n")).toEqual([
+      `search-sync: history database ${path} is not usable: database is locked (another process holds it; try again once it is done)`,
+    ]);
+  } finally {
+    db.exec("ROLLBACK");
+    db.close();
+  }
+}, 30_000);
 
 // ---------- a corrupt file ----------
 

@@ -9,6 +9,26 @@ export type HistoryDb = BunSQLiteDatabase<typeof schema> & { $client: Database }
 
 export class HistoryDbError extends Error {
   override name = "HistoryDbError";
+  /** A lock another process holds: it passes (exit 1, systemd starts the service again), unlike a path to fix (exit 2). */
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Why a history database cannot be used by this release because a newer one migrated it (its
+ * schema has a migration this release does not know), or null.
+ */
+export function newerSchema(sqlite: Database): string | null {
+  const table = sqlite.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get();
+  if (!table) return null;
+  const last = Number((sqlite.query("SELECT max(created_at) AS last FROM __drizzle_migrations").get() as { last: number | null }).last ?? 0);
+  const known = Math.max(...embeddedMigrations().map((m) => m.folderMillis));
+  if (last <= known) return null;
+  return `its schema is newer than this release knows (a migration of ${new Date(last).toISOString()}): run the release that wrote it, or use another HISTORY_DB_PATH`;
 }
 
 export interface OpenedHistoryDb {
@@ -56,6 +76,8 @@ function openFile(file: string): HistoryDb {
     // Checked before anything is written, so that a corrupt file is moved aside as it was found.
     const check = sqlite.query("PRAGMA quick_check").get() as { quick_check?: string } | null;
     if (check && check.quick_check !== "ok") throw new CorruptError(`integrity check failed: ${firstProblem(String(check.quick_check))}`);
+    const newer = newerSchema(sqlite);
+    if (newer) throw new HistoryDbError(`history database ${file} is not usable: ${newer}`);
     sqlite.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     const db = drizzle({ client: sqlite, schema });
     // drizzle's public migrate() reads a folder; the dialect's migrate takes the embedded list.
@@ -68,10 +90,17 @@ function openFile(file: string): HistoryDb {
     return db as HistoryDb;
   } catch (err) {
     sqlite.close();
-    if (err instanceof CorruptError) throw err;
-    const code = (err as { code?: string }).code ?? "";
-    if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) throw new CorruptError((err as Error).message);
-    throw new HistoryDbError(`history database ${file} is not usable: ${(err as Error).message}`);
+    if (err instanceof CorruptError || err instanceof HistoryDbError) throw err;
+    // A migration's failure comes wrapped ("Failed to run the query …"): its cause says why.
+    const cause = (err as { cause?: unknown }).cause;
+    const reason = cause instanceof Error ? cause : (err as Error);
+    const code = (reason as { code?: string }).code ?? (err as { code?: string }).code ?? "";
+    if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) throw new CorruptError(reason.message);
+    const busy = code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
+    throw new HistoryDbError(
+      `history database ${file} is not usable: ${reason.message}${busy ? " (another process holds it; try again once it is done)" : ""}`,
+      busy,
+    );
   }
 }
 
