@@ -290,6 +290,7 @@ describe("persistence", () => {
       `scheduler: on (saved state from ${timestamp(savedAt.updatedAt)} via POST /scheduler/start; env says off: ENABLE_SCHEDULER=false is not used)`,
     );
     expect(lines[1]).toBe("✅ Automatic re-sync scheduler started successfully!");
+    expect(lines[2]).toStartWith("✅ Scheduler started: cron ");
     await third.scheduler.close();
 
     lines.length = 0;

@@ -119,7 +119,12 @@ describe("cron job", () => {
 
       // The engine logs the outcome just after it records it.
       await waitFor("the engine's last line", () => lines.includes("Options: 0"));
-      expect(lines.slice(0, 2)).toEqual(["scheduler: on (ENABLE_SCHEDULER=true)", "✅ Automatic re-sync scheduler started successfully!"]);
+      expect(lines.slice(0, 3)).toEqual([
+        "scheduler: on (ENABLE_SCHEDULER=true)",
+        "✅ Automatic re-sync scheduler started successfully!",
+        // The guide's "Log Analysis" pattern.
+        expect.stringMatching(/^✅ Scheduler started: cron '.+' in .+, and a run at least every \d+(\.\d+)? h$/),
+      ]);
       const start = lines.findIndex((l) => STAMP.test(l) && l.endsWith("] Starting scheduled re-sync..."));
       expect(start).toBeGreaterThan(0);
       const stamp = /^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\]/.exec(lines[start]!)!.slice(1).map(Number);

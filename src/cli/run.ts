@@ -16,7 +16,9 @@ export async function runCli(argv: string[], serve: (config: Config) => Promise<
     fail(`unknown command "${rest[0]}"\n\n${USAGE}`);
   }
   if (!isCommand(command)) fail(command.startsWith("-") ? `Unknown option '${command}'\n\n${USAGE}` : `unknown command "${command}"\n\n${USAGE}`);
-  if (rest.includes("--help") || rest.includes("-h")) return print(COMMAND_USAGE[command]);
+  // Options end at "--": what follows is an argument, even "--help".
+  const flags = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (flags.includes("--help") || flags.includes("-h")) return print(COMMAND_USAGE[command]);
   switch (command) {
     case "serve":
       options("serve", rest, {});

@@ -259,6 +259,8 @@ export class Scheduler {
       timezone: config.syncTimezone,
       interval_hours: this.hours,
     });
+    // The guide's "Log Analysis" greps for this; its sample output shows the line above.
+    logger.info(`✅ Scheduler started: cron '${config.syncCron}' in ${config.syncTimezone}, and a run at least every ${this.hours} h`);
   }
 
   private stopJobs(): void {

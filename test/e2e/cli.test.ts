@@ -60,6 +60,8 @@ describe("help and usage", () => {
       [["history", "--limit", "2.5"], '--limit must be an integer from 1 to 1000, not "2.5"', COMMAND_USAGE.history],
       [["serve", "--port", "1"], "Unknown option '--port'", COMMAND_USAGE.serve],
       [["healthcheck", "now"], "Unexpected argument 'now'. This command does not take positional arguments", COMMAND_USAGE.healthcheck],
+      // After "--", --help is an argument like any other.
+      [["history", "--", "--help"], "Unexpected argument '--help'. This command does not take positional arguments", COMMAND_USAGE.history],
       [["frobnicate"], 'unknown command "frobnicate"', USAGE],
       [["--frobnicate"], "Unknown option '--frobnicate'", USAGE],
     ];

@@ -28,6 +28,7 @@ test("scheduler start and interval changes survive a restart of the binary", asy
   expect([before.running, before.interval_hours]).toEqual([true, 12.5]);
   expect(await first.stop()).toBe(0);
   expect(first.output()).toContain("✅ Automatic re-sync scheduler started successfully!");
+  expect(first.output()).toContain("✅ Scheduler started: cron ");
 
   // ENABLE_SCHEDULER=false again: the state changed through the API wins.
   const second = await startBinary(binary, ctx.dir, env);
