@@ -8,6 +8,7 @@ import { EXIT, fail, openServices } from "./cli/common.ts";
 import { runCli } from "./cli/run.ts";
 import type { Config } from "./platform/config.ts";
 import { createLogger } from "./platform/log.ts";
+import { evictionWarning } from "./platform/redis.ts";
 import { notifySystemd } from "./platform/systemd.ts";
 import { withTimeout } from "./platform/timeouts.ts";
 import { watchInterruptedRuns } from "./runs/interrupted.ts";
@@ -30,6 +31,10 @@ async function serve(config: Config): Promise<void> {
     logger.warn("ADMIN_API_KEY is not set: admin endpoints (sync triggers, scheduler, push updates) answer only to loopback clients");
 
   if (!(await waitForRedis(services.redis, 3_000))) logger.warn("Redis is not reachable yet; the service starts anyway and keeps retrying");
+  else {
+    const eviction = await evictionWarning(services.redis).catch(() => null);
+    if (eviction) logger.warn(eviction);
+  }
   // Runs a killed process left `running` are marked failed now, or once their lock has expired
   // (looked at every half lock TTL, at most 5 s apart, while the service runs).
   const interrupted = watchInterruptedRuns(services, Math.max(500, Math.min(5_000, Math.floor(config.lockTtlMs / 2))));

@@ -10,7 +10,7 @@ import type { MongoClient } from "mongodb";
 import { waitForRedis } from "../app/container.ts";
 import type { Config } from "../platform/config.ts";
 import { redactUri, redactValue } from "../platform/redact.ts";
-import { createRedis, redisErrorText } from "../platform/redis.ts";
+import { createRedis, evictionWarning, redisErrorText } from "../platform/redis.ts";
 import { withTimeout } from "../platform/timeouts.ts";
 import { datasetPath } from "../runs/dataset.ts";
 import { type HistoryDb, newerSchema } from "../runs/history/db.ts";
@@ -54,7 +54,7 @@ function redisTarget(redis: Config["redis"]): string {
   return redis.url ? redactValue(redis.url) : `${redis.host}:${redis.port} db ${redis.db}`;
 }
 
-async function checkRedis(config: Config): Promise<Check> {
+async function checkRedis(config: Config): Promise<Check[]> {
   const target = redisTarget(config.redis);
   let client: ReturnType<typeof createRedis> | null = null;
   try {
@@ -67,9 +67,11 @@ async function checkRedis(config: Config): Promise<Check> {
     const state = await Promise.race([ready, refused]);
     if (state !== "ready") throw new Error(state);
     const answer = await bounded(client.ping());
-    return ok("Redis", `${target} answered ${answer} in ${Math.round(performance.now() - started)} ms`);
+    const reached = ok("Redis", `${target} answered ${answer} in ${Math.round(performance.now() - started)} ms`);
+    const eviction = await bounded(evictionWarning(client)).catch(() => null);
+    return eviction ? [reached, warn("Redis memory", eviction)] : [reached];
   } catch (err) {
-    return failed("Redis", `${target}: ${client ? redisErrorText(client, err) : messageOf(err)}`);
+    return [failed("Redis", `${target}: ${client ? redisErrorText(client, err) : messageOf(err)}`)];
   } finally {
     client?.disconnect();
   }

@@ -188,3 +188,14 @@ export async function scanKeys(redis: RedisClient, pattern: string): Promise<str
   }
   return [...out];
 }
+
+/**
+ * What Redis says it will do to keys when full, if it evicts them (maxmemory-policy other than
+ * noeviction): a message for operators, or null. The index is data, not a cache: an evicted piece,
+ * record or pointer makes search answer wrongly until the next run.
+ */
+export async function evictionWarning(redis: RedisClient): Promise<string | null> {
+  const policy = /^maxmemory_policy:(\S+)/m.exec(await redis.info("memory"))?.[1];
+  if (!policy || policy === "noeviction") return null;
+  return `Redis evicts keys when it is full (maxmemory-policy ${policy}): the index can lose keys and search answer wrongly until the next run; set maxmemory-policy noeviction`;
+}

@@ -208,14 +208,15 @@ export class SyncEngine {
     result.status = "cleared";
   }
 
-  /** Keeps the run lock alive until cleared; a renewal refused means another run took over. */
+  /** Keeps the run lock alive until cleared; a renewal refused means it expired (Redis too slow to renew it) or another run took it. */
   private renewWhileRunning(run: Run): ReturnType<typeof setInterval> {
     const { store, lock, config, logger } = this.deps;
     return setInterval(
       async () => {
         try {
           if (!(await lock.renew(run.lock))) {
-            if (!run.lockLost) logger.warn(`Run ${run.lock.runId} lost its lock to another run; it will not publish`, { run_id: run.lock.runId });
+            if (!run.lockLost)
+              logger.warn(`Run ${run.lock.runId} lost its lock (it expired or another run took it); it will not publish`, { run_id: run.lock.runId });
             run.lockLost = true;
             run.build?.stop("lost the run lock");
           } else logger.debug(`Run lock renewed for ${config.lockTtlMs / 1000} s`, { run_id: run.lock.runId });
@@ -307,7 +308,7 @@ export class SyncEngine {
       checkRunning(run);
       const built = run.result.types[type]!;
       const outcome = await store.publish(type, gen, run.lock.token, (ops) => this.replay(type, gen, ops));
-      if (!outcome.published) throw new Error(`lost ownership of ${type} to another run; ${type} was not published`);
+      if (!outcome.published) throw new Error(`lost ownership of ${type} (its marker expired, was removed or another run took it); ${type} was not published`);
       run.unpublished.delete(type);
       built.published = run.result.published = true;
       // The type serves its new index now: a file that cannot follow is a warning, not a failed run
@@ -459,7 +460,7 @@ function newRun(lock: HeldLock, result: RunResult, signal: AbortSignal): Run {
 
 /** Throws when the run must stop: its lock was lost, or it was aborted. */
 function checkRunning({ lockLost, signal, result }: Run): void {
-  if (lockLost) throw new Error(`lost the run lock (another run took over)${result.published ? "" : "; nothing was published"}`);
+  if (lockLost) throw new Error(`lost the run lock (it expired or another run took it)${result.published ? "" : "; nothing was published"}`);
   if (signal.aborted) throw new Error(`aborted: ${String(signal.reason ?? "shutdown")}`);
 }
 

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { installBinary, type Ran, runCommand } from "../../scripts/lib/binary.ts";
+import { installBinary, type Ran, runCommand, startBinary } from "../../scripts/lib/binary.ts";
 import { silentLogger, timestamp } from "../../src/platform/log.ts";
 import { HistoryRepo } from "../../src/runs/history/repo.ts";
 import { createContext, type TestContext } from "../helpers.ts";
@@ -43,6 +43,24 @@ describe("search-sync check-config", () => {
       expect.stringMatching(/^ok {4}change streams: MongoDB does not support them \(.+\); SYNC_CHANGE_STREAMS=auto: runs alone keep the index in step$/),
     ]);
     expect(existsSync(history)).toBe(false);
+  });
+
+  test("a Redis that evicts keys when full: a warning line (exit 0), and the service warns at start", async () => {
+    const before = ((await ctx.redis.config("GET", "maxmemory-policy")) as string[])[1]!;
+    await ctx.redis.config("SET", "maxmemory-policy", "allkeys-lru");
+    try {
+      const { code, stdout } = await checkConfig();
+      expect(code).toBe(0);
+      const warning =
+        "Redis evicts keys when it is full (maxmemory-policy allkeys-lru): the index can lose keys and search answer wrongly until the next run; set maxmemory-policy noeviction";
+      expect(stdout).toContain(`warn  Redis memory: ${warning}\n`);
+      const service = await startBinary(binary, ctx.dir, { HOME: ctx.dir, ...ctx.env, HISTORY_DB_PATH: join(ctx.dir, "history.db") });
+      expect(await service.stop()).toBe(0);
+      expect(service.output()).toContain(`WARN  ${warning}`);
+    } finally {
+      await ctx.redis.config("SET", "maxmemory-policy", before);
+    }
+    expect((await checkConfig()).stdout).not.toContain("Redis memory");
   });
 
   test("SYNC_CHANGE_STREAMS=on: FAIL (exit 1) where MongoDB has no change streams, as the service would stop; ok where it has", async () => {
