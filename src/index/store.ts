@@ -134,7 +134,7 @@ interface PrefixQuery {
   iso: string;
   /** The normalised query phrase ("" lists entries). */
   phrase: string;
-  words: string[];
+  words: readonly string[];
   limit: number;
   /** How many word members the query may read, shared by the languages it searches. */
   wordCandidates: number;

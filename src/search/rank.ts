@@ -36,12 +36,17 @@ export interface Candidate {
  * with typos (budget by length), remembered per word for the duration of one search.
  */
 export class QueryMatcher {
+  /** The query's normalised text: whole-name matches compare with it, repeated words and all. */
   readonly phrase: string;
+  /** Its words, each once: every one must match a word, so a repeated word adds nothing but cost. */
+  readonly words: readonly string[];
   private readonly levels: Map<string, number>[];
   private readonly typos: ((word: string) => boolean)[];
 
-  constructor(readonly words: readonly string[]) {
-    this.phrase = words.join(" ");
+  constructor(queryWords: readonly string[]) {
+    this.phrase = queryWords.join(" ");
+    const words = [...new Set(queryWords)];
+    this.words = words;
     this.levels = words.map(() => new Map());
     this.typos = words.map((w) => typoMatcher(w));
   }

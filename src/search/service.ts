@@ -147,10 +147,10 @@ export class SearchService {
     const found = await this.store.prefixHits(type, {
       iso: isoKey,
       phrase: matcher.phrase,
-      words: queryWords,
+      words: matcher.words,
       limit,
       wordCandidates: WORD_CANDIDATES,
-      ...(kept && { languages: wordLanguages(kept, queryWords) }),
+      ...(kept && { languages: wordLanguages(kept, matcher.words) }),
     });
     if (!found) return [];
     const { gen } = found;
@@ -315,7 +315,7 @@ function vocabularyState(kept: LoadedVocabulary): string {
 }
 
 /** The languages of the words starting with each of `prefixes`, as a vocabulary kept tells them. */
-function wordLanguages(kept: LoadedVocabulary, prefixes: string[]): WordLanguages {
+function wordLanguages(kept: LoadedVocabulary, prefixes: readonly string[]): WordLanguages {
   return { state: vocabularyState(kept), words: prefixes.map((prefix) => prefixLanguages(kept, prefix)) };
 }
 
