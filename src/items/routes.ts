@@ -36,6 +36,8 @@ const DisplayNames = (field: string) =>
 const Text = (field: string, description: string, example: string) =>
   t.String({ maxLength: MAX_TEXT_CHARS, description, examples: [example], error: `${field}: must be a string of at most ${MAX_TEXT_CHARS} characters` });
 
+const Stamp = (field: string) => t.Optional(t.String({ description: "accepted and not used", error: `${field}: must be a string` }));
+
 const addBody = (at = "") =>
   t.Object(
     {
@@ -44,14 +46,24 @@ const addBody = (at = "") =>
       origin_name: Text(`${at}origin_name`, "the origin's display name, shown with every added entry", "Mailer box"),
       display_names: DisplayNames(`${at}display_names`),
       name: t.Optional(Text(`${at}name`, "the origin's name", "mailer box")),
-      created_at: t.Optional(t.String({ description: "accepted and not used", error: `${at}created_at: must be a string` })),
-      updated_at: t.Optional(t.String({ description: "accepted and not used", error: `${at}updated_at: must be a string` })),
+      created_at: Stamp(`${at}created_at`),
+      updated_at: Stamp(`${at}updated_at`),
     },
     { additionalProperties: false, error: `${at || "body"}: must be an object with linked, slug, origin_name and display_names` },
   );
+// The replaced service's clients send the whole item to remove (as `source` of a replace, too): its
+// other fields are taken and not used. Any field beyond those is refused.
 const removeBody = (at = "") =>
   t.Object(
-    { linked: ObjectIdHex(`${at}linked`), display_names: t.Optional(DisplayNames(`${at}display_names`)) },
+    {
+      linked: ObjectIdHex(`${at}linked`),
+      display_names: t.Optional(DisplayNames(`${at}display_names`)),
+      slug: t.Optional(Text(`${at}slug`, "accepted and not used", "mailer-box")),
+      origin_name: t.Optional(Text(`${at}origin_name`, "accepted and not used", "Mailer box")),
+      name: t.Optional(Text(`${at}name`, "accepted and not used", "mailer box")),
+      created_at: Stamp(`${at}created_at`),
+      updated_at: Stamp(`${at}updated_at`),
+    },
     { additionalProperties: false, error: `${at || "body"}: must be an object with linked and optional display_names` },
   );
 const AddBody = addBody();
