@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
 import pkg from "../../package.json";
 import { freePort, installBinary, type Ran, runCommand, startBinary } from "../../scripts/lib/binary.ts";
+import { startDelayProxy } from "../../scripts/lib/procs.ts";
 import { COMMAND_USAGE, COMMANDS, USAGE } from "../../src/cli/usage.ts";
 import { TEXT_PREFIX } from "../../src/platform/log.ts";
 import type { RunResult } from "../../src/runs/model.ts";
@@ -208,13 +209,18 @@ describe("search-sync sync", () => {
 
   test("on a terminal: a progress bar redrawn in place (stage, documents of the total, entries/s, ETA), erased before the summary", async () => {
     await seedLarge(ctx.db, ["categories", "boxes", "options"], 300);
-    const env = Object.entries({ ...ctx.env, PATH: process.env.PATH ?? "", HOME: ctx.dir, SYNC_BATCH_SIZE: "50", COLUMNS: "120" })
+    // Every answer of MongoDB 300 ms late: the run lasts several of the progress's 1 s redraws on any machine.
+    const mongo = await startDelayProxy(Number(new URL(ctx.env.MONGODB_URI!).port), 300);
+    const mongoUri = ctx.env.MONGODB_URI!.replace(/\/\/[^/]+/, `//127.0.0.1:${mongo.port}`);
+    const env = Object.entries({ ...ctx.env, MONGODB_URI: mongoUri, PATH: process.env.PATH ?? "", HOME: ctx.dir, SYNC_BATCH_SIZE: "50", COLUMNS: "120" })
       .map(([k, v]) => `${k}='${v}'`)
       .join(" ");
     // `script` gives the binary a pseudo-terminal and copies what it wrote into the file.
     const typescript = `${ctx.dir}/tty.out`;
     const proc = Bun.spawn(["script", "-qec", `env -i ${env} ${binary} sync`, typescript], { cwd: ctx.dir, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-    expect(await proc.exited).toBe(0);
+    const exited = await proc.exited;
+    await mongo.close();
+    expect(exited).toBe(0);
     const screen = await Bun.file(typescript).text();
     const frames = screen.split("\r\x1b[2K").slice(1);
     // Every frame but the last is the progress line; until the totals are estimated it has no bar.
